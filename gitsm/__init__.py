@@ -1,0 +1,40 @@
+"""gitsm: a git-backed secrets manager with AWS Secrets Manager semantics.
+
+``gitsm.client(repo=PATH)`` returns a boto3-shaped Secrets Manager client; ``gitsm.SecretStore`` is
+the typed core. Both are imported lazily so that ``import gitsm`` stays cheap for the CLI.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+if TYPE_CHECKING:
+    from gitsm.awsclient import SecretsManagerClient
+    from gitsm.store import SecretStore
+
+
+def client(repo: Any = ".", **kwargs: Any) -> SecretsManagerClient:
+    """Open the store at ``repo`` and return a boto3-shaped Secrets Manager client for it."""
+    from gitsm.awsclient import client as _client
+
+    return _client(repo, **kwargs)
+
+
+def init(path: Any = ".", **kwargs: Any) -> SecretStore:
+    """Create a store at ``path`` (running ``git init`` if needed); idempotent."""
+    from gitsm.store import SecretStore
+
+    return SecretStore.init(path, **kwargs)
+
+
+def __getattr__(name: str) -> Any:
+    if name == "SecretStore":
+        from gitsm.store import SecretStore
+
+        return SecretStore
+    raise AttributeError(name)
+
+
+__all__ = ["SecretStore", "__version__", "client", "init"]

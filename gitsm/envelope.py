@@ -1,0 +1,138 @@
+"""Version envelopes: the encrypted file that holds one version's value.
+
+Design: every version gets a fresh random 256-bit data key. The value is encrypted with AES-256-GCM
+under it; the associated data binds the store format, the secret's name, the VersionId and whether
+the value is a string or binary, so an envelope moved to another secret or version, or relabelled as
+the other type, fails to decrypt. The data key is wrapped once per recipient by its key provider with
+an encryption context naming the secret ARN and VersionId (as AWS Secrets Manager does with KMS).
+
+The file is canonical JSON (sorted keys, two-space indent, trailing newline). A reader re-serializes
+what it parsed and refuses any file that differs, so that no byte of an envelope can change without
+the decryption failing.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any, cast
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from gitsm.errors import DecryptionFailure
+from gitsm.keys import KeyService, Recipient
+from gitsm.model import ValueKind
+from gitsm.providers.base import b64decode_strict, b64encode
+
+FORMAT = 1
+CIPHER = "AES-256-GCM"
+
+
+def _dump(doc: dict[str, Any]) -> bytes:
+    return (json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=True) + "\n").encode("ascii")
+
+
+def _aad(name: str, version_id: str, kind: str) -> bytes:
+    return json.dumps(
+        {"format": FORMAT, "secret": name, "type": kind, "version_id": version_id},
+        sort_keys=True,
+        separators=(",", ":"),
+    ).encode("utf-8")
+
+
+def _context(arn: str, version_id: str) -> dict[str, str]:
+    return {"SecretARN": arn, "SecretVersionId": version_id}
+
+
+def seal(
+    value: bytes,
+    kind: ValueKind,
+    *,
+    name: str,
+    arn: str,
+    version_id: str,
+    recipients: list[Recipient],
+    keys: KeyService,
+) -> bytes:
+    """Encrypt ``value`` into a new envelope for ``recipients``."""
+    data_key = AESGCM.generate_key(bit_length=256)
+    nonce = os.urandom(12)
+    ciphertext = AESGCM(data_key).encrypt(nonce, value, _aad(name, version_id, kind))
+    stanzas = keys.wrap(recipients, data_key, _context(arn, version_id))
+    return _dump(
+        {
+            "cipher": CIPHER,
+            "ciphertext": b64encode(ciphertext),
+            "format": FORMAT,
+            "keys": stanzas,
+            "nonce": b64encode(nonce),
+            "secret": name,
+            "type": kind,
+            "version_id": version_id,
+        }
+    )
+
+
+def parse(data: bytes, *, name: str, version_id: str) -> dict[str, Any]:
+    """Parse and check an envelope's structure; DecryptionFailure if it is not intact."""
+
+    def fail(why: str) -> DecryptionFailure:
+        return DecryptionFailure(
+            f"Secrets Manager can't decrypt version {version_id} of secret {name}: {why}. "
+            "Restore the file from git history or put a new value."
+        )
+
+    try:
+        doc = json.loads(data.decode("ascii"))
+    except (UnicodeDecodeError, ValueError):
+        raise fail("the envelope is not valid JSON") from None
+    if not isinstance(doc, dict) or _dump(doc) != data:
+        raise fail("the envelope is not in canonical form, so it was altered")
+    if doc.get("format") != FORMAT or doc.get("cipher") != CIPHER:
+        raise fail("unknown envelope format or cipher")
+    if doc.get("secret") != name or doc.get("version_id") != version_id:
+        raise fail("the envelope belongs to another secret or version")
+    if doc.get("type") not in ("string", "binary"):
+        raise fail("unknown value type")
+    stanzas = doc.get("keys")
+    if not isinstance(stanzas, list) or not all(
+        isinstance(s, dict) and all(isinstance(v, str) for v in s.values()) for s in stanzas
+    ):
+        raise fail("the key stanzas are malformed")
+    return cast(dict[str, Any], doc)
+
+
+def open_value(
+    data: bytes, *, name: str, arn: str, version_id: str, keys: KeyService
+) -> tuple[bytes, ValueKind]:
+    """Decrypt an envelope; returns the value and its kind, or raises DecryptionFailure."""
+    doc = parse(data, name=name, version_id=version_id)
+    data_key = keys.unwrap(doc["keys"], _context(arn, version_id))
+    try:
+        nonce = b64decode_strict(doc.get("nonce"))
+        ciphertext = b64decode_strict(doc.get("ciphertext"))
+        value = AESGCM(data_key).decrypt(nonce, ciphertext, _aad(name, version_id, doc["type"]))
+    except (ValueError, InvalidTag):
+        raise DecryptionFailure(
+            f"Secrets Manager can't decrypt version {version_id} of secret {name}: the "
+            "ciphertext does not authenticate (altered or moved). Restore it from git history."
+        ) from None
+    return value, doc["type"]
+
+
+def rewrap(
+    data: bytes,
+    *,
+    name: str,
+    arn: str,
+    version_id: str,
+    recipients: list[Recipient],
+    keys: KeyService,
+) -> bytes:
+    """The same envelope with its data key wrapped for ``recipients`` instead (same ciphertext)."""
+    doc = parse(data, name=name, version_id=version_id)
+    context = _context(arn, version_id)
+    data_key = keys.unwrap(doc["keys"], context)
+    doc["keys"] = keys.wrap(recipients, data_key, context)
+    return _dump(doc)

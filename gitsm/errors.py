@@ -1,0 +1,132 @@
+"""The error tree of gitsm.
+
+Every error the library raises on purpose is a :class:`GitsmError`. Operation errors carry the AWS
+Secrets Manager error code they stand for; the client, the CLI and the server translate them once,
+at their boundary, using the table in :data:`ERROR_TABLE` (code -> HTTP status, CLI exit code).
+
+Messages never contain a secret value, a hash of one, or key material.
+"""
+
+from __future__ import annotations
+
+# CLI exit codes follow aws CLI v2: 252 parse error, 253 environment, 254 service error, 255 other.
+EXIT_USAGE = 252
+EXIT_ENVIRONMENT = 253
+EXIT_OPERATION = 254
+EXIT_OTHER = 255
+
+
+class GitsmError(Exception):
+    """Base of every deliberate gitsm error."""
+
+    code: str = "InternalServiceError"
+    http_status: int = 500
+    exit_code: int = EXIT_OTHER
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class OperationError(GitsmError):
+    """An error of an AWS Secrets Manager operation, named by its AWS error code."""
+
+    http_status = 400
+    exit_code = EXIT_OPERATION
+
+
+class ResourceNotFoundException(OperationError):
+    """The secret, version or label asked for does not exist."""
+
+    code = "ResourceNotFoundException"
+
+
+class InvalidParameterException(OperationError):
+    """A parameter value is not valid for the current state of the resource."""
+
+    code = "InvalidParameterException"
+
+
+class InvalidRequestException(OperationError):
+    """The request is not valid for the secret's state (for example, it is pending deletion)."""
+
+    code = "InvalidRequestException"
+
+
+class ResourceExistsException(OperationError):
+    """A secret with that name, or a version with that token, already exists."""
+
+    code = "ResourceExistsException"
+
+
+class LimitExceededException(OperationError):
+    """A quota (labels per version, tags per secret, ...) would be exceeded."""
+
+    code = "LimitExceededException"
+
+
+class DecryptionFailure(OperationError):
+    """A version could not be decrypted: missing key, wrong key or altered ciphertext."""
+
+    code = "DecryptionFailure"
+
+
+class EncryptionFailure(OperationError):
+    """A value could not be encrypted: the key is unknown or unusable."""
+
+    code = "EncryptionFailure"
+
+
+class ValidationException(OperationError):
+    """The request does not satisfy the API's input constraints."""
+
+    code = "ValidationException"
+
+
+class InvalidNextTokenException(OperationError):
+    """The NextToken is not one this store handed out."""
+
+    code = "InvalidNextTokenException"
+
+
+class InternalServiceError(OperationError):
+    """The store could not complete the request (for example, a concurrent-writer conflict)."""
+
+    code = "InternalServiceError"
+    http_status = 500
+
+
+class StoreError(GitsmError):
+    """The environment is not usable: no store at the path, a newer format, an unreadable config."""
+
+    code = "StoreError"
+    exit_code = EXIT_ENVIRONMENT
+
+
+class LocalChangesError(StoreError):
+    """The checked-out work tree or index has local edits to paths the operation must change."""
+
+    code = "LocalChangesError"
+
+
+ERROR_TABLE: dict[str, tuple[int, int]] = {
+    cls.code: (cls.http_status, cls.exit_code)
+    for cls in (
+        ResourceNotFoundException,
+        InvalidParameterException,
+        InvalidRequestException,
+        ResourceExistsException,
+        LimitExceededException,
+        DecryptionFailure,
+        EncryptionFailure,
+        ValidationException,
+        InvalidNextTokenException,
+        InternalServiceError,
+        StoreError,
+        LocalChangesError,
+    )
+}
+"""AWS error code -> (HTTP status, CLI exit code)."""
+
+SECRET_NOT_FOUND = "Secrets Manager can't find the specified secret."
+MARKED_DELETED = "You tried to perform the operation on a secret that's currently marked deleted."

@@ -1,0 +1,115 @@
+"""Key resolution and the key service: KmsKeyId -> recipients, and wrap/unwrap across providers.
+
+A key id is an alias from the store config (``alias/...``, one or more recipients) or a
+provider-native id claimed by one provider. The default alias ``alias/aws/secretsmanager`` is created
+on first use as a new local key, as AWS creates its managed key on first use.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from gitsm.errors import DecryptionFailure, EncryptionFailure
+from gitsm.manifest import StoreConfig
+from gitsm.model import DEFAULT_KEY_ALIAS
+from gitsm.providers import PROVIDERS, KeyProvider, KeyUnavailable, LocalProvider
+
+
+@dataclass(frozen=True)
+class Recipient:
+    """One key that a data key is wrapped for."""
+
+    provider: str
+    key_id: str
+
+
+class KeyService:
+    """Resolves key ids and wraps/unwraps data keys through the registered providers."""
+
+    def __init__(self, home: Path | None = None, env: Mapping[str, str] | None = None) -> None:
+        self.home = home
+        self.env = dict(os.environ if env is None else env)
+        self._providers: dict[str, KeyProvider] = {}
+
+    def provider(self, name: str) -> KeyProvider:
+        """The provider registered as ``name`` (instantiated once)."""
+        if name not in self._providers:
+            if name not in PROVIDERS:
+                raise KeyUnavailable(f"unknown key provider {name!r}")
+            self._providers[name] = PROVIDERS[name](home=self.home, env=self.env)  # type: ignore[call-arg]
+        return self._providers[name]
+
+    def resolve(
+        self, kms_key_id: str | None, config: StoreConfig
+    ) -> tuple[list[Recipient], StoreConfig | None]:
+        """Recipients for ``kms_key_id`` (None: the store default).
+
+        Returns the recipients and, when the default key had to be created, the updated config
+        that the caller must commit together with its write.
+        """
+        key_id = kms_key_id or config.default_kms_key_id
+        if key_id in config.keys:
+            recips = [Recipient(r["provider"], r["key_id"]) for r in config.keys[key_id]]
+            if not recips:
+                raise EncryptionFailure(f"Key alias {key_id} has no recipients. Add one first.")
+            return recips, None
+        if key_id == DEFAULT_KEY_ALIAS:
+            local = self.provider(LocalProvider.name)
+            assert isinstance(local, LocalProvider)
+            new_id = local.create_key()
+            keys = dict(config.keys)
+            keys[key_id] = [{"provider": LocalProvider.name, "key_id": new_id}]
+            return [Recipient(LocalProvider.name, new_id)], replace(config, keys=keys)
+        if key_id.startswith("alias/"):
+            raise EncryptionFailure(
+                f"Secrets Manager can't find the KMS key alias {key_id} in this store. "
+                "Define it in .gitsm/config.yaml or use an existing key id."
+            )
+        for name in PROVIDERS:
+            try:
+                if self.provider(name).claims(key_id):
+                    return [Recipient(name, key_id)], None
+            except KeyUnavailable:
+                continue
+        raise EncryptionFailure(
+            f"Secrets Manager can't find the specified KMS key {key_id}. "
+            "Use an alias from the store config or a key id that a provider holds."
+        )
+
+    def wrap(
+        self, recipients: list[Recipient], data_key: bytes, context: Mapping[str, str]
+    ) -> list[dict[str, str]]:
+        """One stanza per recipient; any failure is an EncryptionFailure naming the key."""
+        stanzas = []
+        for r in recipients:
+            try:
+                fields = self.provider(r.provider).wrap(r.key_id, data_key, context)
+            except KeyUnavailable as exc:
+                raise EncryptionFailure(
+                    f"Secrets Manager can't encrypt with key {r.key_id} ({r.provider}): {exc}."
+                ) from None
+            stanzas.append({"provider": r.provider, "key_id": r.key_id, **fields})
+        return stanzas
+
+    def unwrap(self, stanzas: list[dict[str, str]], context: Mapping[str, str]) -> bytes:
+        """The data key from the first stanza that unwraps; else DecryptionFailure naming each try."""
+        reasons = []
+        for stanza in stanzas:
+            name, key_id = stanza.get("provider", "?"), stanza.get("key_id", "?")
+            try:
+                key = self.provider(name).unwrap(key_id, stanza, context)
+            except KeyUnavailable as exc:
+                reasons.append(f"{name} key {key_id}: {exc}")
+                continue
+            if len(key) != 32:
+                reasons.append(f"{name} key {key_id}: unwrapped data key has the wrong length")
+                continue
+            return key
+        tried = "; ".join(reasons) if reasons else "the version names no key"
+        raise DecryptionFailure(
+            f"Secrets Manager can't decrypt the protected secret text using the provided KMS key. "
+            f"Tried: {tried}."
+        )

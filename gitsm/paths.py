@@ -1,0 +1,96 @@
+"""Where a secret lives in the tree: a collision-free, reversible name -> path mapping.
+
+A secret named ``prod/db/password`` lives in ``secrets/prod/db/password/``. That directory holds the
+secret's own entries, ``~secret.yaml`` (the manifest) and ``~versions/`` (one envelope per version),
+next to the directories of any secrets whose names extend this one (``prod/db/password/old``).
+
+Names use only ``[A-Za-z0-9/_+=.@-]``; ``~`` never occurs in a name, so it is the escape sigil:
+
+* an empty segment (``a//b``, a leading or trailing ``/``) becomes ``~``;
+* a segment starting with ``.`` (``.``, ``..``, ``.git``, ``.gitattributes``) gets a ``~`` prefix;
+* an encoded segment longer than :data:`CHUNK` characters is cut into chunks of :data:`CHUNK`, and
+  every chunk but the last gets a ``~`` suffix (so no path component exceeds 129 bytes).
+
+The secret's own entries start with ``~`` followed by a letter, which no encoded segment does (an
+escaped segment is ``~`` alone or starts with ``~.``), so they can never collide with a child secret's
+directory. Decoding inverts each rule, which makes the mapping injective; ``tests/test_paths.py``
+checks both properties with hypothesis over the whole name alphabet.
+
+VersionIds (ClientRequestTokens) are only bounded by length, so a token that is not a safe file name
+(``[A-Za-z0-9_-][A-Za-z0-9_.-]*``) is stored under ``~<sha256 hex of the token>.json``; the token
+itself is kept inside the envelope and the manifest.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+
+SECRETS_ROOT = "secrets"
+MANIFEST = "~secret.yaml"
+VERSIONS = "~versions"
+CONFIG_PATH = ".gitsm/config.yaml"
+CHUNK = 128
+
+_SAFE_TOKEN = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9_.-]*")
+
+
+def _encode_segment(segment: str) -> list[str]:
+    if segment == "":
+        return ["~"]
+    encoded = "~" + segment if segment.startswith(".") else segment
+    if len(encoded) <= CHUNK:
+        return [encoded]
+    chunks = [encoded[i : i + CHUNK] for i in range(0, len(encoded), CHUNK)]
+    return [c + "~" for c in chunks[:-1]] + [chunks[-1]]
+
+
+def secret_dir(name: str) -> str:
+    """Return the tree path of the directory that holds the secret ``name``."""
+    parts = [SECRETS_ROOT]
+    for segment in name.split("/"):
+        parts.extend(_encode_segment(segment))
+    return "/".join(parts)
+
+
+def manifest_path(name: str) -> str:
+    """Return the tree path of the manifest of secret ``name``."""
+    return f"{secret_dir(name)}/{MANIFEST}"
+
+
+def version_file_name(version_id: str) -> str:
+    """Return the file name of a version's envelope inside the ``~versions`` directory."""
+    if _SAFE_TOKEN.fullmatch(version_id):
+        return f"{version_id}.json"
+    return "~" + hashlib.sha256(version_id.encode("utf-8")).hexdigest() + ".json"
+
+
+def version_path(name: str, version_id: str) -> str:
+    """Return the tree path of the envelope of one version of secret ``name``."""
+    return f"{secret_dir(name)}/{VERSIONS}/{version_file_name(version_id)}"
+
+
+def name_from_dir(path: str) -> str:
+    """Invert :func:`secret_dir`: turn ``secrets/...`` back into the secret's name."""
+    components = path.split("/")
+    if not components or components[0] != SECRETS_ROOT or len(components) < 2:
+        raise ValueError(f"not a secret directory: {path!r}")
+    segments: list[str] = []
+    pending = ""
+    for comp in components[1:]:
+        if len(comp) > 1 and comp.endswith("~"):
+            pending += comp[:-1]
+            continue
+        whole = pending + comp
+        pending = ""
+        if whole == "~":
+            segments.append("")
+        elif whole.startswith("~."):
+            segments.append(whole[1:])
+        elif "~" in whole:
+            raise ValueError(f"not a secret directory: {path!r}")
+        else:
+            segments.append(whole)
+    if pending:
+        raise ValueError(f"not a secret directory: {path!r}")
+    return "/".join(segments)

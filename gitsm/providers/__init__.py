@@ -1,0 +1,12 @@
+"""Key providers and their registry: a provider is one module and one line in PROVIDERS."""
+
+from __future__ import annotations
+
+from gitsm.providers.base import KeyProvider, KeyUnavailable
+from gitsm.providers.local import LocalProvider
+
+PROVIDERS: dict[str, type[KeyProvider]] = {
+    LocalProvider.name: LocalProvider,
+}
+
+__all__ = ["PROVIDERS", "KeyProvider", "KeyUnavailable", "LocalProvider"]

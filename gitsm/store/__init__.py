@@ -1,0 +1,16 @@
+"""The typed core: :class:`SecretStore`, every operation of the store as a method."""
+
+from __future__ import annotations
+
+from gitsm.store.reads import BatchError, ReadOps, SecretValue
+from gitsm.store.writes import WriteOps, WriteResult
+
+
+class SecretStore(WriteOps, ReadOps):
+    """A gitsm store: a git repository whose branch holds secrets, versions and labels.
+
+    Open one with :meth:`SecretStore.open` or create one with :meth:`SecretStore.init`.
+    """
+
+
+__all__ = ["BatchError", "SecretStore", "SecretValue", "WriteResult"]

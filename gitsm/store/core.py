@@ -1,0 +1,246 @@
+"""The store's core: opening a store, finding secrets, and the one-commit-per-write transaction.
+
+A write is a function of (tip snapshot, config, now) that returns a result and, when something
+changes, the files to change. It runs under the repository's write lock against the current tip, so
+its decision and its commit see the same state; a branch moved by a writer that bypassed the lock is
+retried. A write that changes nothing makes no commit. Commit messages carry the operation and its
+identifiers as trailers and never a value or a hash of one.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets as _random
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Generic, Self, TypeVar
+from urllib.parse import quote
+
+from gitsm import envelope, paths
+from gitsm.errors import (
+    MARKED_DELETED,
+    SECRET_NOT_FOUND,
+    InternalServiceError,
+    InvalidRequestException,
+    ResourceNotFoundException,
+    StoreError,
+)
+from gitsm.gitrepo import GitRepo, RefConflict, Snapshot
+from gitsm.keys import KeyService
+from gitsm.manifest import StoreConfig, dump_secret, load_secret
+from gitsm.model import Secret, ValueKind, utcnow
+
+T = TypeVar("T")
+MAX_ATTEMPTS = 20
+
+
+@dataclass
+class Change(Generic[T]):
+    """What a write decided: its result and, if anything changes, the commit to make."""
+
+    result: T
+    operation: str = ""
+    secret: str = ""
+    files: dict[str, bytes | None] = field(default_factory=dict)
+    trailers: dict[str, str] = field(default_factory=dict)
+
+
+def trailer_value(value: str) -> str:
+    """A trailer-safe rendering: printable ASCII kept, anything else (newlines...) %-escaped."""
+    return quote(value, safe="".join(chr(c) for c in range(0x20, 0x7F) if chr(c) != "%"))
+
+
+def commit_message(change: Change[object]) -> str:
+    """``<Operation> <SecretName>`` followed by ``Gitsm-*`` trailers."""
+    lines = [f"{change.operation} {change.secret}".rstrip(), ""]
+    lines.append(f"Gitsm-Operation: {change.operation}")
+    if change.secret:
+        lines.append(f"Gitsm-Secret: {change.secret}")
+    for key, value in change.trailers.items():
+        lines.append(f"Gitsm-{key}: {trailer_value(value)}")
+    return "\n".join(lines) + "\n"
+
+
+def _fsync_default() -> bool:
+    return os.environ.get("GITSM_FSYNC", "1").strip().lower() not in ("0", "false", "no", "off")
+
+
+class StoreCore:
+    """Opening, reading and transacting; the operations are mixed in by :class:`SecretStore`."""
+
+    def __init__(
+        self,
+        repo: GitRepo,
+        keys: KeyService | None = None,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.repo = repo
+        self.keys = keys or KeyService()
+        self.clock = clock
+
+    @classmethod
+    def open(
+        cls,
+        path: str | Path,
+        *,
+        branch: str | None = None,
+        fsync: bool | None = None,
+        keys: KeyService | None = None,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> Self:
+        """Open the store in the git repository at ``path``.
+
+        ``fsync`` defaults to on; ``GITSM_FSYNC=0`` turns it off for throwaway stores and tests.
+        """
+        repo = GitRepo.open(path, branch=branch, fsync=_fsync_default() if fsync is None else fsync)
+        store = cls(repo, keys, clock)
+        store.config()  # fail early and clearly when this is not a store
+        return store
+
+    @classmethod
+    def init(
+        cls,
+        path: str | Path,
+        *,
+        bare: bool = False,
+        region: str | None = None,
+        account_id: str | None = None,
+        branch: str = "main",
+        fsync: bool | None = None,
+        keys: KeyService | None = None,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> Self:
+        """Create a store at ``path`` (``git init`` when needed); idempotent on an existing store."""
+        repo = GitRepo.init(path, bare=bare, branch=branch)
+        repo.fsync = _fsync_default() if fsync is None else fsync
+        store = cls(repo, keys, clock)
+        region = region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+        account = account_id or "".join(_random.choice("0123456789") for _ in range(12))
+
+        def plan(snap: Snapshot, config: StoreConfig | None, now: datetime) -> Change[None]:
+            if config is not None:
+                return Change(None)
+            fresh = StoreConfig(account_id=account, region=region or "us-east-1")
+            return Change(None, "Init", "", {paths.CONFIG_PATH: fresh.dump()})
+
+        store._transact(plan, need_config=False)
+        return store
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def _config_at(self, snap: Snapshot) -> StoreConfig | None:
+        data = snap.read(paths.CONFIG_PATH)
+        return StoreConfig.load(data) if data is not None else None
+
+    def config(self, snap: Snapshot | None = None) -> StoreConfig:
+        """The store config at ``snap`` (default: the tip)."""
+        config = self._config_at(snap or self.repo.tip())
+        if config is None:
+            raise StoreError(
+                f"{self.repo.workdir or self.repo.gitdir} is a git repository but not a gitsm "
+                f"store (no {paths.CONFIG_PATH} on branch {self.repo.branch}). Run 'gitsm init'."
+            )
+        return config
+
+    def _load(self, snap: Snapshot, name: str) -> Secret | None:
+        data = snap.read(paths.manifest_path(name))
+        return load_secret(data, paths.manifest_path(name)) if data is not None else None
+
+    def _expired(self, secret: Secret, now: datetime) -> bool:
+        return secret.deletion_date is not None and secret.deletion_date <= now
+
+    def _find(self, snap: Snapshot, config: StoreConfig, secret_id: object) -> Secret:
+        """Resolve a SecretId (name, full ARN or partial ARN) to a live or pending secret."""
+        if not isinstance(secret_id, str) or not 1 <= len(secret_id) <= 2048:
+            raise ResourceNotFoundException(SECRET_NOT_FOUND)
+        now = self.clock()
+        candidates: list[tuple[str, str | None]] = []
+        prefix = f"arn:aws:secretsmanager:{config.region}:{config.account_id}:secret:"
+        if secret_id.startswith("arn:"):
+            if not secret_id.startswith(prefix):
+                raise ResourceNotFoundException(SECRET_NOT_FOUND)
+            rest = secret_id[len(prefix) :]
+            if len(rest) > 7 and rest[-7] == "-":
+                candidates.append((rest[:-7], secret_id))
+            candidates.append((rest, None))
+        else:
+            candidates.append((secret_id, None))
+        for name, full_arn in candidates:
+            try:
+                secret = self._load(snap, name) if name else None
+            except StoreError:
+                raise
+            if secret is None or self._expired(secret, now):
+                continue
+            if full_arn is not None and secret.arn != full_arn:
+                continue
+            return secret
+        raise ResourceNotFoundException(SECRET_NOT_FOUND)
+
+    def _find_live(self, snap: Snapshot, config: StoreConfig, secret_id: object) -> Secret:
+        """Like :meth:`_find`, refusing a secret that is pending deletion."""
+        secret = self._find(snap, config, secret_id)
+        if secret.deleted_date is not None:
+            raise InvalidRequestException(MARKED_DELETED)
+        return secret
+
+    def _all(self, snap: Snapshot) -> Iterator[Secret]:
+        """Every secret in the tree that is not past its deletion date."""
+        now = self.clock()
+        for directory, data in snap.find_dirs_with(
+            paths.SECRETS_ROOT, paths.MANIFEST, paths.VERSIONS
+        ):
+            secret = load_secret(data, f"{directory}/{paths.MANIFEST}")
+            if not self._expired(secret, now):
+                yield secret
+
+    def _decrypt(self, snap: Snapshot, secret: Secret, version_id: str) -> tuple[bytes, ValueKind]:
+        data = snap.read(paths.version_path(secret.name, version_id))
+        if data is None:
+            raise StoreError(
+                f"The envelope of version {version_id} of secret {secret.name} is missing from "
+                "the tree although its manifest lists it. Run 'gitsm verify' and restore it."
+            )
+        return envelope.open_value(
+            data, name=secret.name, arn=secret.arn, version_id=version_id, keys=self.keys
+        )
+
+    # -- writing ---------------------------------------------------------------------------
+
+    @staticmethod
+    def _secret_files(secret: Secret) -> dict[str, bytes | None]:
+        return {paths.manifest_path(secret.name): dump_secret(secret)}
+
+    @staticmethod
+    def _removal(name: str) -> dict[str, bytes | None]:
+        """Files that remove a secret's own entries (never those of secrets nested below it)."""
+        base = paths.secret_dir(name)
+        return {f"{base}/{paths.MANIFEST}": None, f"{base}/{paths.VERSIONS}": None}
+
+    def _transact(
+        self,
+        plan: Callable[[Snapshot, StoreConfig, datetime], Change[T]],
+        *,
+        need_config: bool = True,
+    ) -> T:
+        for _ in range(MAX_ATTEMPTS):
+            with self.repo.write_lock():
+                snap = self.repo.tip()
+                config = self._config_at(snap)
+                if need_config and config is None:
+                    self.config(snap)  # raises the clear "not a store" error
+                now = self.clock()
+                change = plan(snap, config, now)  # type: ignore[arg-type]
+                if not change.files:
+                    return change.result
+                try:
+                    self.repo.commit(snap, change.files, commit_message(change), now)  # type: ignore[arg-type]
+                except RefConflict:
+                    continue
+                return change.result
+        raise InternalServiceError(
+            "The branch kept moving under this write (another writer that does not use gitsm's "
+            "lock?). Nothing was written; try again."
+        )

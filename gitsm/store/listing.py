@@ -1,0 +1,171 @@
+"""ListSecrets filters, sorting and NextToken pagination (pure functions).
+
+Filter semantics follow the API reference: ``name``, ``tag-key``, ``tag-value``, ``primary-region``
+and ``owning-service`` are case-sensitive prefix matches; ``description`` is a case-insensitive prefix
+match; ``all`` splits the value into words and each word must prefix-match some attribute (or a word
+of it), case-insensitively. A value starting with ``!`` negates. Values of one filter are OR-ed
+(negated values must all hold); filters are AND-ed.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import re
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any, TypeVar
+
+from gitsm.errors import (
+    InvalidNextTokenException,
+    InvalidParameterException,
+    ValidationException,
+)
+from gitsm.model import Secret
+
+T = TypeVar("T")
+FILTER_KEYS = [
+    "description",
+    "name",
+    "tag-key",
+    "tag-value",
+    "primary-region",
+    "owning-service",
+    "all",
+]
+SORT_BY = {"created-date", "last-accessed-date", "last-changed-date", "name"}
+_VALUE_RE = re.compile(r"!?[a-zA-Z0-9 :_@/+=.\-!]*")
+
+Filters = list[tuple[str, list[str]]]
+
+
+def validate_filters(filters: object) -> Filters:
+    """Check a Filters list and return (key, values) pairs."""
+    if filters is None:
+        return []
+    if not isinstance(filters, list) or len(filters) > 10:
+        raise InvalidParameterException("Filters must be a list of at most 10 filters.")
+    out: Filters = []
+    for i, f in enumerate(filters, 1):
+        key = f.get("Key") if isinstance(f, dict) else None
+        if key not in FILTER_KEYS:
+            raise ValidationException(
+                f"1 validation error detected: Value '{key}' at 'filters.{i}.member.key' failed "
+                f"to satisfy constraint: Member must satisfy enum value set: [{', '.join(FILTER_KEYS)}]"
+            )
+        values = f.get("Values", [])
+        if not isinstance(values, list) or not 1 <= len(values) <= 10:
+            raise InvalidParameterException(f"Filter {key} must have 1-10 values.")
+        for v in values:
+            if not isinstance(v, str) or len(v) > 512 or not _VALUE_RE.fullmatch(v):
+                raise InvalidParameterException(
+                    f"Invalid filter value for {key}: values are at most 512 characters of "
+                    "letters, digits, spaces and :_@/+=.-! (a leading ! negates)."
+                )
+        out.append((str(key), [str(v) for v in values]))
+    return out
+
+
+def _words(text: str) -> list[str]:
+    return [w for w in re.split(r"[^a-z0-9]+", text.lower()) if w]
+
+
+def _attributes(secret: Secret, key: str, region: str) -> tuple[list[str], bool]:
+    """The strings a filter key looks at, and whether the match ignores case."""
+    if key == "name":
+        return [secret.name], False
+    if key == "description":
+        return [secret.description or ""], True
+    if key == "tag-key":
+        return [k for k, _ in secret.tags], False
+    if key == "tag-value":
+        return [v for _, v in secret.tags], False
+    if key == "primary-region":
+        return [region], False
+    if key == "owning-service":
+        return [], False
+    texts = [secret.name, secret.description or "", region]
+    texts += [k for k, _ in secret.tags] + [v for _, v in secret.tags]
+    return [t.lower() for t in texts] + [w for t in texts for w in _words(t)], True
+
+
+def _value_matches(secret: Secret, key: str, value: str, region: str) -> bool:
+    attrs, fold = _attributes(secret, key, region)
+    if key == "all":
+        return all(any(a.startswith(w) for a in attrs) for w in value.lower().split())
+    needle = value.lower() if fold else value
+    return any((a.lower() if fold else a).startswith(needle) for a in attrs)
+
+
+def matches(secret: Secret, filters: Filters, region: str) -> bool:
+    """True when ``secret`` passes every filter."""
+    for key, values in filters:
+        positive = [v for v in values if not v.startswith("!")]
+        negative = [v[1:] for v in values if v.startswith("!")]
+        if positive and not any(_value_matches(secret, key, v, region) for v in positive):
+            return False
+        if any(_value_matches(secret, key, v, region) for v in negative):
+            return False
+    return True
+
+
+def sort_secrets(secrets: list[Secret], sort_by: object, sort_order: object) -> list[Secret]:
+    """Order by SortBy (default created-date) and SortOrder (default asc); ties by name."""
+    sort_by = sort_by or "created-date"
+    sort_order = sort_order or "asc"
+    if sort_by not in SORT_BY:
+        raise ValidationException(
+            f"1 validation error detected: Value '{sort_by}' at 'sortBy' failed to satisfy "
+            f"constraint: Member must satisfy enum value set: [{', '.join(sorted(SORT_BY))}]"
+        )
+    if sort_order not in ("asc", "desc"):
+        raise ValidationException(
+            f"1 validation error detected: Value '{sort_order}' at 'sortOrder' failed to satisfy "
+            "constraint: Member must satisfy enum value set: [asc, desc]"
+        )
+
+    def key(s: Secret) -> tuple[Any, str]:
+        when: datetime = s.last_changed if sort_by == "last-changed-date" else s.created
+        return (s.name if sort_by == "name" else when, s.name)
+
+    return sorted(secrets, key=key, reverse=sort_order == "desc")
+
+
+def check_max_results(max_results: object, upper: int = 100) -> int | None:
+    """Check MaxResults (1..upper) and return it."""
+    if max_results is None:
+        return None
+    if not isinstance(max_results, int) or isinstance(max_results, bool):
+        raise InvalidParameterException(f"MaxResults must be an integer from 1 to {upper}.")
+    if not 1 <= max_results <= upper:
+        raise InvalidParameterException(f"MaxResults must be from 1 to {upper}.")
+    return max_results
+
+
+def fingerprint(*parts: object) -> str:
+    """A short digest of the query a NextToken belongs to."""
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def paginate(
+    items: Sequence[T], max_results: int | None, next_token: object, query: str
+) -> tuple[list[T], str | None]:
+    """One page of ``items`` and the NextToken of the next page (None at the end)."""
+    offset = 0
+    if next_token is not None:
+        try:
+            doc = json.loads(base64.urlsafe_b64decode(str(next_token).encode()))
+            offset, token_query = int(doc["o"]), str(doc["q"])
+        except (ValueError, KeyError, TypeError):
+            raise InvalidNextTokenException("The NextToken value is not valid.") from None
+        if token_query != query or offset < 0:
+            raise InvalidNextTokenException(
+                "The NextToken value does not belong to this query. Repeat the same parameters."
+            )
+    size = max_results or 100
+    page = list(items[offset : offset + size])
+    if offset + size >= len(items):
+        return page, None
+    token = json.dumps({"o": offset + size, "q": query}).encode()
+    return page, base64.urlsafe_b64encode(token).decode()

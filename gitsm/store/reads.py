@@ -1,0 +1,190 @@
+"""The read operations. Reads never write: no commit, no ref move, no access-date bookkeeping."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from gitsm.errors import (
+    GitsmError,
+    InvalidParameterException,
+    InvalidRequestException,
+    ResourceNotFoundException,
+)
+from gitsm.gitrepo import Snapshot
+from gitsm.model import AWSCURRENT, Secret, ValueKind, VersionInfo
+from gitsm.store import listing
+from gitsm.store.core import StoreCore
+
+
+@dataclass
+class SecretValue:
+    """One decrypted version, as GetSecretValue returns it."""
+
+    arn: str
+    name: str
+    version_id: str
+    value: bytes
+    kind: ValueKind
+    version_stages: list[str]
+    created: datetime
+
+    @property
+    def secret_string(self) -> str | None:
+        """The value as text when it was stored as SecretString."""
+        return self.value.decode("utf-8") if self.kind == "string" else None
+
+    @property
+    def secret_binary(self) -> bytes | None:
+        """The value as bytes when it was stored as SecretBinary."""
+        return self.value if self.kind == "binary" else None
+
+
+@dataclass
+class BatchError:
+    """One failed entry of BatchGetSecretValue."""
+
+    secret_id: str
+    error: GitsmError
+
+
+class ReadOps(StoreCore):
+    """GetSecretValue, DescribeSecret, ListSecrets, ListSecretVersionIds, BatchGetSecretValue."""
+
+    def _value(
+        self, snap: Snapshot, secret: Secret, version_id: str | None, version_stage: str | None
+    ) -> SecretValue:
+        if secret.deleted_date is not None:
+            raise InvalidRequestException(
+                "You can't perform this operation on the secret because it was marked for deletion."
+            )
+        if version_id is not None:
+            version = secret.versions.get(version_id)
+            if version is None:
+                raise ResourceNotFoundException(
+                    f"Secrets Manager can't find the specified secret value for VersionId: {version_id}"
+                )
+            if version_stage is not None and version_stage not in version.stages:
+                raise InvalidRequestException(
+                    "You provided a VersionStage that is not associated to the provided VersionId."
+                )
+        else:
+            stage = version_stage or AWSCURRENT
+            found = secret.version_with_stage(stage)
+            if found is None:
+                raise ResourceNotFoundException(
+                    f"Secrets Manager can't find the specified secret value for staging label: {stage}"
+                )
+            version = secret.versions[found]
+        value, kind = self._decrypt(snap, secret, version.version_id)
+        return SecretValue(
+            secret.arn, secret.name, version.version_id, value, kind,
+            list(version.stages), version.created,
+        )  # fmt: skip
+
+    def get_secret_value(
+        self, secret_id: str, *, version_id: str | None = None, version_stage: str | None = None
+    ) -> SecretValue:
+        """GetSecretValue: by VersionId and/or VersionStage (default AWSCURRENT)."""
+        snap = self.repo.tip()
+        secret = self._find(snap, self.config(snap), secret_id)
+        return self._value(snap, secret, version_id, version_stage)
+
+    def describe_secret(self, secret_id: str) -> Secret:
+        """DescribeSecret: the secret's metadata (works on a secret pending deletion)."""
+        snap = self.repo.tip()
+        return self._find(snap, self.config(snap), secret_id)
+
+    def list_secrets(
+        self,
+        *,
+        include_planned_deletion: bool = False,
+        max_results: int | None = None,
+        next_token: str | None = None,
+        filters: list[dict[str, object]] | None = None,
+        sort_order: str | None = None,
+        sort_by: str | None = None,
+    ) -> tuple[list[Secret], str | None]:
+        """ListSecrets: one page of secrets and the NextToken for the next page."""
+        parsed = listing.validate_filters(filters)
+        size = listing.check_max_results(max_results)
+        snap = self.repo.tip()
+        config = self.config(snap)
+        found = [
+            s
+            for s in self._all(snap)
+            if (include_planned_deletion or s.deleted_date is None)
+            and listing.matches(s, parsed, config.region)
+        ]
+        ordered = listing.sort_secrets(found, sort_by, sort_order)
+        query = listing.fingerprint(
+            "ListSecrets", parsed, include_planned_deletion, sort_by, sort_order
+        )
+        return listing.paginate(ordered, size, next_token, query)
+
+    def list_secret_version_ids(
+        self,
+        secret_id: str,
+        *,
+        max_results: int | None = None,
+        next_token: str | None = None,
+        include_deprecated: bool = False,
+    ) -> tuple[Secret, list[VersionInfo], str | None]:
+        """ListSecretVersionIds: newest first; unlabeled versions only with IncludeDeprecated."""
+        size = listing.check_max_results(max_results)
+        snap = self.repo.tip()
+        secret = self._find(snap, self.config(snap), secret_id)
+        versions = [v for v in secret.versions.values() if include_deprecated or v.stages]
+        versions.sort(key=lambda v: v.created, reverse=True)
+        query = listing.fingerprint("ListSecretVersionIds", secret.arn, include_deprecated)
+        page, token = listing.paginate(versions, size, next_token, query)
+        return secret, page, token
+
+    def batch_get_secret_value(
+        self,
+        *,
+        secret_id_list: list[str] | None = None,
+        filters: list[dict[str, object]] | None = None,
+        max_results: int | None = None,
+        next_token: str | None = None,
+    ) -> tuple[list[SecretValue], list[BatchError], str | None]:
+        """BatchGetSecretValue: by a list of ids (1-20) or by filters (paged, MaxResults 1-20)."""
+        if (secret_id_list is None) == (filters is None):
+            raise InvalidParameterException(
+                "Either 'SecretIdList' or 'Filters' must be provided, but not both."
+            )
+        snap = self.repo.tip()
+        config = self.config(snap)
+        values: list[SecretValue] = []
+        errors: list[BatchError] = []
+        if secret_id_list is not None:
+            if max_results is not None:
+                raise InvalidParameterException(
+                    "'Filters' not specified. 'Filters' must also be specified when "
+                    "'MaxResults' is provided."
+                )
+            if not isinstance(secret_id_list, list) or not 1 <= len(secret_id_list) <= 20:
+                raise InvalidParameterException("SecretIdList must list 1-20 secret ids.")
+            for secret_id in secret_id_list:
+                try:
+                    secret = self._find(snap, config, secret_id)
+                    values.append(self._value(snap, secret, None, None))
+                except GitsmError as exc:
+                    errors.append(BatchError(str(secret_id), exc))
+            return values, errors, None
+        size = listing.check_max_results(max_results, upper=20) or 20
+        parsed = listing.validate_filters(filters)
+        found = [
+            s
+            for s in self._all(snap)
+            if s.deleted_date is None and listing.matches(s, parsed, config.region)
+        ]
+        ordered = listing.sort_secrets(found, None, None)
+        query = listing.fingerprint("BatchGetSecretValue", parsed)
+        page, token = listing.paginate(ordered, size, next_token, query)
+        for secret in page:
+            try:
+                values.append(self._value(snap, secret, None, None))
+            except GitsmError as exc:
+                errors.append(BatchError(secret.name, exc))
+        return values, errors, token

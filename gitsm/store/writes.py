@@ -1,0 +1,445 @@
+"""The write operations: each one is exactly one commit, or none when nothing changes.
+
+Retries are answered from the tree: the envelope named by a ClientRequestToken is one path lookup,
+and versions younger than 24 hours are never pruned, so every retry within that window finds its
+version. Same token and same value returns the first answer without a commit; same token and another
+value is ResourceExistsException.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+
+from gitsm import envelope, labels, paths
+from gitsm.errors import (
+    MARKED_DELETED,
+    InvalidParameterException,
+    InvalidRequestException,
+    ResourceExistsException,
+    ResourceNotFoundException,
+)
+from gitsm.gitrepo import Snapshot
+from gitsm.keys import Recipient
+from gitsm.manifest import StoreConfig
+from gitsm.model import (
+    AWSCURRENT,
+    AWSPENDING,
+    AWSPREVIOUS,
+    Secret,
+    ValueKind,
+    VersionInfo,
+    make_arn,
+    merge_tags,
+    validate_description,
+    validate_kms_key_id,
+    validate_name,
+    validate_stage,
+    validate_tag_key,
+    validate_tags,
+    validate_token,
+    validate_value,
+    validate_version_id,
+)
+from gitsm.retention import prunable
+from gitsm.store.core import Change, StoreCore
+
+
+@dataclass
+class WriteResult:
+    """What a write operation answers (AWS's ARN, Name, VersionId, VersionStages, DeletionDate)."""
+
+    arn: str
+    name: str
+    version_id: str | None = None
+    version_stages: list[str] | None = None
+    deletion_date: datetime | None = None
+
+
+def _token(token: str | None, has_value: bool) -> str | None:
+    if token is not None:
+        return validate_token(token)
+    return str(uuid.uuid4()) if has_value else None
+
+
+def _token_reused(token: str, arn: str) -> ResourceExistsException:
+    return ResourceExistsException(
+        f"You can't use ClientRequestToken {token} because that value is already in use for a "
+        f"version of secret {arn}."
+    )
+
+
+class WriteOps(StoreCore):
+    """CreateSecret, UpdateSecret, PutSecretValue, label moves, deletes and tags."""
+
+    def _same_value(
+        self, snap: Snapshot, secret: Secret, token: str, value: tuple[bytes, ValueKind]
+    ) -> bool:
+        """True when version ``token`` holds exactly ``value`` (a retry); False if another value."""
+        return self._decrypt(snap, secret, token) == value
+
+    def _add_version(
+        self,
+        snap: Snapshot,
+        config: StoreConfig,
+        secret: Secret,
+        token: str,
+        value: tuple[bytes, ValueKind],
+        stages: Sequence[str] | None,
+        now: datetime,
+        files: dict[str, bytes | None],
+    ) -> tuple[Secret, StoreConfig | None]:
+        """Seal a new version into ``files`` and return the secret with its labels moved."""
+        recipients, new_config = self.keys.resolve(secret.kms_key_id, config)
+        data, kind = value
+        files[paths.version_path(secret.name, token)] = envelope.seal(
+            data, kind, name=secret.name, arn=secret.arn, version_id=token,
+            recipients=recipients, keys=self.keys,
+        )  # fmt: skip
+        key_id = secret.kms_key_id or config.default_kms_key_id
+        moved = labels.add_version(secret.stage_map(), token, stages)
+        versions = dict(secret.versions)
+        versions[token] = VersionInfo(token, now, kind, [key_id])
+        for vid, v in versions.items():
+            versions[vid] = replace(v, stages=moved[vid])
+        secret = replace(secret, versions=versions, last_changed=now)
+        for vid in prunable(secret, now, config.max_versions, config.min_version_age_hours):
+            del secret.versions[vid]
+            files[paths.version_path(secret.name, vid)] = None
+        return secret, new_config
+
+    @staticmethod
+    def _with_config(files: dict[str, bytes | None], config: StoreConfig | None) -> None:
+        if config is not None:
+            files[paths.CONFIG_PATH] = config.dump()
+
+    def create_secret(
+        self,
+        name: str,
+        *,
+        client_request_token: str | None = None,
+        description: str | None = None,
+        kms_key_id: str | None = None,
+        secret_string: str | None = None,
+        secret_binary: bytes | None = None,
+        tags: list[dict[str, str]] | None = None,
+    ) -> WriteResult:
+        """CreateSecret: a new secret, with a first version (AWSCURRENT) when a value is given."""
+        validate_name(name)
+        value = validate_value(secret_string, secret_binary, required=False)
+        token = _token(client_request_token, value is not None)
+        description = validate_description(description)
+        kms_key_id = validate_kms_key_id(kms_key_id)
+        tag_pairs = merge_tags([], validate_tags(tags)) if tags is not None else []
+
+        def plan(snap: Snapshot, config: StoreConfig, now: datetime) -> Change[WriteResult]:
+            files: dict[str, bytes | None] = {}
+            existing = self._load(snap, name)
+            if existing is not None and not self._expired(existing, now):
+                if existing.deleted_date is not None:
+                    raise InvalidRequestException(
+                        "You can't create this secret because a secret with this name is already "
+                        "scheduled for deletion. Restore it with RestoreSecret or choose a new name."
+                    )
+                if value is not None and token in existing.versions:
+                    assert token is not None
+                    if not self._same_value(snap, existing, token, value):
+                        raise _token_reused(token, existing.arn)
+                    return Change(WriteResult(existing.arn, name, token))
+                raise ResourceExistsException(
+                    f"The operation failed because the secret {name} already exists."
+                )
+            if existing is not None:
+                files.update(self._removal(name))
+            if kms_key_id is not None:
+                self.keys.resolve(kms_key_id, config)  # an unknown key fails before any write
+            secret = Secret(
+                name=name, arn=make_arn(config.region, config.account_id, name), created=now,
+                last_changed=now, description=description, kms_key_id=kms_key_id, tags=tag_pairs,
+            )  # fmt: skip
+            new_config = None
+            if value is not None:
+                assert token is not None
+                secret, new_config = self._add_version(
+                    snap, config, secret, token, value, None, now, files
+                )
+            files.update(self._secret_files(secret))
+            self._with_config(files, new_config)
+            trailers = {"Secret-Arn": secret.arn}
+            if token is not None:
+                trailers |= {"Version-Id": token, "Client-Request-Token": token}
+            return Change(
+                WriteResult(secret.arn, name, token), "CreateSecret", name, files, trailers
+            )
+
+        return self._transact(plan)
+
+    def update_secret(
+        self,
+        secret_id: str,
+        *,
+        client_request_token: str | None = None,
+        description: str | None = None,
+        kms_key_id: str | None = None,
+        secret_string: str | None = None,
+        secret_binary: bytes | None = None,
+    ) -> WriteResult:
+        """UpdateSecret: new description/key and, with a value, a new AWSCURRENT version."""
+        value = validate_value(secret_string, secret_binary, required=False)
+        token = _token(client_request_token, value is not None)
+        description = validate_description(description)
+        kms_key_id = validate_kms_key_id(kms_key_id)
+
+        def plan(snap: Snapshot, config: StoreConfig, now: datetime) -> Change[WriteResult]:
+            secret = self._find_live(snap, config, secret_id)
+            files: dict[str, bytes | None] = {}
+            new_config: StoreConfig | None = None
+            if value is not None and token in secret.versions:
+                assert token is not None
+                if not self._same_value(snap, secret, token, value):
+                    raise _token_reused(token, secret.arn)
+                return Change(WriteResult(secret.arn, secret.name, token))
+            updated = secret
+            if description is not None and description != secret.description:
+                updated = replace(updated, description=description, last_changed=now)
+            if kms_key_id is not None and kms_key_id != secret.kms_key_id:
+                recipients, new_config = self.keys.resolve(kms_key_id, config)
+                updated = replace(updated, kms_key_id=kms_key_id, last_changed=now)
+                self._rewrap(snap, updated, recipients, kms_key_id, files)
+            if value is not None:
+                assert token is not None
+                updated, cfg = self._add_version(
+                    snap, new_config or config, updated, token, value, None, now, files
+                )
+                new_config = cfg or new_config
+            if updated == secret:
+                return Change(WriteResult(secret.arn, secret.name, None))
+            files.update(self._secret_files(updated))
+            self._with_config(files, new_config)
+            trailers = {"Secret-Arn": secret.arn}
+            if token is not None and value is not None:
+                trailers |= {"Version-Id": token, "Client-Request-Token": token}
+            result = WriteResult(secret.arn, secret.name, token if value is not None else None)
+            return Change(result, "UpdateSecret", secret.name, files, trailers)
+
+        return self._transact(plan)
+
+    def _rewrap(
+        self,
+        snap: Snapshot,
+        secret: Secret,
+        recipients: list[Recipient],
+        key_id: str,
+        files: dict[str, bytes | None],
+    ) -> None:
+        """Re-wrap the AWSCURRENT, AWSPENDING and AWSPREVIOUS versions for ``recipients``."""
+        for stage in (AWSCURRENT, AWSPENDING, AWSPREVIOUS):
+            vid = secret.version_with_stage(stage)
+            path = paths.version_path(secret.name, vid) if vid else None
+            if vid is None or path is None or path in files:
+                continue
+            data = snap.read(path)
+            if data is None:
+                continue
+            files[path] = envelope.rewrap(
+                data, name=secret.name, arn=secret.arn, version_id=vid,
+                recipients=recipients, keys=self.keys,
+            )  # fmt: skip
+            secret.versions[vid] = replace(secret.versions[vid], kms_key_ids=[key_id])
+
+    def put_secret_value(
+        self,
+        secret_id: str,
+        *,
+        client_request_token: str | None = None,
+        secret_string: str | None = None,
+        secret_binary: bytes | None = None,
+        version_stages: list[str] | None = None,
+    ) -> WriteResult:
+        """PutSecretValue: a new version; only the listed labels move (default AWSCURRENT)."""
+        value = validate_value(secret_string, secret_binary, required=True)
+        assert value is not None
+        token = _token(client_request_token, True)
+        assert token is not None
+        if version_stages is not None:
+            if not isinstance(version_stages, list) or not 1 <= len(version_stages) <= 20:
+                raise InvalidParameterException("VersionStages must list 1-20 staging labels.")
+            for stage in version_stages:
+                validate_stage(stage)
+
+        def plan(snap: Snapshot, config: StoreConfig, now: datetime) -> Change[WriteResult]:
+            secret = self._find_live(snap, config, secret_id)
+            if token in secret.versions:
+                if not self._same_value(snap, secret, token, value):
+                    raise _token_reused(token, secret.arn)
+                stages = list(secret.versions[token].stages)
+                return Change(WriteResult(secret.arn, secret.name, token, stages))
+            files: dict[str, bytes | None] = {}
+            updated, new_config = self._add_version(
+                snap, config, secret, token, value, version_stages, now, files
+            )
+            files.update(self._secret_files(updated))
+            self._with_config(files, new_config)
+            stages = list(updated.versions[token].stages)
+            trailers = {
+                "Secret-Arn": secret.arn,
+                "Version-Id": token,
+                "Client-Request-Token": token,
+            }
+            result = WriteResult(secret.arn, secret.name, token, stages)
+            return Change(result, "PutSecretValue", secret.name, files, trailers)
+
+        return self._transact(plan)
+
+    def update_secret_version_stage(
+        self,
+        secret_id: str,
+        version_stage: str,
+        *,
+        move_to_version_id: str | None = None,
+        remove_from_version_id: str | None = None,
+    ) -> WriteResult:
+        """UpdateSecretVersionStage: move or remove one staging label."""
+        validate_stage(version_stage)
+        for vid in (move_to_version_id, remove_from_version_id):
+            if vid is not None:
+                validate_version_id(vid)
+
+        def plan(snap: Snapshot, config: StoreConfig, now: datetime) -> Change[WriteResult]:
+            secret = self._find_live(snap, config, secret_id)
+            for vid in (move_to_version_id, remove_from_version_id):
+                if vid is not None and vid not in secret.versions:
+                    raise ResourceNotFoundException(
+                        f"Secrets Manager can't find the specified secret version: {vid}."
+                    )
+            before = secret.stage_map()
+            after = labels.move_label(
+                before,
+                version_stage,
+                move_to=move_to_version_id,
+                remove_from=remove_from_version_id,
+            )
+            result = WriteResult(secret.arn, secret.name)
+            if after == before:
+                return Change(result)
+            versions = {vid: replace(v, stages=after[vid]) for vid, v in secret.versions.items()}
+            updated = replace(secret, versions=versions, last_changed=now)
+            trailers = {"Secret-Arn": secret.arn, "Version-Stage": version_stage}
+            if move_to_version_id:
+                trailers["Move-To-Version-Id"] = move_to_version_id
+            if remove_from_version_id:
+                trailers["Remove-From-Version-Id"] = remove_from_version_id
+            files = self._secret_files(updated)
+            return Change(result, "UpdateSecretVersionStage", secret.name, files, trailers)
+
+        return self._transact(plan)
+
+    def delete_secret(
+        self,
+        secret_id: str,
+        *,
+        recovery_window_in_days: int | None = None,
+        force_delete_without_recovery: bool | None = None,
+    ) -> WriteResult:
+        """DeleteSecret: schedule deletion after 7-30 days (default 30), or delete at once."""
+        if force_delete_without_recovery and recovery_window_in_days is not None:
+            raise InvalidParameterException(
+                "You can't use ForceDeleteWithoutRecovery in conjunction with RecoveryWindowInDays."
+            )
+        window = 30 if recovery_window_in_days is None else recovery_window_in_days
+        if not isinstance(window, int) or isinstance(window, bool) or not 7 <= window <= 30:
+            raise InvalidParameterException(
+                "The RecoveryWindowInDays value must be between 7 and 30 days (inclusive)."
+            )
+
+        def plan(snap: Snapshot, config: StoreConfig, now: datetime) -> Change[WriteResult]:
+            if force_delete_without_recovery:
+                try:
+                    secret = self._find(snap, config, secret_id)
+                except ResourceNotFoundException:
+                    name = str(secret_id)
+                    arn = make_arn(config.region, config.account_id, name)
+                    return Change(WriteResult(arn, name, deletion_date=now))
+                result = WriteResult(secret.arn, secret.name, deletion_date=now)
+                trailers = {"Secret-Arn": secret.arn, "Force-Delete-Without-Recovery": "true"}
+                files = self._removal(secret.name)
+                return Change(result, "DeleteSecret", secret.name, files, trailers)
+            secret = self._find_live(snap, config, secret_id)
+            when = now + timedelta(days=window)
+            updated = replace(secret, deleted_date=now, deletion_date=when)
+            result = WriteResult(secret.arn, secret.name, deletion_date=when)
+            trailers = {"Secret-Arn": secret.arn, "Recovery-Window-In-Days": str(window)}
+            files = self._secret_files(updated)
+            return Change(result, "DeleteSecret", secret.name, files, trailers)
+
+        return self._transact(plan)
+
+    def restore_secret(self, secret_id: str) -> WriteResult:
+        """RestoreSecret: cancel a scheduled deletion."""
+
+        def plan(snap: Snapshot, config: StoreConfig, now: datetime) -> Change[WriteResult]:
+            secret = self._find(snap, config, secret_id)
+            result = WriteResult(secret.arn, secret.name)
+            if secret.deleted_date is None:
+                return Change(result)
+            updated = replace(secret, deleted_date=None, deletion_date=None, last_changed=now)
+            files = self._secret_files(updated)
+            return Change(result, "RestoreSecret", secret.name, files, {"Secret-Arn": secret.arn})
+
+        return self._transact(plan)
+
+    def tag_resource(self, secret_id: str, tags: list[dict[str, str]]) -> None:
+        """TagResource: add tags or overwrite their values."""
+        new = validate_tags(tags)
+
+        def plan(snap: Snapshot, config: StoreConfig, now: datetime) -> Change[None]:
+            secret = self._find_live(snap, config, secret_id)
+            merged = merge_tags(secret.tags, new)
+            if merged == secret.tags:
+                return Change(None)
+            files = self._secret_files(replace(secret, tags=merged, last_changed=now))
+            return Change(None, "TagResource", secret.name, files, {"Secret-Arn": secret.arn})
+
+        self._transact(plan)
+
+    def untag_resource(self, secret_id: str, tag_keys: list[str]) -> None:
+        """UntagResource: remove tags by key; absent keys are fine."""
+        if not isinstance(tag_keys, list) or not all(isinstance(k, str) for k in tag_keys):
+            raise InvalidParameterException("TagKeys must be a list of strings.")
+        for key in tag_keys:
+            validate_tag_key(key)
+
+        def plan(snap: Snapshot, config: StoreConfig, now: datetime) -> Change[None]:
+            secret = self._find_live(snap, config, secret_id)
+            kept = [(k, v) for k, v in secret.tags if k not in tag_keys]
+            if kept == secret.tags:
+                return Change(None)
+            files = self._secret_files(replace(secret, tags=kept, last_changed=now))
+            return Change(None, "UntagResource", secret.name, files, {"Secret-Arn": secret.arn})
+
+        self._transact(plan)
+
+    def purge_deleted_secrets(self) -> list[str]:
+        """Remove from the tree every secret whose recovery window has passed (one commit)."""
+
+        def plan(snap: Snapshot, config: StoreConfig, now: datetime) -> Change[list[str]]:
+            names: list[str] = []
+            files: dict[str, bytes | None] = {}
+            for directory, _data in snap.find_dirs_with(
+                paths.SECRETS_ROOT, paths.MANIFEST, paths.VERSIONS
+            ):
+                name = paths.name_from_dir(directory)
+                secret = self._load(snap, name)
+                if secret is not None and self._expired(secret, now):
+                    names.append(name)
+                    files.update(self._removal(name))
+            return Change(
+                names, "PurgeDeletedSecrets", "", files, {"Purged-Count": str(len(names))}
+            )
+
+        return self._transact(plan)
+
+
+__all__ = ["MARKED_DELETED", "WriteOps", "WriteResult"]
