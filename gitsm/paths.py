@@ -8,8 +8,10 @@ Names use only ``[A-Za-z0-9/_+=.@-]``; ``~`` never occurs in a name, so it is th
 
 * an empty segment (``a//b``, a leading or trailing ``/``) becomes ``~``;
 * a segment starting with ``.`` (``.``, ``..``, ``.git``, ``.gitattributes``) gets a ``~`` prefix;
-* an encoded segment longer than :data:`CHUNK` characters is cut into chunks of :data:`CHUNK`, and
-  every chunk but the last gets a ``~`` suffix (so no path component exceeds 129 bytes).
+* an encoded segment longer than :data:`CHUNK` characters is cut, as the raw segment, into chunks
+  of ``CHUNK - 1`` characters; each chunk is escaped like a segment (a ``~`` prefix if it starts
+  with ``.``, so no chunk is ``.``, ``..`` or ``.git``) and every chunk but the last gets a ``~``
+  suffix (so no path component exceeds 129 bytes).
 
 The secret's own entries start with ``~`` followed by a letter, which no encoded segment does (an
 escaped segment is ``~`` alone or starts with ``~.``), so they can never collide with a child secret's
@@ -35,14 +37,27 @@ CHUNK = 128
 _SAFE_TOKEN = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9_.-]*")
 
 
+def _escape(piece: str) -> str:
+    return "~" + piece if piece.startswith(".") else piece
+
+
 def _encode_segment(segment: str) -> list[str]:
     if segment == "":
         return ["~"]
-    encoded = "~" + segment if segment.startswith(".") else segment
+    encoded = _escape(segment)
     if len(encoded) <= CHUNK:
         return [encoded]
-    chunks = [encoded[i : i + CHUNK] for i in range(0, len(encoded), CHUNK)]
+    size = CHUNK - 1
+    chunks = [_escape(segment[i : i + size]) for i in range(0, len(segment), size)]
     return [c + "~" for c in chunks[:-1]] + [chunks[-1]]
+
+
+def _unescape(piece: str, path: str) -> str:
+    if piece.startswith("~."):
+        return piece[1:]
+    if "~" in piece or piece == "":
+        raise ValueError(f"not a secret directory: {path!r}")
+    return piece
 
 
 def secret_dir(name: str) -> str:
@@ -76,21 +91,16 @@ def name_from_dir(path: str) -> str:
     if not components or components[0] != SECRETS_ROOT or len(components) < 2:
         raise ValueError(f"not a secret directory: {path!r}")
     segments: list[str] = []
-    pending = ""
+    pending: list[str] | None = None
     for comp in components[1:]:
         if len(comp) > 1 and comp.endswith("~"):
-            pending += comp[:-1]
+            pending = (pending or []) + [_unescape(comp[:-1], path)]
             continue
-        whole = pending + comp
-        pending = ""
-        if whole == "~":
+        if comp == "~" and pending is None:
             segments.append("")
-        elif whole.startswith("~."):
-            segments.append(whole[1:])
-        elif "~" in whole:
-            raise ValueError(f"not a secret directory: {path!r}")
         else:
-            segments.append(whole)
-    if pending:
+            segments.append("".join((pending or []) + [_unescape(comp, path)]))
+        pending = None
+    if pending is not None:
         raise ValueError(f"not a secret directory: {path!r}")
     return "/".join(segments)

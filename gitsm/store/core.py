@@ -47,6 +47,17 @@ class Change(Generic[T]):
     trailers: dict[str, str] = field(default_factory=dict)
 
 
+@dataclass
+class WriteResult:
+    """What a write operation answers (AWS's ARN, Name, VersionId, VersionStages, DeletionDate)."""
+
+    arn: str
+    name: str
+    version_id: str | None = None
+    version_stages: list[str] | None = None
+    deletion_date: datetime | None = None
+
+
 def trailer_value(value: str) -> str:
     """A trailer-safe rendering: printable ASCII kept, anything else (newlines...) %-escaped."""
     return quote(value, safe="".join(chr(c) for c in range(0x20, 0x7F) if chr(c) != "%"))
