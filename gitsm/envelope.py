@@ -56,10 +56,9 @@ def seal(
     keys: KeyService,
 ) -> bytes:
     """Encrypt ``value`` into a new envelope for ``recipients``."""
-    data_key = AESGCM.generate_key(bit_length=256)
+    data_key, stanzas = keys.generate(recipients, _context(arn, version_id))
     nonce = os.urandom(12)
     ciphertext = AESGCM(data_key).encrypt(nonce, value, _aad(name, version_id, kind))
-    stanzas = keys.wrap(recipients, data_key, _context(arn, version_id))
     return _dump(
         {
             "cipher": CIPHER,

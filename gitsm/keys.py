@@ -68,16 +68,44 @@ class KeyService:
                 f"Secrets Manager can't find the KMS key alias {key_id} in this store. "
                 "Define it in .gitsm/config.yaml or use an existing key id."
             )
-        for name in PROVIDERS:
-            try:
-                if self.provider(name).claims(key_id):
-                    return [Recipient(name, key_id)], None
-            except KeyUnavailable:
-                continue
+        native = self.identify(key_id)
+        if native is not None:
+            return [native], None
         raise EncryptionFailure(
             f"Secrets Manager can't find the specified KMS key {key_id}. "
             "Use an alias from the store config or a key id that a provider holds."
         )
+
+    def identify(self, key_id: str) -> Recipient | None:
+        """The provider-native key ``key_id`` as a recipient, or None when no provider claims it."""
+        for name in PROVIDERS:
+            try:
+                if self.provider(name).claims(key_id):
+                    return Recipient(name, key_id)
+            except KeyUnavailable:
+                continue
+        return None
+
+    def generate(
+        self, recipients: list[Recipient], context: Mapping[str, str]
+    ) -> tuple[bytes, list[dict[str, str]]]:
+        """A fresh data key from the first recipient's provider, wrapped for every recipient."""
+        if not recipients:
+            raise EncryptionFailure("Secrets Manager can't encrypt: the key has no recipients.")
+        first = recipients[0]
+        try:
+            data_key, fields = self.provider(first.provider).generate(first.key_id, context)
+        except KeyUnavailable as exc:
+            raise EncryptionFailure(
+                f"Secrets Manager can't encrypt with key {first.key_id} ({first.provider}): {exc}."
+            ) from None
+        if len(data_key) != 32:
+            raise EncryptionFailure(
+                f"Secrets Manager can't encrypt with key {first.key_id} ({first.provider}): "
+                "it did not produce a 256-bit data key."
+            )
+        stanza = {"provider": first.provider, "key_id": first.key_id, **fields}
+        return data_key, [stanza, *self.wrap(recipients[1:], data_key, context)]
 
     def wrap(
         self, recipients: list[Recipient], data_key: bytes, context: Mapping[str, str]

@@ -61,7 +61,9 @@ def add_version(
     """Labels after a new version is added (UpdateSecret, PutSecretValue, CreateSecret).
 
     Without ``version_stages`` the new version gets AWSCURRENT. With them, only those labels move.
-    The first version of a secret always gets AWSCURRENT, as AWS does.
+    The first version of a secret always gets AWSCURRENT, as AWS does. AWSCURRENT is applied first,
+    so the result does not depend on the order of ``version_stages`` and an AWSPREVIOUS listed there
+    stays on the new version instead of following AWSCURRENT to the old one.
     """
     out = {vid: list(labels) for vid, labels in stages.items()}
     first = holder(out, AWSCURRENT) is None
@@ -69,6 +71,7 @@ def add_version(
     wanted = list(dict.fromkeys(version_stages)) if version_stages is not None else [AWSCURRENT]
     if first and AWSCURRENT not in wanted:
         wanted.append(AWSCURRENT)
+    wanted.sort(key=lambda label: label != AWSCURRENT)  # AWSCURRENT first: order-independent
     for label in wanted:
         _attach(out, version_id, label)
     _check_limit(out)

@@ -19,8 +19,8 @@ directory. Decoding inverts each rule, which makes the mapping injective; ``test
 checks both properties with hypothesis over the whole name alphabet.
 
 VersionIds (ClientRequestTokens) are only bounded by length, so a token that is not a safe file name
-(``[A-Za-z0-9_-][A-Za-z0-9_.-]*``) is stored under ``~<sha256 hex of the token>.json``; the token
-itself is kept inside the envelope and the manifest.
+(runs of ``[A-Za-z0-9_-]`` joined by single dots) is stored under ``~<sha256 hex of the token>.json``;
+the token itself is kept inside the envelope and the manifest.
 """
 
 from __future__ import annotations
@@ -34,7 +34,8 @@ VERSIONS = "~versions"
 CONFIG_PATH = ".gitsm/config.yaml"
 CHUNK = 128
 
-_SAFE_TOKEN = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9_.-]*")
+# Runs of [A-Za-z0-9_-] joined by single dots: never "..", never a "." at either end.
+_SAFE_TOKEN = re.compile(r"[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)*")
 
 
 def _escape(piece: str) -> str:

@@ -30,4 +30,7 @@ def test_missing_secret_is_resource_not_found(client: SecretsManagerClient) -> N
     with pytest.raises(client.exceptions.ResourceNotFoundException) as info:
         client.get_secret_value(SecretId="nope")
     assert info.value.response["Error"]["Code"] == "ResourceNotFoundException"
-    assert info.value.response["Error"]["Message"] == "Secrets Manager can't find the specified secret."
+    assert (
+        info.value.response["Error"]["Message"]
+        == "Secrets Manager can't find the specified secret."
+    )

@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
+from gitsm.providers.age import AgeProvider
+from gitsm.providers.awskms import AwsKmsProvider
 from gitsm.providers.base import KeyProvider, KeyUnavailable
 from gitsm.providers.local import LocalProvider
 
 PROVIDERS: dict[str, type[KeyProvider]] = {
     LocalProvider.name: LocalProvider,
+    AgeProvider.name: AgeProvider,
+    AwsKmsProvider.name: AwsKmsProvider,
 }
 
-__all__ = ["PROVIDERS", "KeyProvider", "KeyUnavailable", "LocalProvider"]
+__all__ = [
+    "PROVIDERS",
+    "AgeProvider",
+    "AwsKmsProvider",
+    "KeyProvider",
+    "KeyUnavailable",
+    "LocalProvider",
+]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import os
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from typing import ClassVar
@@ -40,6 +41,26 @@ class KeyProvider(ABC):
     def describe(self, key_id: str) -> dict[str, str]:
         """Public facts about a key, for listings (never key material)."""
         return {"provider": self.name, "key_id": key_id}
+
+    def generate(self, key_id: str, context: Mapping[str, str]) -> tuple[bytes, dict[str, str]]:
+        """A fresh 256-bit data key and its stanza fields, for the first recipient of a version.
+
+        The default draws the key locally and wraps it; a provider with a native data-key generator
+        (KMS GenerateDataKey) overrides this.
+        """
+        data_key = os.urandom(32)
+        return data_key, self.wrap(key_id, data_key, context)
+
+    def holds(self, key_id: str) -> bool | None:
+        """Whether this process can unwrap with ``key_id``; None when only trying can tell.
+
+        The default suits a provider whose :meth:`claims` checks that the key is present.
+        """
+        return self.claims(key_id)
+
+    def held_keys(self) -> list[str]:
+        """Key ids this process can unwrap with, when the provider can list them (for listings)."""
+        return []
 
 
 def canonical_context(context: Mapping[str, str]) -> bytes:

@@ -48,6 +48,7 @@ class LocalProvider(KeyProvider):
         env = os.environ if env is None else env
         self.key_dir = (home or gitsm_home(env)) / "keys"
         self._env_keys: dict[str, bytes] = {}
+        self._cache: dict[str, bytes] = {}
         for entry in re.split(r"[\s,]+", env.get(ENV_KEYS, "").strip()):
             if not entry:
                 continue
@@ -90,6 +91,8 @@ class LocalProvider(KeyProvider):
     def _material(self, key_id: str) -> bytes:
         if key_id in self._env_keys:
             return self._env_keys[key_id]
+        if key_id in self._cache:
+            return self._cache[key_id]
         path = self._path(key_id)
         try:
             key = b64decode_strict(path.read_text().strip())
@@ -101,6 +104,7 @@ class LocalProvider(KeyProvider):
             raise KeyUnavailable(f"local key file {path} is unreadable: {exc}") from None
         if len(key) != 32:
             raise KeyUnavailable(f"local key file {path} does not hold a 256-bit key")
+        self._cache[key_id] = key
         return key
 
     @staticmethod

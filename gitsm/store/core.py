@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import secrets as _random
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Generic, Self, TypeVar
@@ -90,6 +90,7 @@ class StoreCore:
         self.repo = repo
         self.keys = keys or KeyService()
         self.clock = clock
+        self._config_cache: tuple[str, StoreConfig] | None = None
 
     @classmethod
     def open(
@@ -142,8 +143,15 @@ class StoreCore:
     # -- reading ---------------------------------------------------------------------------
 
     def _config_at(self, snap: Snapshot) -> StoreConfig | None:
-        data = snap.read(paths.CONFIG_PATH)
-        return StoreConfig.load(data) if data is not None else None
+        blob = snap.blob_id(paths.CONFIG_PATH)
+        if blob is None:
+            return None
+        if self._config_cache is None or self._config_cache[0] != blob:  # parse once per content
+            data = snap.read(paths.CONFIG_PATH)
+            assert data is not None
+            self._config_cache = (blob, StoreConfig.load(data))
+        cached = self._config_cache[1]
+        return replace(cached, keys={a: [dict(r) for r in rs] for a, rs in cached.keys.items()})
 
     def config(self, snap: Snapshot | None = None) -> StoreConfig:
         """The store config at ``snap`` (default: the tip)."""
@@ -157,7 +165,20 @@ class StoreCore:
 
     def _load(self, snap: Snapshot, name: str) -> Secret | None:
         data = snap.read(paths.manifest_path(name))
-        return load_secret(data, paths.manifest_path(name)) if data is not None else None
+        if data is None:
+            return None
+        return self._placed(load_secret(data, paths.manifest_path(name)), paths.secret_dir(name))
+
+    @staticmethod
+    def _placed(secret: Secret, directory: str) -> Secret:
+        """``secret``, refusing a manifest that names another secret than its directory's own."""
+        if paths.secret_dir(secret.name) != directory:
+            raise StoreError(
+                f"The manifest {directory}/{paths.MANIFEST} names secret {secret.name}, which "
+                "belongs elsewhere (moved or copied). Restore it from git history; 'gitsm verify' "
+                "lists such problems."
+            )
+        return secret
 
     def _expired(self, secret: Secret, now: datetime) -> bool:
         return secret.deletion_date is not None and secret.deletion_date <= now
@@ -203,7 +224,7 @@ class StoreCore:
         for directory, data in snap.find_dirs_with(
             paths.SECRETS_ROOT, paths.MANIFEST, paths.VERSIONS
         ):
-            secret = load_secret(data, f"{directory}/{paths.MANIFEST}")
+            secret = self._placed(load_secret(data, f"{directory}/{paths.MANIFEST}"), directory)
             if not self._expired(secret, now):
                 yield secret
 

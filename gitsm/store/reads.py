@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from gitsm.errors import (
+    MARKED_DELETED,
     GitsmError,
     InvalidParameterException,
     InvalidRequestException,
@@ -55,9 +56,7 @@ class ReadOps(StoreCore):
         self, snap: Snapshot, secret: Secret, version_id: str | None, version_stage: str | None
     ) -> SecretValue:
         if secret.deleted_date is not None:
-            raise InvalidRequestException(
-                "You can't perform this operation on the secret because it was marked for deletion."
-            )
+            raise InvalidRequestException(MARKED_DELETED)
         if version_id is not None:
             version = secret.versions.get(version_id)
             if version is None:

@@ -47,8 +47,10 @@ from gitsm.store.core import Change, StoreCore, WriteResult
 
 def _token(token: str | None, has_value: bool) -> str | None:
     if token is not None:
-        return validate_token(token)
-    return str(uuid.uuid4()) if has_value else None
+        validate_token(token)
+    if not has_value:
+        return None  # no value, no version: the token names nothing (as in AWS's responses)
+    return token if token is not None else str(uuid.uuid4())
 
 
 def _token_reused(token: str, arn: str) -> ResourceExistsException:
@@ -191,7 +193,8 @@ class WriteOps(StoreCore):
             updated = secret
             if description is not None and description != secret.description:
                 updated = replace(updated, description=description, last_changed=now)
-            if kms_key_id is not None and kms_key_id != secret.kms_key_id:
+            current_key = secret.kms_key_id or config.default_kms_key_id
+            if kms_key_id is not None and kms_key_id != current_key:
                 recipients, new_config = self.keys.resolve(kms_key_id, config)
                 updated = replace(updated, kms_key_id=kms_key_id, last_changed=now)
                 self._rewrap(snap, updated, recipients, kms_key_id, files)

@@ -1,0 +1,144 @@
+"""How the CLI fails: one exception per exit code, one place that prints errors, and redaction.
+
+Exit codes follow aws CLI v2 (see :mod:`gitsm.errors`): 252 the command line does not parse (an
+unknown option, a bad value, a missing required argument, a parameter file that cannot be read),
+253 the environment is unusable (no store, no key ring), 254 the operation failed (an AWS error code
+such as ResourceNotFoundException), 255 anything else. Only ``--debug`` shows a traceback.
+
+Nothing printed on stderr may contain a secret value: core messages never hold one, the CLI never
+echoes the value options, and as a last guard every error line goes through :func:`redact`, which
+masks each value this invocation was given.
+"""
+
+from __future__ import annotations
+
+import sys
+import traceback
+from collections.abc import Callable, Iterable
+
+import typer
+
+from gitsm.errors import EXIT_ENVIRONMENT, EXIT_OPERATION, EXIT_OTHER, EXIT_USAGE, GitsmError
+
+USAGE_HINT = """\
+usage: gitsm [options] <command> [parameters]
+To see help text, you can run:
+
+  gitsm --help
+  gitsm <command> --help
+"""
+
+MIN_REDACTED = 4
+"""Values shorter than this are not masked (masking 'a' would garble every message)."""
+
+
+class CliError(Exception):
+    """A failure to report on stderr with an exit code (the message is shown as it is)."""
+
+    exit_code = EXIT_OTHER
+
+    def __init__(self, message: str, exit_code: int | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        if exit_code is not None:
+            self.exit_code = exit_code
+
+
+class UsageFailure(CliError):
+    """The command line does not parse: shown after the usage hint, like aws CLI's argparse errors."""
+
+    exit_code = EXIT_USAGE
+
+
+class ParamError(CliError):
+    """A parameter value that cannot be read or converted (exit 252)."""
+
+    exit_code = EXIT_USAGE
+
+    def __init__(self, option: str, reason: str) -> None:
+        super().__init__(f"Error parsing parameter '{option}': {reason}")
+
+
+class EnvironmentFailure(CliError):
+    """The store or its surroundings are unusable (exit 253)."""
+
+    exit_code = EXIT_ENVIRONMENT
+
+
+class Secrets:
+    """The secret values of one invocation, to be masked in anything written to stderr."""
+
+    def __init__(self) -> None:
+        self._values: set[str] = set()
+
+    def add(self, value: object) -> None:
+        """Remember a value (text, bytes, or a container of them) so it is never printed."""
+        if isinstance(value, bytes):
+            for text in (value.decode("utf-8", "replace"), value.decode("latin-1")):
+                self.add(text)
+        elif isinstance(value, str):
+            for text in (value, value.strip()):
+                if len(text) >= MIN_REDACTED:
+                    self._values.add(text)
+        elif isinstance(value, dict):
+            self.add_all(value.values())
+        elif isinstance(value, list | tuple):
+            self.add_all(value)
+
+    def add_all(self, values: Iterable[object]) -> None:
+        """Remember several values."""
+        for value in values:
+            self.add(value)
+
+    def redact(self, text: str) -> str:
+        """``text`` with every remembered value replaced by ``****`` (longest first)."""
+        for value in sorted(self._values, key=len, reverse=True):
+            text = text.replace(value, "****")
+        return text
+
+
+def report(exc: BaseException, *, secrets: Secrets, debug: bool, operation: str | None) -> int:
+    """Print ``exc`` on stderr the way the aws CLI would and return the exit code."""
+    awsclient = sys.modules.get("gitsm.awsclient")  # no ClientError can exist before it is loaded
+    if awsclient is not None and isinstance(exc, awsclient.ClientError):
+        code = exc.response.get("Error", {}).get("Code", "Unknown")
+        message = exc.response.get("Error", {}).get("Message", "")
+        text = (
+            f"An error occurred ({code}) when calling the {exc.operation_name} operation: {message}"
+        )
+        exit_code = EXIT_OPERATION
+    elif isinstance(exc, UsageFailure):
+        text = f"{USAGE_HINT}\ngitsm: error: {exc.message}"
+        exit_code = exc.exit_code
+    elif isinstance(exc, CliError):
+        text, exit_code = exc.message, exc.exit_code
+    elif isinstance(exc, GitsmError):
+        text, exit_code = exc.message, exc.exit_code
+        if exit_code == EXIT_OPERATION:
+            text = f"An error occurred ({exc.code}) when calling the {operation} operation: {text}"
+    elif isinstance(exc, OSError):
+        text, exit_code = f"{type(exc).__name__}: {exc}", EXIT_OTHER
+    else:
+        text = (
+            f"Internal error ({type(exc).__name__}): {exc}\n"
+            "Run the command again with --debug to see where it happened."
+        )
+        exit_code = EXIT_OTHER
+    if debug:
+        sys.stderr.write(secrets.redact("".join(traceback.format_exception(exc))))
+    lead = "" if isinstance(exc, UsageFailure) else "\n"  # the aws CLI's blank line, not on usage
+    sys.stderr.write(lead + secrets.redact(text).rstrip("\n") + "\n")
+    return exit_code
+
+
+def guarded(action: Callable[[], None], *, operation: str, debug: bool, secrets: Secrets) -> None:
+    """Run a command's action; any failure is reported and becomes ``typer.Exit(code)``."""
+    try:
+        action()
+    except (typer.Exit, typer.Abort):
+        raise
+    except KeyboardInterrupt:
+        raise typer.Exit(130) from None
+    except Exception as exc:  # every failure leaves through report(): one format, no values
+        code = report(exc, secrets=secrets, debug=debug, operation=operation)
+        raise typer.Exit(code) from None

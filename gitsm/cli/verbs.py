@@ -1,0 +1,150 @@
+"""gitsm's own commands: ``init``, ``log`` and ``purge-deleted-secrets``.
+
+They print through the same ``--output``/``--query`` machinery as the AWS operations and fail with
+the same messages and exit codes.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from gitsm.cli import options, output
+from gitsm.cli.context import ENV_REPO, META_KEY, Globals, globals_from, open_client
+from gitsm.cli.errors import Secrets, guarded
+
+LOG_KEYS = {"Secret": "Name", "Secret-Arn": "ARN"}
+
+
+def with_globals(operation: str) -> Callable[[Callable[..., Any]], Callable[..., None]]:
+    """Let a verb accept the global options after its name and fail like the operations do.
+
+    The verb receives the merged :class:`Globals` as its first argument.
+    """
+
+    def wrap(func: Callable[..., Any]) -> Callable[..., None]:
+        own = [
+            p.replace(kind=inspect.Parameter.KEYWORD_ONLY)
+            for p in list(inspect.signature(func, eval_str=True).parameters.values())[1:]
+        ]
+
+        @functools.wraps(func)
+        def command(**values: Any) -> None:
+            ctx: typer.Context = values.pop("ctx")
+            globals_ = ctx.meta.get(META_KEY, Globals()).merged(globals_from(values))
+            mine = {k: v for k, v in values.items() if not k.startswith("g_")}
+            guarded(
+                lambda: func(globals_, **mine),
+                operation=operation, debug=bool(globals_.debug), secrets=Secrets(),
+            )  # fmt: skip
+
+        params = [options.context_parameter(), *own, *options.global_parameters(hidden=True)]
+        options.with_signature(command, params, func.__doc__ or "")
+        return command
+
+    return wrap
+
+
+def _print(data: Any, globals_: Globals, title: str) -> None:
+    fmt = output.check_format(globals_.output or "json")
+    query = output.compile_query(globals_.query)
+    sys.stdout.write(output.render(data, output=fmt, query=query, title=title))
+
+
+@with_globals("Init")
+def init(
+    globals_: Globals,
+    path: Annotated[
+        str | None,
+        typer.Argument(help=f"Where to make the store (default: --repo, ${ENV_REPO}, or '.').",
+                       show_default=False),
+    ] = None,
+    bare: Annotated[bool, typer.Option("--bare", help="Make a bare repository.")] = False,
+    account_id: Annotated[
+        str | None,
+        typer.Option("--account-id", help="The 12-digit account id of the store's ARNs "
+                     "(default: random).", show_default=False),
+    ] = None,
+    branch: Annotated[
+        str, typer.Option("--branch", help="The branch that holds the store.")
+    ] = "main",
+) -> None:  # fmt: skip
+    """Make a store: git init if needed, then the store config. Running it again changes nothing.
+
+    --region sets the store's region (default: $AWS_REGION, $AWS_DEFAULT_REGION, else us-east-1).
+    """
+    from gitsm.errors import StoreError
+    from gitsm.store import SecretStore
+
+    target = Path(path or globals_.repo or os.environ.get(ENV_REPO) or ".")
+    try:
+        existing: SecretStore | None = SecretStore.open(target)
+    except StoreError:
+        existing = None
+    store = existing or SecretStore.init(
+        target, bare=bare, region=globals_.region, account_id=account_id, branch=branch
+    )
+    config = store.config()
+    if existing is not None and globals_.region not in (None, config.region):
+        sys.stderr.write(
+            f"gitsm: the store at {target} already exists with region {config.region}; "
+            f"--region {globals_.region} was not applied.\n"
+        )
+    result = {
+        "Path": str(target.resolve()),
+        "Bare": store.repo.workdir is None,
+        "Branch": store.repo.branch,
+        "Region": config.region,
+        "AccountId": config.account_id,
+        "Created": existing is None,
+    }
+    _print(result, globals_, "Init")
+
+
+@with_globals("Log")
+def log(
+    globals_: Globals,
+    secret_id: Annotated[
+        str | None,
+        typer.Option("--secret-id", help="Only the operations on this secret (name or ARN).",
+                     show_default=False),
+    ] = None,
+    max_items: Annotated[
+        int | None,
+        typer.Option("--max-items", help="Show at most this many operations.", show_default=False),
+    ] = None,
+) -> None:  # fmt: skip
+    """Show the history of operations, newest first: date, author, operation, secret, VersionId and
+    ClientRequestToken, from the commits' Gitsm-* trailers. Never a value.
+    """
+    from itertools import islice
+
+    from gitsm.history import history
+
+    store = open_client(globals_).store
+    entries = history(store.repo, secret_id=secret_id)
+    rows = [_log_row(e) for e in islice(entries, max_items)]
+    _print({"Operations": rows}, globals_, "Log")
+
+
+def _log_row(entry: Any) -> dict[str, Any]:
+    row: dict[str, Any] = {"Commit": entry.commit, "Date": entry.date, "Author": entry.author}
+    if entry.operation is None:
+        row["Subject"] = entry.subject
+    for key, value in entry.trailers.items():
+        row[LOG_KEYS.get(key, key.replace("-", ""))] = value
+    return row
+
+
+@with_globals("PurgeDeletedSecrets")
+def purge_deleted_secrets(globals_: Globals) -> None:
+    """Remove the secrets whose recovery window has passed (one commit); print their names."""
+    store = open_client(globals_).store
+    _print({"PurgedSecrets": store.purge_deleted_secrets()}, globals_, "PurgeDeletedSecrets")

@@ -1,0 +1,77 @@
+"""The manifest's canonical form: the fast parser agrees with PyYAML, and round trips are exact."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from gitsm.manifest import _fast_doc, dump_secret, load_secret
+from gitsm.model import Secret, VersionInfo
+
+text = st.text(max_size=40)
+ids = st.text(min_size=1, max_size=64)
+stamps = st.datetimes(
+    min_value=datetime(2000, 1, 1), max_value=datetime(2100, 1, 1), timezones=st.just(UTC)
+)
+
+
+@st.composite
+def secrets(draw: st.DrawFn) -> Secret:
+    versions = {}
+    for vid in draw(st.lists(ids, max_size=5, unique=True)):
+        versions[vid] = VersionInfo(
+            vid,
+            draw(stamps),
+            draw(st.sampled_from(["string", "binary"])),
+            draw(st.lists(text, max_size=2)),
+            draw(st.lists(text, max_size=3, unique=True)),
+        )
+    deleted = draw(st.none() | stamps)
+    return Secret(
+        name=draw(st.from_regex(r"[A-Za-z0-9/_+=.@-]{1,40}", fullmatch=True)),
+        arn=draw(text),
+        created=draw(stamps),
+        last_changed=draw(stamps),
+        description=draw(st.none() | text),
+        kms_key_id=draw(st.none() | text),
+        tags=draw(st.lists(st.tuples(text, text), max_size=3)),
+        deleted_date=deleted,
+        deletion_date=deleted + timedelta(days=7) if deleted else None,
+        versions=versions,
+    )
+
+
+@settings(max_examples=150, deadline=None)
+@given(secrets())
+def test_fast_parser_agrees_with_yaml_and_round_trips(secret: Secret) -> None:
+    data = dump_secret(secret)
+    data.decode("ascii")  # canonical manifests are pure ASCII
+    assert _fast_doc(data) == yaml.safe_load(data)
+    assert load_secret(data, "m") == secret
+    assert dump_secret(load_secret(data, "m")) == data
+
+
+def test_hand_written_yaml_still_loads_through_the_reference_parser() -> None:
+    hand = b"""# edited by hand
+format: 1
+name: team/app
+arn: arn:aws:secretsmanager:us-east-1:123456789012:secret:team/app-AbCdEf
+created: '2026-01-01T00:00:00.000000Z'
+last_changed: 2026-01-02T00:00:00.000000Z
+tags: [{key: owner, value: ops}]
+versions:
+  v-0000000000000000000000000000000000:
+    created: '2026-01-01T00:00:00.000000Z'
+    type: string
+    kms_key_ids: [alias/aws/secretsmanager]
+    stages: [AWSCURRENT]
+"""
+    assert _fast_doc(hand) is None
+    secret = load_secret(hand, "m")
+    assert secret.name == "team/app"
+    assert secret.tags == [("owner", "ops")]
+    assert secret.versions["v-0000000000000000000000000000000000"].stages == ["AWSCURRENT"]
+    assert secret.last_changed == datetime(2026, 1, 2, tzinfo=UTC)
