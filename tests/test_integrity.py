@@ -524,7 +524,9 @@ def test_writes_keep_the_repository_packed(bare_path: Path) -> None:
     assert counts["packs"] >= 1, f"no pack after {writes + 1} writes: {counts}"
     assert counts["count"] < peak // 2, f"loose objects did not fall (peak {peak}): {counts}"
     assert client.get_secret_value(SecretId="busy")["SecretString"] == "value-final"
-    assert git(bare_path, "fsck", "--strict") == ""
+    # A background gc's pack-refs briefly holds the branch's lock; a write that meets it retries,
+    # which can leave its first commit object dangling (harmless, pruned by a later gc).
+    assert git(bare_path, "fsck", "--strict", "--no-dangling") == ""
 
 
 def test_pack_now(any_path: Path) -> None:
