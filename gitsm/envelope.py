@@ -29,8 +29,49 @@ FORMAT = 1
 CIPHER = "AES-256-GCM"
 
 
-def _dump(doc: dict[str, Any]) -> bytes:
+_string = json.encoder.encode_basestring_ascii  # C-accelerated JSON string quoting
+
+
+def _dump_slow(doc: dict[str, Any]) -> bytes:
     return (json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=True) + "\n").encode("ascii")
+
+
+def _dump(doc: dict[str, Any]) -> bytes:
+    """Canonical JSON: what ``json.dumps(indent=2, sort_keys=True)`` writes, built directly.
+
+    The standard encoder falls back to pure Python whenever ``indent`` is set; an envelope has a
+    fixed shape (strings, one integer, a list of string-valued stanzas), so it is written here with
+    the C string encoder. Any other shape goes through the standard encoder.
+    """
+    out = ["{"]
+    first = True
+    for key in sorted(doc):
+        value = doc[key]
+        out.append(("\n" if first else ",\n") + "  " + _string(key) + ": ")
+        first = False
+        if isinstance(value, str):
+            out.append(_string(value))
+        elif isinstance(value, int) and not isinstance(value, bool):
+            out.append(str(value))
+        elif (
+            isinstance(value, list)
+            and value
+            and all(
+                isinstance(d, dict) and d and all(isinstance(v, str) for v in d.values())
+                for d in value
+            )
+        ):
+            stanzas = [
+                "    {\n"
+                + ",\n".join(f"      {_string(k)}: {_string(d[k])}" for k in sorted(d))
+                + "\n    }"
+                for d in value
+            ]
+            out.append("[\n" + ",\n".join(stanzas) + "\n  ]")
+        else:
+            return _dump_slow(doc)
+    out.append("\n}\n" if not first else "}\n")
+    return "".join(out).encode("ascii")
 
 
 def _aad(name: str, version_id: str, kind: str) -> bytes:

@@ -477,18 +477,6 @@ class GitRepo:
             ) from None
         return Snapshot(self.repo, None, tree, None)
 
-    def changes_between(self, old: Snapshot, new: Snapshot) -> dict[str, str | None]:
-        """Files that differ from ``old`` to ``new``: path -> new blob id, None when removed."""
-        empty = cast(pygit2.Tree, self.repo[self.repo.TreeBuilder().write()])
-        diff = (old.tree or empty).diff_to_tree(new.tree or empty)
-        out: dict[str, str | None] = {}
-        for delta in diff.deltas:
-            if delta.status == pygit2.enums.DeltaStatus.DELETED:
-                out[str(delta.old_file.path)] = None
-            else:
-                out[str(delta.new_file.path)] = str(delta.new_file.id)
-        return out
-
     def staged_changes(self, index_file: str | None = None) -> dict[str, str | None]:
         """Files the index adds, modifies or removes relative to HEAD: path -> staged blob id, or
         None when removed (submodules left out).
@@ -515,8 +503,10 @@ class GitRepo:
         out: dict[str, str | None] = {}
         for meta, path in zip(fields[0:-1:2], fields[1::2], strict=False):
             _, mode, _, blob, status = meta.decode().split(" ")
-            if mode != "160000":
-                out[os.fsdecode(path)] = None if status == "D" else blob
+            if status == "D":
+                out[os.fsdecode(path)] = None
+            elif mode != "160000" and blob.strip("0"):  # not a submodule, not unmerged
+                out[os.fsdecode(path)] = blob
         return out
 
     def read_blob(self, blob_id: str) -> bytes:

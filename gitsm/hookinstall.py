@@ -140,8 +140,8 @@ def install(repo_path: str | Path, *, python: str | None = sys.executable) -> In
     text = render(python)
     chained = local if local.exists() or local.is_symlink() else None
     if hook.exists() or hook.is_symlink():
-        if is_gitsm_hook(hook) and not hook.is_symlink():
-            if hook.read_text() == text:
+        if is_gitsm_hook(hook):  # ours (a symlink to a gitsm shim is replaced by the file)
+            if not hook.is_symlink() and hook.read_text() == text:
                 return InstallResult(hook, "unchanged", chained)
             _write(hook, text)
             return InstallResult(hook, "updated", chained)
@@ -163,7 +163,7 @@ def uninstall(repo_path: str | Path) -> Path | None:
     (None when gitsm's hook was not installed)."""
     directory = hooks_dir(repo_path)
     hook, local = directory / HOOK, directory / LOCAL
-    if not is_gitsm_hook(hook) or hook.is_symlink():
+    if not is_gitsm_hook(hook):
         return None
     hook.unlink()
     if local.exists() or local.is_symlink():

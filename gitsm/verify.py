@@ -397,8 +397,10 @@ def run_verify(
 ) -> list[Problem]:
     """Verify the store at ``repo_path``: the branch tip, the commit ``rev``, or the staged index.
 
-    With ``staged`` the check is incremental (only what the staged changes touch) and the leak
-    guard runs too (``leaks=False`` skips it; ``structure=False`` runs only the leak guard).
+    With ``staged`` the check is incremental (only what the staged changes touch; nothing when
+    neither the index nor HEAD holds a store config, as on an application branch whose store lives
+    on another branch) and the leak guard runs too (``leaks=False`` skips it; ``structure=False``
+    runs only the leak guard).
     Returns the problems, empty when there are none. Raises StoreError when the repository or
     ``rev`` cannot be read, ValueError when both ``rev`` and ``staged`` are given.
     """
@@ -414,7 +416,8 @@ def run_verify(
     problems: list[Problem] = []
     if structure and any(is_store_path(path) for path in changes):
         snap = repo.staged_snapshot(index_file)
-        problems += verify_snapshot(snap, keys=keys, decrypt=decrypt, changed=changes)
+        if any(s.blob_id(paths.CONFIG_PATH) for s in (snap, repo.head_snapshot())):
+            problems += verify_snapshot(snap, keys=keys, decrypt=decrypt, changed=changes)
     if leaks is not False:
         from gitsm.leaks import guard
 
