@@ -11,10 +11,19 @@ A stanza is an ordinary ASCII-armored age file (``age -a``) whose plaintext is t
 Unwrapping checks the context, so a stanza copied to another secret or version does not unwrap.
 Because it is plain age, ``age -d -i <identity file>`` recovers the data key from a stanza, and a
 stanza made with ``age -a -r <recipient>`` over that payload is read by gitsm (docs/FORMAT.md).
+
+pyrage writes every stanza and is the reference reader. Reading has a fast path for the common case
+(an armored file with X25519 stanzas and a single payload chunk), following the age v1 specification
+with ``cryptography``'s X25519 and ChaCha20-Poly1305 and the standard library's HMAC-SHA256 (for
+HKDF and the header MAC). It accepts a file only when the file key, the header MAC and the payload
+all authenticate, and hands anything else to pyrage. It halves the cost of an unwrap
+(bench/bench_keys.py).
 """
 
 from __future__ import annotations
 
+import binascii
+import hmac
 import json
 import os
 import re
@@ -24,6 +33,10 @@ from pathlib import Path
 from typing import Any
 
 import pyrage  # type: ignore[import-untyped]
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
+from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from pyrage import x25519
 
 from gitsm.providers.base import KeyProvider, KeyUnavailable, b64decode_strict, b64encode
@@ -42,6 +55,87 @@ def payload(data_key: bytes, context: Mapping[str, str]) -> bytes:
     return json.dumps(doc, sort_keys=True, separators=(",", ":")).encode("utf-8")
 
 
+_BECH32 = "qpzry9x8gf2tvdw0s3jn54khce6mua7l"
+_BECH32_GEN = (0x3B6A57B2, 0x26508E6D, 0x1EA119FA, 0x3D4233DD, 0x2A1462B3)
+_CHUNK = 64 * 1024
+
+
+def _bech32_bytes(text: str) -> bytes | None:
+    """The data part of a bech32 string (age recipients and identities), None if malformed."""
+    hrp, _, data = text.lower().rpartition("1")
+    if not hrp or len(data) < 6 or any(c not in _BECH32 for c in data):
+        return None
+    values = [_BECH32.index(c) for c in data]
+    chk = 1
+    for v in [ord(c) >> 5 for c in hrp] + [0] + [ord(c) & 31 for c in hrp] + values:
+        top, chk = chk >> 25, (chk & 0x1FFFFFF) << 5 ^ v
+        for i, g in enumerate(_BECH32_GEN):
+            chk ^= g if (top >> i) & 1 else 0
+    if chk != 1:
+        return None
+    acc = bits = 0
+    out = bytearray()
+    for v in values[:-6]:
+        acc, bits = (acc << 5) | v, bits + 5
+        if bits >= 8:
+            bits -= 8
+            out.append((acc >> bits) & 0xFF)
+    return bytes(out)
+
+
+def _hkdf(ikm: bytes, salt: bytes, info: bytes) -> bytes:
+    """HKDF-SHA256 (RFC 5869) for one 32-byte block; an empty salt is HMAC's all-zero key."""
+    prk = hmac.digest(salt, ikm, "sha256")
+    return hmac.digest(prk, info + b"\x01", "sha256")
+
+
+def _raw_b64(text: bytes) -> bytes:
+    """age's unpadded base64; raises ValueError (binascii.Error) when it is not that."""
+    if b"=" in text:
+        raise ValueError("padded")
+    return binascii.a2b_base64(text + b"=" * (-len(text) % 4), strict_mode=True)
+
+
+def _fast_decrypt(sealed: str, key: X25519PrivateKey, public: bytes) -> bytes | None:
+    """Decrypt an armored single-chunk age file for one X25519 identity; None to defer to pyrage."""
+    try:
+        lines = sealed.strip().split("\n")
+        if lines[0] != ARMOR_BEGIN or lines[-1] != "-----END AGE ENCRYPTED FILE-----":
+            return None
+        raw = binascii.a2b_base64("".join(lines[1:-1]), strict_mode=True)
+        end = raw.index(b"\n--- ")
+        eol = raw.index(b"\n", end + 5)
+        header, mac, body = raw[: end + 4], _raw_b64(raw[end + 5 : eol]), raw[eol + 1 :]
+        rows = header.split(b"\n")
+        if rows[0] != b"age-encryption.org/v1" or not 32 <= len(body) <= 16 + _CHUNK + 16:
+            return None
+        file_key, i = None, 1
+        while i < len(rows) - 1:
+            args, stanza = rows[i].split(b" "), b""
+            i += 1
+            while True:
+                stanza, i = stanza + rows[i], i + 1
+                if len(rows[i - 1]) < 64:
+                    break
+            if file_key is None and args[:2] == [b"->", b"X25519"] and len(args) == 3:
+                share = _raw_b64(args[2])
+                shared = key.exchange(X25519PublicKey.from_public_bytes(share))
+                wrap = _hkdf(shared, share + public, b"age-encryption.org/v1/X25519")
+                try:
+                    file_key = ChaCha20Poly1305(wrap).decrypt(bytes(12), _raw_b64(stanza), None)
+                except InvalidTag:
+                    continue
+        if file_key is None or len(file_key) != 16:
+            return None
+        expected = hmac.digest(_hkdf(file_key, b"", b"header"), header, "sha256")
+        if not hmac.compare_digest(expected, mac):
+            return None
+        payload_key = _hkdf(file_key, body[:16], b"payload")
+        return ChaCha20Poly1305(payload_key).decrypt(bytes(11) + b"\x01", body[16:], None)
+    except (ValueError, IndexError, InvalidTag, binascii.Error):
+        return None
+
+
 class AgeProvider(KeyProvider):
     """age X25519 recipients (public, in the config); identities from the environment."""
 
@@ -53,6 +147,7 @@ class AgeProvider(KeyProvider):
         self._env_key = env.get(ENV_KEY, "")
         self._identities: dict[str, Any] | None = None  # recipient -> pyrage identity
         self._recipients: dict[str, Any] = {}
+        self._fast: dict[str, tuple[X25519PrivateKey, bytes]] = {}  # recipient -> key, public
         self._lock = threading.Lock()
 
     # -- identities ----------------------------------------------------------------------------
@@ -107,6 +202,14 @@ class AgeProvider(KeyProvider):
             if self._env_key.strip():
                 found += self._parse(re.sub(r"[\s,]+", "\n", self._env_key), ENV_KEY)
             self._identities = {str(i.to_public()): i for i in found}
+            for recipient, identity in self._identities.items():
+                scalar = _bech32_bytes(str(identity))
+                if scalar is None or len(scalar) != 32:
+                    continue
+                key = X25519PrivateKey.from_private_bytes(scalar)
+                public = key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+                if public == _bech32_bytes(recipient):
+                    self._fast[recipient] = (key, public)
             return self._identities
 
     def held_keys(self) -> list[str]:
@@ -175,6 +278,10 @@ class AgeProvider(KeyProvider):
         sealed = stanza.get("age")
         if not isinstance(sealed, str) or not sealed.startswith(ARMOR_BEGIN):
             raise KeyUnavailable(f"the age stanza for {key_id} holds no armored age file")
+        fast = self._fast.get(key_id)
+        plain = _fast_decrypt(sealed, *fast) if fast is not None else None
+        if plain is not None:
+            return self._check(key_id, plain, context)
         try:
             plain = bytes(pyrage.decrypt(sealed.encode("ascii"), [identity]))
         except Exception:  # pyrage.DecryptError, or non-ASCII text
