@@ -5,10 +5,11 @@ from __future__ import annotations
 from gitsm.store.keyops import KeyOps
 from gitsm.store.lifecycle import LifecycleOps
 from gitsm.store.reads import BatchError, ReadOps, SecretValue
+from gitsm.store.rekey import RekeyOps
 from gitsm.store.writes import WriteOps, WriteResult
 
 
-class SecretStore(WriteOps, LifecycleOps, ReadOps, KeyOps):
+class SecretStore(WriteOps, LifecycleOps, ReadOps, KeyOps, RekeyOps):
     """A gitsm store: a git repository whose branch holds secrets, versions and labels.
 
     Open one with :meth:`SecretStore.open` or create one with :meth:`SecretStore.init`.
