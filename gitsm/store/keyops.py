@@ -70,10 +70,12 @@ class KeyListing:
 
 
 def key_str(r: Recipient) -> str:
+    """``provider:key_id``, the way recipients are named in reports and trailers."""
     return f"{r.provider}:{r.key_id}"
 
 
 def validate_alias(alias: object) -> str:
+    """Check an alias name (``alias/`` followed by 1-250 of ``[A-Za-z0-9/_-]``) and return it."""
     if not isinstance(alias, str) or not _ALIAS.fullmatch(alias):
         raise InvalidParameterException(
             f"Invalid key alias {alias!r}: use alias/<name> with letters, digits, '/', '_' and '-' "
