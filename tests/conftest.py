@@ -15,7 +15,9 @@ from gitsm.store import SecretStore
 
 
 @pytest.fixture(autouse=True)
-def _isolated_env(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+def _isolated_env(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Each test gets its own GITSM_HOME and a git identity; fsync off (tests are throwaway)."""
     home = tmp_path_factory.mktemp("gitsm-home")
     monkeypatch.setenv("GITSM_HOME", str(home))

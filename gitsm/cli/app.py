@@ -14,7 +14,6 @@ On top of typer this module adds what the aws CLI does differently from click:
 
 from __future__ import annotations
 
-import platform
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -139,6 +138,16 @@ class GitsmGroup(TyperGroup):
         _fast([option])
         return option
 
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        """The command ``cmd_name``; an operation's is built on first use (start-up speed)."""
+        if cmd_name not in self.commands and cmd_name in COMMANDS:
+            self.commands[cmd_name] = operation_command(COMMANDS[cmd_name])
+        return super().get_command(ctx, cmd_name)
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        """The operations (in the API's order), then gitsm's own verbs."""
+        return [*COMMANDS, *(name for name in self.commands if name not in COMMANDS)]
+
     def resolve_command(self, ctx: Any, args: list[str]) -> Any:
         """Accept ``gitsm secretsmanager <command>`` like ``gitsm <command>``."""
         if args and args[0] == SERVICE:
@@ -146,6 +155,9 @@ class GitsmGroup(TyperGroup):
                 typer.echo(ctx.get_help())
                 ctx.exit(0)
             args = args[1:]
+        if args and args[0] not in self.commands and args[0] not in COMMANDS:
+            for name in COMMANDS:  # an unknown name: build all, so typer can suggest the closest
+                self.get_command(ctx, name)
         return super().resolve_command(ctx, args)
 
     def main(  # type: ignore[override]
@@ -190,8 +202,26 @@ def _usage(exc: Any) -> UsageFailure:
     return UsageFailure(message)
 
 
+COMMANDS = {op["command"]: name for name, op in OPERATIONS.items()}
+"""aws CLI command name -> operation name."""
+
+
+def operation_command(name: str) -> Any:
+    """The click command of operation ``name``, made by typer from its generated signature."""
+    single = typer.Typer(add_completion=False, rich_markup_mode=None)
+    single.command(
+        OPERATIONS[name]["command"],
+        cls=GitsmCommand,
+        epilog=EPILOG,
+        short_help=operation_help(name),
+    )(make_command(name))
+    return typer.main.get_command(single)
+
+
 def _version(value: bool) -> None:
     if value:
+        import platform
+
         typer.echo(
             f"gitsm/{gitsm.__version__} Python/{platform.python_version()} "
             f"{platform.system()}/{platform.release()}"
@@ -229,11 +259,6 @@ options.with_signature(
 )
 app.callback()(_callback)
 
-for _name, _op in OPERATIONS.items():
-    _short = operation_help(_name)
-    app.command(_op["command"], cls=GitsmCommand, epilog=EPILOG, short_help=_short)(
-        make_command(_name)
-    )
 for _verb, _func, _short in (
     ("init", verbs.init, "Make a store (git init if needed); idempotent."),
     ("log", verbs.log, "Show the history of operations (never values)."),

@@ -12,13 +12,21 @@ masks each value this invocation was given.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import sys
-import traceback
 from collections.abc import Callable, Iterable
 
 import typer
 
-from gitsm.errors import EXIT_ENVIRONMENT, EXIT_OPERATION, EXIT_OTHER, EXIT_USAGE, GitsmError
+from gitsm.errors import (
+    ERROR_TABLE,
+    EXIT_ENVIRONMENT,
+    EXIT_OPERATION,
+    EXIT_OTHER,
+    EXIT_USAGE,
+    GitsmError,
+)
 
 USAGE_HINT = """\
 usage: gitsm [options] <command> [parameters]
@@ -106,7 +114,7 @@ def report(exc: BaseException, *, secrets: Secrets, debug: bool, operation: str 
         text = (
             f"An error occurred ({code}) when calling the {exc.operation_name} operation: {message}"
         )
-        exit_code = EXIT_OPERATION
+        exit_code = ERROR_TABLE.get(code, (500, EXIT_OPERATION))[1]
     elif isinstance(exc, UsageFailure):
         text = f"{USAGE_HINT}\ngitsm: error: {exc.message}"
         exit_code = exc.exit_code
@@ -125,6 +133,8 @@ def report(exc: BaseException, *, secrets: Secrets, debug: bool, operation: str 
         )
         exit_code = EXIT_OTHER
     if debug:
+        import traceback
+
         sys.stderr.write(secrets.redact("".join(traceback.format_exception(exc))))
     lead = "" if isinstance(exc, UsageFailure) else "\n"  # the aws CLI's blank line, not on usage
     sys.stderr.write(lead + secrets.redact(text).rstrip("\n") + "\n")
@@ -139,6 +149,10 @@ def guarded(action: Callable[[], None], *, operation: str, debug: bool, secrets:
         raise
     except KeyboardInterrupt:
         raise typer.Exit(130) from None
+    except BrokenPipeError:  # the reader went away (``gitsm list-secrets | head``): stop quietly
+        with contextlib.suppress(OSError, ValueError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        raise typer.Exit(EXIT_OTHER) from None
     except Exception as exc:  # every failure leaves through report(): one format, no values
         code = report(exc, secrets=secrets, debug=debug, operation=operation)
         raise typer.Exit(code) from None

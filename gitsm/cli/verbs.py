@@ -16,7 +16,7 @@ from typing import Annotated, Any
 
 import typer
 
-from gitsm.cli import options, output
+from gitsm.cli import options, output, params
 from gitsm.cli.context import ENV_REPO, META_KEY, Globals, globals_from, open_client
 from gitsm.cli.errors import Secrets, guarded
 
@@ -64,16 +64,16 @@ def init(
     path: Annotated[
         str | None,
         typer.Argument(help=f"Where to make the store (default: --repo, ${ENV_REPO}, or '.').",
-                       show_default=False),
+                       show_default=False, metavar="[PATH]"),
     ] = None,
     bare: Annotated[bool, typer.Option("--bare", help="Make a bare repository.")] = False,
     account_id: Annotated[
         str | None,
         typer.Option("--account-id", help="The 12-digit account id of the store's ARNs "
-                     "(default: random).", show_default=False),
+                     "(default: random).", show_default=False, metavar="ID"),
     ] = None,
     branch: Annotated[
-        str, typer.Option("--branch", help="The branch that holds the store.")
+        str, typer.Option("--branch", help="The branch that holds the store.", metavar="NAME")
     ] = "main",
 ) -> None:  # fmt: skip
     """Make a store: git init if needed, then the store config. Running it again changes nothing.
@@ -114,11 +114,12 @@ def log(
     secret_id: Annotated[
         str | None,
         typer.Option("--secret-id", help="Only the operations on this secret (name or ARN).",
-                     show_default=False),
+                     show_default=False, metavar="TEXT"),
     ] = None,
     max_items: Annotated[
-        int | None,
-        typer.Option("--max-items", help="Show at most this many operations.", show_default=False),
+        str | None,
+        typer.Option("--max-items", help="Show at most this many operations.",
+                     show_default=False, metavar="INTEGER"),
     ] = None,
 ) -> None:  # fmt: skip
     """Show the history of operations, newest first: date, author, operation, secret, VersionId and
@@ -130,7 +131,8 @@ def log(
 
     store = open_client(globals_).store
     entries = history(store.repo, secret_id=secret_id)
-    rows = [_log_row(e) for e in islice(entries, max_items)]
+    limit = None if max_items is None else params.coerce(max_items, "integer", "--max-items")
+    rows = [_log_row(e) for e in islice(entries, limit)]
     _print({"Operations": rows}, globals_, "Log")
 
 
