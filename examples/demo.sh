@@ -50,3 +50,10 @@ say "Read it back, list its versions, and show the history (from commit trailers
 run gitsm get-secret-value --secret-id MyTestSecret
 run gitsm list-secret-version-ids --secret-id MyTestSecret
 run gitsm log --secret-id MyTestSecret
+
+say "The key registry: its entries (here also the mapped ARN), the secrets using each, their recipients."
+run gitsm keys list --query 'Aliases[].{Alias: AliasName, Secrets: SecretCount, Recipients: Recipients[].KeyId}'
+
+say "Check the store: only manifests and envelopes under secrets/, labels, key ids, and (--decrypt)" \
+    "every labeled version decrypts. No output and exit 0 means no problem."
+run gitsm verify --decrypt

@@ -254,3 +254,31 @@ def test_pyrage_reads_what_the_fast_reader_declines(ident: tuple[Path, str]) -> 
     assert ident[1] in provider._fast
     provider._fast.clear()  # as for a file the fast reader does not handle
     assert provider.unwrap(ident[1], stanza, CONTEXT) == b"k" * 32
+
+
+def test_non_canonical_armor_is_refused(ident: tuple[Path, str]) -> None:
+    """Variants age itself would accept (same bytes) must not unwrap: any changed byte fails."""
+    path, recipient = ident
+    provider = keys_for(**{ENV_IDENTITY_FILE: str(path)}).provider("age")
+    data_key = os.urandom(32)
+    for extra in range(3):  # the armored length follows the context's: find one with padding
+        context = {"SecretARN": "arn:x", "SecretVersionId": "v" * (32 + extra)}
+        sealed = provider.wrap(recipient, data_key, context)["age"]
+        lines = sealed.split("\n")
+        last = lines[-3]  # the last base64 line, before the END line and the final ""
+        pad = len(last) - len(last.rstrip("="))
+        if pad:
+            break
+    assert pad, "one of three consecutive payload lengths leaves unused base64 bits"
+    assert provider.unwrap(recipient, {"age": sealed}, context) == data_key
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+    pos = len(last) - pad - 1
+    twin = alphabet[alphabet.index(last[pos]) ^ 1]  # flips an unused low bit
+    lines[-3] = last[:pos] + twin + last[pos + 1 :]
+    same_bytes = "\n".join(lines)
+    assert base64.b64decode("".join(same_bytes.split("\n")[1:-2])) == base64.b64decode(
+        "".join(sealed.split("\n")[1:-2])
+    )
+    for variant in (same_bytes, sealed.rstrip("\n"), sealed.replace("\n", "\r\n")):
+        with pytest.raises(KeyUnavailable, match="canonical"):
+            provider.unwrap(recipient, {"age": variant}, context)

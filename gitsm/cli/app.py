@@ -23,7 +23,7 @@ import typer
 from typer.core import TyperCommand, TyperGroup
 
 import gitsm
-from gitsm.cli import options, verbs
+from gitsm.cli import keys_cmd, options, verbs, verify_cmd
 from gitsm.cli.awsmodel import OPERATIONS
 from gitsm.cli.context import META_KEY, globals_from
 from gitsm.cli.errors import Secrets, UsageFailure, report
@@ -267,7 +267,11 @@ for _verb, _func, _short in (
 ):  # fmt: skip
     app.command(_verb, cls=GitsmCommand, epilog=EPILOG, short_help=_short)(_func)
 
+keys_cmd.register(app, GitsmCommand, _fast, EPILOG)  # gitsm keys ...
+verify_cmd.register(app, GitsmCommand, _fast, EPILOG)  # gitsm verify, gitsm hook ...
+
 
 def run(argv: Sequence[str] | None = None) -> None:
     """Run the command line ``argv`` (default: ``sys.argv[1:]``) and exit."""
     typer.main.get_command(app).main(list(argv) if argv is not None else None, prog_name="gitsm")
+

@@ -22,6 +22,7 @@ all authenticate, and hands anything else to pyrage. It halves the cost of an un
 
 from __future__ import annotations
 
+import base64
 import binascii
 import hmac
 import json
@@ -45,6 +46,7 @@ ENV_IDENTITY_FILE = "GITSM_AGE_IDENTITY_FILE"
 ENV_KEY = "GITSM_AGE_KEY"
 PAYLOAD_FORMAT = "gitsm-age-v1"
 ARMOR_BEGIN = "-----BEGIN AGE ENCRYPTED FILE-----"
+ARMOR_END = "-----END AGE ENCRYPTED FILE-----"
 _RECIPIENT = re.compile(r"age1[02-9ac-hj-np-z]{58}")
 _IDENTITY_PREFIX = "AGE-SECRET-KEY-1"
 
@@ -96,11 +98,31 @@ def _raw_b64(text: bytes) -> bytes:
     return binascii.a2b_base64(text + b"=" * (-len(text) % 4), strict_mode=True)
 
 
+def canonical_armor(sealed: str) -> bool:
+    """True when ``sealed`` is an age armored file in the one canonical form (as ``age -a`` and
+    pyrage write it: padded base64 in 64-column lines, a final newline).
+
+    age's own decoders accept some variants (a missing final newline, non-zero unused bits in the
+    last base64 character) that decode to the same bytes; refusing them keeps the envelope's rule
+    that no byte can change without the decryption failing.
+    """
+    lines = sealed.split("\n")
+    if len(lines) < 4 or lines[0] != ARMOR_BEGIN or lines[-2:] != [ARMOR_END, ""]:
+        return False
+    body = lines[1:-2]
+    try:
+        raw = binascii.a2b_base64("".join(body), strict_mode=True)
+    except (binascii.Error, ValueError):
+        return False
+    text = base64.b64encode(raw).decode("ascii")
+    return body == [text[i : i + 64] for i in range(0, len(text), 64)]
+
+
 def _fast_decrypt(sealed: str, key: X25519PrivateKey, public: bytes) -> bytes | None:
     """Decrypt an armored single-chunk age file for one X25519 identity; None to defer to pyrage."""
     try:
         lines = sealed.strip().split("\n")
-        if lines[0] != ARMOR_BEGIN or lines[-1] != "-----END AGE ENCRYPTED FILE-----":
+        if lines[0] != ARMOR_BEGIN or lines[-1] != ARMOR_END:
             return None
         raw = binascii.a2b_base64("".join(lines[1:-1]), strict_mode=True)
         end = raw.index(b"\n--- ")
@@ -276,8 +298,10 @@ class AgeProvider(KeyProvider):
                 f"no age identity for recipient {key_id} is held here ({self._sources()}: {held})"
             )
         sealed = stanza.get("age")
-        if not isinstance(sealed, str) or not sealed.startswith(ARMOR_BEGIN):
-            raise KeyUnavailable(f"the age stanza for {key_id} holds no armored age file")
+        if not isinstance(sealed, str) or not canonical_armor(sealed):
+            raise KeyUnavailable(
+                f"the age stanza for {key_id} holds no canonical armored age file (altered?)"
+            )
         fast = self._fast.get(key_id)
         plain = _fast_decrypt(sealed, *fast) if fast is not None else None
         if plain is not None:

@@ -125,8 +125,9 @@ class StoreCore:
         clock: Callable[[], datetime] = utcnow,
     ) -> Self:
         """Create a store at ``path`` (``git init`` when needed); idempotent on an existing store."""
-        repo = GitRepo.init(path, bare=bare, branch=branch)
-        repo.fsync = _fsync_default() if fsync is None else fsync
+        repo = GitRepo.init(
+            path, bare=bare, branch=branch, fsync=_fsync_default() if fsync is None else fsync
+        )
         store = cls(repo, keys, clock)
         region = region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
         account = account_id or "".join(_random.choice("0123456789") for _ in range(12))

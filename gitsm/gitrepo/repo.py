@@ -1,0 +1,243 @@
+"""Opening stores, the write lock, and the commit path (trees, commits, ref compare-and-swap)."""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import shutil
+import subprocess
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import cast
+
+import pygit2
+
+from gitsm.errors import StoreError
+from gitsm.gitrepo.snapshot import RefConflict, Snapshot, clean_git_env
+from gitsm.gitrepo.views import RepoViews
+from gitsm.gitrepo.worktree import JOURNAL_NAME, WorktreeSync
+
+LOCK_NAME = "gitsm.lock"
+STALE_LOCK_WAIT = 1.0
+_BLOB = pygit2.enums.FileMode.BLOB
+_TREE = pygit2.enums.FileMode.TREE
+
+
+class GitRepo(WorktreeSync, RepoViews):
+    """A git repository used as a store, bound to one branch."""
+
+    @classmethod
+    def open(cls, path: str | Path, *, branch: str | None = None, fsync: bool = True) -> GitRepo:
+        """Open the repository at ``path`` (a work tree or a bare repository)."""
+        try:
+            # libgit2 reads the fsync switch when a repository's ref and object backends are
+            # created (on first use), not when it writes: set it before opening, or the branch
+            # ref would be renamed into place without an fsync.
+            pygit2.settings.enable_fsync_gitdir(fsync)
+            repo = pygit2.Repository(str(path), pygit2.enums.RepositoryOpenFlag.NO_SEARCH)
+        except pygit2.GitError:
+            raise StoreError(
+                f"No git repository at {path}. Run 'gitsm init {path}' to create a store."
+            ) from None
+        return cls(repo, branch or cls._head_branch(repo), fsync=fsync)
+
+    @classmethod
+    def init(
+        cls, path: str | Path, *, bare: bool = False, branch: str = "main", fsync: bool = True
+    ) -> GitRepo:
+        """Open the repository at ``path``, creating it (``git init``) when there is none."""
+        try:
+            return cls.open(path, fsync=fsync)
+        except StoreError:
+            pass
+        Path(path).mkdir(parents=True, exist_ok=True)
+        pygit2.init_repository(str(path), bare=bare, initial_head=branch)
+        return cls.open(path, branch=branch, fsync=fsync)
+
+    @staticmethod
+    def _head_branch(repo: pygit2.Repository) -> str:
+        configured = repo.config.get_multivar("gitsm.branch")
+        for value in configured:
+            return str(value)
+        target = repo.references["HEAD"].target
+        if isinstance(target, str) and target.startswith("refs/heads/"):
+            return target[len("refs/heads/") :]
+        return "main"
+
+    def tip(self) -> Snapshot:
+        """A snapshot of the branch's current commit (empty if the branch has none yet)."""
+        ref = self.repo.references.get(self.ref)
+        if ref is None:
+            return Snapshot(self.repo, None, None, None)
+        commit = cast(pygit2.Commit, self.repo[ref.target])
+        when = datetime.fromtimestamp(commit.commit_time, UTC)
+        return Snapshot(self.repo, str(commit.id), commit.tree, when)
+
+    @contextmanager
+    def write_lock(self) -> Iterator[None]:
+        """Hold the store's advisory write lock (blocks until it is free)."""
+        fd = os.open(self.gitdir / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            self._recover()
+            yield
+        finally:
+            os.close(fd)
+
+    def _clear_stale(self, lock: Path) -> None:
+        """Remove ``lock`` if it outlives a short wait unchanged (its owner is gone)."""
+        deadline = time.monotonic() + STALE_LOCK_WAIT
+        try:
+            seen = lock.stat().st_mtime_ns
+        except FileNotFoundError:
+            return
+        while time.monotonic() < deadline:
+            time.sleep(0.02)
+            try:
+                now = lock.stat().st_mtime_ns
+            except FileNotFoundError:
+                return
+            if now != seen:
+                seen, deadline = now, time.monotonic() + STALE_LOCK_WAIT
+        lock.unlink(missing_ok=True)
+
+    def _recover(self) -> None:
+        """Under the write lock: clear stale git locks and finish an interrupted work-tree sync."""
+        self._clear_stale(self.gitdir / f"{self.ref}.lock")
+        if self._syncs_worktree():
+            self._clear_stale(self.gitdir / "index.lock")
+        journal = self.gitdir / JOURNAL_NAME
+        if journal.exists():
+            try:
+                paths = json.loads(journal.read_text())["paths"]
+            except (OSError, ValueError, KeyError):
+                paths = []
+            if self._syncs_worktree():
+                self._sync_worktree(self.tip(), [str(p) for p in paths])
+            journal.unlink(missing_ok=True)
+
+    def _signature(self, when: datetime) -> pygit2.Signature:
+        try:
+            name = str(self.repo.config["user.name"])
+            email = str(self.repo.config["user.email"])
+        except KeyError:
+            name, email = "gitsm", "gitsm@localhost"
+        return pygit2.Signature(name, email, int(when.timestamp()), 0)
+
+    def _build(self, tree: pygit2.Tree | None, changes: Mapping[str, bytes | None]) -> str | None:
+        """Write the tree that results from applying ``changes`` (paths relative to ``tree``)."""
+        builder = self.repo.TreeBuilder(tree) if tree is not None else self.repo.TreeBuilder()
+        nested: dict[str, dict[str, bytes | None]] = {}
+        for path, data in changes.items():
+            head, _, rest = path.partition("/")
+            if rest:
+                nested.setdefault(head, {})[rest] = data
+            elif data is None:
+                if builder.get(head) is not None:
+                    builder.remove(head)
+            else:
+                builder.insert(head, self.repo.create_blob(data), _BLOB)
+        for head, sub in nested.items():
+            entry = builder.get(head)
+            subtree = (
+                cast(pygit2.Tree, self.repo[entry.id])
+                if entry is not None and entry.type == pygit2.enums.ObjectType.TREE
+                else None
+            )
+            oid = self._build(subtree, sub)
+            if oid is None:
+                if entry is not None:
+                    builder.remove(head)
+            else:
+                builder.insert(head, oid, _TREE)
+        if len(builder) == 0:
+            return None
+        return str(builder.write())
+
+    def commit(
+        self, parent: Snapshot, changes: Mapping[str, bytes | None], message: str, when: datetime
+    ) -> Snapshot:
+        """Commit ``changes`` (path -> bytes, or None to delete a file or directory) on ``parent``.
+
+        Must be called under :meth:`write_lock`. Raises RefConflict if the branch moved, and
+        LocalChangesError (changing nothing) if checked-out paths have local edits.
+        """
+        pygit2.settings.enable_fsync_gitdir(self.fsync)
+        sync = self._syncs_worktree()
+        touched = self._touched(parent, changes) if sync else []
+        if sync:
+            self._check_clean(parent, touched)
+        tree_id = self._build(parent.tree, changes)
+        if tree_id is None:
+            tree_id = str(self.repo.TreeBuilder().write())
+        sig = self._signature(when)
+        parents = [parent.commit_id] if parent.commit_id else []
+        oid = self.repo.create_commit(None, sig, sig, message, tree_id, parents)
+        if sync:
+            self._write_journal(touched)
+        self._move_ref(parent, oid, message)
+        new = self.tip()
+        if sync:
+            self._sync_worktree(new, touched)
+            (self.gitdir / JOURNAL_NAME).unlink(missing_ok=True)
+        self._maybe_pack()
+        return new
+
+    def _move_ref(self, parent: Snapshot, oid: pygit2.Oid, message: str) -> None:
+        reflog = message.splitlines()[0] if message else "gitsm"
+        try:
+            if parent.commit_id is None:
+                self.repo.create_reference_direct(self.ref, oid, False, message=reflog)
+                return
+            ref = self.repo.references.get(self.ref)
+            if ref is None or str(ref.target) != parent.commit_id:
+                raise RefConflict(self.ref)
+            ref.set_target(oid, reflog)
+        except (pygit2.GitError, ValueError, OSError) as exc:  # a held ref lock is an OSError
+            if "lock" in str(exc).lower():
+                self._clear_stale(self.gitdir / f"{self.ref}.lock")
+            raise RefConflict(self.ref) from None
+
+    # -- maintenance ---------------------------------------------------------------------------
+
+    def _maybe_pack(self) -> None:
+        """Start ``git gc --auto`` in the background when loose objects pile up (as git estimates).
+
+        Like git, estimate from ``objects/17`` against the repository's ``gc.auto`` (default 6700;
+        0 turns automatic packing off).
+        """
+        if not self.auto_pack:
+            return
+        try:
+            auto = self.repo.config.get_int("gc.auto") if "gc.auto" in self.repo.config else 6700
+        except (pygit2.GitError, ValueError):
+            auto = 6700
+        if auto <= 0:
+            return
+        try:
+            loose = len(os.listdir(self.gitdir / "objects" / "17"))
+        except OSError:
+            return
+        if loose <= (auto + 255) // 256 or shutil.which("git") is None:
+            return
+        subprocess.Popen(
+            ["git", "--git-dir", str(self.gitdir), "gc", "--auto", "--quiet"],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            env=clean_git_env(),
+            start_new_session=True,
+        )
+
+    def pack(self) -> None:
+        """Pack the repository now (``git gc``), waiting for it to finish."""
+        subprocess.run(
+            ["git", "--git-dir", str(self.gitdir), "gc", "--quiet"],
+            check=True,
+            env=clean_git_env(),
+            capture_output=True,
+        )

@@ -1,0 +1,144 @@
+"""Views other than the branch tip: other revisions, the staged index, and history."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from typing import cast
+
+import pygit2
+
+from gitsm.errors import StoreError
+from gitsm.gitrepo.base import RepoBase
+from gitsm.gitrepo.snapshot import CommitInfo, Snapshot, clean_git_env
+
+
+class RepoViews(RepoBase):
+    """Snapshots of any revision or of the index, and walks over the branch's history."""
+
+    # -- verification: trees other than the branch tip -----------------------------------------
+
+    def snapshot_at(self, rev: str) -> Snapshot:
+        """A snapshot of the commit that ``rev`` names (any revision git understands)."""
+        try:
+            commit = self.repo.revparse_single(rev).peel(pygit2.Commit)
+        except (KeyError, ValueError, pygit2.GitError):
+            raise StoreError(
+                f"No commit {rev!r} in {self.workdir or self.gitdir}. Name a commit, branch or tag."
+            ) from None
+        return Snapshot(
+            self.repo, str(commit.id), commit.tree, datetime.fromtimestamp(commit.commit_time, UTC)
+        )
+
+    def head_snapshot(self) -> Snapshot:
+        """A snapshot of the commit HEAD names (empty on an unborn branch)."""
+        try:
+            return self.snapshot_at("HEAD")
+        except StoreError:
+            return Snapshot(self.repo, None, None, None)
+
+    def staged_snapshot(self, index_file: str | None = None) -> Snapshot:
+        """The staged tree: the index (or ``index_file``, as git's GIT_INDEX_FILE names in hooks).
+
+        Writes the index's tree objects to the object database, as ``git write-tree`` does.
+        """
+        if self.workdir is None and index_file is None:
+            raise StoreError(f"{self.gitdir} is a bare repository: it has no staged changes.")
+        index = pygit2.Index(index_file) if index_file else self.repo.index
+        if not index_file:
+            index.read(False)
+        try:
+            tree = cast(pygit2.Tree, self.repo[index.write_tree(self.repo)])
+        except pygit2.GitError as exc:
+            raise StoreError(
+                f"The index cannot be read as a tree ({exc}). Resolve merge conflicts first."
+            ) from None
+        return Snapshot(self.repo, None, tree, None)
+
+    def staged_changes(self, index_file: str | None = None) -> dict[str, str | None]:
+        """Files the index adds, modifies or removes relative to HEAD: path -> staged blob id, or
+        None when removed (submodules left out).
+
+        Asks ``git diff-index --cached``, which skips unchanged directories through the index's
+        cache tree (libgit2 compares every entry: about 8x slower on a 3,000-file index).
+        """
+        if self.workdir is None and index_file is None:
+            raise StoreError(f"{self.gitdir} is a bare repository: it has no staged changes.")
+        base = self.head_snapshot().commit_id or str(self.repo.TreeBuilder().write())
+        env = clean_git_env()
+        if index_file:
+            env["GIT_INDEX_FILE"] = index_file
+        git = ["git", "--git-dir", str(self.gitdir)]
+        if self.workdir is not None:
+            git += ["--work-tree", str(self.workdir)]
+        proc = subprocess.run(
+            [*git, "diff-index", "--cached", "--no-renames", "-z", base, "--"],
+            env=env, capture_output=True, check=False,
+        )  # fmt: skip
+        if proc.returncode != 0:
+            raise StoreError(f"git diff-index failed: {proc.stderr.decode(errors='replace')}")
+        fields = proc.stdout.split(b"\0")
+        out: dict[str, str | None] = {}
+        for meta, path in zip(fields[0:-1:2], fields[1::2], strict=False):
+            _, mode, _, blob, status = meta.decode().split(" ")
+            if status == "D":
+                out[os.fsdecode(path)] = None
+            elif mode != "160000" and blob.strip("0"):  # not a submodule, not unmerged
+                out[os.fsdecode(path)] = blob
+        return out
+
+    def read_blob(self, blob_id: str) -> bytes:
+        """The content of the blob ``blob_id``."""
+        return bytes(cast(pygit2.Blob, self.repo[blob_id]).data)
+
+    # -- history -------------------------------------------------------------------------------
+
+    def history(self) -> Iterator[Snapshot]:
+        """A snapshot of every commit reachable from the branch tip, newest first."""
+        ref = self.repo.references.get(self.ref)
+        if ref is None:
+            return
+        order = pygit2.enums.SortMode.TOPOLOGICAL | pygit2.enums.SortMode.TIME
+        for commit in self.repo.walk(ref.target, order):
+            when = datetime.fromtimestamp(commit.commit_time, UTC)
+            yield Snapshot(self.repo, str(commit.id), commit.tree, when)
+
+    def history_files(
+        self, root: str, want: Callable[[str], bool] = lambda path: True
+    ) -> Iterator[tuple[str, str, bytes]]:
+        """Every distinct file under ``root`` in the branch's history: (commit id, path, content).
+
+        Each (path, content) pair is yielded once, with the newest commit that holds it; ``want``
+        filters paths before a blob is read. A subtree already visited at the same path is not
+        walked again, so the cost grows with the number of distinct trees, not commits x files.
+        """
+        seen: set[tuple[str, str]] = set()
+        for snap in self.history():
+            top = snap._obj(root)
+            if top is None:
+                continue
+            stack: list[tuple[str, pygit2.Object]] = [(root, top)]
+            while stack:
+                path, obj = stack.pop()
+                if (path, str(obj.id)) in seen:
+                    continue
+                seen.add((path, str(obj.id)))
+                if obj.type == pygit2.enums.ObjectType.TREE:
+                    for e in cast(pygit2.Tree, obj):
+                        stack.append((f"{path}/{e.name}", self.repo[e.id]))
+                elif obj.type == pygit2.enums.ObjectType.BLOB and want(path):
+                    assert snap.commit_id is not None
+                    yield snap.commit_id, path, bytes(cast(pygit2.Blob, obj).data)
+
+    def log(self) -> Iterator[CommitInfo]:
+        """The branch's commits, newest first, with message and author (``gitsm log``)."""
+        ref = self.repo.references.get(self.ref)
+        if ref is None:
+            return
+        order = pygit2.enums.SortMode.TOPOLOGICAL | pygit2.enums.SortMode.TIME
+        for commit in self.repo.walk(ref.target, order):
+            author = commit.author
+            when = datetime.fromtimestamp(author.time, UTC)
+            yield CommitInfo(str(commit.id), str(commit.message), author.name, author.email, when)

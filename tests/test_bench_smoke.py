@@ -1,0 +1,50 @@
+"""The store benchmark runs end to end in its quick mode and prints every metric line.
+
+No timing thresholds here: the benchmark reports numbers; this only checks that it works.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parent.parent / "bench" / "bench_store.py"
+
+
+def test_bench_quick_prints_every_metric(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
+    env["GITSM_HOME"] = str(tmp_path / "home")
+    out = subprocess.run(
+        [sys.executable, str(BENCH), "--quick", "--dir", str(tmp_path / "stores")],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+    )
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+
+    def having(*parts: str) -> list[str]:
+        return [line for line in lines if all(p in line for p in parts)]
+
+    for layout in ("hier", "flat"):
+        assert len(having("[build]", layout)) == 2
+        assert len(having("[size]", layout, "as built", "B/version")) == 2
+        assert len(having("[size]", layout, "after", "B/version", "B packed")) == 2
+        for fsync in ("on", "off"):
+            assert len(having("[write]", layout, f"fsync={fsync}", "writes/s")) == 2
+            assert len(having("[floor]", layout, f"fsync={fsync}", "gitsm/raw")) == 2
+            assert len(having("[target]", layout, f"fsync={fsync}", "x ->")) == 1
+        for what in ("GetSecretValue", "BatchGetSecretValue", "Filters"):
+            assert having("[read]", layout, what, "ms incl. opening the store")
+        assert len(having("[target]", layout, "read+decrypt", " ms ->")) == 2
+    for fsync in ("on", "off"):
+        assert having("[target] hier", f"fsync={fsync}", "writes/s")
+    verified = [line for line in lines if "values verified" in line]
+    assert verified
+    for line in verified:
+        done, total = line.split(" values verified")[0].rsplit("; ", 1)[1].split("/")
+        assert done == total, line
+    assert any(line.startswith("total bench time") for line in lines)
