@@ -274,4 +274,3 @@ verify_cmd.register(app, GitsmCommand, _fast, EPILOG)  # gitsm verify, gitsm hoo
 def run(argv: Sequence[str] | None = None) -> None:
     """Run the command line ``argv`` (default: ``sys.argv[1:]``) and exit."""
     typer.main.get_command(app).main(list(argv) if argv is not None else None, prog_name="gitsm")
-
