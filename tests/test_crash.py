@@ -10,6 +10,7 @@ acknowledged ones; writes that landed without being reported must be consistent 
 
 from __future__ import annotations
 
+import os
 import random
 import subprocess
 import time
@@ -40,6 +41,16 @@ def _store(tmp_path: Path, kind: str) -> Path:
     return path
 
 
+def _has_sync_temp_file(path: Path) -> bool:
+    """A work-tree temp file of an interrupted sync (``.git`` is skipped: a background gc prunes
+    objects while we walk, and os.walk ignores entries that vanish)."""
+    for _root, dirs, files in os.walk(path):
+        dirs[:] = [d for d in dirs if d != ".git"]
+        if any(f.endswith(".gitsm-tmp") for f in files):
+            return True
+    return False
+
+
 def _leftovers(path: Path) -> set[str]:
     """What a killed writer left behind that a later writer has to deal with."""
     gitdir = gitdir_of(path)
@@ -47,7 +58,7 @@ def _leftovers(path: Path) -> set[str]:
     for name in ("refs/heads/main.lock", "index.lock", "gitsm-worktree.json"):
         if (gitdir / name).exists():
             found.add(name)
-    if gitdir != path and any(path.rglob("*.gitsm-tmp")):
+    if gitdir != path and _has_sync_temp_file(path):
         found.add("work-tree temp file")
     if found & {"refs/heads/main.lock", "index.lock"}:
         time.sleep(0.1)  # a background `git gc` holds ref locks for an instant; a stale one stays

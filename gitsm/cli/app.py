@@ -274,3 +274,6 @@ verify_cmd.register(app, GitsmCommand, _fast, EPILOG)  # gitsm verify, gitsm hoo
 def run(argv: Sequence[str] | None = None) -> None:
     """Run the command line ``argv`` (default: ``sys.argv[1:]``) and exit."""
     typer.main.get_command(app).main(list(argv) if argv is not None else None, prog_name="gitsm")
+
+
+import gitsm.cli.materialize_cmd  # noqa: E402  (adds the materialize and exec commands)

@@ -1,0 +1,174 @@
+"""``gitsm materialize`` and ``gitsm exec``: secrets for CI jobs (docs/MATERIALIZE.md).
+
+This module adds both commands to :data:`gitsm.cli.app.app` when imported (the one line at the end
+of app.py). Importing it stays cheap: the store and :mod:`gitsm.materialize` load only when a
+command runs. Errors go through ``with_globals`` like gitsm's other verbs: a spec or flag that does
+not parse exits 252, a run that cannot materialize everything exits 254 with one message listing
+every problem (never a value), and ``exec`` passes on its command's exit status or signal.
+"""
+
+from __future__ import annotations
+
+import gc
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from gitsm.cli.app import EPILOG, GitsmCommand, app
+from gitsm.cli.context import Globals, open_client
+from gitsm.cli.errors import UsageFailure
+from gitsm.cli.verbs import with_globals
+
+if TYPE_CHECKING:
+    from gitsm.materialize import Spec
+
+FORMATS = "files|dotenv|json|export|k8s|github"
+REF = "SECRET_ID[?version-stage=L|?version-id=V][#JSON_KEY]"
+
+SpecOption = Annotated[
+    str | None,
+    typer.Option("--spec", help="The spec file (YAML; docs/MATERIALIZE.md). Default: "
+                 "./gitsm.materialize.yaml when no --env or --file is given.",
+                 show_default=False, metavar="FILE"),
+]  # fmt: skip
+EnvOption = Annotated[
+    list[str] | None,
+    typer.Option("--env", help=f"NAME={REF}: the value (or one JSON key of it) as variable NAME; "
+                 "NAME with * (APP_*) takes every key of a JSON secret. Repeatable.",
+                 show_default=False, metavar="NAME=REF"),
+]  # fmt: skip
+
+
+def _spec(spec_file: str | None, envs: list[str], files: list[str], mode: str | None) -> Spec:
+    from gitsm.materialize import DEFAULT_SPEC, Spec, SpecError, load_spec, parse_flag
+    from gitsm.materialize.spec import parse_mode
+
+    if spec_file is not None:
+        spec = load_spec(spec_file)
+    elif not envs and not files and Path(DEFAULT_SPEC).is_file():
+        spec = load_spec(DEFAULT_SPEC)
+    else:
+        spec = Spec()
+    spec.extend([parse_flag("--env", e) for e in envs] + [parse_flag("--file", f) for f in files])
+    if mode is not None:
+        spec.mode = parse_mode(mode, "--mode")
+    if not spec.entries:
+        raise SpecError(
+            f"nothing to materialize: give --spec FILE, --env or --file (or put {DEFAULT_SPEC} "
+            "in the current directory)"
+        )
+    return spec
+
+
+@with_globals("Materialize")
+def materialize(
+    globals_: Globals,
+    fmt: Annotated[
+        str | None,
+        typer.Option("--format", help=f"Output format: {FORMATS} (default: the spec's format, "
+                     "else files).", show_default=False, metavar="FORMAT"),
+    ] = None,
+    spec_file: SpecOption = None,
+    env: EnvOption = None,
+    file: Annotated[
+        list[str] | None,
+        typer.Option("--file", help=f"PATH={REF}: the value as file PATH (relative to --out); "
+                     "PATH with * (conf/*) takes every key of a JSON secret. Repeatable.",
+                     show_default=False, metavar="PATH=REF"),
+    ] = None,
+    out: Annotated[
+        str | None,
+        typer.Option("--out", help="files: the base directory of relative paths (default "
+                     "'.'); github: the file to append to (default $GITHUB_ENV); others: write "
+                     "the document to this file (0600, atomically) instead of stdout. Default: "
+                     "the spec's out.",
+                     show_default=False, metavar="PATH"),
+    ] = None,
+    mode: Annotated[
+        str | None,
+        typer.Option("--mode", help="The mode of files whose entry sets none (default 0600).",
+                     show_default=False, metavar="OCTAL"),
+    ] = None,
+    k8s_name: Annotated[
+        str | None,
+        typer.Option("--k8s-name", help="k8s: the Secret's metadata.name (default gitsm-secrets).",
+                     show_default=False, metavar="NAME"),
+    ] = None,
+    k8s_namespace: Annotated[
+        str | None,
+        typer.Option("--k8s-namespace", help="k8s: the Secret's metadata.namespace.",
+                     show_default=False, metavar="NAMESPACE"),
+    ] = None,
+) -> None:  # fmt: skip
+    """Write secrets for a CI job: files (atomic, 0600 in 0700 directories), dotenv, JSON, shell
+    export lines, a Kubernetes Secret manifest, or GitHub Actions variables (masked).
+
+    Everything is read from one commit of the store, and checked before anything is written: a
+    missing, deleted or undecryptable secret or a missing JSON key stops the run with one error
+    listing every problem, and nothing is written. Plaintext is never written inside a git work
+    tree unless git ignores the path.
+    """
+    from gitsm.materialize import materialize as run
+
+    collecting = gc.isenabled()
+    gc.disable()  # a short run that makes no reference cycles: no collector passes (~5%)
+    try:
+        spec = _spec(spec_file, env or [], file or [], mode)
+        spec.k8s_name = k8s_name or spec.k8s_name
+        spec.k8s_namespace = k8s_namespace or spec.k8s_namespace
+        fmt = fmt or spec.format or "files"
+        out = out or spec.out
+        store = open_client(globals_).store
+        summary = run(store, spec, fmt, out=out, progress=sys.stderr)
+    finally:
+        if collecting:
+            gc.enable()
+    if summary.paths:
+        where = (out or ".") if fmt == "files" else summary.paths[0]
+        sys.stderr.write(
+            f"gitsm materialize: {summary.count} value{'s' if summary.count != 1 else ''} from "
+            f"commit {(summary.commit or '')[:12]} written to {where}\n"
+        )
+
+
+@with_globals("Exec")
+def exec_(
+    globals_: Globals,
+    command: Annotated[
+        list[str] | None,
+        typer.Argument(help="The command to run and its arguments, after -- (gitsm exec "
+                       "--env A=REF -- COMMAND ARGS...).", show_default=False, metavar="COMMAND"),
+    ] = None,
+    spec_file: SpecOption = None,
+    env: EnvOption = None,
+) -> None:  # fmt: skip
+    """Run a command with secrets in its environment only: never in its arguments, never in a
+    file. Its exit status is gitsm's; signals sent to gitsm (TERM, INT, HUP, QUIT, USR1, USR2,
+    ...) are forwarded to it. Entries without an env name are ignored.
+    """
+    from gitsm.materialize import child, environment
+
+    if not command:
+        raise UsageFailure(
+            "gitsm exec needs a command: gitsm exec [--spec FILE] [--env NAME=REF]... -- "
+            "COMMAND [ARGS...]"
+        )
+    spec = _spec(spec_file, env or [], [], None)
+    store = open_client(globals_).store
+    variables = environment(store, spec, progress=sys.stderr)
+    del store, spec
+    code = child.run(command, variables)  # clears ``variables`` once the command runs
+    sys.stdout.flush()
+    sys.stderr.flush()
+    raise typer.Exit(child.die_like(code))
+
+
+app.command("materialize", cls=GitsmCommand, epilog=EPILOG,
+            short_help="Write secrets as files, dotenv, JSON, exports, k8s or GitHub variables.",
+            )(materialize)  # fmt: skip
+app.command("exec", cls=GitsmCommand, epilog=EPILOG,
+            short_help="Run a command with secrets in its environment only.",
+            context_settings={"allow_interspersed_args": False},
+            )(exec_)  # fmt: skip

@@ -1,0 +1,148 @@
+"""One materialization from start to end: read, check, then write (or hand over to a command).
+
+Every problem (a secret that is missing, pending deletion or undecryptable; a missing JSON key; a
+value the format cannot hold; a target in a work tree; a file that cannot be written) ends the run
+with one :class:`MaterializeError` listing them all, and nothing is written.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, BinaryIO, TextIO
+
+from gitsm.materialize import formats
+from gitsm.materialize.errors import MaterializeError, SpecError
+from gitsm.materialize.progress import Progress
+from gitsm.materialize.read import read_values
+from gitsm.materialize.resolve import Item, build_items
+from gitsm.materialize.spec import Entry, Spec
+from gitsm.materialize.worktree import check_targets
+from gitsm.materialize.writing import append_file, write_file, write_files
+
+if TYPE_CHECKING:
+    from gitsm.store import SecretStore
+
+ENV_GITHUB = "GITHUB_ENV"
+
+
+@dataclass
+class Summary:
+    """What a run wrote: how many values, where (paths only), from which commit."""
+
+    count: int
+    commit: str | None
+    paths: list[str]
+
+
+def entries_for(spec: Spec, fmt: str) -> list[Entry]:
+    """The entries format ``fmt`` uses (``exec`` and the env formats take those with ``env``)."""
+    if fmt == "files":
+        chosen = [e for e in spec.entries if e.file is not None]
+        wanted = "file paths ('file:' or --file)"
+    elif fmt in formats.KEYED_FORMATS:
+        chosen, wanted = list(spec.entries), "entries"
+    else:
+        chosen = [e for e in spec.entries if e.env is not None]
+        wanted = "environment variables ('env:' or --env)"
+    if not chosen:
+        what = "gitsm exec" if fmt == "exec" else f"--format {fmt}"
+        raise SpecError(f"nothing to materialize: {what} needs {wanted}, and none are given")
+    return chosen
+
+
+def collect(
+    store: SecretStore,
+    spec: Spec,
+    fmt: str,
+    *,
+    progress: TextIO | None = None,
+) -> tuple[formats.Pairs, str]:
+    """Read and check everything format ``fmt`` needs: its (name, item) pairs and the commit read."""
+    entries = entries_for(spec, fmt)
+    bar = Progress(len({(e.secret_id, e.version_id, e.version_stage) for e in entries}),
+                   "gitsm: reading secrets", stream=progress)  # fmt: skip
+    try:
+        results, commit = read_values(store, entries, tick=bar.tick)
+    finally:
+        bar.close()
+    items, problems = build_items(results, entries, default_mode=spec.mode)
+    pairs = formats.select(items, fmt)
+    problems += formats.problems(pairs, fmt)
+    if problems:
+        raise MaterializeError(problems)
+    return pairs, commit
+
+
+def materialize(
+    store: SecretStore,
+    spec: Spec,
+    fmt: str,
+    *,
+    out: str | None = None,
+    stdout: BinaryIO | None = None,
+    progress: TextIO | None = None,
+) -> Summary:
+    """Materialize ``spec`` in format ``fmt``.
+
+    ``files``: relative paths under ``out`` (default: the current directory).
+    ``github``: masks on ``stdout``, variables appended to ``out`` (default ``$GITHUB_ENV``).
+    Others: the document to the file ``out``, or to ``stdout``.
+    """
+    if fmt not in formats.FORMATS:
+        raise SpecError(f"unknown format {fmt!r} (one of {', '.join(formats.FORMATS)})")
+    env_file = (out or os.environ.get(ENV_GITHUB)) if fmt == "github" else None
+    if fmt == "github" and not env_file:
+        raise SpecError(
+            f"--format github appends to ${ENV_GITHUB}, which is not set: run it in a GitHub "
+            "Actions step, or give --out PATH"
+        )
+    pairs, commit = collect(store, spec, fmt, progress=progress)
+    if fmt == "files":
+        base = Path(out or ".")
+        files = [(base / name, item.value, item.mode) for name, item in pairs]
+        check_targets([path for path, _, _ in files])
+        write_files(files)
+        return Summary(len(files), commit, [str(path) for path, _, _ in files])
+    if fmt == "github":
+        assert env_file is not None
+        check_targets([Path(env_file)])
+        _emit(stdout, formats.github_masks(pairs))  # masks first: the runner hides them from now on
+        append_file(Path(env_file), formats.github_env(pairs))
+        return Summary(len(pairs), commit, [env_file])
+    data = formats.render(pairs, fmt, k8s_name=spec.k8s_name, k8s_namespace=spec.k8s_namespace)
+    if out:
+        check_targets([Path(out)])
+        write_file(Path(out), data)
+        return Summary(len(pairs), commit, [out])
+    _emit(stdout, data)
+    return Summary(len(pairs), commit, [])
+
+
+def _emit(stream: BinaryIO | None, data: bytes) -> None:
+    if stream is None:
+        import sys
+
+        stream = sys.stdout.buffer
+    stream.write(data)
+    stream.flush()
+
+
+def environment(
+    store: SecretStore,
+    spec: Spec,
+    *,
+    base: dict[str, str] | None = None,
+    progress: TextIO | None = None,
+) -> dict[str, str]:
+    """The environment for ``gitsm exec``: ``base`` (default: this process's) plus the secrets."""
+    pairs, _ = collect(store, spec, "exec", progress=progress)
+    env = dict(os.environ if base is None else base)
+    env.update(_env_values(pairs))
+    return env
+
+
+def _env_values(pairs: Sequence[tuple[str, Item]]) -> dict[str, str]:
+    return {name: item.value.decode("utf-8") for name, item in pairs}

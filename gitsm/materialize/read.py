@@ -1,0 +1,145 @@
+"""Reading what a spec names: every secret version once, all from one commit of the store.
+
+Entries that name the same (SecretId, VersionId, VersionStage) share one GetSecretValue, so each
+version is decrypted once however many keys or destinations use it. All reads come from one commit:
+the branch tip is taken before and after the pass (gitsm writes only move it forward), and a pass
+during which it moved (a concurrent write) is discarded and read again, so a job never mixes two
+states of the store.
+
+With many requests and two or more CPUs, a forked helper process reads the second half while this
+one reads the first, and hands its results back through a private pipe: start-up and reading are
+most of a CI job's wait. The helper is used only when this process runs a single thread (a fork
+copies no other thread, and locks they hold would never be released); otherwise, or if the helper
+fails, everything is read here.
+"""
+
+from __future__ import annotations
+
+import gc
+import os
+import pickle
+import threading
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
+
+from gitsm.errors import GitsmError
+from gitsm.materialize.errors import MaterializeError
+from gitsm.materialize.spec import Entry
+
+if TYPE_CHECKING:
+    from gitsm.store import SecretStore, SecretValue
+
+MAX_PASSES = 5
+PARALLEL_MIN = 100
+"""Requests from which a forked helper reads half of them (below, the fork costs more)."""
+Request = tuple[str, str | None, str | None]
+"""(SecretId, VersionId, VersionStage): what one GetSecretValue reads."""
+
+
+def request_of(entry: Entry) -> Request:
+    """The read an entry needs."""
+    return (entry.secret_id, entry.version_id, entry.version_stage)
+
+
+def _read_one(store: SecretStore, request: Request) -> SecretValue | GitsmError:
+    secret_id, version_id, version_stage = request
+    try:
+        return store.get_secret_value(secret_id, version_id=version_id, version_stage=version_stage)
+    except GitsmError as exc:
+        return exc
+
+
+def _helper_reads(store: SecretStore, requests: list[Request]) -> tuple[int, int] | None:
+    """Fork a helper that reads ``requests`` and pickles the results into a pipe.
+
+    Returns (pid, read end), or None where a fork is not safe (other threads may hold locks).
+    """
+    if not hasattr(os, "fork") or threading.active_count() > 1:
+        return None
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the helper: never returns, never runs the parent's cleanup or flushes
+        status = 1
+        try:
+            os.close(read_end)
+            payload = pickle.dumps([_read_one(store, r) for r in requests])
+            view = memoryview(payload)
+            while view:
+                view = view[os.write(write_end, view) :]
+            status = 0
+        finally:
+            os._exit(status)
+    os.close(write_end)
+    return pid, read_end
+
+
+def _helper_results(pid: int, read_end: int) -> list[SecretValue | GitsmError] | None:
+    chunks = []
+    with os.fdopen(read_end, "rb") as pipe:
+        while chunk := pipe.read(1 << 20):
+            chunks.append(chunk)
+    _, status = os.waitpid(pid, 0)
+    if status != 0:
+        return None
+    try:
+        out = pickle.loads(b"".join(chunks))  # from our own forked helper, through a private pipe
+    except Exception:
+        return None
+    return out if isinstance(out, list) else None
+
+
+def _read_pass(
+    store: SecretStore, requests: list[Request], tick: Callable[[], None] | None
+) -> tuple[dict[Request, SecretValue | GitsmError], str | None]:
+    """One pass over the requests; returns the results and the commit, if the branch held still.
+
+    With many requests and two or more CPUs, a forked helper reads the second half meanwhile.
+    """
+    before = store.repo.tip().commit_id
+    split = len(requests) // 2 if len(requests) >= PARALLEL_MIN and _cpus() > 1 else len(requests)
+    helper = _helper_reads(store, requests[split:]) if split < len(requests) else None
+    if helper is None:
+        split = len(requests)
+    results: dict[Request, SecretValue | GitsmError] = {}
+    for request in requests[:split]:
+        results[request] = _read_one(store, request)
+        if tick is not None:
+            tick()
+    if helper is not None:
+        theirs = _helper_results(*helper)
+        for i, request in enumerate(requests[split:]):
+            results[request] = theirs[i] if theirs is not None else _read_one(store, request)
+            if tick is not None:
+                tick()
+    after = store.repo.tip().commit_id
+    return results, before if before == after else None
+
+
+def _cpus() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def read_values(
+    store: SecretStore,
+    entries: Sequence[Entry],
+    *,
+    tick: Callable[[], None] | None = None,
+) -> tuple[dict[Request, SecretValue | GitsmError], str]:
+    """Every version the entries name, from one commit: (results by request, that commit)."""
+    requests = list(dict.fromkeys(request_of(e) for e in entries))
+    collecting = gc.isenabled()
+    gc.disable()  # reads make no reference cycles; pausing the collector saves ~10%
+    try:
+        for _ in range(MAX_PASSES):
+            results, commit = _read_pass(store, requests, tick)
+            if commit is not None:
+                return results, commit
+    finally:
+        if collecting:
+            gc.enable()
+    raise MaterializeError(
+        ["the store's branch kept moving while it was read (concurrent writes); try again"]
+    )

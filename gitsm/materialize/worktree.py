@@ -1,0 +1,118 @@
+"""No plaintext inside a git work tree unless git ignores it.
+
+Every target is placed in its real directory (symbolic links resolved as far as the path exists);
+the nearest enclosing directory with a ``.git`` entry is its work tree (the store's own checkout,
+or any other repository, such as the application a CI job builds). ``git check-ignore`` decides
+for all the targets of one work tree in a single call; a target it does not report (not ignored,
+or tracked, which git never treats as ignored) is refused, as is anything inside a ``.git``
+directory.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Sequence
+from pathlib import Path
+
+from gitsm.materialize.errors import MaterializeError
+
+SHOWN = 10
+
+
+def _git_env() -> dict[str, str]:
+    """The environment for git, without GIT_* variables that would point it elsewhere."""
+    return {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
+
+
+def real_dir(directory: str) -> Path:
+    """``directory`` (absolute) with the symbolic links of its existing part resolved."""
+    existing = directory
+    rest: list[str] = []
+    while not os.path.exists(existing) and existing != os.path.dirname(existing):
+        existing, name = os.path.split(existing)
+        rest.insert(0, name)
+    return Path(os.path.realpath(existing)).joinpath(*rest)
+
+
+class _Finder:
+    """The work tree enclosing a directory (cached: many targets share directories)."""
+
+    def __init__(self) -> None:
+        self.cache: dict[Path, Path | None] = {}
+
+    def top(self, directory: Path) -> Path | None:
+        walked: list[Path] = []
+        found: Path | None = None
+        probe = directory
+        while True:
+            if probe in self.cache:
+                found = self.cache[probe]
+                break
+            walked.append(probe)
+            if os.path.lexists(probe / ".git"):
+                found = probe
+                break
+            if probe == probe.parent:
+                break
+            probe = probe.parent
+        for seen in walked:
+            self.cache[seen] = found
+        return found
+
+
+def _ignored(top: Path, relative: list[str]) -> tuple[set[str], str | None]:
+    """The paths (relative to ``top``) that git ignores there, and git's error if it failed."""
+    proc = subprocess.run(
+        ["git", "check-ignore", "-z", "--stdin"],
+        cwd=top, input=b"".join(p.encode() + b"\0" for p in relative),
+        capture_output=True, env=_git_env(),
+    )  # fmt: skip
+    if proc.returncode not in (0, 1):
+        return set(), proc.stderr.decode(errors="replace").strip() or f"exit {proc.returncode}"
+    return {p.decode() for p in proc.stdout.split(b"\0") if p}, None
+
+
+def check_targets(paths: Sequence[Path]) -> None:
+    """Raise :class:`MaterializeError` unless every path is outside work trees or ignored."""
+    by_dir: dict[str, list[tuple[Path, str]]] = {}
+    for path in paths:  # many targets share a directory: resolve each directory once
+        parent, name = os.path.split(os.path.abspath(path))
+        by_dir.setdefault(parent, []).append((path, name))
+    finder = _Finder()
+    by_top: dict[Path, list[tuple[Path, str]]] = {}
+    problems: list[str] = []
+    for parent, members in by_dir.items():
+        real = real_dir(parent)
+        if ".git" in real.parts:
+            problems += [
+                f"{path}: inside a .git directory; write it elsewhere" for path, _ in members
+            ]
+            continue
+        top = finder.top(real)
+        if top is not None:
+            below = real.relative_to(top).as_posix()
+            prefix = "" if below == "." else below + "/"
+            by_top.setdefault(top, []).extend((path, prefix + name) for path, name in members)
+    for top, targets in by_top.items():
+        ignored, error = _ignored(top, [rel for _, rel in targets])
+        refused = [(path, rel) for path, rel in targets if rel not in ignored]
+        if error is not None:
+            problems.append(f"git check-ignore failed in {top}: {error}")
+        if refused:
+            problems.append(_refusal(top, refused))
+    if problems:
+        raise MaterializeError(problems, outcome="refusing to write plaintext; nothing was written")
+
+
+def _refusal(top: Path, refused: list[tuple[Path, str]]) -> str:
+    shown = ", ".join(rel for _, rel in refused[:SHOWN])
+    more = f" and {len(refused) - SHOWN} more" if len(refused) > SHOWN else ""
+    first = refused[0][1].split("/")[0]
+    pattern = f"/{first}/" if "/" in refused[0][1] else f"/{first}"
+    return (
+        f"{shown}{more}: inside the git work tree {top} and not ignored by git, so the "
+        f"plaintext could be committed. Add the path to {top}/.gitignore (for example the line "
+        f"'{pattern}'; a tracked file stays unignored until 'git rm --cached'), or write outside "
+        'the work tree (for example --out "$RUNNER_TEMP/secrets" or a directory under /run)'
+    )

@@ -1,0 +1,166 @@
+"""Writing plaintext: permissions, all-or-nothing when a failure is injected half-way, and the
+refusal to write inside a git work tree unless git ignores the target."""
+
+from __future__ import annotations
+
+import io
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+import gitsm
+from gitsm.materialize import MaterializeError, Spec, materialize, parse_flag
+from gitsm.materialize import writing as writing_mod
+from gitsm.materialize.worktree import check_targets
+from gitsm.materialize.writing import append_file, write_files
+from gitsm.store import SecretStore
+from tests.conftest import git
+
+COUNT = 60
+
+
+def leftovers(root: Path) -> list[str]:
+    """Temporary or backup files left anywhere under ``root``."""
+    return [str(p) for p in root.rglob("*") if ".gitsm-" in p.name]
+
+
+def test_modes_and_atomic_replace(tmp_path: Path) -> None:
+    old = tmp_path / "keep" / "a"
+    old.parent.mkdir()
+    old.write_bytes(b"old")
+    old.chmod(0o644)
+    write_files([(old, b"new", 0o600), (tmp_path / "x/y/z", b"\0\1\2", 0o400)])
+    assert old.read_bytes() == b"new" and old.stat().st_mode & 0o777 == 0o600
+    assert (tmp_path / "keep").stat().st_mode & 0o777 == 0o755  # existing dirs are left alone
+    for made in (tmp_path / "x", tmp_path / "x/y"):
+        assert made.stat().st_mode & 0o777 == 0o700
+    assert (tmp_path / "x/y/z").read_bytes() == b"\0\1\2"
+    assert (tmp_path / "x/y/z").stat().st_mode & 0o777 == 0o400
+    assert leftovers(tmp_path) == []
+
+
+def test_failure_while_preparing_writes_nothing(tmp_path: Path) -> None:
+    """Half-way through, a target whose directory cannot exist (a file is in the way)."""
+    base = tmp_path / "out"
+    existing = tmp_path / "existing"
+    existing.write_bytes(b"untouched")
+    (tmp_path / "blocker").write_bytes(b"a file, not a directory")
+    files = [(base / f"d{i % 7}" / f"f{i}", f"v{i}".encode(), 0o600) for i in range(COUNT)]
+    files.insert(COUNT // 2, (tmp_path / "blocker" / "sub" / "f", b"x", 0o600))
+    files.insert(COUNT // 2 + 1, (base / "d1", b"x", 0o600))  # a directory in the way
+    files.append((existing, b"overwritten?", 0o600))
+    with pytest.raises(MaterializeError) as info:
+        write_files(files)
+    assert len(info.value.problems) == 2 and "nothing was written" in info.value.message
+    assert "blocker/sub/f: cannot write: Not a directory" in info.value.message
+    assert not base.exists()  # no partial directory left
+    assert existing.read_bytes() == b"untouched" and leftovers(tmp_path) == []
+
+
+def test_failure_while_renaming_rolls_back(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The 6th rename (over an existing file) fails: renamed targets are restored or removed, the
+    rest never appear, and no temporary or backup file is left."""
+    base = tmp_path / "out"
+    base.mkdir()
+    for i in range(0, COUNT, 2):
+        (base / f"f{i}").write_bytes(b"old")
+    real_replace, calls = os.replace, {"n": 0}
+
+    def failing(src: str, dst: str) -> None:
+        calls["n"] += 1
+        if calls["n"] == 6:
+            raise OSError(28, "No space left on device", dst)
+        real_replace(src, dst)
+
+    monkeypatch.setattr(writing_mod.os, "replace", failing)
+    files = [(base / "new" / f"f{i}", b"new", 0o600) for i in range(3)]
+    files += [(base / f"f{i}", b"new", 0o600) for i in range(COUNT)]
+    with pytest.raises(MaterializeError, match="cannot move into place: No space left"):
+        write_files(files)
+    monkeypatch.undo()
+    assert sorted(p.name for p in base.iterdir()) == sorted(f"f{i}" for i in range(0, COUNT, 2))
+    assert {p.read_bytes() for p in base.iterdir()} == {b"old"}
+    assert leftovers(tmp_path) == []
+
+
+def test_append_file(tmp_path: Path) -> None:
+    target = tmp_path / "env"
+    append_file(target, b"A=1\n")
+    append_file(target, b"B=2\n")
+    assert target.read_bytes() == b"A=1\nB=2\n" and target.stat().st_mode & 0o777 == 0o600
+    with pytest.raises(MaterializeError, match="cannot open for appending"):
+        append_file(tmp_path / "no" / "dir", b"x")
+
+
+@pytest.fixture
+def small_store(tmp_path: Path) -> SecretStore:
+    store = gitsm.init(tmp_path / "store")
+    store.create_secret("app/json", secret_string='{"a": "1", "b": "2"}')
+    store.create_secret("app/plain", secret_string="plain-value")
+    return store
+
+
+def spec_of(*flags: str) -> Spec:
+    spec = Spec()
+    spec.extend([parse_flag(*flag.split(" ", 1)) for flag in flags])
+    return spec
+
+
+def test_missing_json_key_among_many_writes_nothing(
+    small_store: SecretStore, tmp_path: Path
+) -> None:
+    flags = [f"--file d{i % 5}/f{i}=app/json#{'ab'[i % 2]}" for i in range(COUNT)]
+    flags.insert(COUNT // 2, "--file late/missing=app/json#c")
+    out = tmp_path / "out"
+    with pytest.raises(MaterializeError, match='has no key "c"') as info:
+        materialize(small_store, spec_of(*flags), "files", out=str(out))
+    assert len(info.value.problems) == 1 and not out.exists()
+
+
+def test_refused_inside_the_store_work_tree_until_ignored(small_store: SecretStore) -> None:
+    top = small_store.repo.workdir
+    assert top is not None
+    spec = spec_of("--file .secrets/plain=app/plain", "--file .secrets/a=app/json#a")
+    with pytest.raises(MaterializeError) as info:
+        materialize(small_store, spec, "files", out=str(top))
+    message = info.value.message
+    assert ".secrets/plain, .secrets/a: inside the git work tree" in message
+    assert (
+        f"Add the path to {top.resolve()}/.gitignore (for example the line '/.secrets/'" in message
+    )
+    assert not (top / ".secrets").exists()
+    (top / ".gitignore").write_text("/.secrets/\n")
+    materialize(small_store, spec, "files", out=str(top))
+    assert (top / ".secrets/plain").read_text() == "plain-value"
+    assert git(top, "status", "--porcelain") == "?? .gitignore\n"
+
+
+def test_refused_in_any_work_tree_and_for_out_files(
+    small_store: SecretStore, tmp_path: Path
+) -> None:
+    app = tmp_path / "app"
+    subprocess.run(["git", "init", "-q", str(app)], check=True)
+    (app / ".gitignore").write_text("*.env\n")
+    (app / "tracked.env").write_text("")
+    git(app, "add", "-f", "tracked.env")
+    spec = spec_of("--env PLAIN=app/plain")
+    for target in ("config/app.json", "tracked.env", ".git/secrets.json"):
+        with pytest.raises(MaterializeError, match="refusing to write plaintext"):
+            materialize(small_store, spec, "json", out=str(app / target))
+    materialize(small_store, spec, "dotenv", out=str(app / "ci.env"))  # ignored: accepted
+    assert (app / "ci.env").read_text() == "PLAIN='plain-value'\n"
+    link = tmp_path / "elsewhere"
+    link.symlink_to(app / "config", target_is_directory=True)
+    (app / "config").mkdir()
+    with pytest.raises(MaterializeError, match=r"config/x\.json"):
+        check_targets([link / "x.json"])  # the real path counts, not the link's
+    check_targets([tmp_path / "outside" / "x.json"])
+    assert not (app / "config" / "app.json").exists()
+
+
+def test_stdout_formats_need_no_check(small_store: SecretStore) -> None:
+    out = io.BytesIO()
+    materialize(small_store, spec_of("--env P=app/plain"), "export", stdout=out)
+    assert out.getvalue() == b"export P='plain-value'\n"
