@@ -13,6 +13,7 @@ import time
 import uuid
 from collections.abc import Mapping
 from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, cast
 
@@ -24,6 +25,7 @@ import gitsm
 from gitsm import paths
 from gitsm.awsclient import ClientError, SecretsManagerClient
 from gitsm.errors import StoreError
+from gitsm.gitrepo import GitRepo
 from gitsm.manifest import dump_secret, load_secret
 from gitsm.providers.local import LocalProvider
 from gitsm.store import SecretStore
@@ -37,41 +39,16 @@ TOKEN_B = "b" * 8 + "-other-secret-" + "b" * 14
 # -- helpers: rewrite the branch with pygit2, as someone with push access could ------------------
 
 
-def _build(
-    repo: pygit2.Repository, tree: pygit2.Tree | None, changes: Mapping[str, bytes | None]
-) -> pygit2.Oid:
-    builder = repo.TreeBuilder(tree) if tree is not None else repo.TreeBuilder()
-    nested: dict[str, dict[str, bytes | None]] = {}
-    for path, data in changes.items():
-        head, _, rest = path.partition("/")
-        if rest:
-            nested.setdefault(head, {})[rest] = data
-        elif data is None:
-            if builder.get(head) is not None:
-                builder.remove(head)
-        else:
-            builder.insert(head, repo.create_blob(data), pygit2.enums.FileMode.BLOB)
-    for head, sub in nested.items():
-        entry = builder.get(head)
-        subtree = cast(pygit2.Tree, repo[entry.id]) if entry is not None else None
-        builder.insert(head, _build(repo, subtree, sub), pygit2.enums.FileMode.TREE)
-    return builder.write()
-
-
-_REPOS: dict[Path, pygit2.Repository] = {}
+_REPOS: dict[Path, GitRepo] = {}
 
 
 def rewrite(path: Path, changes: Mapping[str, bytes | None], message: str = "edit\n") -> str:
-    """Commit ``changes`` on top of the store's branch directly in the object database."""
-    repo = _REPOS.get(path) or _REPOS.setdefault(path, pygit2.Repository(str(path)))
-    ref = repo.references[BRANCH]
-    parent = cast(pygit2.Commit, repo[ref.target])
-    sig = pygit2.Signature("Mallory", "mallory@example.com")
-    oid = repo.create_commit(
-        None, sig, sig, message, _build(repo, parent.tree, changes), [parent.id]
-    )
-    ref.set_target(oid)
-    return str(oid)
+    """Commit ``changes`` on top of the store's branch through the git layer (no store checks)."""
+    repo = _REPOS.get(path) or _REPOS.setdefault(path, GitRepo.open(path, fsync=False))
+    with repo.write_lock():
+        snap = repo.commit(repo.tip(), changes, message, datetime.now(UTC))
+    assert snap.commit_id is not None
+    return snap.commit_id
 
 
 def read_blob(path: Path, file: str) -> bytes:
