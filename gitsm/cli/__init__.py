@@ -1,4 +1,4 @@
-"""The ``gitsm`` command line: the ``aws secretsmanager`` commands, plus init, log and purge.
+"""The ``gitsm`` command line: the ``aws secretsmanager`` commands, plus gitsm's own verbs.
 
 ``gitsm.cli.app.app`` is the typer application; :func:`main` is the console script. Nothing heavy
 is imported here, so that ``gitsm --help`` starts fast (the store, pygit2 and cryptography load only

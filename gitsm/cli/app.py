@@ -14,6 +14,7 @@ On top of typer this module adds what the aws CLI does differently from click:
 
 from __future__ import annotations
 
+import importlib
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -23,7 +24,7 @@ import typer
 from typer.core import TyperCommand, TyperGroup
 
 import gitsm
-from gitsm.cli import keys_cmd, options, verbs, verify_cmd
+from gitsm.cli import options, verbs
 from gitsm.cli.awsmodel import OPERATIONS
 from gitsm.cli.context import META_KEY, globals_from
 from gitsm.cli.errors import Secrets, UsageFailure, report
@@ -139,14 +140,18 @@ class GitsmGroup(TyperGroup):
         return option
 
     def get_command(self, ctx: Any, cmd_name: str) -> Any:
-        """The command ``cmd_name``; an operation's is built on first use (start-up speed)."""
+        """The command ``cmd_name``; operations and the verbs of LAZY_VERBS are built on first use
+        (start-up speed: a command loads only its own module)."""
         if cmd_name not in self.commands and cmd_name in COMMANDS:
             self.commands[cmd_name] = operation_command(COMMANDS[cmd_name])
+        elif cmd_name not in self.commands and cmd_name in LAZY_VERBS:
+            self.commands.update(lazy_commands(LAZY_VERBS[cmd_name]))
         return super().get_command(ctx, cmd_name)
 
     def list_commands(self, ctx: Any) -> list[str]:
         """The operations (in the API's order), then gitsm's own verbs."""
-        return [*COMMANDS, *(name for name in self.commands if name not in COMMANDS)]
+        own = [name for name in self.commands if name not in COMMANDS]
+        return [*COMMANDS, *own, *(name for name in LAZY_VERBS if name not in own)]
 
     def resolve_command(self, ctx: Any, args: list[str]) -> Any:
         """Accept ``gitsm secretsmanager <command>`` like ``gitsm <command>``."""
@@ -155,8 +160,8 @@ class GitsmGroup(TyperGroup):
                 typer.echo(ctx.get_help())
                 ctx.exit(0)
             args = args[1:]
-        if args and args[0] not in self.commands and args[0] not in COMMANDS:
-            for name in COMMANDS:  # an unknown name: build all, so typer can suggest the closest
+        if args and args[0] not in self.commands and args[0] not in {*COMMANDS, *LAZY_VERBS}:
+            for name in [*COMMANDS, *LAZY_VERBS]:  # unknown: build all, so typer can suggest one
                 self.get_command(ctx, name)
         return super().resolve_command(ctx, args)
 
@@ -206,6 +211,26 @@ COMMANDS = {op["command"]: name for name, op in OPERATIONS.items()}
 """aws CLI command name -> operation name."""
 
 
+LAZY_VERBS = {
+    "keys": "gitsm.cli.keys_cmd",
+    "verify": "gitsm.cli.verify_cmd",
+    "hook": "gitsm.cli.verify_cmd",
+    "materialize": "gitsm.cli.materialize_cmd",
+    "exec": "gitsm.cli.materialize_cmd",
+}
+"""gitsm's own verbs that live in modules of their own: command name -> module (which has a
+``register(app, command_cls, fast, epilog)`` function)."""
+
+
+def lazy_commands(module_name: str) -> dict[str, Any]:
+    """The click commands that module ``module_name`` registers, built on demand."""
+    module = importlib.import_module(module_name)
+    holder = typer.Typer(add_completion=False, rich_markup_mode=None)
+    holder.callback()(lambda: None)  # a callback makes typer build a group, even for one command
+    module.register(holder, GitsmCommand, _fast, EPILOG)
+    return dict(typer.main.get_command(holder).commands)  # type: ignore[attr-defined]
+
+
 def operation_command(name: str) -> Any:
     """The click command of operation ``name``, made by typer from its generated signature."""
     single = typer.Typer(add_completion=False, rich_markup_mode=None)
@@ -253,9 +278,9 @@ options.with_signature(
     [options.context_parameter(), *options.global_parameters(hidden=False), _VERSION],
     "gitsm: a git-backed secrets manager with AWS Secrets Manager semantics.\n\n"
     "The commands and options are those of 'aws secretsmanager' (run them with or without the\n"
-    "word 'secretsmanager'); init, log and purge-deleted-secrets are gitsm's own. Values can come\n"
-    "from files: --secret-string file://PATH, --secret-binary fileb://PATH (file:///dev/stdin\n"
-    "reads standard input).",
+    "word 'secretsmanager'); init, log, purge-deleted-secrets, keys, verify, hook, materialize and\n"
+    "exec are gitsm's own. Values can come from files: --secret-string file://PATH,\n"
+    "--secret-binary fileb://PATH (file:///dev/stdin reads standard input).",
 )
 app.callback()(_callback)
 
@@ -267,13 +292,7 @@ for _verb, _func, _short in (
 ):  # fmt: skip
     app.command(_verb, cls=GitsmCommand, epilog=EPILOG, short_help=_short)(_func)
 
-keys_cmd.register(app, GitsmCommand, _fast, EPILOG)  # gitsm keys ...
-verify_cmd.register(app, GitsmCommand, _fast, EPILOG)  # gitsm verify, gitsm hook ...
-
 
 def run(argv: Sequence[str] | None = None) -> None:
     """Run the command line ``argv`` (default: ``sys.argv[1:]``) and exit."""
     typer.main.get_command(app).main(list(argv) if argv is not None else None, prog_name="gitsm")
-
-
-import gitsm.cli.materialize_cmd  # noqa: E402  (adds the materialize and exec commands)

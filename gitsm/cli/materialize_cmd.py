@@ -1,8 +1,8 @@
 """``gitsm materialize`` and ``gitsm exec``: secrets for CI jobs (docs/MATERIALIZE.md).
 
-This module adds both commands to :data:`gitsm.cli.app.app` when imported (the one line at the end
-of app.py). Importing it stays cheap: the store and :mod:`gitsm.materialize` load only when a
-command runs. Errors go through ``with_globals`` like gitsm's other verbs: a spec or flag that does
+:func:`register` adds both commands; the CLI imports this module only when one of them is asked
+for (gitsm.cli.app.LAZY_VERBS). Importing it stays cheap: the store and :mod:`gitsm.materialize`
+load only when a command runs. Errors go through ``with_globals`` like gitsm's other verbs: a spec or flag that does
 not parse exits 252, a run that cannot materialize everything exits 254 with one message listing
 every problem (never a value), and ``exec`` passes on its command's exit status or signal.
 """
@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import gc
 import sys
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from gitsm.cli.app import EPILOG, GitsmCommand, app
 from gitsm.cli.context import Globals, open_client
 from gitsm.cli.errors import UsageFailure
 from gitsm.cli.verbs import with_globals
@@ -165,10 +165,17 @@ def exec_(
     raise typer.Exit(child.die_like(code))
 
 
-app.command("materialize", cls=GitsmCommand, epilog=EPILOG,
-            short_help="Write secrets as files, dotenv, JSON, exports, k8s or GitHub variables.",
-            )(materialize)  # fmt: skip
-app.command("exec", cls=GitsmCommand, epilog=EPILOG,
-            short_help="Run a command with secrets in its environment only.",
-            context_settings={"allow_interspersed_args": False},
-            )(exec_)  # fmt: skip
+def register(
+    app: typer.Typer,
+    command_cls: type[Any],
+    fast: Callable[[Sequence[Any]], None],
+    epilog: str,
+) -> None:
+    """Add ``gitsm materialize`` and ``gitsm exec`` to ``app``."""
+    app.command("materialize", cls=command_cls, epilog=epilog,
+                short_help="Write secrets as files, dotenv, JSON, exports, k8s or GitHub variables.",
+                )(materialize)  # fmt: skip
+    app.command("exec", cls=command_cls, epilog=epilog,
+                short_help="Run a command with secrets in its environment only.",
+                context_settings={"allow_interspersed_args": False},
+                )(exec_)  # fmt: skip
