@@ -309,11 +309,14 @@ def client(
     *,
     branch: str | None = None,
     fsync: bool | None = None,
+    region_name: str | None = None,
     **_ignored: Any,
 ) -> SecretsManagerClient:
     """Open the store at ``repo`` and return a boto3-shaped client for it.
 
-    Extra keyword arguments that boto3 accepts (``region_name``, ``endpoint_url``...) are ignored,
-    so ``gitsm.client(repo=..., region_name=...)`` is a drop-in for ``boto3.client(...)``.
+    ``region_name``, as in boto3, overrides the store config's region for this client (the ARNs it
+    makes and accepts). Other keyword arguments that boto3 accepts (``endpoint_url``...) are
+    ignored, so ``gitsm.client(repo=..., region_name=...)`` is a drop-in for ``boto3.client(...)``.
     """
-    return SecretsManagerClient(SecretStore.open(repo, branch=branch, fsync=fsync))
+    store = SecretStore.open(repo, branch=branch, fsync=fsync, region=region_name)
+    return SecretsManagerClient(store)

@@ -75,20 +75,11 @@ def store_path(globals_: Globals) -> Path:
 
 
 def open_client(globals_: Globals) -> SecretsManagerClient:
-    """A boto3-shaped client on the selected store; ``--region`` must be the store's region."""
+    """A boto3-shaped client on the selected store; ``--region`` overrides the store's region
+    (set by 'gitsm init --region') for this call: the ARNs it makes and accepts."""
     import gitsm
 
-    path = store_path(globals_)
-    client = gitsm.client(repo=path)
-    if globals_.region is not None:
-        region = client.store.config().region
-        if globals_.region != region:
-            raise EnvironmentFailure(
-                f"The store at {path} holds region {region}, not {globals_.region}: a gitsm store "
-                "serves one region (set at 'gitsm init --region'). Drop --region or pick the "
-                "store of that region with --repo."
-            )
-    return client
+    return gitsm.client(repo=store_path(globals_), region_name=globals_.region)
 
 
 def globals_from(values: dict[str, Any]) -> Globals:

@@ -86,11 +86,21 @@ class StoreCore:
         repo: GitRepo,
         keys: KeyService | None = None,
         clock: Callable[[], datetime] = utcnow,
+        region: str | None = None,
     ) -> None:
         self.repo = repo
         self.keys = keys or KeyService()
         self.clock = clock
+        self.region_override = region
         self._config_cache: tuple[str, StoreConfig] | None = None
+
+    def region(self, config: StoreConfig) -> str:
+        """The region of this handle: the one it was opened with, else the store config's."""
+        return self.region_override or config.region
+
+    def arn_prefix(self, config: StoreConfig) -> str:
+        """``arn:aws:secretsmanager:<region>:<account>:secret:`` for this handle."""
+        return f"arn:aws:secretsmanager:{self.region(config)}:{config.account_id}:secret:"
 
     @classmethod
     def open(
@@ -101,13 +111,16 @@ class StoreCore:
         fsync: bool | None = None,
         keys: KeyService | None = None,
         clock: Callable[[], datetime] = utcnow,
+        region: str | None = None,
     ) -> Self:
         """Open the store in the git repository at ``path``.
 
         ``fsync`` defaults to on; ``GITSM_FSYNC=0`` turns it off for throwaway stores and tests.
+        ``region`` overrides the store config's region for this handle: the ARNs it makes and the
+        ARNs it accepts as SecretId (the config itself is not changed).
         """
         repo = GitRepo.open(path, branch=branch, fsync=_fsync_default() if fsync is None else fsync)
-        store = cls(repo, keys, clock)
+        store = cls(repo, keys, clock, region)
         store.config()  # fail early and clearly when this is not a store
         return store
 
@@ -190,7 +203,7 @@ class StoreCore:
             raise ResourceNotFoundException(SECRET_NOT_FOUND)
         now = self.clock()
         candidates: list[tuple[str, str | None]] = []
-        prefix = f"arn:aws:secretsmanager:{config.region}:{config.account_id}:secret:"
+        prefix = self.arn_prefix(config)
         if secret_id.startswith("arn:"):
             if not secret_id.startswith(prefix):
                 raise ResourceNotFoundException(SECRET_NOT_FOUND)

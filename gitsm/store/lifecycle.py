@@ -45,7 +45,7 @@ class LifecycleOps(StoreCore):
                     secret = self._find(snap, config, secret_id)
                 except ResourceNotFoundException:
                     name = str(secret_id)
-                    arn = make_arn(config.region, config.account_id, name)
+                    arn = make_arn(self.region(config), config.account_id, name)
                     return Change(WriteResult(arn, name, deletion_date=now))
                 result = WriteResult(secret.arn, secret.name, deletion_date=now)
                 trailers = {"Secret-Arn": secret.arn, "Force-Delete-Without-Recovery": "true"}

@@ -113,7 +113,7 @@ class ReadOps(StoreCore):
             s
             for s in self._all(snap)
             if (include_planned_deletion or s.deleted_date is None)
-            and listing.matches(s, parsed, config.region)
+            and listing.matches(s, parsed, self.region(config))
         ]
         ordered = listing.sort_secrets(found, sort_by, sort_order)
         query = listing.fingerprint(
@@ -176,7 +176,7 @@ class ReadOps(StoreCore):
         found = [
             s
             for s in self._all(snap)
-            if s.deleted_date is None and listing.matches(s, parsed, config.region)
+            if s.deleted_date is None and listing.matches(s, parsed, self.region(config))
         ]
         ordered = listing.sort_secrets(found, None, None)
         query = listing.fingerprint("BatchGetSecretValue", parsed)

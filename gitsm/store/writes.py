@@ -145,7 +145,7 @@ class WriteOps(StoreCore):
             if kms_key_id is not None:
                 self.keys.resolve(kms_key_id, config)  # an unknown key fails before any write
             secret = Secret(
-                name=name, arn=make_arn(config.region, config.account_id, name), created=now,
+                name=name, arn=make_arn(self.region(config), config.account_id, name), created=now,
                 last_changed=now, description=description, kms_key_id=kms_key_id, tags=tag_pairs,
             )  # fmt: skip
             new_config = None

@@ -198,8 +198,14 @@ def test_store_selection(store: Path, tmp_path: Path, monkeypatch: pytest.Monkey
     monkeypatch.chdir(store / "deep" / "dir")
     assert out(runner.invoke(app, ["describe-secret", "--secret-id", "sel"]))["Name"] == "sel"
     assert out(runner.invoke(app, ["describe-secret", "--secret-id", "sel", "--region", REGION]))
-    other = runner.invoke(app, ["describe-secret", "--secret-id", "sel", "--region", "eu-west-1"])
-    assert other.exit_code == 253 and REGION in other.stderr
+    # --region overrides the store's region for the call: the ARNs it makes and accepts
+    made = out(runner.invoke(app, ["create-secret", "--name", "sel2", "--region", "eu-west-1"]))
+    assert made["ARN"].startswith(f"arn:aws:secretsmanager:eu-west-1:{ACCOUNT}:secret:sel2-")
+    by_arn = ["describe-secret", "--secret-id", made["ARN"]]
+    assert out(runner.invoke(app, [*by_arn, "--region", "eu-west-1"]))["Name"] == "sel2"
+    assert runner.invoke(app, by_arn).exit_code == 254  # that ARN is not of the store's region
+    plain = out(runner.invoke(app, ["create-secret", "--name", "sel3"]))
+    assert plain["ARN"].startswith(f"arn:aws:secretsmanager:{REGION}:")  # the config is unchanged
 
 
 def test_init_is_idempotent(store: Path, tmp_path: Path) -> None:
