@@ -277,10 +277,11 @@ class Checker:
             self.add(where, "is not in canonical form (fields, order or layout differ from what "
                      "gitsm writes)", REWRITE)  # fmt: skip
         if self.config is not None:
-            prefix = (f"arn:aws:secretsmanager:{self.config.region}:{self.config.account_id}:"
-                      f"secret:{secret.name}")  # fmt: skip
-            if not secret.arn.startswith(prefix) or not _ARN_SUFFIX.fullmatch(
-                secret.arn[len(prefix) :]
+            # any region: a client opened with another region (--region) makes ARNs of it
+            m = re.fullmatch(r"arn:aws:secretsmanager:[a-z0-9-]+:(\d{12}):secret:(.*)", secret.arn)
+            rest = m[2] if m and m[1] == self.config.account_id else ""
+            if not rest.startswith(secret.name) or not _ARN_SUFFIX.fullmatch(
+                rest[len(secret.name) :]
             ):
                 self.add(where, f"has ARN {secret.arn!r}, not one of this store and name",
                          "an ARN is fixed at creation: " + RESTORE)  # fmt: skip

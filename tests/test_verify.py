@@ -129,6 +129,24 @@ def _sub(pattern: str, repl: str) -> Callable[[str], str]:
     return lambda text: re.sub(pattern, repl, text, count=1, flags=re.MULTILINE)
 
 
+def test_arns_of_another_region_pass_and_of_another_account_do_not(bare_path: Path) -> None:
+    SecretStore.open(bare_path, region="eu-west-1").create_secret("eu", secret_string="v-eu-1234")
+    assert run_verify(bare_path, decrypt=True) == []
+    store = SecretStore.open(bare_path)
+    secret = store.describe_secret("eu")
+    forged = secret.arn.replace(f":{store.config().account_id}:", ":999999999999:")
+    data = store.repo.tip().read(paths.manifest_path("eu"))
+    assert data is not None and secret.arn in data.decode()
+    with store.repo.write_lock():
+        store.repo.commit(
+            store.repo.tip(),
+            {paths.manifest_path("eu"): data.decode().replace(secret.arn, forged).encode()},
+            "forge\n",
+            secret.created,
+        )
+    assert any("not one of this store" in p.problem for p in run_verify(bare_path))
+
+
 @pytest.mark.parametrize(
     ("edit", "expected"),
     [
