@@ -17,6 +17,7 @@ import subprocess
 import uuid
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -262,24 +263,27 @@ def test_formats_refuse_what_they_cannot_hold(store: SecretStore) -> None:
 
 
 def test_reads_come_from_one_commit(store: SecretStore, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A write landing mid-pass makes the pass start over: no mix of two states."""
+    """Writes landing mid-read change nothing: every value comes from the commit read first."""
     writer = gitsm.SecretStore.open(store.repo.workdir or store.repo.gitdir)
+    first = store.repo.tip().commit_id
+    before = {n: store.get_secret_value(n).secret_string for n in ("ci/versioned", "ci/plain")}
     calls = {"n": 0}
-    real = store.get_secret_value
+    real = store.get_secret_values
 
-    def racing(secret_id: str, **kwargs: object) -> object:
+    def racing(requests: Any, snapshot: Any = None) -> Any:
         calls["n"] += 1
         if calls["n"] == 2:
             writer.update_secret("ci/plain", secret_string="changed-mid-read")
             writer.update_secret("ci/versioned", secret_string="changed-too")
-        return real(secret_id, **kwargs)  # type: ignore[arg-type]
+        return real(requests, snapshot)
 
-    monkeypatch.setattr(store, "get_secret_value", racing)
+    monkeypatch.setattr(store, "get_secret_values", racing)
     spec = spec_of("--env A=ci/versioned", "--env B=ci/plain")
     results, commit = read_values(store, spec.entries)
-    assert calls["n"] == 4 and commit == store.repo.tip().commit_id
+    assert calls["n"] == 2 and commit == first != store.repo.tip().commit_id
     values = {r[0]: v.secret_string for r, v in results.items()}  # type: ignore[union-attr]
-    assert values == {"ci/versioned": "changed-too", "ci/plain": "changed-mid-read"}
+    assert values == before
+    assert "changed-mid-read" not in values.values() and "changed-too" not in values.values()
 
 
 def test_forked_helper_reads_half(store: SecretStore, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -1,10 +1,9 @@
 """Reading what a spec names: every secret version once, all from one commit of the store.
 
 Entries that name the same (SecretId, VersionId, VersionStage) share one GetSecretValue, so each
-version is decrypted once however many keys or destinations use it. All reads come from one commit:
-the branch tip is taken before and after the pass (gitsm writes only move it forward), and a pass
-during which it moved (a concurrent write) is discarded and read again, so a job never mixes two
-states of the store.
+version is decrypted once however many keys or destinations use it. All reads come from one
+snapshot of the branch (one commit, read once at the start), so a job never mixes two states of the
+store even while others write.
 
 With many requests and two or more CPUs, a forked helper process reads the second half while this
 one reads the first, and hands its results back through a private pipe: start-up and reading are
@@ -27,6 +26,7 @@ from gitsm.materialize.errors import MaterializeError
 from gitsm.materialize.spec import Entry
 
 if TYPE_CHECKING:
+    from gitsm.gitrepo import Snapshot
     from gitsm.store import SecretStore, SecretValue
 
 MAX_PASSES = 5
@@ -41,15 +41,13 @@ def request_of(entry: Entry) -> Request:
     return (entry.secret_id, entry.version_id, entry.version_stage)
 
 
-def _read_one(store: SecretStore, request: Request) -> SecretValue | GitsmError:
-    secret_id, version_id, version_stage = request
-    try:
-        return store.get_secret_value(secret_id, version_id=version_id, version_stage=version_stage)
-    except GitsmError as exc:
-        return exc
+def _read_one(store: SecretStore, snap: Snapshot, request: Request) -> SecretValue | GitsmError:
+    return store.get_secret_values([request], snap)[0]
 
 
-def _helper_reads(store: SecretStore, requests: list[Request]) -> tuple[int, int] | None:
+def _helper_reads(
+    store: SecretStore, snap: Snapshot, requests: list[Request]
+) -> tuple[int, int] | None:
     """Fork a helper that reads ``requests`` and pickles the results into a pipe.
 
     Returns (pid, read end), or None where a fork is not safe (other threads may hold locks).
@@ -62,7 +60,7 @@ def _helper_reads(store: SecretStore, requests: list[Request]) -> tuple[int, int
         status = 1
         try:
             os.close(read_end)
-            payload = pickle.dumps([_read_one(store, r) for r in requests])
+            payload = pickle.dumps(store.get_secret_values(requests, snap))
             view = memoryview(payload)
             while view:
                 view = view[os.write(write_end, view) :]
@@ -91,28 +89,27 @@ def _helper_results(pid: int, read_end: int) -> list[SecretValue | GitsmError] |
 def _read_pass(
     store: SecretStore, requests: list[Request], tick: Callable[[], None] | None
 ) -> tuple[dict[Request, SecretValue | GitsmError], str | None]:
-    """One pass over the requests; returns the results and the commit, if the branch held still.
+    """One pass over the requests, all read from one snapshot of the branch: (results, commit).
 
     With many requests and two or more CPUs, a forked helper reads the second half meanwhile.
     """
-    before = store.repo.tip().commit_id
+    snap = store.repo.tip()
     split = len(requests) // 2 if len(requests) >= PARALLEL_MIN and _cpus() > 1 else len(requests)
-    helper = _helper_reads(store, requests[split:]) if split < len(requests) else None
+    helper = _helper_reads(store, snap, requests[split:]) if split < len(requests) else None
     if helper is None:
         split = len(requests)
     results: dict[Request, SecretValue | GitsmError] = {}
     for request in requests[:split]:
-        results[request] = _read_one(store, request)
+        results[request] = _read_one(store, snap, request)
         if tick is not None:
             tick()
     if helper is not None:
         theirs = _helper_results(*helper)
         for i, request in enumerate(requests[split:]):
-            results[request] = theirs[i] if theirs is not None else _read_one(store, request)
+            results[request] = theirs[i] if theirs is not None else _read_one(store, snap, request)
             if tick is not None:
                 tick()
-    after = store.repo.tip().commit_id
-    return results, before if before == after else None
+    return results, snap.commit_id
 
 
 def _cpus() -> int:

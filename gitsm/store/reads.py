@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -88,6 +89,24 @@ class ReadOps(StoreCore):
         snap = self.repo.tip()
         secret = self._find(snap, self.config(snap), secret_id)
         return self._value(snap, secret, version_id, version_stage)
+
+    def get_secret_values(
+        self,
+        requests: Sequence[tuple[str, str | None, str | None]],
+        snapshot: Snapshot | None = None,
+    ) -> list[SecretValue | GitsmError]:
+        """GetSecretValue for each (SecretId, VersionId, VersionStage), all from one commit
+        (``snapshot``, default the tip); a failed read gives its error in its place."""
+        snap = snapshot or self.repo.tip()
+        config = self.config(snap)
+        out: list[SecretValue | GitsmError] = []
+        for secret_id, version_id, version_stage in requests:
+            try:
+                secret = self._find(snap, config, secret_id)
+                out.append(self._value(snap, secret, version_id, version_stage))
+            except GitsmError as exc:
+                out.append(exc)
+        return out
 
     def describe_secret(self, secret_id: str) -> Secret:
         """DescribeSecret: the secret's metadata (works on a secret pending deletion)."""
