@@ -363,7 +363,7 @@ def test_the_ci_workflows_use_documented_commands_and_ci_held_keys(
     assert {argv[1] for argv in commands} == {"verify", "materialize", "exec"}
     for argv in commands:
         if argv[1] == "materialize":
-            assert argv[2:] == ["--spec", "gitsm.materialize.yaml"]
+            assert argv[2:4] == ["--spec", "gitsm.materialize.yaml"]
         if argv[1] == "exec":
             assert "--" in argv and all(
                 "=" in argv[i + 1] for i, a in enumerate(argv) if a == "--env"
