@@ -5,7 +5,9 @@ from __future__ import annotations
 import os
 import subprocess
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -74,3 +76,27 @@ def git(path: Path, *args: str) -> str:
     return subprocess.run(
         ["git", *args], cwd=path, check=True, capture_output=True, text=True, env=env
     ).stdout
+
+
+def commits(path: Path) -> int:
+    """The number of commits on the branch checked out (or HEAD's, in a bare repository)."""
+    return int(git(path, "rev-list", "--count", "HEAD"))
+
+
+def error(info: pytest.ExceptionInfo[Any]) -> tuple[str, str]:
+    """(Code, Message) of a client error."""
+    err = info.value.response["Error"]
+    return err["Code"], err["Message"]
+
+
+class Clock:
+    """A clock the test moves by hand (``SecretStore.open(path, clock=clock)``)."""
+
+    def __init__(self, start: datetime = datetime(2031, 5, 6, 7, 8, 9, tzinfo=UTC)) -> None:
+        self.now = start
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> None:
+        self.now += timedelta(**delta)

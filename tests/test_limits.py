@@ -18,13 +18,9 @@ import yaml
 from gitsm import paths
 from gitsm.awsclient import SecretsManagerClient
 from gitsm.store import SecretStore
-from tests.conftest import git
+from tests.conftest import Clock, commits, git
 
 MAX = 65_536
-
-
-def commits(path: Path) -> int:
-    return int(git(path, "rev-list", "--count", "HEAD"))
 
 
 def is_checkout(path: Path) -> bool:
@@ -391,14 +387,6 @@ def test_odd_tokens_round_trip_and_never_reach_a_file_name(
 # -- retention --------------------------------------------------------------------------------------
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = datetime(2031, 1, 1, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
 def all_versions(client: SecretsManagerClient, name: str) -> list[str]:
     """Every VersionId of ``name`` (IncludeDeprecated), following NextToken."""
     out: list[str] = []
@@ -417,7 +405,7 @@ def manifest_versions(path: Path, name: str) -> set[str]:
 
 
 def test_retention_prunes_old_unlabeled_versions_only(repo_path: Path) -> None:
-    clock = Clock()
+    clock = Clock(datetime(2031, 1, 1, tzinfo=UTC))
     client = SecretsManagerClient(SecretStore.open(repo_path, clock=clock))
     name = "ret/s"
 
@@ -465,7 +453,7 @@ def test_retention_prunes_old_unlabeled_versions_only(repo_path: Path) -> None:
 
 
 def test_retention_never_prunes_young_versions(repo_path: Path) -> None:
-    clock = Clock()
+    clock = Clock(datetime(2031, 1, 1, tzinfo=UTC))
     client = SecretsManagerClient(SecretStore.open(repo_path, clock=clock))
     ids = [client.create_secret(Name="burst", SecretString="0")["VersionId"]]
     for i in range(1, 106):

@@ -4,47 +4,24 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from gitsm import paths
 from gitsm.awsclient import SecretsManagerClient
 from gitsm.store import SecretStore
-from tests.conftest import git
-
-
-class Clock:
-    """A clock the test moves by hand."""
-
-    def __init__(self) -> None:
-        self.now = datetime(2031, 5, 6, 7, 8, 9, 123000, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **delta: float) -> None:
-        self.now += timedelta(**delta)
+from tests.conftest import Clock, commits, error, git
 
 
 @pytest.fixture
 def clock() -> Clock:
-    return Clock()
+    return Clock(datetime(2031, 5, 6, 7, 8, 9, 123000, tzinfo=UTC))
 
 
 @pytest.fixture
 def timed(any_path: Path, clock: Clock) -> SecretsManagerClient:
     """A client (checkout and bare) whose clock the test controls."""
     return SecretsManagerClient(SecretStore.open(any_path, clock=clock))
-
-
-def commits(path: Path) -> int:
-    return int(git(path, "rev-list", "--count", "HEAD"))
-
-
-def error(info: pytest.ExceptionInfo[Any]) -> tuple[str, str]:
-    err = info.value.response["Error"]
-    return err["Code"], err["Message"]
 
 
 def stages(client: SecretsManagerClient, name: str) -> dict[str, list[str]]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import string
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -18,20 +18,7 @@ import pytest
 from gitsm.awsclient import SecretsManagerClient
 from gitsm.passwords import PUNCTUATION
 from gitsm.store import SecretStore
-from tests.conftest import git
-
-
-class Clock:
-    """A clock the test moves by hand."""
-
-    def __init__(self) -> None:
-        self.now = datetime(2031, 5, 6, 7, 8, 9, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **delta: float) -> None:
-        self.now += timedelta(**delta)
+from tests.conftest import Clock, commits, error, git
 
 
 @pytest.fixture
@@ -43,15 +30,6 @@ def clock() -> Clock:
 def timed(repo_path: Path, clock: Clock) -> SecretsManagerClient:
     """A client on a checkout store whose clock the test controls."""
     return SecretsManagerClient(SecretStore.open(repo_path, clock=clock))
-
-
-def commits(path: Path) -> int:
-    return int(git(path, "rev-list", "--count", "HEAD"))
-
-
-def error(info: pytest.ExceptionInfo[Any]) -> tuple[str, str]:
-    err = info.value.response["Error"]
-    return err["Code"], err["Message"]
 
 
 @contextmanager

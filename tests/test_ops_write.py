@@ -17,20 +17,9 @@ import pytest
 from gitsm import paths
 from gitsm.awsclient import SecretsManagerClient
 from gitsm.providers.local import LocalProvider
-from tests.conftest import git
+from tests.conftest import commits, error, git
 
 ARN_RE = re.compile(r"arn:aws:secretsmanager:[a-z0-9-]+:\d{12}:secret:(?P<name>.+)-[A-Za-z0-9]{6}")
-
-
-def commits(path: Path) -> int:
-    """The number of commits on the store's branch."""
-    return int(git(path, "rev-list", "--count", "HEAD"))
-
-
-def error(info: pytest.ExceptionInfo[Any]) -> tuple[str, str]:
-    """(Code, Message) of a client error."""
-    err = info.value.response["Error"]
-    return err["Code"], err["Message"]
 
 
 def envelope_doc(path: Path, name: str, version_id: str) -> dict[str, Any]:
