@@ -22,7 +22,6 @@ all authenticate, and hands anything else to pyrage. It halves the cost of an un
 
 from __future__ import annotations
 
-import base64
 import binascii
 import hmac
 import json
@@ -98,9 +97,9 @@ def _raw_b64(text: bytes) -> bytes:
     return binascii.a2b_base64(text + b"=" * (-len(text) % 4), strict_mode=True)
 
 
-def canonical_armor(sealed: str) -> bool:
-    """True when ``sealed`` is an age armored file in the one canonical form (as ``age -a`` and
-    pyrage write it: padded base64 in 64-column lines, a final newline).
+def armored_bytes(sealed: str) -> bytes | None:
+    """The bytes of ``sealed`` when it is an age armored file in the one canonical form (as ``age
+    -a`` and pyrage write it: padded base64 in 64-column lines, a final newline), else None.
 
     age's own decoders accept some variants (a missing final newline, non-zero unused bits in the
     last base64 character) that decode to the same bytes; refusing them keeps the envelope's rule
@@ -108,23 +107,32 @@ def canonical_armor(sealed: str) -> bool:
     """
     lines = sealed.split("\n")
     if len(lines) < 4 or lines[0] != ARMOR_BEGIN or lines[-2:] != [ARMOR_END, ""]:
-        return False
+        return None
     body = lines[1:-2]
+    if any(len(line) != 64 for line in body[:-1]) or not 0 < len(body[-1]) <= 64:
+        return None
+    joined = "".join(body)
     try:
-        raw = binascii.a2b_base64("".join(body), strict_mode=True)
+        raw = binascii.a2b_base64(joined, strict_mode=True)
     except (binascii.Error, ValueError):
-        return False
-    text = base64.b64encode(raw).decode("ascii")
-    return body == [text[i : i + 64] for i in range(0, len(text), 64)]
+        return None
+    return raw if binascii.b2a_base64(raw, newline=False) == joined.encode("ascii") else None
+
+
+def canonical_armor(sealed: str) -> bool:
+    """True when ``sealed`` is an age armored file in canonical form (see :func:`armored_bytes`)."""
+    return armored_bytes(sealed) is not None
 
 
 def _fast_decrypt(sealed: str, key: X25519PrivateKey, public: bytes) -> bytes | None:
     """Decrypt an armored single-chunk age file for one X25519 identity; None to defer to pyrage."""
+    raw = armored_bytes(sealed)
+    return _fast_decrypt_raw(raw, key, public) if raw is not None else None
+
+
+def _fast_decrypt_raw(raw: bytes, key: X25519PrivateKey, public: bytes) -> bytes | None:
+    """:func:`_fast_decrypt` on the bytes of the armored file."""
     try:
-        lines = sealed.strip().split("\n")
-        if lines[0] != ARMOR_BEGIN or lines[-1] != ARMOR_END:
-            return None
-        raw = binascii.a2b_base64("".join(lines[1:-1]), strict_mode=True)
         end = raw.index(b"\n--- ")
         eol = raw.index(b"\n", end + 5)
         header, mac, body = raw[: end + 4], _raw_b64(raw[end + 5 : eol]), raw[eol + 1 :]
@@ -298,17 +306,18 @@ class AgeProvider(KeyProvider):
                 f"no age identity for recipient {key_id} is held here ({self._sources()}: {held})"
             )
         sealed = stanza.get("age")
-        if not isinstance(sealed, str) or not canonical_armor(sealed):
+        raw = armored_bytes(sealed) if isinstance(sealed, str) else None
+        if raw is None:
             raise KeyUnavailable(
                 f"the age stanza for {key_id} holds no canonical armored age file (altered?)"
             )
         fast = self._fast.get(key_id)
-        plain = _fast_decrypt(sealed, *fast) if fast is not None else None
+        plain = _fast_decrypt_raw(raw, *fast) if fast is not None else None
         if plain is not None:
             return self._check(key_id, plain, context)
         try:
-            plain = bytes(pyrage.decrypt(sealed.encode("ascii"), [identity]))
-        except Exception:  # pyrage.DecryptError, or non-ASCII text
+            plain = bytes(pyrage.decrypt(raw, [identity]))
+        except Exception:  # pyrage.DecryptError
             raise KeyUnavailable(
                 f"age recipient {key_id} did not decrypt its stanza (altered, or made for "
                 "another recipient)"
