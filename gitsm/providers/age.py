@@ -130,16 +130,43 @@ def _fast_decrypt(sealed: str, key: X25519PrivateKey, public: bytes) -> bytes | 
     return _fast_decrypt_raw(raw, key, public) if raw is not None else None
 
 
+_ONE_X25519 = re.compile(
+    rb"age-encryption\.org/v1\n-> X25519 ([A-Za-z0-9+/]{43})\n([A-Za-z0-9+/]{43})\n"
+    rb"--- ([A-Za-z0-9+/]{43})\n"
+)
+"""The common header: one X25519 stanza and no grease (others take the general parser)."""
+
+
+def _open_payload(file_key: bytes | None, header: bytes, mac: bytes, body: bytes) -> bytes | None:
+    if file_key is None or len(file_key) != 16 or not 32 <= len(body) <= 16 + _CHUNK + 16:
+        return None
+    expected = hmac.digest(_hkdf(file_key, b"", b"header"), header, "sha256")
+    if not hmac.compare_digest(expected, mac):
+        return None
+    payload_key = _hkdf(file_key, body[:16], b"payload")
+    return ChaCha20Poly1305(payload_key).decrypt(bytes(11) + b"\x01", body[16:], None)
+
+
+def _unwrap_x25519(share: bytes, wrapped: bytes, key: X25519PrivateKey, public: bytes) -> bytes:
+    shared = key.exchange(X25519PublicKey.from_public_bytes(share))
+    wrap = _hkdf(shared, share + public, b"age-encryption.org/v1/X25519")
+    return ChaCha20Poly1305(wrap).decrypt(bytes(12), wrapped, None)
+
+
 def _fast_decrypt_raw(raw: bytes, key: X25519PrivateKey, public: bytes) -> bytes | None:
     """:func:`_fast_decrypt` on the bytes of the armored file."""
     try:
+        if m := _ONE_X25519.match(raw):
+            one = _unwrap_x25519(_raw_b64(m[1]), _raw_b64(m[2]), key, public)
+            return _open_payload(one, raw[: m.end(2) + 4], _raw_b64(m[3]), raw[m.end() :])
         end = raw.index(b"\n--- ")
         eol = raw.index(b"\n", end + 5)
         header, mac, body = raw[: end + 4], _raw_b64(raw[end + 5 : eol]), raw[eol + 1 :]
         rows = header.split(b"\n")
         if rows[0] != b"age-encryption.org/v1" or not 32 <= len(body) <= 16 + _CHUNK + 16:
             return None
-        file_key, i = None, 1
+        file_key: bytes | None = None
+        i = 1
         while i < len(rows) - 1:
             args, stanza = rows[i].split(b" "), b""
             i += 1
@@ -148,20 +175,11 @@ def _fast_decrypt_raw(raw: bytes, key: X25519PrivateKey, public: bytes) -> bytes
                 if len(rows[i - 1]) < 64:
                     break
             if file_key is None and args[:2] == [b"->", b"X25519"] and len(args) == 3:
-                share = _raw_b64(args[2])
-                shared = key.exchange(X25519PublicKey.from_public_bytes(share))
-                wrap = _hkdf(shared, share + public, b"age-encryption.org/v1/X25519")
                 try:
-                    file_key = ChaCha20Poly1305(wrap).decrypt(bytes(12), _raw_b64(stanza), None)
+                    file_key = _unwrap_x25519(_raw_b64(args[2]), _raw_b64(stanza), key, public)
                 except InvalidTag:
                     continue
-        if file_key is None or len(file_key) != 16:
-            return None
-        expected = hmac.digest(_hkdf(file_key, b"", b"header"), header, "sha256")
-        if not hmac.compare_digest(expected, mac):
-            return None
-        payload_key = _hkdf(file_key, body[:16], b"payload")
-        return ChaCha20Poly1305(payload_key).decrypt(bytes(11) + b"\x01", body[16:], None)
+        return _open_payload(file_key, header, mac, body)
     except (ValueError, IndexError, InvalidTag, binascii.Error):
         return None
 
