@@ -214,10 +214,7 @@ class StoreCore:
         else:
             candidates.append((secret_id, None))
         for name, full_arn in candidates:
-            try:
-                secret = self._load(snap, name) if name else None
-            except StoreError:
-                raise
+            secret = self._load(snap, name) if name else None
             if secret is None or self._expired(secret, now):
                 continue
             if full_arn is not None and secret.arn != full_arn:

@@ -227,11 +227,9 @@ class WriteOps(StoreCore):
         """Re-wrap the AWSCURRENT, AWSPENDING and AWSPREVIOUS versions for ``recipients``."""
         for stage in (AWSCURRENT, AWSPENDING, AWSPREVIOUS):
             vid = secret.version_with_stage(stage)
-            path = paths.version_path(secret.name, vid) if vid else None
-            if vid is None or path is None or path in files:
-                continue
-            data = snap.read(path)
-            if data is None:
+            path = paths.version_path(secret.name, vid) if vid is not None else ""
+            data = snap.read(path) if vid is not None and path not in files else None
+            if vid is None or data is None:
                 continue
             files[path] = envelope.rewrap(
                 data, name=secret.name, arn=secret.arn, version_id=vid,
