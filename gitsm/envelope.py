@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Sequence
 from typing import Any, cast
 
 from cryptography.exceptions import InvalidTag
@@ -143,22 +144,65 @@ def parse(data: bytes, *, name: str, version_id: str) -> dict[str, Any]:
     return cast(dict[str, Any], doc)
 
 
+Sealed = tuple[bytes, str, str, str]
+"""One envelope to open: (file bytes, secret name, secret ARN, VersionId)."""
+
+
+def _decrypt(doc: dict[str, Any], data_key: bytes, name: str, version_id: str) -> bytes:
+    try:
+        nonce = b64decode_strict(doc.get("nonce"))
+        ciphertext = b64decode_strict(doc.get("ciphertext"))
+        return AESGCM(data_key).decrypt(nonce, ciphertext, _aad(name, version_id, doc["type"]))
+    except (ValueError, InvalidTag):
+        raise DecryptionFailure(
+            f"Secrets Manager can't decrypt version {version_id} of secret {name}: the "
+            "ciphertext does not authenticate (altered or moved). Restore it from git history."
+        ) from None
+
+
+def open_values(
+    items: Sequence[Sealed], keys: KeyService
+) -> list[tuple[bytes, ValueKind] | DecryptionFailure]:
+    """Decrypt many envelopes; each gives its value and kind, or its DecryptionFailure.
+
+    The work runs in three passes (parse every envelope, unwrap every data key, decrypt every
+    value) rather than envelope by envelope: each pass keeps one kind of code hot, which matters
+    most for the asymmetric providers (an age X25519 unwrap costs about a third less this way,
+    bench/bench_keys.py). The result is the same as opening each envelope alone.
+    """
+    opened: list[tuple[dict[str, Any], bytes] | DecryptionFailure] = []
+    for data, name, _arn, version_id in items:
+        try:
+            opened.append((parse(data, name=name, version_id=version_id), b""))
+        except DecryptionFailure as exc:
+            opened.append(exc)
+    for i, (_data, _name, arn, version_id) in enumerate(items):
+        step = opened[i]
+        if not isinstance(step, DecryptionFailure):
+            try:
+                opened[i] = (step[0], keys.unwrap(step[0]["keys"], _context(arn, version_id)))
+            except DecryptionFailure as exc:
+                opened[i] = exc
+    out: list[tuple[bytes, ValueKind] | DecryptionFailure] = []
+    for step, (_data, name, _arn, version_id) in zip(opened, items, strict=True):
+        if isinstance(step, DecryptionFailure):
+            out.append(step)
+            continue
+        doc, data_key = step
+        try:
+            out.append((_decrypt(doc, data_key, name, version_id), doc["type"]))
+        except DecryptionFailure as exc:
+            out.append(exc)
+    return out
+
+
 def open_value(
     data: bytes, *, name: str, arn: str, version_id: str, keys: KeyService
 ) -> tuple[bytes, ValueKind]:
     """Decrypt an envelope; returns the value and its kind, or raises DecryptionFailure."""
     doc = parse(data, name=name, version_id=version_id)
     data_key = keys.unwrap(doc["keys"], _context(arn, version_id))
-    try:
-        nonce = b64decode_strict(doc.get("nonce"))
-        ciphertext = b64decode_strict(doc.get("ciphertext"))
-        value = AESGCM(data_key).decrypt(nonce, ciphertext, _aad(name, version_id, doc["type"]))
-    except (ValueError, InvalidTag):
-        raise DecryptionFailure(
-            f"Secrets Manager can't decrypt version {version_id} of secret {name}: the "
-            "ciphertext does not authenticate (altered or moved). Restore it from git history."
-        ) from None
-    return value, doc["type"]
+    return _decrypt(doc, data_key, name, version_id), doc["type"]
 
 
 def rewrap(

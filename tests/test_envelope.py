@@ -323,6 +323,59 @@ def test_any_recipient_opens(service: tuple[KeyService, list[Recipient]], tmp_pa
         assert r.key_id in info.value.message
 
 
+def test_open_values_agrees_with_open_value_one_by_one(
+    service: tuple[KeyService, list[Recipient]], tmp_path: Path
+) -> None:
+    """The bulk opener (parse all, unwrap all, decrypt all) gives each envelope exactly what
+    opening it alone gives: its value, or its own DecryptionFailure in its place."""
+    svc, recips = service
+    vids = [f"00000000-0000-4000-8000-00000000000{i}" for i in range(5)]
+
+    def seal(value: bytes, vid: str, who: list[Recipient], keys: KeyService = svc) -> bytes:
+        return envelope.seal(
+            value, "string", name=NAME, arn=ARN, version_id=vid, recipients=who, keys=keys
+        )
+
+    good = seal(b"first-value", vids[0], recips)
+    tampered = bytearray(seal(b"second-value", vids[1], recips))
+    at = tampered.index(b'"ciphertext": "') + 20
+    tampered[at] = ord("A") if tampered[at] != ord("A") else ord("B")
+    not_json = b"not an envelope"
+    stranger = Recipient("local", LocalProvider(home=tmp_path / "other", env={}).create_key())
+    foreign = seal(
+        b"fourth-value", vids[3], [stranger], KeyService(home=tmp_path / "other", env={})
+    )
+    items = [
+        (good, NAME, ARN, vids[0]),
+        (bytes(tampered), NAME, ARN, vids[1]),
+        (not_json, NAME, ARN, vids[2]),
+        (foreign, NAME, ARN, vids[3]),
+        (good, NAME, ARN, vids[4]),  # moved to another version: bound to vids[0]
+        (seal(b"last-value", vids[0], recips[1:]), NAME, ARN, vids[0]),
+    ]
+    bulk = envelope.open_values(items, svc)
+    assert len(bulk) == len(items)
+    for (data, name, arn, vid), got in zip(items, bulk, strict=True):
+        try:
+            alone: object = envelope.open_value(data, name=name, arn=arn, version_id=vid, keys=svc)
+        except DecryptionFailure as exc:
+            alone = exc
+        if isinstance(alone, DecryptionFailure):
+            assert isinstance(got, DecryptionFailure) and got.message == alone.message
+        else:
+            assert got == alone
+    assert bulk[0] == (b"first-value", "string") and bulk[5] == (b"last-value", "string")
+    assert [isinstance(r, DecryptionFailure) for r in bulk] == [
+        False,
+        True,
+        True,
+        True,
+        True,
+        False,
+    ]
+    assert envelope.open_values([], svc) == []
+
+
 def test_rewrap_keeps_ciphertext(service: tuple[KeyService, list[Recipient]]) -> None:
     svc, recips = service
     data = _seal(svc, recips[:1], b"rotate-me", "string")

@@ -9,6 +9,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import pyrage  # type: ignore[import-untyped]
 import pytest
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -22,9 +23,14 @@ from gitsm.providers.age import (
     ENV_IDENTITY_FILE,
     ENV_KEY,
     AgeProvider,
-    _bech32_bytes,
-    _fast_decrypt,
     payload,
+)
+from gitsm.providers.agefile import (
+    ARMOR_BEGIN,
+    ARMOR_END,
+    armored_bytes,
+    bech32_bytes,
+    decrypt_armored,
 )
 from gitsm.store import SecretStore
 
@@ -225,7 +231,7 @@ def test_several_age_recipients_each_read_alone(repo_path: Path, tmp_path: Path)
 
 def test_fast_reader_agrees_with_pyrage_and_the_cli(ident: tuple[Path, str]) -> None:
     line = next(x for x in ident[0].read_text().splitlines() if x.startswith("AGE-"))
-    scalar, public = _bech32_bytes(line), _bech32_bytes(ident[1])
+    scalar, public = bech32_bytes(line), bech32_bytes(ident[1])
     assert scalar is not None and public is not None and len(public) == 32
     key = X25519PrivateKey.from_private_bytes(scalar)
     other = str(x25519.Identity.generate().to_public())
@@ -240,11 +246,11 @@ def test_fast_reader_agrees_with_pyrage_and_the_cli(ident: tuple[Path, str]) -> 
     made = [AgeProvider(env={}).wrap(ident[1], b"k" * 32, CONTEXT)["age"], cli(ident[1]),
             cli(other, ident[1])]  # fmt: skip
     for sealed in made:
-        assert _fast_decrypt(sealed, key, public) == text
+        assert decrypt_armored(sealed, key, public) == text
         for i in (60, len(sealed) - 60):  # in the header, in the payload
             altered = sealed[:i] + ("A" if sealed[i] != "A" else "B") + sealed[i + 1 :]
-            assert _fast_decrypt(altered, key, public) is None
-    assert _fast_decrypt(cli(other), key, public) is None
+            assert decrypt_armored(altered, key, public) is None
+    assert decrypt_armored(cli(other), key, public) is None
 
 
 def test_pyrage_reads_what_the_fast_reader_declines(ident: tuple[Path, str]) -> None:
@@ -284,3 +290,40 @@ def test_non_canonical_armor_is_refused(ident: tuple[Path, str]) -> None:
     for variant in (same_bytes, sealed.rstrip("\n"), sealed.replace("\n", "\r\n")):
         with pytest.raises(KeyUnavailable, match="canonical"):
             provider.unwrap(recipient, {"age": variant}, context)
+
+
+def _armor(raw: bytes) -> str:
+    body = base64.b64encode(raw).decode()
+    lines = [body[i : i + 64] for i in range(0, len(body), 64)]
+    return "\n".join([ARMOR_BEGIN, *lines, ARMOR_END, ""])
+
+
+def test_header_fields_with_unused_bits_set_are_refused(ident: tuple[Path, str]) -> None:
+    """The X25519 share, the wrapped file key and the header MAC are 32 bytes in 43 base64
+    characters; setting a last character's unused bits spells the same bytes. The MAC line is not
+    covered by the MAC itself, so only a strict reader notices: both readers must refuse."""
+    path, recipient = ident
+    provider = keys_for(**{ENV_IDENTITY_FILE: str(path)}).provider("age")
+    identity = x25519.Identity.from_str(
+        next(x for x in path.read_text().splitlines() if x.startswith("AGE-"))
+    )
+    data_key = os.urandom(32)
+    sealed = provider.wrap(recipient, data_key, CONTEXT)["age"]
+    raw = armored_bytes(sealed)
+    assert raw is not None and _armor(raw) == sealed
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+    share_at = raw.index(b"-> X25519 ") + 10
+    fields = {"share": share_at, "wrapped key": raw.index(b"\n", share_at) + 1,
+              "MAC": raw.index(b"\n--- ") + 5}  # fmt: skip
+    for what, start in fields.items():
+        last = start + 42
+        twin = alphabet[alphabet.index(chr(raw[last])) ^ 1]  # one of the two unused bits
+        altered = raw[:last] + twin.encode() + raw[last + 1 :]
+        assert base64.b64decode(altered[start : last + 1] + b"=") == base64.b64decode(
+            raw[start : last + 1] + b"="
+        ), what
+        with pytest.raises(KeyUnavailable):
+            provider.unwrap(recipient, {"age": _armor(altered)}, CONTEXT)
+        with pytest.raises(pyrage.DecryptError):
+            pyrage.decrypt(altered, [identity])
+    assert provider.unwrap(recipient, {"age": sealed}, CONTEXT) == data_key

@@ -12,18 +12,12 @@ Unwrapping checks the context, so a stanza copied to another secret or version d
 Because it is plain age, ``age -d -i <identity file>`` recovers the data key from a stanza, and a
 stanza made with ``age -a -r <recipient>`` over that payload is read by gitsm (docs/FORMAT.md).
 
-pyrage writes every stanza and is the reference reader. Reading has a fast path for the common case
-(an armored file with X25519 stanzas and a single payload chunk), following the age v1 specification
-with ``cryptography``'s X25519 and ChaCha20-Poly1305 and the standard library's HMAC-SHA256 (for
-HKDF and the header MAC). It accepts a file only when the file key, the header MAC and the payload
-all authenticate, and hands anything else to pyrage. It halves the cost of an unwrap
-(bench/bench_keys.py).
+pyrage writes every stanza and is the reference reader; reading goes first through
+:mod:`gitsm.providers.agefile`, a fast reader for the common shape that declines anything else.
 """
 
 from __future__ import annotations
 
-import binascii
-import hmac
 import json
 import os
 import re
@@ -33,155 +27,34 @@ from pathlib import Path
 from typing import Any
 
 import pyrage  # type: ignore[import-untyped]
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
-from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from pyrage import x25519
 
+from gitsm.providers import agefile
+from gitsm.providers.agefile import ARMOR_BEGIN, bech32_bytes
 from gitsm.providers.base import KeyProvider, KeyUnavailable, b64decode_strict, b64encode
 
 ENV_IDENTITY_FILE = "GITSM_AGE_IDENTITY_FILE"
 ENV_KEY = "GITSM_AGE_KEY"
 PAYLOAD_FORMAT = "gitsm-age-v1"
-ARMOR_BEGIN = "-----BEGIN AGE ENCRYPTED FILE-----"
-ARMOR_END = "-----END AGE ENCRYPTED FILE-----"
 _RECIPIENT = re.compile(r"age1[02-9ac-hj-np-z]{58}")
 _IDENTITY_PREFIX = "AGE-SECRET-KEY-1"
 
 
+_quote = json.encoder.encode_basestring_ascii
+_PAYLOAD_TAIL = f'","format":"{PAYLOAD_FORMAT}"}}'.encode("ascii")
+
+
+def _payload_head(context: Mapping[str, str]) -> bytes:
+    inner = ",".join(f"{_quote(k)}:{_quote(v)}" for k, v in sorted(context.items()))
+    return f'{{"context":{{{inner}}},"data_key":"'.encode("ascii")
+
+
 def payload(data_key: bytes, context: Mapping[str, str]) -> bytes:
-    """The plaintext that an age stanza encrypts: the data key bound to its encryption context."""
-    doc = {"context": dict(context), "data_key": b64encode(data_key), "format": PAYLOAD_FORMAT}
-    return json.dumps(doc, sort_keys=True, separators=(",", ":")).encode("utf-8")
-
-
-_BECH32 = "qpzry9x8gf2tvdw0s3jn54khce6mua7l"
-_BECH32_GEN = (0x3B6A57B2, 0x26508E6D, 0x1EA119FA, 0x3D4233DD, 0x2A1462B3)
-_CHUNK = 64 * 1024
-
-
-def _bech32_bytes(text: str) -> bytes | None:
-    """The data part of a bech32 string (age recipients and identities), None if malformed."""
-    hrp, _, data = text.lower().rpartition("1")
-    if not hrp or len(data) < 6 or any(c not in _BECH32 for c in data):
-        return None
-    values = [_BECH32.index(c) for c in data]
-    chk = 1
-    for v in [ord(c) >> 5 for c in hrp] + [0] + [ord(c) & 31 for c in hrp] + values:
-        top, chk = chk >> 25, (chk & 0x1FFFFFF) << 5 ^ v
-        for i, g in enumerate(_BECH32_GEN):
-            chk ^= g if (top >> i) & 1 else 0
-    if chk != 1:
-        return None
-    acc = bits = 0
-    out = bytearray()
-    for v in values[:-6]:
-        acc, bits = (acc << 5) | v, bits + 5
-        if bits >= 8:
-            bits -= 8
-            out.append((acc >> bits) & 0xFF)
-    return bytes(out)
-
-
-def _hkdf(ikm: bytes, salt: bytes, info: bytes) -> bytes:
-    """HKDF-SHA256 (RFC 5869) for one 32-byte block; an empty salt is HMAC's all-zero key."""
-    prk = hmac.digest(salt, ikm, "sha256")
-    return hmac.digest(prk, info + b"\x01", "sha256")
-
-
-def _raw_b64(text: bytes) -> bytes:
-    """age's unpadded base64; raises ValueError (binascii.Error) when it is not that."""
-    if b"=" in text:
-        raise ValueError("padded")
-    return binascii.a2b_base64(text + b"=" * (-len(text) % 4), strict_mode=True)
-
-
-def armored_bytes(sealed: str) -> bytes | None:
-    """The bytes of ``sealed`` when it is an age armored file in the one canonical form (as ``age
-    -a`` and pyrage write it: padded base64 in 64-column lines, a final newline), else None.
-
-    age's own decoders accept some variants (a missing final newline, non-zero unused bits in the
-    last base64 character) that decode to the same bytes; refusing them keeps the envelope's rule
-    that no byte can change without the decryption failing.
-    """
-    lines = sealed.split("\n")
-    if len(lines) < 4 or lines[0] != ARMOR_BEGIN or lines[-2:] != [ARMOR_END, ""]:
-        return None
-    body = lines[1:-2]
-    if any(len(line) != 64 for line in body[:-1]) or not 0 < len(body[-1]) <= 64:
-        return None
-    joined = "".join(body)
-    try:
-        raw = binascii.a2b_base64(joined, strict_mode=True)
-    except (binascii.Error, ValueError):
-        return None
-    return raw if binascii.b2a_base64(raw, newline=False) == joined.encode("ascii") else None
-
-
-def canonical_armor(sealed: str) -> bool:
-    """True when ``sealed`` is an age armored file in canonical form (see :func:`armored_bytes`)."""
-    return armored_bytes(sealed) is not None
-
-
-def _fast_decrypt(sealed: str, key: X25519PrivateKey, public: bytes) -> bytes | None:
-    """Decrypt an armored single-chunk age file for one X25519 identity; None to defer to pyrage."""
-    raw = armored_bytes(sealed)
-    return _fast_decrypt_raw(raw, key, public) if raw is not None else None
-
-
-_ONE_X25519 = re.compile(
-    rb"age-encryption\.org/v1\n-> X25519 ([A-Za-z0-9+/]{43})\n([A-Za-z0-9+/]{43})\n"
-    rb"--- ([A-Za-z0-9+/]{43})\n"
-)
-"""The common header: one X25519 stanza and no grease (others take the general parser)."""
-
-
-def _open_payload(file_key: bytes | None, header: bytes, mac: bytes, body: bytes) -> bytes | None:
-    if file_key is None or len(file_key) != 16 or not 32 <= len(body) <= 16 + _CHUNK + 16:
-        return None
-    expected = hmac.digest(_hkdf(file_key, b"", b"header"), header, "sha256")
-    if not hmac.compare_digest(expected, mac):
-        return None
-    payload_key = _hkdf(file_key, body[:16], b"payload")
-    return ChaCha20Poly1305(payload_key).decrypt(bytes(11) + b"\x01", body[16:], None)
-
-
-def _unwrap_x25519(share: bytes, wrapped: bytes, key: X25519PrivateKey, public: bytes) -> bytes:
-    shared = key.exchange(X25519PublicKey.from_public_bytes(share))
-    wrap = _hkdf(shared, share + public, b"age-encryption.org/v1/X25519")
-    return ChaCha20Poly1305(wrap).decrypt(bytes(12), wrapped, None)
-
-
-def _fast_decrypt_raw(raw: bytes, key: X25519PrivateKey, public: bytes) -> bytes | None:
-    """:func:`_fast_decrypt` on the bytes of the armored file."""
-    try:
-        if m := _ONE_X25519.match(raw):
-            one = _unwrap_x25519(_raw_b64(m[1]), _raw_b64(m[2]), key, public)
-            return _open_payload(one, raw[: m.end(2) + 4], _raw_b64(m[3]), raw[m.end() :])
-        end = raw.index(b"\n--- ")
-        eol = raw.index(b"\n", end + 5)
-        header, mac, body = raw[: end + 4], _raw_b64(raw[end + 5 : eol]), raw[eol + 1 :]
-        rows = header.split(b"\n")
-        if rows[0] != b"age-encryption.org/v1" or not 32 <= len(body) <= 16 + _CHUNK + 16:
-            return None
-        file_key: bytes | None = None
-        i = 1
-        while i < len(rows) - 1:
-            args, stanza = rows[i].split(b" "), b""
-            i += 1
-            while True:
-                stanza, i = stanza + rows[i], i + 1
-                if len(rows[i - 1]) < 64:
-                    break
-            if file_key is None and args[:2] == [b"->", b"X25519"] and len(args) == 3:
-                try:
-                    file_key = _unwrap_x25519(_raw_b64(args[2]), _raw_b64(stanza), key, public)
-                except InvalidTag:
-                    continue
-        return _open_payload(file_key, header, mac, body)
-    except (ValueError, IndexError, InvalidTag, binascii.Error):
-        return None
+    """The plaintext that an age stanza encrypts: the data key bound to its encryption context,
+    as canonical JSON (sorted keys, no spaces, ASCII)."""
+    return _payload_head(context) + b64encode(data_key).encode("ascii") + _PAYLOAD_TAIL
 
 
 class AgeProvider(KeyProvider):
@@ -251,12 +124,12 @@ class AgeProvider(KeyProvider):
                 found += self._parse(re.sub(r"[\s,]+", "\n", self._env_key), ENV_KEY)
             self._identities = {str(i.to_public()): i for i in found}
             for recipient, identity in self._identities.items():
-                scalar = _bech32_bytes(str(identity))
+                scalar = bech32_bytes(str(identity))
                 if scalar is None or len(scalar) != 32:
                     continue
                 key = X25519PrivateKey.from_private_bytes(scalar)
                 public = key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
-                if public == _bech32_bytes(recipient):
+                if public == bech32_bytes(recipient):
                     self._fast[recipient] = (key, public)
             return self._identities
 
@@ -316,7 +189,7 @@ class AgeProvider(KeyProvider):
 
     def unwrap(self, key_id: str, stanza: Mapping[str, str], context: Mapping[str, str]) -> bytes:
         """Decrypt with the identity of ``key_id`` and check the payload's context."""
-        identities = self._load()
+        identities = self._identities if self._identities is not None else self._load()
         identity = identities.get(key_id)
         if identity is None:
             held = f"{len(identities)} other identities" if identities else "no identity"
@@ -324,27 +197,34 @@ class AgeProvider(KeyProvider):
                 f"no age identity for recipient {key_id} is held here ({self._sources()}: {held})"
             )
         sealed = stanza.get("age")
-        raw = armored_bytes(sealed) if isinstance(sealed, str) else None
+        raw = agefile.armored_bytes(sealed) if isinstance(sealed, str) else None
         if raw is None:
             raise KeyUnavailable(
                 f"the age stanza for {key_id} holds no canonical armored age file (altered?)"
             )
         fast = self._fast.get(key_id)
-        plain = _fast_decrypt_raw(raw, *fast) if fast is not None else None
-        if plain is not None:
-            return self._check(key_id, plain, context)
-        try:
-            plain = bytes(pyrage.decrypt(raw, [identity]))
-        except Exception:  # pyrage.DecryptError
-            raise KeyUnavailable(
-                f"age recipient {key_id} did not decrypt its stanza (altered, or made for "
-                "another recipient)"
-            ) from None
+        plain = agefile.decrypt(raw, *fast) if fast is not None else None
+        if plain is None:
+            try:
+                plain = bytes(pyrage.decrypt(raw, [identity]))
+            except Exception:  # pyrage.DecryptError
+                raise KeyUnavailable(
+                    f"age recipient {key_id} did not decrypt its stanza (altered, or made for "
+                    "another recipient)"
+                ) from None
         return self._check(key_id, plain, context)
 
     @staticmethod
     def _check(key_id: str, plain: bytes, context: Mapping[str, str]) -> bytes:
         """The data key from a decrypted payload, if it names this context."""
+        at = len(plain) - len(_PAYLOAD_TAIL) - 44
+        if at > 0 and plain.endswith(_PAYLOAD_TAIL) and plain[:at] == _payload_head(context):
+            try:  # the payload as gitsm writes it: compared as bytes, no JSON parse
+                data_key = b64decode_strict(plain[at : at + 44].decode("ascii"))
+            except ValueError:
+                data_key = b""
+            if len(data_key) == 32:
+                return data_key
         try:
             doc = json.loads(plain.decode("utf-8"))
         except (UnicodeDecodeError, ValueError):

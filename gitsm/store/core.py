@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import secrets as _random
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
@@ -22,6 +22,7 @@ from gitsm import envelope, paths
 from gitsm.errors import (
     MARKED_DELETED,
     SECRET_NOT_FOUND,
+    GitsmError,
     InternalServiceError,
     InvalidRequestException,
     ResourceNotFoundException,
@@ -240,15 +241,31 @@ class StoreCore:
                 yield secret
 
     def _decrypt(self, snap: Snapshot, secret: Secret, version_id: str) -> tuple[bytes, ValueKind]:
-        data = snap.read(paths.version_path(secret.name, version_id))
-        if data is None:
-            raise StoreError(
-                f"The envelope of version {version_id} of secret {secret.name} is missing from "
-                "the tree although its manifest lists it. Run 'gitsm verify' and restore it."
-            )
-        return envelope.open_value(
-            data, name=secret.name, arn=secret.arn, version_id=version_id, keys=self.keys
-        )
+        result = self._decrypt_many(snap, [(secret, version_id)])[0]
+        if isinstance(result, GitsmError):
+            raise result
+        return result
+
+    def _decrypt_many(
+        self, snap: Snapshot, wanted: Sequence[tuple[Secret, str]]
+    ) -> list[tuple[bytes, ValueKind] | GitsmError]:
+        """The value and kind of each (secret, VersionId), or the error that reading it raised."""
+        out: dict[int, tuple[bytes, ValueKind] | GitsmError] = {}
+        sealed: list[envelope.Sealed] = []
+        at: list[int] = []
+        for i, (secret, version_id) in enumerate(wanted):
+            data = snap.read(paths.version_path(secret.name, version_id))
+            if data is None:
+                out[i] = StoreError(
+                    f"The envelope of version {version_id} of secret {secret.name} is missing "
+                    "from the tree although its manifest lists it. Run 'gitsm verify' and "
+                    "restore it."
+                )
+            else:
+                at.append(i)
+                sealed.append((data, secret.name, secret.arn, version_id))
+        out.update(zip(at, envelope.open_values(sealed, self.keys), strict=True))
+        return [out[i] for i in range(len(wanted))]
 
     # -- writing ---------------------------------------------------------------------------
 

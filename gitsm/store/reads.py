@@ -53,9 +53,9 @@ class BatchError:
 class ReadOps(StoreCore):
     """GetSecretValue, DescribeSecret, ListSecrets, ListSecretVersionIds, BatchGetSecretValue."""
 
-    def _value(
-        self, snap: Snapshot, secret: Secret, version_id: str | None, version_stage: str | None
-    ) -> SecretValue:
+    @staticmethod
+    def _version(secret: Secret, version_id: str | None, version_stage: str | None) -> VersionInfo:
+        """The version a GetSecretValue names: by VersionId and/or VersionStage (AWSCURRENT)."""
         if secret.deleted_date is not None:
             raise InvalidRequestException(MARKED_DELETED)
         if version_id is not None:
@@ -68,19 +68,44 @@ class ReadOps(StoreCore):
                 raise InvalidRequestException(
                     "You provided a VersionStage that is not associated to the provided VersionId."
                 )
-        else:
-            stage = version_stage or AWSCURRENT
-            found = secret.version_with_stage(stage)
-            if found is None:
-                raise ResourceNotFoundException(
-                    f"Secrets Manager can't find the specified secret value for staging label: {stage}"
+            return version
+        stage = version_stage or AWSCURRENT
+        found = secret.version_with_stage(stage)
+        if found is None:
+            raise ResourceNotFoundException(
+                f"Secrets Manager can't find the specified secret value for staging label: {stage}"
+            )
+        return secret.versions[found]
+
+    def _values(
+        self, snap: Snapshot, picked: Sequence[tuple[Secret, VersionInfo] | GitsmError]
+    ) -> list[SecretValue | GitsmError]:
+        """Decrypt each picked version (all in one go, see envelope.open_values); errors stay."""
+        wanted = [(p[0], p[1].version_id) for p in picked if not isinstance(p, GitsmError)]
+        opened = iter(self._decrypt_many(snap, wanted))
+        out: list[SecretValue | GitsmError] = []
+        for p in picked:
+            if isinstance(p, GitsmError):
+                out.append(p)
+                continue
+            result = next(opened)
+            if isinstance(result, GitsmError):
+                out.append(result)
+                continue
+            (secret, version), (value, kind) = p, result
+            stages = list(version.stages)
+            out.append(
+                SecretValue(
+                    secret.arn,
+                    secret.name,
+                    version.version_id,
+                    value,
+                    kind,
+                    stages,
+                    version.created,
                 )
-            version = secret.versions[found]
-        value, kind = self._decrypt(snap, secret, version.version_id)
-        return SecretValue(
-            secret.arn, secret.name, version.version_id, value, kind,
-            list(version.stages), version.created,
-        )  # fmt: skip
+            )
+        return out
 
     def get_secret_value(
         self, secret_id: str, *, version_id: str | None = None, version_stage: str | None = None
@@ -88,7 +113,10 @@ class ReadOps(StoreCore):
         """GetSecretValue: by VersionId and/or VersionStage (default AWSCURRENT)."""
         snap = self.repo.tip()
         secret = self._find(snap, self.config(snap), secret_id)
-        return self._value(snap, secret, version_id, version_stage)
+        result = self._values(snap, [(secret, self._version(secret, version_id, version_stage))])
+        if isinstance(result[0], GitsmError):
+            raise result[0]
+        return result[0]
 
     def get_secret_values(
         self,
@@ -99,14 +127,14 @@ class ReadOps(StoreCore):
         (``snapshot``, default the tip); a failed read gives its error in its place."""
         snap = snapshot or self.repo.tip()
         config = self.config(snap)
-        out: list[SecretValue | GitsmError] = []
+        picked: list[tuple[Secret, VersionInfo] | GitsmError] = []
         for secret_id, version_id, version_stage in requests:
             try:
                 secret = self._find(snap, config, secret_id)
-                out.append(self._value(snap, secret, version_id, version_stage))
+                picked.append((secret, self._version(secret, version_id, version_stage)))
             except GitsmError as exc:
-                out.append(exc)
-        return out
+                picked.append(exc)
+        return self._values(snap, picked)
 
     def describe_secret(self, secret_id: str) -> Secret:
         """DescribeSecret: the secret's metadata (works on a secret pending deletion)."""
@@ -183,12 +211,12 @@ class ReadOps(StoreCore):
                 )
             if not isinstance(secret_id_list, list) or not 1 <= len(secret_id_list) <= 20:
                 raise InvalidParameterException("SecretIdList must list 1-20 secret ids.")
-            for secret_id in secret_id_list:
-                try:
-                    secret = self._find(snap, config, secret_id)
-                    values.append(self._value(snap, secret, None, None))
-                except GitsmError as exc:
-                    errors.append(BatchError(str(secret_id), exc))
+            picked = self.get_secret_values([(i, None, None) for i in secret_id_list], snap)
+            for secret_id, result in zip(secret_id_list, picked, strict=True):
+                if isinstance(result, GitsmError):
+                    errors.append(BatchError(str(secret_id), result))
+                else:
+                    values.append(result)
             return values, errors, None
         size = listing.check_max_results(max_results, upper=20) or 20
         parsed = listing.validate_filters(filters)
@@ -200,9 +228,15 @@ class ReadOps(StoreCore):
         ordered = listing.sort_secrets(found, None, None)
         query = listing.fingerprint("BatchGetSecretValue", parsed)
         page, token = listing.paginate(ordered, size, next_token, query)
+        current: list[tuple[Secret, VersionInfo] | GitsmError] = []
         for secret in page:
             try:
-                values.append(self._value(snap, secret, None, None))
+                current.append((secret, self._version(secret, None, None)))
             except GitsmError as exc:
-                errors.append(BatchError(secret.name, exc))
+                current.append(exc)
+        for secret, result in zip(page, self._values(snap, current), strict=True):
+            if isinstance(result, GitsmError):
+                errors.append(BatchError(secret.name, result))
+            else:
+                values.append(result)
         return values, errors, token
