@@ -48,3 +48,23 @@ def test_bench_quick_prints_every_metric(tmp_path: Path) -> None:
         done, total = line.split(" values verified")[0].rsplit("; ", 1)[1].split("/")
         assert done == total, line
     assert any(line.startswith("total bench time") for line in lines)
+
+
+def test_keys_bench_quick_reads_both_ways(tmp_path: Path) -> None:
+    """bench_keys.py --quick times every provider and both ways of reading, and judges each."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("GIT_", "GITSM_"))}
+    out = subprocess.run(
+        [sys.executable, str(BENCH.parent / "bench_keys.py"), "--quick", "--dir", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    for provider in ("local", "age", "aws-kms"):
+        assert [x for x in lines if x.startswith(f"[provider] {provider}") and "unwrap" in x]
+    for way in ("GetSecretValue per secret", "bulk (get_secret_values)"):
+        assert len([x for x in lines if x.startswith(f"[read] {way}")]) == 2
+        assert [x for x in lines if x.startswith(f"[target] {way}: age/local read time")]
+    assert [x for x in lines if x.startswith("[target] overall: ")]
