@@ -137,6 +137,30 @@ def test_refused_inside_the_store_work_tree_until_ignored(small_store: SecretSto
     assert git(top, "status", "--porcelain") == "?? .gitignore\n"
 
 
+def test_one_error_lists_read_problems_and_refused_targets(
+    small_store: SecretStore, tmp_path: Path
+) -> None:
+    """A run with a missing secret and a target inside a work tree reports both at once."""
+    app = tmp_path / "app"
+    subprocess.run(["git", "init", "-q", str(app)], check=True)
+    spec = spec_of("--file out/a=app/plain", "--file out/b=app/missing")
+    with pytest.raises(MaterializeError) as info:
+        materialize(small_store, spec, "files", out=str(app))
+    problems = info.value.problems
+    assert len(problems) == 2, problems
+    assert "app/missing" in problems[0] and "ResourceNotFoundException" in problems[0]
+    assert "out/a, out/b: inside the git work tree" in problems[1]
+    assert "refusing to write plaintext; nothing was written" in info.value.message
+    assert not (app / "out").exists()
+    with pytest.raises(MaterializeError) as info:  # the refusal alone, once the read is fixed
+        materialize(small_store, spec_of("--file out/a=app/plain"), "files", out=str(app))
+    assert len(info.value.problems) == 1 and "out/a: inside" in info.value.problems[0]
+    spec = spec_of("--env A=app/missing")
+    with pytest.raises(MaterializeError) as info:  # other formats: the --out document
+        materialize(small_store, spec, "dotenv", out=str(app / "ci.env"))
+    assert len(info.value.problems) == 2 and "ci.env: inside" in info.value.problems[1]
+
+
 def test_refused_in_any_work_tree_and_for_out_files(
     small_store: SecretStore, tmp_path: Path
 ) -> None:

@@ -19,7 +19,7 @@ from gitsm.materialize.progress import Progress
 from gitsm.materialize.read import read_values
 from gitsm.materialize.resolve import Item, build_items
 from gitsm.materialize.spec import Entry, Spec
-from gitsm.materialize.worktree import check_targets
+from gitsm.materialize.worktree import REFUSING, target_problems
 from gitsm.materialize.writing import append_file, write_file, write_files
 
 if TYPE_CHECKING:
@@ -59,8 +59,13 @@ def collect(
     fmt: str,
     *,
     progress: TextIO | None = None,
+    targets: Sequence[Path] = (),
 ) -> tuple[formats.Pairs, str]:
-    """Read and check everything format ``fmt`` needs: its (name, item) pairs and the commit read."""
+    """Read and check everything format ``fmt`` needs: its (name, item) pairs and the commit read.
+
+    ``targets`` are the paths the run will write; a refused one (see :mod:`.worktree`) is reported
+    in the same error as the read problems, so one run shows everything to fix."""
+    refused = target_problems(targets) if targets else []
     entries = entries_for(spec, fmt)
     bar = Progress(len({(e.secret_id, e.version_id, e.version_stage) for e in entries}),
                    "gitsm: reading secrets", stream=progress)  # fmt: skip
@@ -71,6 +76,8 @@ def collect(
     items, problems = build_items(results, entries, default_mode=spec.mode)
     pairs = formats.select(items, fmt)
     problems += formats.problems(pairs, fmt)
+    if refused:
+        raise MaterializeError(problems + refused, outcome=REFUSING)
     if problems:
         raise MaterializeError(problems)
     return pairs, commit
@@ -99,22 +106,23 @@ def materialize(
             f"--format github appends to ${ENV_GITHUB}, which is not set: run it in a GitHub "
             "Actions step, or give --out PATH"
         )
-    pairs, commit = collect(store, spec, fmt, progress=progress)
+    base = Path(out or ".")
     if fmt == "files":
-        base = Path(out or ".")
+        targets = [base / e.file for e in entries_for(spec, fmt) if e.file is not None]
+    else:
+        targets = [Path(path) for path in (env_file or out,) if path]
+    pairs, commit = collect(store, spec, fmt, progress=progress, targets=targets)
+    if fmt == "files":
         files = [(base / name, item.value, item.mode) for name, item in pairs]
-        check_targets([path for path, _, _ in files])
         write_files(files)
         return Summary(len(files), commit, [str(path) for path, _, _ in files])
     if fmt == "github":
         assert env_file is not None
-        check_targets([Path(env_file)])
         _emit(stdout, formats.github_masks(pairs))  # masks first: the runner hides them from now on
         append_file(Path(env_file), formats.github_env(pairs))
         return Summary(len(pairs), commit, [env_file])
     data = formats.render(pairs, fmt, k8s_name=spec.k8s_name, k8s_namespace=spec.k8s_namespace)
     if out:
-        check_targets([Path(out)])
         write_file(Path(out), data)
         return Summary(len(pairs), commit, [out])
     _emit(stdout, data)

@@ -73,8 +73,19 @@ def _ignored(top: Path, relative: list[str]) -> tuple[set[str], str | None]:
     return {p.decode() for p in proc.stdout.split(b"\0") if p}, None
 
 
+REFUSING = "refusing to write plaintext; nothing was written"
+
+
 def check_targets(paths: Sequence[Path]) -> None:
     """Raise :class:`MaterializeError` unless every path is outside work trees or ignored."""
+    problems = target_problems(paths)
+    if problems:
+        raise MaterializeError(problems, outcome=REFUSING)
+
+
+def target_problems(paths: Sequence[Path]) -> list[str]:
+    """Why each refused path may not be written: inside a work tree and not ignored by git, or
+    inside a ``.git`` directory (one line per work tree); empty when every path is acceptable."""
     by_dir: dict[str, list[tuple[Path, str]]] = {}
     for path in paths:  # many targets share a directory: resolve each directory once
         parent, name = os.path.split(os.path.abspath(path))
@@ -101,8 +112,7 @@ def check_targets(paths: Sequence[Path]) -> None:
             problems.append(f"git check-ignore failed in {top}: {error}")
         if refused:
             problems.append(_refusal(top, refused))
-    if problems:
-        raise MaterializeError(problems, outcome="refusing to write plaintext; nothing was written")
+    return problems
 
 
 def _refusal(top: Path, refused: list[tuple[Path, str]]) -> str:
