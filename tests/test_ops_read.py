@@ -590,3 +590,35 @@ def test_random_password_nothing_left(gen: SecretsManagerClient) -> None:
         gen.get_random_password(
             ExcludeCharacters=string.ascii_letters + string.digits + PUNCTUATION
         )
+
+
+def test_bulk_reads_keep_order_and_errors_across_batches(
+    repo_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """get_secret_values opens envelopes a batch at a time; every result stays in its place."""
+    import gitsm.store.core as core
+
+    monkeypatch.setattr(core, "OPEN_BATCH", 2)
+    store = SecretStore.open(repo_path)
+    for i in range(5):
+        store.create_secret(f"bulk/{i}", secret_string=f"value-{i}")
+    store.put_secret_value("bulk/3", secret_string="newer", version_stages=["AWSPENDING"])
+    requests: list[tuple[str, str | None, str | None]] = [
+        ("bulk/0", None, None),
+        ("bulk/missing", None, None),
+        ("bulk/3", None, "AWSPENDING"),
+        ("bulk/1", None, "NOPE"),
+        ("bulk/4", None, None),
+        ("bulk/2", None, None),
+        ("bulk/3", None, None),
+    ]
+    got = store.get_secret_values(requests)
+    shown = [getattr(r, "secret_string", None) or type(r).__name__ for r in got]
+    assert shown == [
+        "value-0", "ResourceNotFoundException", "newer", "ResourceNotFoundException",
+        "value-4", "value-2", "value-3",
+    ]  # fmt: skip
+    one = [store.get_secret_values([r])[0] for r in requests]
+    assert [getattr(r, "version_id", None) for r in one] == [
+        getattr(r, "version_id", None) for r in got
+    ]

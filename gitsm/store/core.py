@@ -79,6 +79,10 @@ def _fsync_default() -> bool:
     return os.environ.get("GITSM_FSYNC", "1").strip().lower() not in ("0", "false", "no", "off")
 
 
+OPEN_BATCH = 256
+"""Envelopes opened together by bulk reads (see :meth:`StoreCore._decrypt_many`)."""
+
+
 class StoreCore:
     """Opening, reading and transacting; the operations are mixed in by :class:`SecretStore`."""
 
@@ -249,23 +253,29 @@ class StoreCore:
     def _decrypt_many(
         self, snap: Snapshot, wanted: Sequence[tuple[Secret, str]]
     ) -> list[tuple[bytes, ValueKind] | GitsmError]:
-        """The value and kind of each (secret, VersionId), or the error that reading it raised."""
-        out: dict[int, tuple[bytes, ValueKind] | GitsmError] = {}
-        sealed: list[envelope.Sealed] = []
-        at: list[int] = []
-        for i, (secret, version_id) in enumerate(wanted):
-            data = snap.read(paths.version_path(secret.name, version_id))
-            if data is None:
-                out[i] = StoreError(
-                    f"The envelope of version {version_id} of secret {secret.name} is missing "
-                    "from the tree although its manifest lists it. Run 'gitsm verify' and "
-                    "restore it."
-                )
-            else:
-                at.append(i)
-                sealed.append((data, secret.name, secret.arn, version_id))
-        out.update(zip(at, envelope.open_values(sealed, self.keys), strict=True))
-        return [out[i] for i in range(len(wanted))]
+        """The value and kind of each (secret, VersionId), or the error that reading it raised.
+
+        Envelopes are opened :data:`OPEN_BATCH` at a time (envelope.open_values), which bounds the
+        envelopes held in memory at once."""
+        out: list[tuple[bytes, ValueKind] | GitsmError] = []
+        for start in range(0, len(wanted), OPEN_BATCH):
+            found: dict[int, tuple[bytes, ValueKind] | GitsmError] = {}
+            sealed: list[envelope.Sealed] = []
+            at: list[int] = []
+            for i, (secret, version_id) in enumerate(wanted[start : start + OPEN_BATCH]):
+                data = snap.read(paths.version_path(secret.name, version_id))
+                if data is None:
+                    found[i] = StoreError(
+                        f"The envelope of version {version_id} of secret {secret.name} is "
+                        "missing from the tree although its manifest lists it. Run 'gitsm "
+                        "verify' and restore it."
+                    )
+                else:
+                    at.append(i)
+                    sealed.append((data, secret.name, secret.arn, version_id))
+            found.update(zip(at, envelope.open_values(sealed, self.keys), strict=True))
+            out.extend(found[i] for i in range(len(found)))
+        return out
 
     # -- writing ---------------------------------------------------------------------------
 
