@@ -1,4 +1,4 @@
-"""The store benchmark runs end to end in its quick mode and prints every metric line.
+"""The store and key benchmarks run end to end in their quick modes and print every metric line.
 
 No timing thresholds here: the benchmark reports numbers; this only checks that it works.
 """
@@ -13,18 +13,23 @@ from pathlib import Path
 BENCH = Path(__file__).resolve().parent.parent / "bench" / "bench_store.py"
 
 
-def test_bench_quick_prints_every_metric(tmp_path: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
-    env["GITSM_HOME"] = str(tmp_path / "home")
+def quick_run(script: str, work: Path, home: Path) -> list[str]:
+    """The lines a bench script prints in ``--quick`` mode (it must exit 0)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("GIT_", "GITSM_"))}
+    env["GITSM_HOME"] = str(home)
     out = subprocess.run(
-        [sys.executable, str(BENCH), "--quick", "--dir", str(tmp_path / "stores")],
+        [sys.executable, str(BENCH.parent / script), "--quick", "--dir", str(work)],
         capture_output=True,
         text=True,
         env=env,
         timeout=600,
     )
     assert out.returncode == 0, out.stderr
-    lines = out.stdout.splitlines()
+    return out.stdout.splitlines()
+
+
+def test_bench_quick_prints_every_metric(tmp_path: Path) -> None:
+    lines = quick_run(BENCH.name, tmp_path / "stores", tmp_path / "home")
 
     def having(*parts: str) -> list[str]:
         return [line for line in lines if all(p in line for p in parts)]
@@ -52,16 +57,7 @@ def test_bench_quick_prints_every_metric(tmp_path: Path) -> None:
 
 def test_keys_bench_quick_reads_both_ways(tmp_path: Path) -> None:
     """bench_keys.py --quick times every provider and both ways of reading, and judges each."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("GIT_", "GITSM_"))}
-    out = subprocess.run(
-        [sys.executable, str(BENCH.parent / "bench_keys.py"), "--quick", "--dir", str(tmp_path)],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=300,
-    )
-    assert out.returncode == 0, out.stderr
-    lines = out.stdout.splitlines()
+    lines = quick_run("bench_keys.py", tmp_path, tmp_path / "home")
     for provider in ("local", "age", "aws-kms"):
         assert [x for x in lines if x.startswith(f"[provider] {provider}") and "unwrap" in x]
     for way in ("GetSecretValue per secret", "bulk (get_secret_values)"):
