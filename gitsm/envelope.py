@@ -146,6 +146,8 @@ def parse(data: bytes, *, name: str, version_id: str) -> dict[str, Any]:
 
 Sealed = tuple[bytes, str, str, str]
 """One envelope to open: (file bytes, secret name, secret ARN, VersionId)."""
+OPEN_BATCH = 256
+"""How many envelopes bulk readers hand to :func:`open_values` at once (bounds the memory held)."""
 
 
 def _decrypt(doc: dict[str, Any], data_key: bytes, name: str, version_id: str) -> bytes:

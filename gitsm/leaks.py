@@ -32,6 +32,7 @@ from gitsm.errors import DecryptionFailure, StoreError
 from gitsm.gitrepo import GitRepo, Snapshot
 from gitsm.keys import KeyService
 from gitsm.manifest import load_secret
+from gitsm.model import Secret
 from gitsm.verify import Problem, index_file_from_env
 
 MIN_BYTES = 8
@@ -91,26 +92,30 @@ def managed_values(snap: Snapshot, keys: KeyService) -> tuple[dict[bytes, str], 
     """Needles for every labeled version in ``snap``, and how many versions did not decrypt."""
     needles: dict[bytes, str] = {}
     failed = 0
+    labelled: list[tuple[str, Secret, str, str]] = []  # envelope path, secret, VersionId, label
     for directory, data in snap.find_dirs_with(paths.SECRETS_ROOT, paths.MANIFEST, paths.VERSIONS):
         try:
             secret = load_secret(data, f"{directory}/{paths.MANIFEST}")
         except StoreError:
             continue  # gitsm verify reports it
         for vid, info in secret.versions.items():
-            if not info.stages:
-                continue
-            sealed = snap.read(f"{directory}/{paths.VERSIONS}/{paths.version_file_name(vid)}")
-            if sealed is None:
-                continue
-            try:
-                value, kind = envelope.open_value(
-                    sealed, name=secret.name, arn=secret.arn, version_id=vid, keys=keys
-                )
-            except DecryptionFailure:
+            if info.stages:
+                where = f"{directory}/{paths.VERSIONS}/{paths.version_file_name(vid)}"
+                label = f"{'/'.join(info.stages)} value of secret {secret.name}"
+                labelled.append((where, secret, vid, label))
+    for start in range(0, len(labelled), envelope.OPEN_BATCH):  # read and open a batch at a time
+        items: list[envelope.Sealed] = []
+        labels: list[str] = []
+        for where, secret, vid, label in labelled[start : start + envelope.OPEN_BATCH]:
+            sealed = snap.read(where)
+            if sealed is not None:  # gitsm verify reports a missing envelope
+                items.append((sealed, secret.name, secret.arn, vid))
+                labels.append(label)
+        for label, result in zip(labels, envelope.open_values(items, keys), strict=True):
+            if isinstance(result, DecryptionFailure):
                 failed += 1
                 continue
-            label = f"{'/'.join(info.stages)} value of secret {secret.name}"
-            for needle, what in needles_of(value, kind, label).items():
+            for needle, what in needles_of(*result, label).items():
                 needles.setdefault(needle, what)
     return needles, failed
 

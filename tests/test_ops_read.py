@@ -596,9 +596,9 @@ def test_bulk_reads_keep_order_and_errors_across_batches(
     repo_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """get_secret_values opens envelopes a batch at a time; every result stays in its place."""
-    import gitsm.store.core as core
+    from gitsm import envelope
 
-    monkeypatch.setattr(core, "OPEN_BATCH", 2)
+    monkeypatch.setattr(envelope, "OPEN_BATCH", 2)
     store = SecretStore.open(repo_path)
     for i in range(5):
         store.create_secret(f"bulk/{i}", secret_string=f"value-{i}")

@@ -79,10 +79,6 @@ def _fsync_default() -> bool:
     return os.environ.get("GITSM_FSYNC", "1").strip().lower() not in ("0", "false", "no", "off")
 
 
-OPEN_BATCH = 256
-"""Envelopes opened together by bulk reads (see :meth:`StoreCore._decrypt_many`)."""
-
-
 class StoreCore:
     """Opening, reading and transacting; the operations are mixed in by :class:`SecretStore`."""
 
@@ -255,14 +251,15 @@ class StoreCore:
     ) -> list[tuple[bytes, ValueKind] | GitsmError]:
         """The value and kind of each (secret, VersionId), or the error that reading it raised.
 
-        Envelopes are opened :data:`OPEN_BATCH` at a time (envelope.open_values), which bounds the
-        envelopes held in memory at once."""
+        Envelopes are read and opened :data:`envelope.OPEN_BATCH` at a time (envelope.open_values),
+        which bounds the envelopes held in memory at once."""
+        batch = envelope.OPEN_BATCH
         out: list[tuple[bytes, ValueKind] | GitsmError] = []
-        for start in range(0, len(wanted), OPEN_BATCH):
+        for start in range(0, len(wanted), batch):
             found: dict[int, tuple[bytes, ValueKind] | GitsmError] = {}
             sealed: list[envelope.Sealed] = []
             at: list[int] = []
-            for i, (secret, version_id) in enumerate(wanted[start : start + OPEN_BATCH]):
+            for i, (secret, version_id) in enumerate(wanted[start : start + batch]):
                 data = snap.read(paths.version_path(secret.name, version_id))
                 if data is None:
                     found[i] = StoreError(
