@@ -622,3 +622,51 @@ def test_bulk_reads_keep_order_and_errors_across_batches(
     assert [getattr(r, "version_id", None) for r in one] == [
         getattr(r, "version_id", None) for r in got
     ]
+
+
+def test_list_pages_reuse_one_parse_of_the_manifests(
+    repo_path: Path, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Paging through a listing parses the store's manifests once per commit and query; a write,
+    another query or a secret reaching its deletion date between pages is still seen."""
+    import gitsm.store.core as core
+
+    store = SecretStore.open(repo_path, clock=clock)
+    for i in range(6):
+        store.create_secret(f"page/{i}", secret_string="v")
+        clock.advance(seconds=1)
+    store.delete_secret("page/5", recovery_window_in_days=7)
+    parsed: list[str] = []
+    real = core.load_secret
+
+    def counting(data: bytes, where: str) -> object:
+        parsed.append(where)
+        return real(data, where)
+
+    monkeypatch.setattr(core, "load_secret", counting)
+
+    def names(**kw: Any) -> list[list[str]]:
+        pages, token = [], None
+        while True:
+            page, token = store.list_secrets(max_results=2, next_token=token, **kw)
+            pages.append([s.name for s in page])
+            if token is None:
+                return pages
+
+    assert names() == [["page/0", "page/1"], ["page/2", "page/3"], ["page/4"]]
+    assert len(parsed) == 6  # one parse of each manifest for all three pages
+    parsed.clear()
+    assert names(sort_order="desc") == [["page/4", "page/3"], ["page/2", "page/1"], ["page/0"]]
+    assert len(parsed) == 6  # another query: parsed again, once
+    first, token = store.list_secrets(max_results=2, include_planned_deletion=True)
+    assert [s.name for s in first] == ["page/0", "page/1"]
+    store.create_secret("page/6", secret_string="v")  # a write between pages: a new commit
+    parsed.clear()
+    rest, _ = store.list_secrets(max_results=10, next_token=token, include_planned_deletion=True)
+    assert [s.name for s in rest] == ["page/2", "page/3", "page/4", "page/5", "page/6"]
+    assert len(parsed) == 7
+    clock.advance(days=8)  # page/5 is now past its deletion date
+    parsed.clear()
+    again, _ = store.list_secrets(max_results=10, next_token=token, include_planned_deletion=True)
+    assert [s.name for s in again] == ["page/2", "page/3", "page/4", "page/6"]
+    assert parsed == []

@@ -155,17 +155,16 @@ class ReadOps(StoreCore):
         parsed = listing.validate_filters(filters)
         size = listing.check_max_results(max_results)
         snap = self.repo.tip()
-        config = self.config(snap)
-        found = [
-            s
-            for s in self._all(snap)
-            if (include_planned_deletion or s.deleted_date is None)
-            and listing.matches(s, parsed, self.region(config))
-        ]
-        ordered = listing.sort_secrets(found, sort_by, sort_order)
+        region = self.region(self.config(snap))
         query = listing.fingerprint(
             "ListSecrets", parsed, include_planned_deletion, sort_by, sort_order
         )
+        ordered = self._listed(
+            snap, (query, region),
+            lambda s: (include_planned_deletion or s.deleted_date is None)
+            and listing.matches(s, parsed, region),
+            lambda found: listing.sort_secrets(found, sort_by, sort_order),
+        )  # fmt: skip
         return listing.paginate(ordered, size, next_token, query)
 
     def list_secret_version_ids(
@@ -220,13 +219,13 @@ class ReadOps(StoreCore):
             return values, errors, None
         size = listing.check_max_results(max_results, upper=20) or 20
         parsed = listing.validate_filters(filters)
-        found = [
-            s
-            for s in self._all(snap)
-            if s.deleted_date is None and listing.matches(s, parsed, self.region(config))
-        ]
-        ordered = listing.sort_secrets(found, None, None)
+        region = self.region(config)
         query = listing.fingerprint("BatchGetSecretValue", parsed)
+        ordered = self._listed(
+            snap, (query, region),
+            lambda s: s.deleted_date is None and listing.matches(s, parsed, region),
+            lambda found: listing.sort_secrets(found, None, None),
+        )  # fmt: skip
         page, token = listing.paginate(ordered, size, next_token, query)
         current: list[tuple[Secret, VersionInfo] | GitsmError] = []
         for secret in page:
