@@ -300,6 +300,7 @@ def bench_writes(
 def read_worker(path: str, mode: str, layout: str, n: int, reads: int) -> None:
     """In a fresh process: open the store and read+decrypt ``reads`` secrets; print JSON."""
     every = max(1, n // reads)
+    pages = 0
     names = names_for(layout, n)[::every][:reads]
     start = time.perf_counter()
     client = gitsm.client(repo=path, fsync=False)
@@ -311,6 +312,18 @@ def read_worker(path: str, mode: str, layout: str, n: int, reads: int) -> None:
         for i in range(0, len(names), 20):
             page = client.batch_get_secret_value(SecretIdList=names[i : i + 20])["SecretValues"]
             ok += sum(v["SecretString"] == value_for(v["Name"]) for v in page)
+    elif mode == "list":  # every page of ListSecrets, 100 a page, as `gitsm list-secrets` reads
+        listed, token = [], None
+        while True:
+            call = {"MaxResults": 100, **({"NextToken": token} if token else {})}
+            out = client.list_secrets(**call)
+            listed += [s["Name"] for s in out["SecretList"]]
+            pages, token = pages + 1, out.get("NextToken")
+            if not token:
+                break
+        expected = set(names_for(layout, n))  # every secret exactly once
+        ok = len(expected.intersection(listed)) if len(set(listed)) == len(listed) else 0
+        names = names_for(layout, n)
     else:  # one page of a Filters query (it has to find matching secrets among all manifests)
         prefix = names[-1].rsplit("/", 1)[0] + "/" if "/" in names[-1] else "key1"
         flt = [{"Key": "name", "Values": [prefix]}]
@@ -318,13 +331,15 @@ def read_worker(path: str, mode: str, layout: str, n: int, reads: int) -> None:
         ok = sum(v["SecretString"] == value_for(v["Name"]) for v in page)
         names = names[: len(page)]
     ms = (time.perf_counter() - start) * 1e3
-    print(json.dumps({"ms": ms, "ok": ok, "n": len(names)}))
+    print(
+        json.dumps({"ms": ms, "ok": ok, "n": len(names), "pages": pages if mode == "list" else 0})
+    )
 
 
 def bench_reads(path: Path, mode: str, layout: str, n: int, cfg: Config) -> dict[str, float]:
     """Median of fresh-process runs (one run for the slow Filters page)."""
     runs, walls = [], []
-    count = 1 if mode == "filter" else cfg.read_runs
+    count = 1 if mode in ("filter", "list") else cfg.read_runs
     for _ in range(count):
         args = [sys.executable, __file__, "--read-worker", str(path), mode, layout, str(n)]
         start = time.perf_counter()
@@ -384,7 +399,7 @@ def main() -> None:
             built[layout, h] = size_pack(p)
             print(f"[size] {layout}-{h} as built: size-pack {built[layout, h]:,} B / {n:,} versions"
                   f" = {built[layout, h] / n:,.0f} B/version ({h:,} commits)")  # fmt: skip
-        for mode in ("get", "batch", "filter"):
+        for mode in ("get", "batch", "filter", "list"):
             read_runs[layout, mode] = bench_reads(lo, mode, layout, n, cfg)
         for fsync in (False, True):
             pair = bench_writes([lo, hi], names, fsync, cfg)
@@ -402,7 +417,8 @@ def main() -> None:
     for (layout, mode), rr in read_runs.items():
         what = {"get": f"GetSecretValue x {rr['n']}",
                 "batch": f"BatchGetSecretValue {-(-rr['n'] // 20)} calls x 20 SecretIds",
-                "filter": f"BatchGetSecretValue 1 page by Filters ({rr['n']} of {n:,})"}[mode]  # fmt: skip
+                "filter": f"BatchGetSecretValue 1 page by Filters ({rr['n']} of {n:,})",
+                "list": f"ListSecrets every page ({rr['pages']:.0f} pages x 100, all {n:,})"}[mode]  # fmt: skip
         print(f"[read] {layout}-{h_lo} {what}: {rr['ms']:.0f} ms incl. opening the store "
               f"(median of {rr['runs']}; {rr['ok']}/{rr['n']} values verified); whole process "
               f"incl. interpreter start-up and imports {rr['wall']:.0f} ms")  # fmt: skip

@@ -42,7 +42,7 @@ def test_bench_quick_prints_every_metric(tmp_path: Path) -> None:
             assert len(having("[write]", layout, f"fsync={fsync}", "writes/s")) == 2
             assert len(having("[floor]", layout, f"fsync={fsync}", "gitsm/raw")) == 2
             assert len(having("[target]", layout, f"fsync={fsync}", "x ->")) == 1
-        for what in ("GetSecretValue", "BatchGetSecretValue", "Filters"):
+        for what in ("GetSecretValue", "BatchGetSecretValue", "Filters", "ListSecrets every page"):
             assert having("[read]", layout, what, "ms incl. opening the store")
         assert len(having("[target]", layout, "read+decrypt", " ms ->")) == 2
     for fsync in ("on", "off"):
