@@ -107,10 +107,11 @@ def materialize(
             "Actions step, or give --out PATH"
         )
     base = Path(out or ".")
+    document = env_file or out  # the one file the other formats write, if any
     if fmt == "files":
         targets = [base / e.file for e in entries_for(spec, fmt) if e.file is not None]
     else:
-        targets = [Path(path) for path in (env_file or out,) if path]
+        targets = [Path(document)] if document else []
     pairs, commit = collect(store, spec, fmt, progress=progress, targets=targets)
     if fmt == "files":
         files = [(base / name, item.value, item.mode) for name, item in pairs]

@@ -2,10 +2,10 @@
 
 pyrage writes every stanza and is the reference reader; this module is the fast path in front of it
 for the common case (an armored file with X25519 stanzas and one payload chunk). It follows the age
-v1 specification (https://age-encryption.org/v1) with ``cryptography``'s X25519 and
-ChaCha20-Poly1305 and the standard library's HMAC-SHA256 (for HKDF and the header MAC), and it
-accepts a file only when the file key, the header MAC and the payload all authenticate; anything it
-does not handle it declines with None, and the caller hands the file to pyrage.
+v1 specification (https://age-encryption.org/v1) with ``cryptography``'s X25519, ChaCha20-Poly1305
+and HMAC-SHA256 (for HKDF and the header MAC), and it accepts a file only when the file key, the
+header MAC and the payload all authenticate; anything it does not handle it declines with None, and
+the caller hands the file to pyrage.
 
 It is also stricter than age's own decoders where they accept several spellings of the same bytes
 (a missing final newline in the armor, unused bits set in a last base64 character): a gitsm
@@ -100,9 +100,7 @@ def decrypt(raw: bytes, key: X25519PrivateKey, public: bytes) -> bytes | None:
                 binascii.a2b_base64(share), binascii.a2b_base64(wrapped), key, public
             )
         except (InvalidTag, ValueError):
-            continue
-        if len(file_key) != 16:
-            return None
+            continue  # another recipient's stanza (or a share X25519 refuses)
         mac = _hmac(_hkdf(file_key, b"", b"header"), raw[: mac_at - 1])
         if not compare_digest(mac, binascii.a2b_base64(m[1] + b"=")):
             return None
