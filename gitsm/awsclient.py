@@ -43,7 +43,10 @@ class ParamValidationError(errors.GitsmError, ValueError):
     exit_code = errors.EXIT_USAGE
 
 
-_CODES = [c for c in errors.ERROR_TABLE if c not in ("StoreError", "LocalChangesError")]
+_CODES = [
+    c for c, (_, exit_code) in errors.ERROR_TABLE.items() if exit_code != errors.EXIT_ENVIRONMENT
+]
+"""The operation error codes (environment errors such as StoreError are raised as they are)."""
 
 
 _ClientError = ClientError

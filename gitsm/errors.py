@@ -109,6 +109,25 @@ class LocalChangesError(StoreError):
     code = "LocalChangesError"
 
 
+class RemoteError(StoreError):
+    """git could not fetch from or push to the store's remote (network, access, a declined push)."""
+
+    code = "RemoteError"
+
+
+class SyncConflict(OperationError):
+    """``gitsm sync`` could not replay some local operations on the upstream tip.
+
+    ``report`` is the sync's report (what was replayed, pushed, and what needs redoing).
+    """
+
+    code = "SyncConflict"
+
+    def __init__(self, message: str, report: object = None) -> None:
+        super().__init__(message)
+        self.report = report
+
+
 ERROR_TABLE: dict[str, tuple[int, int]] = {
     cls.code: (cls.http_status, cls.exit_code)
     for cls in (
@@ -124,6 +143,8 @@ ERROR_TABLE: dict[str, tuple[int, int]] = {
         InternalServiceError,
         StoreError,
         LocalChangesError,
+        RemoteError,
+        SyncConflict,
     )
 }
 """AWS error code -> (HTTP status, CLI exit code)."""

@@ -105,3 +105,25 @@ def name_from_dir(path: str) -> str:
     if pending is not None:
         raise ValueError(f"not a secret directory: {path!r}")
     return "/".join(segments)
+
+
+def is_store_path(path: str) -> bool:
+    """True for the config and anything under ``secrets/``."""
+    root = SECRETS_ROOT
+    return path in (CONFIG_PATH, root) or path.startswith(root + "/")
+
+
+def classify(path: str) -> tuple[str, str] | None:
+    """``("manifest" | "envelope", secret dir)`` for a store file under ``secrets/``, else None."""
+    parts = path.split("/")
+    if parts[-1] == MANIFEST:
+        kind, directory = "manifest", parts[:-1]
+    elif len(parts) >= 2 and parts[-2] == VERSIONS and parts[-1].endswith(".json"):
+        kind, directory = "envelope", parts[:-2]
+    else:
+        return None
+    if len(directory) < 2 or directory[0] != SECRETS_ROOT:
+        return None
+    if VERSIONS in directory or MANIFEST in directory:
+        return None
+    return kind, "/".join(directory)

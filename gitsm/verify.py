@@ -37,6 +37,7 @@ from gitsm.gitrepo import GitRepo, Snapshot
 from gitsm.keys import KeyService
 from gitsm.manifest import FORMAT, StoreConfig, dump_secret, load_secret
 from gitsm.model import Secret, VersionInfo, validate_name
+from gitsm.paths import classify, is_store_path
 from gitsm.providers import PROVIDERS, KeyUnavailable
 from gitsm.providers.base import b64decode_strict
 
@@ -76,28 +77,6 @@ def _format_problem(fmt: object, current: int) -> tuple[str, str] | None:
 
 def _canonical_json(doc: Any) -> bytes:
     return (json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=True) + "\n").encode("ascii")
-
-
-def is_store_path(path: str) -> bool:
-    """True for the config and anything under ``secrets/``."""
-    root = paths.SECRETS_ROOT
-    return path in (paths.CONFIG_PATH, root) or path.startswith(root + "/")
-
-
-def classify(path: str) -> tuple[str, str] | None:
-    """``("manifest" | "envelope", secret dir)`` for a store file under ``secrets/``, else None."""
-    parts = path.split("/")
-    if parts[-1] == paths.MANIFEST:
-        kind, directory = "manifest", parts[:-1]
-    elif len(parts) >= 2 and parts[-2] == paths.VERSIONS and parts[-1].endswith(".json"):
-        kind, directory = "envelope", parts[:-2]
-    else:
-        return None
-    if len(directory) < 2 or directory[0] != paths.SECRETS_ROOT:
-        return None
-    if paths.VERSIONS in directory or paths.MANIFEST in directory:
-        return None
-    return kind, "/".join(directory)
 
 
 class Checker:

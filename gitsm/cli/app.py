@@ -217,6 +217,7 @@ LAZY_VERBS = {
     "hook": "gitsm.cli.verify_cmd",
     "materialize": "gitsm.cli.materialize_cmd",
     "exec": "gitsm.cli.materialize_cmd",
+    "sync": "gitsm.cli.sync_cmd",
 }
 """gitsm's own verbs that live in modules of their own: command name -> module (which has a
 ``register(app, command_cls, fast, epilog)`` function)."""
@@ -278,8 +279,8 @@ options.with_signature(
     [options.context_parameter(), *options.global_parameters(hidden=False), _VERSION],
     "gitsm: a git-backed secrets manager with AWS Secrets Manager semantics.\n\n"
     "The commands and options are those of 'aws secretsmanager' (run them with or without the\n"
-    "word 'secretsmanager'); init, log, purge-deleted-secrets, keys, verify, hook, materialize and\n"
-    "exec are gitsm's own. Values can come from files: --secret-string file://PATH,\n"
+    "word 'secretsmanager'); init, log, purge-deleted-secrets, keys, verify, hook, materialize,\n"
+    "exec and sync are gitsm's own. Values can come from files: --secret-string file://PATH,\n"
     "--secret-binary fileb://PATH (file:///dev/stdin reads standard input).",
 )
 app.callback()(_callback)

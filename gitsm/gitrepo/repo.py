@@ -17,17 +17,17 @@ from typing import cast
 import pygit2
 
 from gitsm.errors import StoreError
+from gitsm.gitrepo.graph import Person, RepoGraph
+from gitsm.gitrepo.remote import RepoRemote
 from gitsm.gitrepo.snapshot import RefConflict, Snapshot, clean_git_env
 from gitsm.gitrepo.views import RepoViews
 from gitsm.gitrepo.worktree import JOURNAL_NAME, WorktreeSync
 
 LOCK_NAME = "gitsm.lock"
 STALE_LOCK_WAIT = 1.0
-_BLOB = pygit2.enums.FileMode.BLOB
-_TREE = pygit2.enums.FileMode.TREE
 
 
-class GitRepo(WorktreeSync, RepoViews):
+class GitRepo(WorktreeSync, RepoViews, RepoGraph, RepoRemote):
     """A git repository used as a store, bound to one branch."""
 
     @classmethod
@@ -120,6 +120,11 @@ class GitRepo(WorktreeSync, RepoViews):
                 self._sync_worktree(self.tip(), [str(p) for p in paths])
             journal.unlink(missing_ok=True)
 
+    def committer(self, when: datetime) -> Person:
+        """Who commits a write made at ``when`` (the same identity gitsm's own commits get)."""
+        sig = self._signature(when)
+        return Person(str(sig.name), str(sig.email), int(sig.time), int(sig.offset))
+
     def _signature(self, when: datetime) -> pygit2.Signature:
         try:
             name = str(self.repo.config["user.name"])
@@ -127,36 +132,6 @@ class GitRepo(WorktreeSync, RepoViews):
         except KeyError:
             name, email = "gitsm", "gitsm@localhost"
         return pygit2.Signature(name, email, int(when.timestamp()), 0)
-
-    def _build(self, tree: pygit2.Tree | None, changes: Mapping[str, bytes | None]) -> str | None:
-        """Write the tree that results from applying ``changes`` (paths relative to ``tree``)."""
-        builder = self.repo.TreeBuilder(tree) if tree is not None else self.repo.TreeBuilder()
-        nested: dict[str, dict[str, bytes | None]] = {}
-        for path, data in changes.items():
-            head, _, rest = path.partition("/")
-            if rest:
-                nested.setdefault(head, {})[rest] = data
-            elif data is None:
-                if builder.get(head) is not None:
-                    builder.remove(head)
-            else:
-                builder.insert(head, self.repo.create_blob(data), _BLOB)
-        for head, sub in nested.items():
-            entry = builder.get(head)
-            subtree = (
-                cast(pygit2.Tree, self.repo[entry.id])
-                if entry is not None and entry.type == pygit2.enums.ObjectType.TREE
-                else None
-            )
-            oid = self._build(subtree, sub)
-            if oid is None:
-                if entry is not None:
-                    builder.remove(head)
-            else:
-                builder.insert(head, oid, _TREE)
-        if len(builder) == 0:
-            return None
-        return str(builder.write())
 
     def commit(
         self, parent: Snapshot, changes: Mapping[str, bytes | None], message: str, when: datetime
@@ -177,17 +152,48 @@ class GitRepo(WorktreeSync, RepoViews):
         sig = self._signature(when)
         parents = [parent.commit_id] if parent.commit_id else []
         oid = self.repo.create_commit(None, sig, sig, message, tree_id, parents)
-        if sync:
+        return self._land(parent, str(oid), message, touched if sync else None)
+
+    def advance(self, old: Snapshot, new: str, message: str) -> Snapshot:
+        """Move the branch from ``old`` to the commit ``new`` (any commit: sync's result).
+
+        Must be called under :meth:`write_lock`. A checked-out work tree and index follow every
+        path that differs between the two commits; local edits to those paths raise
+        LocalChangesError before anything moves. Raises RefConflict if the branch moved.
+        """
+        touched = self.paths_to_update(old, new)
+        if touched is not None:
+            self._check_clean(old, touched)
+        return self._land(old, new, message, touched)
+
+    def paths_to_update(self, old: Snapshot, new: str) -> list[str] | None:
+        """The checked-out paths that moving the branch from ``old`` to ``new`` changes (None when
+        the branch is not checked out)."""
+        if not self._syncs_worktree():
+            return None
+        gitlink = int(pygit2.enums.FileMode.COMMIT)  # submodules are left to git
+        changes = self.changed_files(old.commit_id, new)
+        return sorted({c.path for c in changes if gitlink not in (c.old_mode, c.new_mode)})
+
+    def check_clean(self, old: Snapshot, paths: list[str]) -> None:
+        """Raise LocalChangesError when any of ``paths`` has local edits against ``old``."""
+        self._check_clean(old, paths)
+
+    def _land(
+        self, parent: Snapshot, oid: str, message: str, touched: list[str] | None
+    ) -> Snapshot:
+        """Move the branch from ``parent`` to ``oid`` and bring ``touched`` checked-out paths along."""
+        if touched is not None:
             self._write_journal(touched)
         self._move_ref(parent, oid, message)
         new = self.tip()
-        if sync:
+        if touched is not None:
             self._sync_worktree(new, touched)
             (self.gitdir / JOURNAL_NAME).unlink(missing_ok=True)
         self._maybe_pack()
         return new
 
-    def _move_ref(self, parent: Snapshot, oid: pygit2.Oid, message: str) -> None:
+    def _move_ref(self, parent: Snapshot, oid: str, message: str) -> None:
         reflog = message.splitlines()[0] if message else "gitsm"
         try:
             if parent.commit_id is None:

@@ -20,6 +20,22 @@ def clean_git_env() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
 
 
+REDIRECTING = frozenset(
+    {"GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_OBJECT_DIRECTORY", "GIT_COMMON_DIR",
+     "GIT_ALTERNATE_OBJECT_DIRECTORIES", "GIT_NAMESPACE", "GIT_PREFIX", "GIT_QUARANTINE_PATH"}
+)  # fmt: skip
+"""Variables that would point a git command at another repository, index or object store."""
+
+
+def git_cli_env() -> dict[str, str]:
+    """The environment for git commands that act for the user (fetch, push, identity).
+
+    Keeps what configures git (GIT_SSH_COMMAND, GIT_ASKPASS, GIT_CONFIG_*, GIT_AUTHOR_*, ...) and
+    drops only the variables that would redirect it to another repository (:data:`REDIRECTING`).
+    """
+    return {k: v for k, v in os.environ.items() if k not in REDIRECTING}
+
+
 @dataclass(frozen=True)
 class Snapshot:
     """A read-only view of the tree at one commit of the store's branch."""
@@ -94,6 +110,18 @@ class Snapshot:
                 else:
                     out.append(sub)
         return out
+
+    def entry(self, path: str) -> tuple[int, bytes] | None:
+        """(file mode, content) of the blob at ``path`` (symlinks hold their target), or None."""
+        if self.tree is None:
+            return None
+        try:
+            item = self.tree[path]
+        except KeyError:
+            return None
+        if item.type != pygit2.enums.ObjectType.BLOB:
+            return None
+        return int(item.filemode), bytes(cast(pygit2.Blob, self.repo[item.id]).data)
 
     def blob_id(self, path: str) -> str | None:
         """The blob id at ``path``, or None."""

@@ -19,6 +19,8 @@ from gitsm.gitrepo.base import RepoBase
 from gitsm.gitrepo.snapshot import Snapshot
 
 JOURNAL_NAME = "gitsm-worktree.json"
+_LINK = int(pygit2.enums.FileMode.LINK)
+_EXECUTABLE = int(pygit2.enums.FileMode.BLOB_EXECUTABLE)
 
 
 class WorktreeSync(RepoBase):
@@ -84,16 +86,24 @@ class WorktreeSync(RepoBase):
         index.read(False)
         for path in paths:
             file = self.workdir / path
-            data = snap.read(path)
-            if data is None:
-                file.unlink(missing_ok=True)
+            entry = snap.entry(path)
+            if entry is None:
+                if file.is_symlink() or file.is_file():
+                    file.unlink()
                 if path in index:
                     index.remove(path)
                 self._prune_dirs(file.parent)
                 continue
+            mode, data = entry
             file.parent.mkdir(parents=True, exist_ok=True)
             tmp = file.with_name(file.name + ".gitsm-tmp")
-            tmp.write_bytes(data)
+            tmp.unlink(missing_ok=True)
+            if mode == _LINK:
+                os.symlink(os.fsdecode(data), tmp)
+            else:
+                tmp.write_bytes(data)
+                if mode == _EXECUTABLE:
+                    tmp.chmod(tmp.stat().st_mode | ((tmp.stat().st_mode & 0o444) >> 2))
             os.replace(tmp, file)
             index.add(path)
         index.write()

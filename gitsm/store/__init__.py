@@ -6,14 +6,15 @@ from gitsm.store.keyops import KeyOps
 from gitsm.store.lifecycle import LifecycleOps
 from gitsm.store.reads import BatchError, ReadOps, SecretValue
 from gitsm.store.rekey import RekeyOps
+from gitsm.store.sync import SyncedOp, SyncOps, SyncReport
 from gitsm.store.writes import WriteOps, WriteResult
 
 
-class SecretStore(WriteOps, LifecycleOps, ReadOps, KeyOps, RekeyOps):
+class SecretStore(SyncOps, WriteOps, LifecycleOps, ReadOps, KeyOps, RekeyOps):
     """A gitsm store: a git repository whose branch holds secrets, versions and labels.
 
     Open one with :meth:`SecretStore.open` or create one with :meth:`SecretStore.init`.
     """
 
 
-__all__ = ["BatchError", "SecretStore", "SecretValue", "WriteResult"]
+__all__ = ["BatchError", "SecretStore", "SecretValue", "SyncReport", "SyncedOp", "WriteResult"]

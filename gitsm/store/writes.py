@@ -8,6 +8,7 @@ value is ResourceExistsException.
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Sequence
 from dataclasses import replace
@@ -88,16 +89,33 @@ class WriteOps(StoreCore):
             recipients=recipients, keys=self.keys,
         )  # fmt: skip
         key_id = secret.kms_key_id or config.default_kms_key_id
-        moved = labels.add_version(secret.stage_map(), token, stages)
+        info = VersionInfo(token, now, kind, [key_id])
+        return self._place_version(secret, info, stages, config, now, files), new_config
+
+    def _place_version(
+        self,
+        secret: Secret,
+        info: VersionInfo,
+        stages: Sequence[str] | None,
+        config: StoreConfig,
+        now: datetime,
+        files: dict[str, bytes | None],
+        changed: datetime | None = None,
+    ) -> Secret:
+        """``secret`` with version ``info`` added and its labels moved (``stages``: the requested
+        VersionStages, None for the default AWSCURRENT), unlabeled versions pruned as of ``now``
+        (their envelopes removed in ``files``); ``changed`` is the LastChangedDate to record
+        (default ``now``). The envelope itself is the caller's to put in ``files``."""
+        moved = labels.add_version(secret.stage_map(), info.version_id, stages)
         versions = dict(secret.versions)
-        versions[token] = VersionInfo(token, now, kind, [key_id])
+        versions[info.version_id] = info
         for vid, v in versions.items():
             versions[vid] = replace(v, stages=moved[vid])
-        secret = replace(secret, versions=versions, last_changed=now)
+        secret = replace(secret, versions=versions, last_changed=changed or now)
         for vid in prunable(secret, now, config.max_versions, config.min_version_age_hours):
             del secret.versions[vid]
             files[paths.version_path(secret.name, vid)] = None
-        return secret, new_config
+        return secret
 
     @staticmethod
     def _with_config(files: dict[str, bytes | None], config: StoreConfig | None) -> None:
@@ -275,6 +293,8 @@ class WriteOps(StoreCore):
                 "Secret-Arn": secret.arn,
                 "Version-Id": token,
                 "Client-Request-Token": token,
+                # the labels asked for (replay moves these, not what the first version forced)
+                "Version-Stages": json.dumps(version_stages or [AWSCURRENT]),
             }
             result = WriteResult(secret.arn, secret.name, token, stages)
             return Change(result, "PutSecretValue", secret.name, files, trailers)

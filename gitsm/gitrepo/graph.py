@@ -1,0 +1,218 @@
+"""The commit graph: ranges of commits, what a commit changed, and commits off the branch.
+
+Sync replays local commits onto an upstream tip. It reads each commit (parents, message, author) and
+the files it changed relative to its first parent, builds the replayed commits without moving any
+ref, and moves the branch only once the remote has accepted them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import cast
+
+import pygit2
+
+from gitsm.gitrepo.base import RepoBase
+from gitsm.gitrepo.snapshot import Snapshot
+
+_TREE = pygit2.enums.FileMode.TREE
+
+
+@dataclass(frozen=True)
+class Person:
+    """A commit's author or committer: who, and when (seconds since the epoch, UTC offset)."""
+
+    name: str
+    email: str
+    time: int
+    offset: int
+
+
+@dataclass(frozen=True)
+class CommitData:
+    """One commit as sync reads it: no tree content, only identity and message."""
+
+    commit_id: str
+    parents: tuple[str, ...]
+    message: str
+    author: Person
+    committer: Person
+
+
+@dataclass(frozen=True)
+class FileChange:
+    """A file a commit changed relative to its first parent (blob ids; None when absent)."""
+
+    path: str
+    old: str | None
+    new: str | None
+    old_mode: int
+    new_mode: int
+
+
+@dataclass(frozen=True)
+class BlobRef:
+    """A change that puts an existing blob, with its file mode, at a path (see ``_build``)."""
+
+    blob_id: str
+    mode: int
+
+
+def _person(sig: pygit2.Signature) -> Person:
+    return Person(str(sig.name), str(sig.email), int(sig.time), int(sig.offset))
+
+
+class RepoGraph(RepoBase):
+    """Reading commits and ranges; writing commits that no ref points to yet."""
+
+    def commit_data(self, commit_id: str) -> CommitData:
+        """Parents, message, author and committer of ``commit_id``."""
+        commit = cast(pygit2.Commit, self.repo[commit_id])
+        return CommitData(
+            str(commit.id),
+            tuple(str(p) for p in commit.parent_ids),
+            str(commit.message),
+            _person(commit.author),
+            _person(commit.committer),
+        )
+
+    def snapshot_of(self, commit_id: str | None) -> Snapshot:
+        """A snapshot of ``commit_id`` (an empty one for None)."""
+        if commit_id is None:
+            return Snapshot(self.repo, None, None, None)
+        commit = cast(pygit2.Commit, self.repo[commit_id])
+        when = datetime.fromtimestamp(commit.commit_time, UTC)
+        return Snapshot(self.repo, str(commit.id), commit.tree, when)
+
+    def ref_target(self, name: str) -> str | None:
+        """The commit a reference points to, or None when it does not exist."""
+        ref = self.repo.references.get(name)
+        if ref is None:
+            return None
+        try:
+            return str(ref.peel(pygit2.Commit).id)
+        except (pygit2.GitError, ValueError, KeyError):
+            return None
+
+    def is_ancestor(self, ancestor: str, descendant: str) -> bool:
+        """True when ``ancestor`` is ``descendant`` or one of its ancestors."""
+        if ancestor == descendant:
+            return True
+        return bool(self.repo.descendant_of(descendant, ancestor))
+
+    def commits_between(self, hidden: str | None, tip: str) -> list[str]:
+        """Commits reachable from ``tip`` but not from ``hidden``, oldest first (topological)."""
+        order = pygit2.enums.SortMode.TOPOLOGICAL | pygit2.enums.SortMode.REVERSE
+        walker = self.repo.walk(tip, order)
+        if hidden is not None:
+            walker.hide(hidden)
+        return [str(c.id) for c in walker]
+
+    def changed_files(self, old: str | None, new: str) -> list[FileChange]:
+        """Every file that differs between commit ``old`` (None: the empty tree) and ``new``."""
+        new_tree = cast(pygit2.Commit, self.repo[new]).tree
+        if old is None:
+            diff = new_tree.diff_to_tree(swap=True)
+        else:
+            old_tree = cast(pygit2.Commit, self.repo[old]).tree
+            diff = old_tree.diff_to_tree(new_tree)
+        out: list[FileChange] = []
+        for delta in diff.deltas:
+            old_file, new_file = delta.old_file, delta.new_file
+            old_id = None if old_file.id.raw == bytes(20) else str(old_file.id)
+            new_id = None if new_file.id.raw == bytes(20) else str(new_file.id)
+            path = new_file.path if new_id is not None else old_file.path
+            out.append(FileChange(path, old_id, new_id, int(old_file.mode), int(new_file.mode)))
+        return out
+
+    def write_commit(
+        self,
+        parent: Snapshot,
+        changes: Mapping[str, bytes | BlobRef | None],
+        message: str,
+        author: Person,
+        committer: Person,
+    ) -> Snapshot:
+        """A commit of ``changes`` on ``parent`` that no reference points to (yet)."""
+        pygit2.settings.enable_fsync_gitdir(self.fsync)
+        tree_id = self._build(parent.tree, changes) or str(self.repo.TreeBuilder().write())
+        sigs = [pygit2.Signature(p.name, p.email, p.time, p.offset) for p in (author, committer)]
+        parents = [parent.commit_id] if parent.commit_id else []
+        oid = self.repo.create_commit(None, sigs[0], sigs[1], message, tree_id, parents)
+        return self.snapshot_of(str(oid))
+
+    def merge_blob(
+        self, path: str, base: BlobRef | None, ours: BlobRef | None, theirs: BlobRef | None
+    ) -> BlobRef | None:
+        """A three-way merge of one file's contents, as git merges text; None when it conflicts
+        (or when a side deleted the file that the other changed)."""
+        if ours is None or theirs is None:
+            return None
+
+        def entry(ref: BlobRef | None) -> pygit2.IndexEntry | None:
+            if ref is None:
+                return None
+            mode = pygit2.enums.FileMode(ref.mode)
+            return pygit2.IndexEntry(path, pygit2.Oid(hex=ref.blob_id), mode)
+
+        result = self.repo.merge_file_from_index(entry(base), entry(ours), entry(theirs))
+        if isinstance(result, str) or not result.automergeable:
+            return None
+        mode = theirs.mode if base is not None and ours.mode == base.mode else ours.mode
+        return BlobRef(str(self.repo.create_blob(result.contents.encode("utf-8"))), mode)
+
+    def blob_at(self, snap: Snapshot, path: str) -> BlobRef | None:
+        """The blob and mode at ``path`` in ``snap`` (None when no file is there)."""
+        if snap.tree is None:
+            return None
+        try:
+            item = snap.tree[path]
+        except KeyError:
+            return None
+        if item.type != pygit2.enums.ObjectType.BLOB:
+            return None
+        return BlobRef(str(item.id), int(item.filemode))
+
+    def set_ref(self, name: str, target: str, message: str) -> None:
+        """Create or overwrite the reference ``name`` (not a branch: gitsm's own refs)."""
+        self.repo.create_reference_direct(name, target, True, message=message)
+
+    def _build(
+        self, tree: pygit2.Tree | None, changes: Mapping[str, bytes | BlobRef | None]
+    ) -> str | None:
+        """Write the tree that results from applying ``changes`` (paths relative to ``tree``).
+
+        A value is the new content (a regular file), a :class:`BlobRef` (an existing blob and its
+        mode), or None to delete a file or directory.
+        """
+        builder = self.repo.TreeBuilder(tree) if tree is not None else self.repo.TreeBuilder()
+        nested: dict[str, dict[str, bytes | BlobRef | None]] = {}
+        for path, data in changes.items():
+            head, _, rest = path.partition("/")
+            if rest:
+                nested.setdefault(head, {})[rest] = data
+            elif data is None:
+                if builder.get(head) is not None:
+                    builder.remove(head)
+            elif isinstance(data, BlobRef):
+                builder.insert(head, pygit2.Oid(hex=data.blob_id), data.mode)
+            else:
+                builder.insert(head, self.repo.create_blob(data), pygit2.enums.FileMode.BLOB)
+        for head, sub in nested.items():
+            entry = builder.get(head)
+            subtree = (
+                cast(pygit2.Tree, self.repo[entry.id])
+                if entry is not None and entry.type == pygit2.enums.ObjectType.TREE
+                else None
+            )
+            oid = self._build(subtree, sub)
+            if oid is None:
+                if entry is not None:
+                    builder.remove(head)
+            else:
+                builder.insert(head, oid, _TREE)
+        if len(builder) == 0:
+            return None
+        return str(builder.write())

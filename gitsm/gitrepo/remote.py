@@ -1,0 +1,132 @@
+"""Fetching and pushing through the ``git`` command line.
+
+The git CLI brings what a team's remotes need with no code of gitsm's: ssh-agent and ssh config,
+``core.sshCommand``, credential helpers, proxies and ``insteadOf`` rewrites. libgit2 needs a
+credential callback per method, runs no credential helpers, and its file:// push was seen updating
+the remote ref without checking its old value. A push is never forced: the remote's own
+fast-forward check is the compare-and-swap that keeps concurrent pushers from losing commits.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from dataclasses import dataclass
+
+from gitsm.errors import RemoteError
+from gitsm.gitrepo.base import RepoBase
+from gitsm.gitrepo.snapshot import git_cli_env
+
+_MISSING_REF = re.compile(r"couldn't find remote ref|Couldn't find remote ref")
+_RACE = ("non-fast-forward", "fetch first", "stale info", "cannot lock ref", "failed to lock",
+         "failed to update ref", "incorrect old value", "reference already exists")  # fmt: skip
+
+
+@dataclass(frozen=True)
+class PushOutcome:
+    """What a push did: accepted, or rejected because the remote branch moved (``raced``)."""
+
+    accepted: bool
+    raced: bool
+    detail: str
+
+
+class RepoRemote(RepoBase):
+    """The branch's remote: which one, fetching it, pushing to it."""
+
+    def _git(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            ["git", "--git-dir", str(self.gitdir), *args],
+            env=git_cli_env(), capture_output=True, text=True, check=False,
+            stdin=subprocess.DEVNULL,
+        )  # fmt: skip
+
+    def has_remotes(self) -> bool:
+        """True when at least one git remote is configured."""
+        return any(True for _ in self.repo.remotes.names())
+
+    def upstream_of(self, remote: str | None, branch: str | None) -> tuple[str, str]:
+        """The (remote, remote branch) to sync with: the ones given, else the branch's configured
+        upstream (``branch.<name>.remote`` / ``.merge``), else ``origin`` (or the only remote) and
+        a branch of the same name."""
+        config = self.repo.config
+        local = self.branch
+        if remote is None:
+            key = f"branch.{local}.remote"
+            remote = str(config[key]) if key in config else None
+        names = [str(n) for n in self.repo.remotes.names()]
+        if remote is None:
+            if "origin" in names:
+                remote = "origin"
+            elif len(names) == 1:
+                remote = names[0]
+            else:
+                where = self.workdir or self.gitdir
+                raise RemoteError(
+                    f"{where} has no remote to sync with"
+                    + (f" (it has {', '.join(names)}; name one with --remote)." if names else ".")
+                    + " Add one with 'git remote add origin URL'."
+                )
+        if remote not in names and "/" not in remote and ":" not in remote:
+            raise RemoteError(
+                f"There is no git remote {remote!r} (remotes: {', '.join(names) or 'none'}). "
+                "Add it with 'git remote add' or name another with --remote."
+            )
+        if branch is None:
+            key = f"branch.{local}.merge"
+            merge = str(config[key]) if key in config else ""
+            branch = merge.removeprefix("refs/heads/") if merge.startswith("refs/heads/") else local
+        return remote, branch
+
+    @staticmethod
+    def tracking_ref(remote: str, branch: str) -> str:
+        """Where gitsm keeps the fetched tip of ``remote``'s ``branch``."""
+        safe = re.sub(r"[^A-Za-z0-9._-]", "_", remote)
+        return f"refs/remotes/{safe}/{branch}"
+
+    def fetch(self, remote: str, branch: str) -> str | None:
+        """Fetch ``branch`` of ``remote`` into its tracking ref; its tip, or None when the remote
+        has no such branch yet (an empty repository). Raises RemoteError when git fails."""
+        ref = self.tracking_ref(remote, branch)
+        proc = self._git(
+            "fetch", "--quiet", "--no-tags", "--no-write-fetch-head", remote,
+            f"+refs/heads/{branch}:{ref}",
+        )  # fmt: skip
+        if proc.returncode != 0:
+            if _MISSING_REF.search(proc.stderr):
+                return None
+            raise RemoteError(_failure("fetch from", remote, branch, proc.stderr))
+        return self._ref_id(ref)
+
+    def _ref_id(self, name: str) -> str | None:
+        ref = self.repo.references.get(name)
+        return None if ref is None else str(ref.target)
+
+    def push(self, remote: str, branch: str, commit: str) -> PushOutcome:
+        """Push ``commit`` to ``branch`` of ``remote`` without force.
+
+        A rejection because the remote branch moved (not a fast-forward, a lost ref lock) is
+        ``raced``: fetch and try again. Any other failure (authentication, a hook that declined
+        the push, the network) raises RemoteError.
+        """
+        proc = self._git("push", "--porcelain", "--quiet", remote, f"{commit}:refs/heads/{branch}")
+        detail = proc.stdout + proc.stderr
+        if proc.returncode == 0:
+            ref = self.tracking_ref(remote, branch)
+            self.repo.create_reference_direct(ref, commit, True, message="gitsm sync: pushed")
+            return PushOutcome(True, False, detail)
+        lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("!")]
+        if lines and all(any(r in ln for r in _RACE) for ln in lines):
+            return PushOutcome(False, True, detail)
+        raise RemoteError(_failure("push to", remote, branch, detail))
+
+
+def _failure(action: str, remote: str, branch: str, output: str) -> str:
+    """A RemoteError message: what failed and git's own words (which hold no secret values)."""
+    said = " ".join(ln.strip() for ln in output.strip().splitlines() if ln.strip())
+    said = said[:2000] or "no output"
+    return (
+        f"git could not {action} {remote} (branch {branch}): {said}. Check the remote's URL, "
+        "your access to it and the network (git's own settings apply: ssh, credential "
+        "helpers, proxies), then run 'gitsm sync' again."
+    )

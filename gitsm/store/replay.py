@@ -1,0 +1,426 @@
+"""Replaying a commit's operation on another tip: the write path of ``gitsm sync``.
+
+A local commit (:class:`gitsm.commitop.CommitOp`) is applied to the upstream tip as the operation it
+records, with AWS's serial rules, as if its request had reached the service after every upstream
+write: a new version gets the labels it asked for on the upstream state (AWSCURRENT moves to it,
+the upstream AWSCURRENT becomes AWSPREVIOUS), a label move is checked against where the label sits
+upstream, tags and descriptions land on top of upstream's. The sealed envelope is reused as it is,
+so replaying needs no key and never sees a value.
+
+A precondition that no longer holds upstream (the secret was deleted or created again, the version a
+label is removed from lost it, the ClientRequestToken is taken by another write) raises
+:class:`Refused` with what to redo. A write that is already upstream (the same token with the same
+sealed value) raises :class:`Landed`.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+
+from gitsm import labels, paths
+from gitsm.commitop import CommitOp, SecretChange
+from gitsm.errors import GitsmError, LimitExceededException
+from gitsm.gitrepo import Snapshot
+from gitsm.manifest import StoreConfig, load_secret
+from gitsm.merge3 import merge_config
+from gitsm.model import AWSCURRENT, AWSPENDING, AWSPREVIOUS, Secret, merge_tags
+from gitsm.store.writes import WriteOps
+
+CONFIG_OPERATIONS = frozenset(
+    {"Init", "PutKeyAlias", "AddKeyRecipients", "RemoveKeyRecipients", "DeleteKeyAlias",
+     "SetDefaultKey"}
+)  # fmt: skip
+"""Operations that change only the store config."""
+
+
+class Refused(Exception):
+    """The operation's precondition does not hold on the new tip."""
+
+    def __init__(self, reason: str, redo: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.redo = redo
+
+
+class Landed(Exception):
+    """The operation's effect is already on the new tip (the same write was pushed before)."""
+
+
+@dataclass
+class _Ctx:
+    snap: Snapshot
+    config: StoreConfig
+    op: CommitOp
+    now: datetime
+    files: dict[str, bytes | None] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+
+def _sealing(data: bytes) -> tuple[object, ...]:
+    """What identifies a sealed value regardless of its key stanzas (re-wrapping keeps it)."""
+    try:
+        doc = json.loads(data)
+    except ValueError:
+        return (data,)
+    if not isinstance(doc, dict):
+        return (data,)
+    return tuple(doc.get(k) for k in ("secret", "version_id", "type", "nonce", "ciphertext"))
+
+
+class ReplayOps(WriteOps):
+    """Applying a :class:`CommitOp` to a snapshot through the store's own write rules."""
+
+    def replay_files(
+        self, snap: Snapshot, op: CommitOp, now: datetime
+    ) -> tuple[dict[str, bytes | None], list[str]]:
+        """The store files that apply ``op`` on ``snap``, and notes for the report.
+
+        Raises :class:`Refused` when a precondition fails and :class:`Landed` when there is
+        nothing left to apply.
+        """
+        name = op.operation
+        if name is None:
+            raise Refused(
+                "it is not a gitsm operation (no Gitsm-Operation trailer) but changes the store "
+                "(secrets/ or .gitsm/)",
+                "make that change through gitsm commands on the synced store, or rebase the "
+                "commit by hand (git rebase)",
+            )
+        if op.strays:
+            raise Refused(
+                f"it changes {', '.join(op.strays[:3])}, which gitsm never writes",
+                "move those files out of the store and redo the operation",
+            )
+        config = self._config_at(snap)
+        if config is None:
+            raise Refused("the upstream branch holds no gitsm store", "run 'gitsm init' first")
+        ctx = _Ctx(snap, config, op, now)
+        try:
+            if op.config is not None:
+                self._replay_config(ctx)
+            if name == "PurgeDeletedSecrets":
+                for change in op.secrets.values():
+                    self._replay_purge(ctx, change)
+            else:
+                for change in op.secrets.values():
+                    self._replay_secret(ctx, change)
+        except GitsmError as exc:  # a malformed upstream manifest, say: never a value in it
+            raise Refused(exc.message, "fix the upstream store first (gitsm verify)") from None
+        if not ctx.files:
+            raise Landed()
+        return ctx.files, ctx.notes
+
+    # -- reading -------------------------------------------------------------------------------
+
+    def _blob(self, blob: str) -> bytes:
+        return self.repo.read_blob(blob)
+
+    def _same_sealing(self, one: str, other: str) -> bool:
+        return one == other or _sealing(self._blob(one)) == _sealing(self._blob(other))
+
+    def _manifest_of(self, blob: str | None, change: SecretChange) -> Secret | None:
+        if blob is None:
+            return None
+        return load_secret(self._blob(blob), f"{change.directory}/{paths.MANIFEST}")
+
+    def _target(self, ctx: _Ctx, name: str, before: Secret | None, *, pending: bool) -> Secret:
+        """The upstream secret the operation was made on; Refused when it is gone or another."""
+        cur = self._load(ctx.snap, name)
+        if cur is None or self._expired(cur, ctx.now):
+            raise Refused(f"secret {name} no longer exists upstream (it was deleted)",
+                          f"restore or create {name} again if it is still needed")  # fmt: skip
+        if before is not None and cur.arn != before.arn:
+            raise Refused(
+                f"secret {name} was deleted and created again upstream (its ARN is now {cur.arn})",
+                f"check the new {name}, then redo the change on it",
+            )
+        if cur.deleted_date is not None and not pending:
+            raise Refused(
+                f"secret {name} is scheduled for deletion upstream "
+                "(InvalidRequestException: it was marked for deletion)",
+                f"restore it first (gitsm restore-secret --secret-id {name}), then redo the change",
+            )
+        return cur
+
+    # -- the config ----------------------------------------------------------------------------
+
+    def _replay_config(self, ctx: _Ctx) -> None:
+        assert ctx.op.config is not None
+        old, new = ctx.op.config
+        if new is None:
+            raise Refused("it deletes the store config", "restore .gitsm/config.yaml")
+        before = StoreConfig.load(self._blob(old)) if old is not None else None
+        after = StoreConfig.load(self._blob(new))
+        merged, conflicts = merge_config(before, ctx.config, after)
+        for conflict in conflicts:
+            alias = conflict.alias
+            if alias is None and before is None:
+                raise Refused("upstream is another store (its account id or region differs)",
+                              "sync with the remote that holds this store")  # fmt: skip
+            if alias is None:  # one setting: the later write (this one) wins, as in AWS
+                setattr(merged, conflict.field, getattr(after, conflict.field))
+            elif before is None or alias not in before.keys:
+                raise Refused(f"key alias {alias} was created upstream too, with other "
+                              "recipients", f"choose another alias name, or add your recipients "
+                              f"to it (gitsm keys add-recipient {alias} ...)")  # fmt: skip
+            elif alias not in after.keys:
+                merged.keys.pop(alias, None)  # this commit deletes it (checked below)
+            elif alias not in ctx.config.keys:
+                raise Refused(f"key alias {alias} was deleted upstream",
+                              f"create it again (gitsm keys create-alias {alias} ...)")  # fmt: skip
+            else:
+                raise Refused(f"removing recipients would leave key alias {alias} with none",
+                              f"add a recipient to {alias} first, then remove")  # fmt: skip
+        self._check_aliases_in_use(ctx, merged)
+        ctx.config = merged
+        if merged != self._config_at(ctx.snap):
+            ctx.files[paths.CONFIG_PATH] = merged.dump()
+
+    def _check_aliases_in_use(self, ctx: _Ctx, merged: StoreConfig) -> None:
+        gone = [a for a in ctx.config.keys if a not in merged.keys]
+        if merged.default_kms_key_id != ctx.config.default_kms_key_id:
+            key = merged.default_kms_key_id
+            if key.startswith("alias/") and key not in merged.keys:
+                raise Refused(f"the default key {key} is no longer a key alias upstream",
+                              f"create it, then gitsm keys set-default {key}")  # fmt: skip
+        if not gone:
+            return
+        used = {s.kms_key_id or merged.default_kms_key_id for s in self._all(ctx.snap)}
+        for alias in gone:
+            if alias in used or alias == merged.default_kms_key_id:
+                raise Refused(f"key alias {alias} is in use upstream",
+                              "move those secrets to another key, then delete the alias")  # fmt: skip
+
+    # -- secrets -------------------------------------------------------------------------------
+
+    def _replay_secret(self, ctx: _Ctx, change: SecretChange) -> None:
+        name = change.name
+        if name is None:
+            raise Refused(f"{change.directory} is not the directory of a secret name",
+                          "move the files to the directory their name maps to")  # fmt: skip
+        before = self._manifest_of(change.manifest[0], change)
+        after = self._manifest_of(change.manifest[1], change)
+        operation = ctx.op.operation
+        if operation == "CreateSecret" and after is not None:
+            self._replay_create(ctx, name, change, after)
+        elif operation == "DeleteSecret" and before is not None:
+            self._replay_delete(ctx, name, before, after)
+        elif operation == "Rekey" and before is not None and after is not None:
+            cur = self._load(ctx.snap, name)
+            if cur is not None and cur.arn == before.arn and not self._expired(cur, ctx.now):
+                self._save(ctx, cur, self._replay_envelopes(ctx, cur, change, after)[0])
+        elif operation in ("UpdateSecret", "PutSecretValue", "UpdateSecretVersionStage",
+                           "RestoreSecret", "TagResource", "UntagResource") and (
+            before is not None and after is not None
+        ):  # fmt: skip
+            restore = operation == "RestoreSecret"
+            cur = self._target(ctx, name, before, pending=restore)
+            self._save(ctx, cur, self._apply(ctx, cur, change, before, after))
+        else:
+            raise Refused(
+                f"gitsm does not know how to replay {operation} on secret {name}",
+                "redo the change through gitsm on the synced store (or upgrade gitsm)",
+            )
+
+    def _save(self, ctx: _Ctx, cur: Secret, updated: Secret) -> None:
+        if updated != cur:
+            ctx.files.update(self._secret_files(updated))
+
+    def _apply(
+        self, ctx: _Ctx, cur: Secret, change: SecretChange, before: Secret, after: Secret
+    ) -> Secret:
+        """The upstream secret ``cur`` after the commit's change from ``before`` to ``after``."""
+        operation, trailers = ctx.op.operation, ctx.op.trailers
+        name = cur.name
+        changed = max(cur.last_changed, after.last_changed)
+        if operation == "RestoreSecret":
+            if cur.deleted_date is None:
+                return cur
+            return replace(cur, deleted_date=None, deletion_date=None, last_changed=changed)
+        if operation in ("TagResource", "UntagResource"):
+            old, new = dict(before.tags), dict(after.tags)
+            try:
+                tags = merge_tags(cur.tags, [(k, v) for k, v in after.tags if old.get(k) != v])
+            except LimitExceededException as exc:
+                raise Refused(exc.message, f"remove tags from {name}, then tag again") from None
+            tags = [(k, v) for k, v in tags if k in new or k not in old]
+            return cur if tags == cur.tags else replace(cur, tags=tags, last_changed=changed)
+        if operation == "UpdateSecretVersionStage":
+            return self._replay_stage(cur, trailers, changed)
+        token = trailers.get("Version-Id")
+        if token is not None:
+            self._check_token(ctx, cur, change, token)
+        updated = cur
+        if operation == "UpdateSecret":
+            if after.description != before.description and after.description != cur.description:
+                updated = replace(updated, description=after.description, last_changed=changed)
+            if after.kms_key_id != before.kms_key_id:
+                updated = self._replay_key_change(ctx, updated, change, after)
+        if token is not None:
+            stages = json.loads(trailers["Version-Stages"]) if "Version-Stages" in trailers else (
+                None if operation == "UpdateSecret" else after.versions[token].stages or None
+            )  # fmt: skip
+            updated = self._add_sealed(ctx, updated, change, after, token, stages, changed)
+        return updated
+
+    def _check_token(self, ctx: _Ctx, cur: Secret, change: SecretChange, token: str) -> None:
+        """Landed when the token's version is upstream with the same sealed value; Refused when
+        another write holds the token."""
+        if token not in cur.versions:
+            return
+        mine = change.envelopes.get(paths.version_file_name(token), (None, None))[1]
+        there = ctx.snap.blob_id(paths.version_path(cur.name, token))
+        if mine is not None and there is not None and self._same_sealing(mine, there):
+            raise Landed()
+        raise Refused(
+            f"ClientRequestToken {token} is already used upstream by another write to {cur.name} "
+            "(ResourceExistsException: the same token with another value)",
+            f"write the value again with a new token (gitsm put-secret-value --secret-id "
+            f"{cur.name} ... without --client-request-token)",
+        )
+
+    def _add_sealed(
+        self, ctx: _Ctx, cur: Secret, change: SecretChange, after: Secret, token: str,
+        stages: list[str] | None, changed: datetime,
+    ) -> Secret:  # fmt: skip
+        """``cur`` with the commit's sealed version ``token`` added and its labels moved."""
+        blob = change.envelopes.get(paths.version_file_name(token), (None, None))[1]
+        if blob is None or token not in after.versions:
+            raise Refused(f"the commit lists version {token} without its envelope",
+                          "redo the write through gitsm")  # fmt: skip
+        ctx.files[paths.version_path(cur.name, token)] = self._blob(blob)
+        info = replace(after.versions[token], stages=[])
+        try:
+            return self._place_version(cur, info, stages, ctx.config, ctx.now, ctx.files, changed)
+        except LimitExceededException as exc:
+            raise Refused(exc.message, f"remove labels from versions of {cur.name}") from None
+
+    def _replay_stage(self, cur: Secret, trailers: dict[str, str], changed: datetime) -> Secret:
+        stage = trailers.get("Version-Stage")
+        move = trailers.get("Move-To-Version-Id") or None
+        remove = trailers.get("Remove-From-Version-Id") or None
+        if stage is None:
+            raise Refused("the commit names no staging label (Gitsm-Version-Stage)",
+                          "redo the label move through gitsm")  # fmt: skip
+        redo = (
+            f"gitsm update-secret-version-stage --secret-id {cur.name} --version-stage {stage}"
+            + (f" --move-to-version-id {move}" if move else "")
+            + " --remove-from-version-id <the version that holds it now>"
+        )
+        for vid in (move, remove):
+            if vid is not None and vid not in cur.versions:
+                raise Refused(f"version {vid} of {cur.name} is not upstream (pruned or deleted)",
+                              redo)  # fmt: skip
+        old = cur.stage_map()
+        try:
+            new = labels.move_label(old, stage, move_to=move, remove_from=remove)
+        except GitsmError as exc:
+            holder = labels.holder(old, stage)
+            if holder == move and (remove is None or stage not in old.get(remove, [])):
+                return cur  # the label is already where this move put it
+            raise Refused(f"{exc.message} (upstream: {stage} is on {holder or 'no version'})",
+                          redo) from None  # fmt: skip
+        if new == old:
+            return cur
+        versions = {vid: replace(v, stages=new[vid]) for vid, v in cur.versions.items()}
+        return replace(cur, versions=versions, last_changed=changed)
+
+    def _replay_envelopes(
+        self, ctx: _Ctx, cur: Secret, change: SecretChange, after: Secret
+    ) -> tuple[Secret, set[str]]:
+        """``cur`` with the commit's re-wrapped envelopes (same sealed value, new key stanzas)
+        taken; the VersionIds re-wrapped. A version re-wrapped upstream too is Refused."""
+        by_file = {paths.version_file_name(vid): vid for vid in after.versions}
+        versions = dict(cur.versions)
+        done: set[str] = set()
+        for file_name, (old, new) in change.envelopes.items():
+            vid = by_file.get(file_name)
+            if old is None or new is None or vid is None or vid not in versions:
+                continue  # a new version, a pruned one, or one gone upstream
+            path = paths.version_path(cur.name, vid)
+            there = ctx.snap.blob_id(path)
+            if there not in (old, new):
+                raise Refused(f"version {vid} of {cur.name} was re-wrapped upstream too",
+                              f"re-key it again (gitsm keys rekey --secret-id {cur.name})")  # fmt: skip
+            if there == old:
+                ctx.files[path] = self._blob(new)
+            versions[vid] = replace(
+                versions[vid], kms_key_ids=list(after.versions[vid].kms_key_ids)
+            )
+            done.add(vid)
+        return replace(cur, versions=versions), done
+
+    def _replay_key_change(
+        self, ctx: _Ctx, cur: Secret, change: SecretChange, after: Secret
+    ) -> Secret:
+        """UpdateSecret's new KmsKeyId: its re-wrapped versions, and a check that every labeled
+        upstream version is wrapped for the new key (re-wrapping another one needs the key)."""
+        key = after.kms_key_id
+        updated, done = self._replay_envelopes(ctx, cur, change, after)
+        for stage in (AWSCURRENT, AWSPENDING, AWSPREVIOUS):
+            vid = cur.version_with_stage(stage)
+            if vid is not None and vid not in done and cur.versions[vid].kms_key_ids != [key]:
+                raise Refused(
+                    f"upstream version {vid} of {cur.name} ({stage}) is wrapped for the old key; "
+                    "re-wrapping it for the new key needs the key, which sync never uses",
+                    f"gitsm update-secret --secret-id {cur.name} --kms-key-id {key}",
+                )
+        return replace(
+            updated, kms_key_id=key, last_changed=max(cur.last_changed, after.last_changed)
+        )
+
+    def _replay_create(self, ctx: _Ctx, name: str, change: SecretChange, after: Secret) -> None:
+        cur = self._load(ctx.snap, name)
+        if cur is not None and not self._expired(cur, ctx.now):
+            if cur.arn == after.arn:
+                return  # this very secret is upstream already
+            raise Refused(
+                f"The operation failed because the secret {name} already exists: another writer "
+                "created it upstream (ResourceExistsException)",
+                f"put your value into it (gitsm put-secret-value --secret-id {name} ...) or "
+                "create yours under another name",
+            )
+        if cur is not None:
+            ctx.files.update(self._removal(name))
+        assert change.manifest[1] is not None
+        ctx.files[f"{change.directory}/{paths.MANIFEST}"] = self._blob(change.manifest[1])
+        for file_name, (_, new) in change.envelopes.items():
+            if new is not None:
+                ctx.files[f"{change.directory}/{paths.VERSIONS}/{file_name}"] = self._blob(new)
+
+    def _replay_delete(self, ctx: _Ctx, name: str, before: Secret, after: Secret | None) -> None:
+        if after is not None:  # a scheduled deletion
+            cur = self._target(ctx, name, before, pending=True)
+            if cur.deleted_date is None:
+                self._save(ctx, cur, replace(
+                    cur, deleted_date=after.deleted_date, deletion_date=after.deletion_date
+                ))  # fmt: skip
+            return
+        found = self._load(ctx.snap, name)
+        if found is None or self._expired(found, ctx.now):
+            return  # gone upstream too
+        cur = found
+        if cur.arn != before.arn:
+            raise Refused(f"secret {name} was deleted and created again upstream; deleting now "
+                          "would delete the new one", f"check the new {name}, then delete it "
+                          "again if you mean to")  # fmt: skip
+        added = [vid for vid in cur.versions if vid not in before.versions]
+        if added:
+            raise Refused(
+                f"upstream added version(s) {', '.join(added)} to {name} after you deleted it; "
+                "deleting it without recovery now would drop them",
+                f"check them, then gitsm delete-secret --secret-id {name} "
+                "--force-delete-without-recovery",
+            )
+        ctx.files.update(self._removal(name))
+
+    def _replay_purge(self, ctx: _Ctx, change: SecretChange) -> None:
+        name = change.name
+        before = self._manifest_of(change.manifest[0], change)
+        if name is None or before is None or change.manifest[1] is not None:
+            return
+        cur = self._load(ctx.snap, name)
+        if cur is not None and cur.arn == before.arn and self._expired(cur, ctx.now):
+            ctx.files.update(self._removal(name))
