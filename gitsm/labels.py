@@ -120,6 +120,41 @@ def move_label(
     return out
 
 
+def replay_moves(base: StageMap, later: StageMap, target: StageMap) -> StageMap:
+    """``target`` with the label moves that took ``base`` to ``later`` applied after it.
+
+    For merging two histories of one secret: ``target`` is the side that happened first, ``later``
+    the side that happened after it. Every VersionId of ``target`` and ``later`` is in the result. A
+    label that ``later`` moved goes where ``later`` put it; when that is AWSCURRENT, AWSPREVIOUS goes
+    to the version that held AWSCURRENT in ``target``, as if ``later``'s write had reached the
+    service after ``target``'s. A label that ``later`` removed is removed if ``target`` did not move
+    it. Raises LimitExceededException when a version would carry more than 20 labels.
+    """
+    out = {vid: list(labels) for vid, labels in target.items()}
+    for vid in later:
+        out.setdefault(vid, [])
+    current = holder(later, AWSCURRENT)
+    moved_current = current is not None and current != holder(base, AWSCURRENT)
+    if moved_current:
+        assert current is not None
+        _attach(out, current, AWSCURRENT)
+    names = {label for m in (base, later) for labels in m.values() for label in labels}
+    for label in sorted(names - {AWSCURRENT}):
+        was, now = holder(base, label), holder(later, label)
+        if was == now or (
+            label == AWSPREVIOUS and moved_current and now == holder(base, AWSCURRENT)
+        ):
+            continue  # unchanged, or AWSPREVIOUS that followed AWSCURRENT's move
+        if now is None:
+            if holder(out, label) == was:
+                _detach(out, label)
+            continue
+        _detach(out, label)
+        out[now].append(label)
+    _check_limit(out)
+    return out
+
+
 def invariant_problems(stages: StageMap) -> list[str]:
     """Describe every way ``stages`` breaks a label invariant (empty when it keeps them all)."""
     problems: list[str] = []

@@ -12,9 +12,12 @@ Pure: no git, no keys, no values.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import TypeVar
+from typing import Any, TypeVar
 
+from gitsm import labels
+from gitsm.errors import LimitExceededException
 from gitsm.manifest import StoreConfig
+from gitsm.model import Secret, VersionInfo
 
 T = TypeVar("T")
 
@@ -71,13 +74,13 @@ def merge_recipients(
 
 
 def merge_config(
-    base: StoreConfig | None, ours: StoreConfig, theirs: StoreConfig
+    base: StoreConfig | None, ours: StoreConfig, theirs: StoreConfig, *, prefer_theirs: bool = False
 ) -> tuple[StoreConfig, list[Conflict]]:
     """Merge two changes of ``.gitsm/config.yaml`` made from ``base`` (None: both created it).
 
     Every key alias merges on its own (:func:`merge_recipients`); the default key, the retention
     settings, the account and the region are single facts. Returns the merged config (ours'
-    value where a fact conflicts) and the conflicts."""
+    value where a fact conflicts, theirs' with ``prefer_theirs``) and the conflicts."""
     conflicts: list[Conflict] = []
     if base is None:
         if (ours.account_id, ours.region) != (theirs.account_id, theirs.region):
@@ -95,7 +98,7 @@ def merge_config(
         chosen = pick(b, o, t)
         if chosen is None:
             conflicts.append(Conflict(name, repr(o), repr(t)))
-            chosen = o
+            chosen = t if prefer_theirs else o
         fields[name] = chosen
     keys: dict[str, Recipients] = {}
     for alias in [*ours.keys, *(a for a in theirs.keys if a not in ours.keys)]:
@@ -104,7 +107,134 @@ def merge_config(
         )
         if conflict is not None:
             conflicts.append(conflict)
-            merged = ours.keys.get(alias)
+            merged = (theirs if prefer_theirs else ours).keys.get(alias)
         if merged is not None:
             keys[alias] = merged
     return StoreConfig(keys=keys, **fields), conflicts  # type: ignore[arg-type]
+
+
+_ABSENT = object()
+
+
+def _tags(
+    base: Secret | None, first: Secret, later: Secret, conflicts: list[Conflict], prefer_later: bool
+) -> list[tuple[str, str]]:
+    """Tags merged key by key, in ``first``'s order and then ``later``'s new keys."""
+    b = dict(base.tags) if base is not None else {}
+    f, lt = dict(first.tags), dict(later.tags)
+    out: list[tuple[str, str]] = []
+    for key in [*f, *(k for k in lt if k not in f)]:
+        bv, fv, lv = b.get(key, _ABSENT), f.get(key, _ABSENT), lt.get(key, _ABSENT)
+        chosen = pick(bv, fv, lv)
+        if chosen is None:
+            conflicts.append(Conflict(f"tag {key}", _show(fv), _show(lv)))
+            chosen = lv if prefer_later else fv
+        if chosen is not _ABSENT:
+            out.append((key, str(chosen)))
+    return out
+
+
+def _show(value: object) -> str:
+    return "no value" if value is _ABSENT or value is None else repr(value)
+
+
+def _versions(
+    base: Secret | None, first: Secret, later: Secret, conflicts: list[Conflict]
+) -> dict[str, VersionInfo]:
+    """Every version of both sides (without labels), minus those one side pruned or deleted."""
+    was = base.versions if base is not None else {}
+    out: dict[str, VersionInfo] = {}
+    for vid in [*first.versions, *(v for v in later.versions if v not in first.versions)]:
+        f, lt, b = first.versions.get(vid), later.versions.get(vid), was.get(vid)
+        if b is not None and (f is None or lt is None):
+            kept = f or lt
+            assert kept is not None
+            if kept.stages and kept.stages != b.stages:
+                conflicts.append(Conflict(f"version {vid}", "removed on one side",
+                                          f"labeled {kept.stages} on the other"))  # fmt: skip
+            continue  # pruned or deleted on one side
+        if f is not None and lt is not None:
+            if (f.created, f.kind) != (lt.created, lt.kind):
+                conflicts.append(Conflict(f"version {vid}", "one value", "another value written "
+                                          "with the same ClientRequestToken"))  # fmt: skip
+            keys = pick(b.kms_key_ids if b else None, f.kms_key_ids, lt.kms_key_ids)
+            if keys is None:
+                conflicts.append(Conflict(f"key of version {vid}", repr(f.kms_key_ids),
+                                          repr(lt.kms_key_ids)))  # fmt: skip
+                keys = f.kms_key_ids
+            out[vid] = replace(f, kms_key_ids=list(keys), stages=[])
+        else:
+            kept = f or lt
+            assert kept is not None
+            out[vid] = replace(kept, stages=[])
+    return out
+
+
+def merge_secret(
+    base: Secret | None, first: Secret, later: Secret, *, prefer_later: bool = False
+) -> tuple[Secret, list[Conflict]]:
+    """Merge two changes of one secret's manifest made from ``base`` (None: both created it).
+
+    ``first`` happened before ``later`` (``later``'s label moves are replayed after ``first``'s).
+    Versions of both sides are kept; a version one side pruned stays pruned; description, KmsKeyId,
+    the deletion schedule and each tag merge three-way; a deletion scheduled on one side while the
+    other added a version is a conflict, as is anything both sides changed differently. Returns
+    the merged secret (``first``'s value where a fact conflicts, ``later``'s with
+    ``prefer_later``) and the conflicts."""
+    conflicts: list[Conflict] = []
+    if first.arn != later.arn or (first.name != later.name):
+        conflicts.append(Conflict("arn", first.arn, later.arn))
+        return first, conflicts
+    fields: dict[str, Any] = {}
+    for name in ("description", "kms_key_id", "created"):
+        b = getattr(base, name) if base is not None else _ABSENT
+        f, lt = getattr(first, name), getattr(later, name)
+        chosen = pick(b, f, lt)
+        if chosen is None or chosen is _ABSENT:
+            if f != lt:
+                conflicts.append(Conflict(name, _show(f), _show(lt)))
+            chosen = lt if prefer_later else f
+        fields[name] = chosen
+    deletion = pick(
+        (base.deleted_date, base.deletion_date) if base is not None else (None, None),
+        (first.deleted_date, first.deletion_date),
+        (later.deleted_date, later.deletion_date),
+    )
+    if deletion is None:
+        conflicts.append(Conflict("deletion", _deletion(first), _deletion(later)))
+        pref = later if prefer_later else first
+        deletion = (pref.deleted_date, pref.deletion_date)
+    was = set(base.versions) if base is not None else set()
+    for deleter, adder in ((first, later), (later, first)):
+        newly_deleted = deleter.deleted_date is not None and (
+            base is None or base.deleted_date is None
+        )
+        added = [v for v in adder.versions if v not in was]
+        if newly_deleted and added:
+            conflicts.append(Conflict("deletion", "scheduled for deletion on one side",
+                                      f"new version(s) {', '.join(added)} on the other"))  # fmt: skip
+    versions = _versions(base, first, later, conflicts)
+    stages: dict[str, list[str]] = {vid: [] for vid in versions}
+    try:
+        moved = labels.replay_moves(
+            base.stage_map() if base is not None else {}, later.stage_map(), first.stage_map()
+        )
+    except LimitExceededException as exc:
+        conflicts.append(Conflict("labels", "too many labels", exc.message))
+        moved = first.stage_map()
+    for vid, labels_ in moved.items():
+        if vid in stages:
+            stages[vid] = labels_
+    merged = Secret(
+        name=first.name, arn=first.arn, last_changed=max(first.last_changed, later.last_changed),
+        tags=_tags(base, first, later, conflicts, prefer_later), deleted_date=deletion[0],
+        deletion_date=deletion[1],
+        versions={vid: replace(v, stages=stages[vid]) for vid, v in versions.items()}, **fields,
+    )  # fmt: skip
+    return merged, conflicts
+
+
+def _deletion(secret: Secret) -> str:
+    if secret.deletion_date is None:
+        return "not scheduled for deletion"
+    return f"deletion on {secret.deletion_date.isoformat()}"

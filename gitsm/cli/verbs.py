@@ -78,6 +78,9 @@ def init(
 ) -> None:  # fmt: skip
     """Make a store: git init if needed, then the store config. Running it again changes nothing.
 
+    In a clone of a team's store, run it once: it registers gitsm's merge driver in the clone's
+    git config (and adds gitsm's lines to .gitattributes if the store lacks them: one commit).
+
     --region sets the store's region (default: $AWS_REGION, $AWS_DEFAULT_REGION, else us-east-1).
     """
     from gitsm.errors import StoreError
@@ -91,6 +94,7 @@ def init(
     store = existing or SecretStore.init(
         target, bare=bare, region=globals_.region, account_id=account_id, branch=branch
     )
+    setup = store.install_merge_driver()
     config = store.config()
     if existing is not None and globals_.region not in (None, config.region):
         sys.stderr.write(
@@ -104,7 +108,10 @@ def init(
         "Region": config.region,
         "AccountId": config.account_id,
         "Created": existing is None,
+        "MergeDriver": "configured" if setup.config_changed else "unchanged",
     }
+    if setup.attributes_commit is not None:
+        result["AttributesCommit"] = setup.attributes_commit
     _print(result, globals_, "Init")
 
 

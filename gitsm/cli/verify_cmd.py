@@ -104,20 +104,30 @@ def verify(
 
 @with_globals("HookInstall")
 def hook_install(globals_: Globals) -> None:
-    """Install gitsm's pre-commit hook (runs 'gitsm verify --staged') into the repository.
+    """Install gitsm's pre-commit hook (runs 'gitsm verify --staged') into the repository, and
+    register gitsm's merge driver (manifests and the config merge by meaning in git merge/pull).
 
     The hook goes where git runs hooks (core.hooksPath is respected). A pre-commit hook already
     there is kept as pre-commit.local and runs first; nothing is overwritten silently. Installing
     again updates gitsm's hook in place. Bypass it once, knowingly, with 'git commit -n'.
     """
+    from gitsm.errors import StoreError
     from gitsm.hookinstall import install
+    from gitsm.store import SecretStore
 
-    result = install(store_path(globals_))
-    data = {
+    path = store_path(globals_)
+    result = install(path)
+    data: dict[str, Any] = {
         "Hook": str(result.hook),
         "Action": result.action,
         "ChainedHook": None if result.chained is None else str(result.chained),
     }
+    try:
+        setup = SecretStore.open(path).install_merge_driver(attributes=False)
+    except StoreError:  # a repository whose store lives elsewhere (or not yet): hook only
+        data["MergeDriver"] = "not a store"
+    else:
+        data["MergeDriver"] = "configured" if setup.config_changed else "unchanged"
     emit(data, globals_, "HookInstall")
 
 

@@ -78,6 +78,15 @@ class RepoRemote(RepoBase):
             branch = merge.removeprefix("refs/heads/") if merge.startswith("refs/heads/") else local
         return remote, branch
 
+    def config_value(self, key: str) -> str | None:
+        """A value of the repository's git config (all levels), or None."""
+        config = self.repo.config
+        return str(config[key]) if key in config else None
+
+    def set_local_config(self, key: str, value: str) -> None:
+        """Set ``key`` in the repository's own config (``.git/config``)."""
+        self.repo.config[key] = value
+
     @staticmethod
     def tracking_ref(remote: str, branch: str) -> str:
         """Where gitsm keeps the fetched tip of ``remote``'s ``branch``."""

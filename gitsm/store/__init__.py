@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from gitsm.store.attributes import AttributesOps, MergeDriverSetup
 from gitsm.store.keyops import KeyOps
 from gitsm.store.lifecycle import LifecycleOps
 from gitsm.store.reads import BatchError, ReadOps, SecretValue
@@ -10,11 +11,19 @@ from gitsm.store.sync import SyncedOp, SyncOps, SyncReport
 from gitsm.store.writes import WriteOps, WriteResult
 
 
-class SecretStore(SyncOps, WriteOps, LifecycleOps, ReadOps, KeyOps, RekeyOps):
+class SecretStore(SyncOps, WriteOps, LifecycleOps, ReadOps, KeyOps, RekeyOps, AttributesOps):
     """A gitsm store: a git repository whose branch holds secrets, versions and labels.
 
     Open one with :meth:`SecretStore.open` or create one with :meth:`SecretStore.init`.
     """
 
 
-__all__ = ["BatchError", "SecretStore", "SecretValue", "SyncReport", "SyncedOp", "WriteResult"]
+__all__ = [
+    "BatchError",
+    "MergeDriverSetup",
+    "SecretStore",
+    "SecretValue",
+    "SyncReport",
+    "SyncedOp",
+    "WriteResult",
+]

@@ -31,6 +31,7 @@ from gitsm.errors import (
 from gitsm.gitrepo import GitRepo, RefConflict, Snapshot
 from gitsm.keys import KeyService
 from gitsm.manifest import StoreConfig, dump_secret, load_secret
+from gitsm.mergedriver import ATTRIBUTES_PATH, attributes_text
 from gitsm.model import Secret, ValueKind, utcnow
 
 T = TypeVar("T")
@@ -151,7 +152,11 @@ class StoreCore:
             if config is not None:
                 return Change(None)
             fresh = StoreConfig(account_id=account, region=region or "us-east-1")
-            return Change(None, "Init", "", {paths.CONFIG_PATH: fresh.dump()})
+            files: dict[str, bytes | None] = {paths.CONFIG_PATH: fresh.dump()}
+            attributes = attributes_text(snap.read(ATTRIBUTES_PATH))
+            if attributes is not None:  # the merge driver's attributes travel with the store
+                files[ATTRIBUTES_PATH] = attributes
+            return Change(None, "Init", "", files)
 
         store._transact(plan, need_config=False)
         return store
