@@ -100,3 +100,11 @@ class Clock:
 
     def advance(self, **delta: float) -> None:
         self.now += timedelta(**delta)
+
+
+@pytest.fixture(scope="session")
+def git_daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """A real ``git daemon`` on 127.0.0.1 (pushes enabled), one per test process."""
+    from tests.gitremote import start_daemon
+
+    yield from start_daemon(tmp_path_factory.mktemp("daemon"))

@@ -80,6 +80,14 @@ def _identity(data: CommitData) -> tuple[object, ...]:
     return (data.message, data.author)
 
 
+def _sealed(op: CommitOp) -> frozenset[str]:
+    """The envelopes a commit added (blob ids): unique to one write, kept by its replay."""
+    return frozenset(
+        new for change in op.secrets.values() for old, new in change.envelopes.values()
+        if old is None and new is not None
+    )  # fmt: skip
+
+
 class SyncOps(ReplayOps):
     """``SecretStore.sync``."""
 
@@ -160,14 +168,16 @@ class SyncOps(ReplayOps):
     def _replay_all(self, report: SyncReport, local: Snapshot, upstream: str) -> Snapshot:
         """Replay the local commits that ``upstream`` lacks onto it; the resulting tip."""
         assert local.commit_id is not None
-        landed = {
-            _identity(self.repo.commit_data(c))
-            for c in self.repo.commits_between(local.commit_id, upstream)
-        }
+        mine = self.repo.commits_between(upstream, local.commit_id)
+        wanted = {_identity(self.repo.commit_data(c)) for c in mine}
+        landed: set[tuple[object, ...]] = set()  # local writes that a replay already pushed
+        for commit in self.repo.commits_between(local.commit_id, upstream):
+            if _identity(data := self.repo.commit_data(commit)) in wanted:
+                landed.add((*_identity(data), _sealed(read_commit_op(self.repo, commit))))
         tip = self.repo.snapshot_of(upstream)
         blocked: set[str] = set()
         config_blocked = False
-        for commit in self.repo.commits_between(upstream, local.commit_id):
+        for commit in mine:
             op = read_commit_op(self.repo, commit)
             names = op.names
             record = SyncedOp(commit, op.operation, names, "skipped")
@@ -175,7 +185,7 @@ class SyncOps(ReplayOps):
                 record = SyncedOp(commit, None, names, "skipped",
                                   reason="a merge commit: the operations on both sides are "
                                   "replayed instead")  # fmt: skip
-            elif _identity(op.commit) in landed:
+            elif (*_identity(op.commit), _sealed(op)) in landed:
                 record = SyncedOp(commit, op.operation, names, "already-upstream")
             elif (config_blocked and op.touches_store) or blocked.intersection(names):
                 record = SyncedOp(commit, op.operation, names, "held",
