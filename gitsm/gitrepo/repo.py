@@ -68,6 +68,10 @@ class GitRepo(WorktreeSync, RepoViews):
             return target[len("refs/heads/") :]
         return "main"
 
+    def has_remotes(self) -> bool:
+        """True when the repository has a git remote configured (the store is shared through it)."""
+        return next(iter(self.repo.remotes.names()), None) is not None
+
     def tip(self) -> Snapshot:
         """A snapshot of the branch's current commit (empty if the branch has none yet)."""
         ref = self.repo.references.get(self.ref)

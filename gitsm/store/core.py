@@ -29,7 +29,7 @@ from gitsm.errors import (
     StoreError,
 )
 from gitsm.gitrepo import GitRepo, RefConflict, Snapshot
-from gitsm.keys import KeyService
+from gitsm.keys import KeyService, Recipient
 from gitsm.manifest import StoreConfig, dump_secret, load_secret
 from gitsm.model import Secret, ValueKind, utcnow
 
@@ -296,6 +296,17 @@ class StoreCore:
         return out
 
     # -- writing ---------------------------------------------------------------------------
+
+    def _resolve_key(
+        self, kms_key_id: str | None, config: StoreConfig
+    ) -> tuple[list[Recipient], StoreConfig | None]:
+        """:meth:`KeyService.resolve` for this store: every write resolves its key through here.
+
+        The default alias is created on first use only when the repository has no git remote; in
+        a store shared through one, a machine-local default would lock teammates out, so an
+        unregistered default is an EncryptionFailure saying how to set a team key.
+        """
+        return self.keys.resolve(kms_key_id, config, create_default=not self.repo.has_remotes())
 
     @staticmethod
     def _secret_files(secret: Secret) -> dict[str, bytes | None]:
