@@ -14,11 +14,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from gitsm.errors import DecryptionFailure, EncryptionFailure
+from gitsm.errors import DecryptionFailure, EncryptionFailure, InvalidParameterException
 from gitsm.manifest import StoreConfig
-from gitsm.model import DEFAULT_KEY_ALIAS
+from gitsm.model import DEFAULT_KEY_ALIAS, KMS_KEY_ID_MAX
 from gitsm.providers import PROVIDERS, KeyProvider, KeyUnavailable, LocalProvider
 
+KEY_KINDS = (
+    "an alias of the store's key registry, an age recipient (age1...), an AWS KMS key ARN or "
+    "alias ARN, or the id of a local key in this machine's key ring"
+)
 TEAM_KEY_HINT = (
     "Set a team key: 'gitsm keys create-alias alias/team --recipient age1... "
     "[--recipient age1...]' (age recipients from age-keygen; an AWS KMS key ARN works too), then "
@@ -97,6 +101,37 @@ class KeyService:
             f"Secrets Manager can't find the specified KMS key {key_id}. "
             "Use an alias from the store config or a key id that a provider holds."
         )
+
+    def check_default(self, key_id: object, config: StoreConfig) -> str:
+        """``key_id`` if it can be the default key of a store with ``config``, else
+        InvalidParameterException saying what to name instead.
+
+        Accepted: an alias of the registry with recipients, the built-in default alias (created
+        on first use where the store allows it), or a key id that a provider claims.
+        """
+        if not isinstance(key_id, str) or not 1 <= len(key_id) <= KMS_KEY_ID_MAX:
+            raise InvalidParameterException(
+                f"Name the default key (at most {KMS_KEY_ID_MAX} characters): {KEY_KINDS}."
+            )
+        if key_id in config.keys:
+            if not config.keys[key_id]:
+                raise InvalidParameterException(
+                    f"Key alias {key_id} has no recipients. Add one first "
+                    f"(gitsm keys add-recipient {key_id} KEY_ID)."
+                )
+            return key_id
+        if key_id == DEFAULT_KEY_ALIAS:
+            return key_id
+        if key_id.startswith("alias/"):
+            raise InvalidParameterException(
+                f"The store has no key alias {key_id}. Create it first (gitsm keys create-alias "
+                f"{key_id} --recipient KEY_ID...), or name {KEY_KINDS}."
+            )
+        if self.identify(key_id) is None:
+            raise InvalidParameterException(
+                f"No key provider recognises {key_id!r} as a key. Name {KEY_KINDS}."
+            )
+        return key_id
 
     def identify(self, key_id: str) -> Recipient | None:
         """The provider-native key ``key_id`` as a recipient, or None when no provider claims it."""
