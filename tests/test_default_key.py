@@ -159,6 +159,40 @@ def test_an_alias_without_recipients_cannot_be_the_default() -> None:
         KeyService().check_default("alias/empty", config)
 
 
+# -- init ----------------------------------------------------------------------------------------
+
+
+def test_init_with_a_default_key(tmp_path: Path, alice: Any) -> None:
+    path = tmp_path / "store"
+    store = gitsm.init(path, default_kms_key_id=rid(alice))
+    assert commits(path) == 1 and git(path, "log", "-1", "--format=%s").strip() == "Init"
+    assert store.config().default_kms_key_id == rid(alice)
+    assert f"default_kms_key_id: {rid(alice)}" in git(path, "show", f"HEAD:{paths.CONFIG_PATH}")
+    made = store.create_secret("first", secret_string=VALUE)
+    assert made.version_id is not None
+    assert stanzas(path, "first", made.version_id) == [("age", rid(alice))]
+    assert ring() == []
+
+    # An existing store keeps its default (not even checked: it is not applied).
+    for key in (EXAMPLE_KMS, "alias/nope"):
+        again = gitsm.init(path, default_kms_key_id=key)
+        assert again.config().default_kms_key_id == rid(alice) and commits(path) == 2
+
+
+def test_init_with_an_unknown_key_creates_nothing(tmp_path: Path) -> None:
+    path = tmp_path / "new"
+    for key in UNKNOWN:
+        with pytest.raises(InvalidParameterException):
+            gitsm.init(path, default_kms_key_id=key)
+        assert not path.exists()
+    plain = tmp_path / "plain"  # a git repository that is not a store yet stays as it was
+    git(tmp_path, "init", "-q", str(plain))
+    with pytest.raises(InvalidParameterException):
+        gitsm.init(plain, default_kms_key_id="alias/team")
+    assert git(plain, "rev-list", "--all") == "" and not (plain / ".gitsm").exists()
+    assert ring() == []
+
+
 # -- no machine-local default in a shared store --------------------------------------------------
 
 

@@ -138,23 +138,40 @@ class StoreCore:
         fsync: bool | None = None,
         keys: KeyService | None = None,
         clock: Callable[[], datetime] = utcnow,
+        default_kms_key_id: str | None = None,
     ) -> Self:
-        """Create a store at ``path`` (``git init`` when needed); idempotent on an existing store."""
-        repo = GitRepo.init(
-            path, bare=bare, branch=branch, fsync=_fsync_default() if fsync is None else fsync
-        )
-        store = cls(repo, keys, clock)
+        """Create a store at ``path`` (``git init`` when needed); idempotent on an existing store.
+
+        ``default_kms_key_id`` is a new store's default key (checked like
+        :meth:`~gitsm.store.keyops.KeyOps.set_default_key`: InvalidParameterException, and nothing
+        is created). An existing store keeps its own default: change it with ``set_default_key``.
+        """
+        fsync = _fsync_default() if fsync is None else fsync
+        keys = keys or KeyService()
         region = region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
         account = account_id or "".join(_random.choice("0123456789") for _ in range(12))
+        fresh = StoreConfig(account_id=account, region=region or "us-east-1")
+        if default_kms_key_id is not None and not cls._is_store(path, fsync):
+            fresh = replace(fresh, default_kms_key_id=keys.check_default(default_kms_key_id, fresh))
+        repo = GitRepo.init(path, bare=bare, branch=branch, fsync=fsync)
+        store = cls(repo, keys, clock)
 
         def plan(snap: Snapshot, config: StoreConfig | None, now: datetime) -> Change[None]:
             if config is not None:
                 return Change(None)
-            fresh = StoreConfig(account_id=account, region=region or "us-east-1")
             return Change(None, "Init", "", {paths.CONFIG_PATH: fresh.dump()})
 
         store._transact(plan, need_config=False)
         return store
+
+    @staticmethod
+    def _is_store(path: str | Path, fsync: bool) -> bool:
+        """True when ``path`` is a git repository whose branch already holds a store config."""
+        try:
+            repo = GitRepo.open(path, fsync=fsync)
+        except StoreError:
+            return False
+        return repo.tip().blob_id(paths.CONFIG_PATH) is not None
 
     # -- reading ---------------------------------------------------------------------------
 
