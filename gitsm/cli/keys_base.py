@@ -67,3 +67,9 @@ def keys_verb(operation: str) -> Callable[[Callable[..., None]], Callable[..., N
 def open_store(globals_: Globals) -> SecretStore:
     """The store the command line selects (--repo, $GITSM_REPO, or the enclosing repository)."""
     return open_client(globals_).store
+
+
+def warn(message: str | None) -> None:
+    """Write ``message``, if any, to standard error as a gitsm warning."""
+    if message:
+        sys.stderr.write(f"gitsm: warning: {message}\n")

@@ -17,7 +17,8 @@ import typer
 
 from gitsm.cli.context import Globals
 from gitsm.cli.errors import UsageFailure
-from gitsm.cli.keys_base import emit, group_class, keys_verb, open_store
+from gitsm.cli.keys_base import emit, group_class, keys_verb, open_store, warn
+from gitsm.cli.keys_default import set_default
 
 if TYPE_CHECKING:
     from gitsm.keys import Recipient
@@ -163,6 +164,7 @@ def list_keys(globals_: Globals) -> None:
         "Problems": listing.problems,
     }  # fmt: skip
     emit(data, globals_, "ListKeys")
+    warn(listing.default_warning)
 
 
 @keys_verb("DescribeKeyAlias")
@@ -335,6 +337,7 @@ VERBS: list[tuple[str, Callable[..., None], str]] = [
     ("add-recipient", add_recipient, "Add recipients to a key alias."),
     ("remove-recipient", remove_recipient, "Remove recipients from a key alias."),
     ("delete-alias", delete_alias, "Delete an unused key alias."),
+    ("set-default", set_default, "Make a key the store's default key."),
     ("rekey", rekey, "Re-wrap data keys for the current recipients; report exposures."),
     ("exposure-report", exposure_report, "List the versions removed recipients could decrypt."),
 ]
@@ -344,7 +347,8 @@ HELP = """Manage the keys that encrypt secrets: local keys, key aliases and thei
 A key id (--kms-key-id, a recipient) is an alias of the store's key registry (.gitsm/config.yaml,
 e.g. alias/team-prod), an age recipient (age1...), an AWS KMS key ARN or alias ARN, or a local key
 id. Identities: GITSM_AGE_IDENTITY_FILE or GITSM_AGE_KEY (age), GITSM_LOCAL_KEYS (local keys in
-CI), AWS credentials (aws-kms).
+CI), AWS credentials (aws-kms). Secrets created without --kms-key-id use the store's default key
+('gitsm keys set-default KEY'); a store shared through a git remote needs one that teammates hold.
 """
 
 

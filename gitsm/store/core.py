@@ -24,6 +24,7 @@ from gitsm.errors import (
     SECRET_NOT_FOUND,
     GitsmError,
     InternalServiceError,
+    InvalidParameterException,
     InvalidRequestException,
     ResourceNotFoundException,
     StoreError,
@@ -31,7 +32,7 @@ from gitsm.errors import (
 from gitsm.gitrepo import GitRepo, RefConflict, Snapshot
 from gitsm.keys import KeyService, Recipient
 from gitsm.manifest import StoreConfig, dump_secret, load_secret
-from gitsm.model import Secret, ValueKind, utcnow
+from gitsm.model import DEFAULT_KEY_ALIAS, Secret, ValueKind, utcnow
 
 T = TypeVar("T")
 MAX_ATTEMPTS = 20
@@ -73,6 +74,17 @@ def commit_message(change: Change[object]) -> str:
     for key, value in change.trailers.items():
         lines.append(f"Gitsm-{key}: {trailer_value(value)}")
     return "\n".join(lines) + "\n"
+
+
+def _new_default(keys: KeyService, key_id: str, fresh: StoreConfig) -> str:
+    """``key_id`` checked as the default key of a new store, which has no aliases yet."""
+    if isinstance(key_id, str) and key_id.startswith("alias/") and key_id != DEFAULT_KEY_ALIAS:
+        raise InvalidParameterException(
+            f"A new store has no key alias {key_id} yet. Give a key id (an age recipient "
+            "age1..., a KMS key ARN, a local key id), or make the store, then the alias "
+            f"(gitsm keys create-alias), then run 'gitsm keys set-default {key_id}'."
+        )
+    return keys.check_default(key_id, fresh)
 
 
 def _fsync_default() -> bool:
@@ -152,7 +164,7 @@ class StoreCore:
         account = account_id or "".join(_random.choice("0123456789") for _ in range(12))
         fresh = StoreConfig(account_id=account, region=region or "us-east-1")
         if default_kms_key_id is not None and not cls._is_store(path, fsync):
-            fresh = replace(fresh, default_kms_key_id=keys.check_default(default_kms_key_id, fresh))
+            fresh = replace(fresh, default_kms_key_id=_new_default(keys, default_kms_key_id, fresh))
         repo = GitRepo.init(path, bare=bare, branch=branch, fsync=fsync)
         store = cls(repo, keys, clock)
 

@@ -140,13 +140,16 @@ class KeyOps(StoreCore):
             except KeyUnavailable as exc:
                 problems.append(f"{name}: {exc}")
         aliases = [self._alias(config, a) for a in sorted(config.keys)]
-        warning = self._default_warning(config)
+        warning = self.default_key_warning(config)
         return KeyListing(config.default_kms_key_id, aliases, usage, held, problems, warning)
 
-    def _default_warning(self, config: StoreConfig) -> str | None:
-        """Why teammates cannot use the default key of a store shared through a git remote."""
+    def default_key_warning(self, config: StoreConfig | None = None) -> str | None:
+        """Why teammates cannot use the store's default key, when the repository has a git remote
+        and that key is unset or only machine-local; else None. ``config``: the tip's by default.
+        """
         if not self.repo.has_remotes():
             return None
+        config = config or self.config()
         default = config.default_kms_key_id
         if default == DEFAULT_KEY_ALIAS and default not in config.keys:
             problem = "has no default key, and writes without --kms-key-id fail"
