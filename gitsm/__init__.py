@@ -23,7 +23,11 @@ def client(repo: Any = ".", **kwargs: Any) -> SecretsManagerClient:
 
 
 def init(path: Any = ".", **kwargs: Any) -> SecretStore:
-    """Create a store at ``path`` (running ``git init`` if needed); idempotent."""
+    """Create a store at ``path`` (running ``git init`` if needed); idempotent.
+
+    Keyword arguments are those of :meth:`SecretStore.init` (``region``, ``account_id``,
+    ``default_kms_key_id``: a new store's default key, ...).
+    """
     from gitsm.store import SecretStore
 
     return SecretStore.init(path, **kwargs)

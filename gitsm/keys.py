@@ -2,7 +2,9 @@
 
 A key id is an alias from the store config (``alias/...``, one or more recipients) or a
 provider-native id claimed by one provider. The default alias ``alias/aws/secretsmanager`` is created
-on first use as a new local key, as AWS creates its managed key on first use.
+on first use as a new local key, as AWS creates its managed key on first use, except in a store
+shared through a git remote: there a key only one machine holds would lock everyone else out, so
+the caller asks :meth:`KeyService.resolve` not to create it (``create_default=False``).
 """
 
 from __future__ import annotations
@@ -12,10 +14,30 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from gitsm.errors import DecryptionFailure, EncryptionFailure
+from gitsm.errors import DecryptionFailure, EncryptionFailure, InvalidParameterException
 from gitsm.manifest import StoreConfig
-from gitsm.model import DEFAULT_KEY_ALIAS
+from gitsm.model import DEFAULT_KEY_ALIAS, KMS_KEY_ID_MAX
 from gitsm.providers import PROVIDERS, KeyProvider, KeyUnavailable, LocalProvider
+
+KEY_KINDS = (
+    "an alias of the store's key registry, an age recipient (age1...), an AWS KMS key ARN or "
+    "alias ARN, or the id of a local key in this machine's key ring"
+)
+TEAM_KEY_HINT = (
+    "Set a team key: 'gitsm keys create-alias alias/team --recipient age1... "
+    "[--recipient age1...]' (age recipients from age-keygen; an AWS KMS key ARN works too), then "
+    "'gitsm keys set-default alias/team'"
+)
+
+
+def shared_store_refusal(key_id: str) -> EncryptionFailure:
+    """The error of a write that would create the machine-local default key in a shared store."""
+    return EncryptionFailure(
+        f"Secrets Manager can't create the key {key_id}: this store is shared through a git "
+        "remote, and a new default key would be a local key that only this machine holds, which "
+        f"would lock teammates and CI out of what it encrypts. {TEAM_KEY_HINT}; or pass a team "
+        "key with --kms-key-id (KmsKeyId)."
+    )
 
 
 @dataclass(frozen=True)
@@ -43,12 +65,14 @@ class KeyService:
         return self._providers[name]
 
     def resolve(
-        self, kms_key_id: str | None, config: StoreConfig
+        self, kms_key_id: str | None, config: StoreConfig, *, create_default: bool = True
     ) -> tuple[list[Recipient], StoreConfig | None]:
         """Recipients for ``kms_key_id`` (None: the store default).
 
         Returns the recipients and, when the default key had to be created, the updated config
-        that the caller must commit together with its write.
+        that the caller must commit together with its write. With ``create_default=False`` (a
+        store shared through a git remote) the default alias is never created: an unregistered
+        default is an EncryptionFailure, raised before any key is made.
         """
         key_id = kms_key_id or config.default_kms_key_id
         if key_id in config.keys:
@@ -57,6 +81,8 @@ class KeyService:
                 raise EncryptionFailure(f"Key alias {key_id} has no recipients. Add one first.")
             return recips, None
         if key_id == DEFAULT_KEY_ALIAS:
+            if not create_default:
+                raise shared_store_refusal(key_id)
             local = self.provider(LocalProvider.name)
             assert isinstance(local, LocalProvider)
             new_id = local.create_key()
@@ -75,6 +101,37 @@ class KeyService:
             f"Secrets Manager can't find the specified KMS key {key_id}. "
             "Use an alias from the store config or a key id that a provider holds."
         )
+
+    def check_default(self, key_id: object, config: StoreConfig) -> str:
+        """``key_id`` if it can be the default key of a store with ``config``, else
+        InvalidParameterException saying what to name instead.
+
+        Accepted: an alias of the registry with recipients, the built-in default alias (created
+        on first use where the store allows it), or a key id that a provider claims.
+        """
+        if not isinstance(key_id, str) or not 1 <= len(key_id) <= KMS_KEY_ID_MAX:
+            raise InvalidParameterException(
+                f"Name the default key (at most {KMS_KEY_ID_MAX} characters): {KEY_KINDS}."
+            )
+        if key_id in config.keys:
+            if not config.keys[key_id]:
+                raise InvalidParameterException(
+                    f"Key alias {key_id} has no recipients. Add one first "
+                    f"(gitsm keys add-recipient {key_id} KEY_ID)."
+                )
+            return key_id
+        if key_id == DEFAULT_KEY_ALIAS:
+            return key_id
+        if key_id.startswith("alias/"):
+            raise InvalidParameterException(
+                f"The store has no key alias {key_id}. Create it first (gitsm keys create-alias "
+                f"{key_id} --recipient KEY_ID...), or name {KEY_KINDS}."
+            )
+        if self.identify(key_id) is None:
+            raise InvalidParameterException(
+                f"No key provider recognises {key_id!r} as a key. Name {KEY_KINDS}."
+            )
+        return key_id
 
     def identify(self, key_id: str) -> Recipient | None:
         """The provider-native key ``key_id`` as a recipient, or None when no provider claims it."""

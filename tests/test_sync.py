@@ -25,10 +25,10 @@ class Team:
         self.url = daemon.new_origin(f"{tmp_path.name}.git")
         seed = tmp_path / "seed"
         gitsm.init(seed)
-        run_git(seed, "remote", "add", "origin", self.url)
         store = SecretStore.open(seed)
-        store.create_secret("app", secret_string="first value")
-        store.create_secret("other", secret_string="other value")
+        store.create_secret("app", secret_string="first value")  # makes the default key: the
+        store.create_secret("other", secret_string="other value")  # clones share GITSM_HOME
+        run_git(seed, "remote", "add", "origin", self.url)
         store.sync()
 
     def clone(self, name: str) -> SecretStore:
@@ -97,9 +97,9 @@ def test_nothing_to_do_and_first_push(team: Team, git_daemon: Daemon, tmp_path: 
     fresh = tmp_path / "fresh"
     gitsm.init(fresh)
     url = git_daemon.new_origin(f"{tmp_path.name}-empty.git")
-    run_git(fresh, "remote", "add", "origin", url)
     store = SecretStore.open(fresh)
     store.create_secret("x", secret_string="x value")
+    run_git(fresh, "remote", "add", "origin", url)
     first = store.sync()
     assert first.pushed and [o.outcome for o in first.operations] == ["pushed"] * 2
     assert run_git(tmp_path, "ls-remote", url, "refs/heads/main").stdout.split()[0] == first.after

@@ -9,22 +9,19 @@ Nothing heavy is imported here: each verb imports the store when it runs (start-
 
 from __future__ import annotations
 
-import functools
 import sys
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from typer.core import TyperGroup
 
-from gitsm.cli import output
-from gitsm.cli.context import Globals, open_client
-from gitsm.cli.errors import EnvironmentFailure, UsageFailure
-from gitsm.cli.verbs import with_globals
+from gitsm.cli.context import Globals
+from gitsm.cli.errors import UsageFailure
+from gitsm.cli.keys_base import emit, group_class, keys_verb, open_store, warn
+from gitsm.cli.keys_default import set_default
 
 if TYPE_CHECKING:
     from gitsm.keys import Recipient
-    from gitsm.store import SecretStore
     from gitsm.store.keyops import KeyAlias, RecipientInfo
     from gitsm.store.rekey import Exposure
 
@@ -38,52 +35,6 @@ RECIPIENT_HELP = (
     "A key id: an age recipient (age1...), an AWS KMS key ARN or alias ARN, or the id of a local "
     "key of this machine's key ring."
 )
-
-
-def emit(data: Any, globals_: Globals, title: str) -> None:
-    """Print ``data`` with ``--output``/``--query`` (JSON by default)."""
-    fmt = output.check_format(globals_.output or "json")
-    query = output.compile_query(globals_.query)
-    sys.stdout.write(output.render(data, output=fmt, query=query, title=title))
-
-
-def group_class(fast: Callable[[Sequence[Any]], None]) -> type[TyperGroup]:
-    """A sub-command group whose own options skip typer's pydantic coercion (start-up speed)."""
-
-    class SubGroup(TyperGroup):
-        def get_help_option(self, ctx: Any) -> Any:
-            option = super().get_help_option(ctx)
-            fast([option])
-            return option
-
-        def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
-            fast(self.params)
-            return super().parse_args(ctx, args)
-
-    return SubGroup
-
-
-def keys_verb(operation: str) -> Callable[[Callable[..., None]], Callable[..., None]]:
-    """:func:`with_globals`, and an unusable key source (a malformed GITSM_LOCAL_KEYS, say) is an
-    environment failure (exit 253) rather than an internal error."""
-
-    def wrap(func: Callable[..., None]) -> Callable[..., None]:
-        @functools.wraps(func)
-        def verb(globals_: Globals, **values: Any) -> None:
-            from gitsm.providers import KeyUnavailable
-
-            try:
-                func(globals_, **values)
-            except KeyUnavailable as exc:
-                raise EnvironmentFailure(f"A key source is unusable: {exc}") from None
-
-        return with_globals(operation)(verb)
-
-    return wrap
-
-
-def _store(globals_: Globals) -> SecretStore:
-    return open_client(globals_).store
 
 
 def _local_provider() -> Any:
@@ -200,7 +151,7 @@ def list_keys(globals_: Globals) -> None:
 
     UsableHere: true when this machine holds the key; null when only trying tells (AWS KMS).
     """
-    listing = _store(globals_).list_keys()
+    listing = open_store(globals_).list_keys()
     aliases = {a.alias for a in listing.aliases}
     data = {
         "DefaultKmsKeyId": listing.default_kms_key_id,
@@ -213,6 +164,7 @@ def list_keys(globals_: Globals) -> None:
         "Problems": listing.problems,
     }  # fmt: skip
     emit(data, globals_, "ListKeys")
+    warn(listing.default_warning)
 
 
 @keys_verb("DescribeKeyAlias")
@@ -221,7 +173,7 @@ def describe_alias(
     alias: Annotated[str, typer.Argument(help="The alias (alias/<name>).", metavar="ALIAS")],
 ) -> None:  # fmt: skip
     """Show one key alias and its recipients."""
-    emit(_alias(_store(globals_).describe_key_alias(alias)), globals_, "DescribeKeyAlias")
+    emit(_alias(open_store(globals_).describe_key_alias(alias)), globals_, "DescribeKeyAlias")
 
 
 @keys_verb("PutKeyAlias")
@@ -240,7 +192,7 @@ def create_alias(
     """
     if not recipient:
         raise UsageFailure("the following arguments are required: --recipient")
-    emit(_alias(_store(globals_).create_key_alias(alias, recipient)), globals_, "PutKeyAlias")
+    emit(_alias(open_store(globals_).create_key_alias(alias, recipient)), globals_, "PutKeyAlias")
 
 
 @keys_verb("AddKeyRecipients")
@@ -254,7 +206,7 @@ def add_recipient(
     """Add recipients to a key alias (one commit). New versions are wrapped for them too; run
     'gitsm keys rekey --alias ALIAS' to give them the versions already stored.
     """
-    emit(_alias(_store(globals_).add_key_recipients(alias, recipients)), globals_,
+    emit(_alias(open_store(globals_).add_key_recipients(alias, recipients)), globals_,
          "AddKeyRecipients")  # fmt: skip
 
 
@@ -271,7 +223,7 @@ def remove_recipient(
     'gitsm keys rekey --alias ALIAS' to re-wrap what is stored and read its exposure report:
     history still holds what they could decrypt, so rotate those values.
     """
-    store = _store(globals_)
+    store = open_store(globals_)
     emit(_alias(store.remove_key_recipients(alias, recipients)), globals_, "RemoveKeyRecipients")
     sys.stderr.write(
         f"gitsm: next, run 'gitsm keys rekey --alias {alias}' and rotate the values its exposure "
@@ -285,7 +237,7 @@ def delete_alias(
     alias: Annotated[str, typer.Argument(help="The alias (alias/<name>).", metavar="ALIAS")],
 ) -> None:  # fmt: skip
     """Delete a key alias that no secret uses and that is not the default key (one commit)."""
-    _store(globals_).delete_key_alias(alias)
+    open_store(globals_).delete_key_alias(alias)
 
 
 def _scope(secret_id: str | None, prefix: str | None, all_: bool) -> None:
@@ -343,7 +295,7 @@ def rekey(
         raise UsageFailure(
             "name what to re-key: --secret-id ID, --prefix PREFIX, --all, or --alias ALIAS"
         )
-    report = _store(globals_).rekey(
+    report = open_store(globals_).rekey(
         secret_id=secret_id, prefix=prefix, alias=alias, force=force,
         report_for=recipient or None,
     )  # fmt: skip
@@ -369,7 +321,7 @@ def exposure_report(
     values.
     """
     _scope(secret_id, prefix, False)
-    exposures = _store(globals_).exposure_report(
+    exposures = open_store(globals_).exposure_report(
         secret_id=secret_id, prefix=prefix, recipients=recipient or None
     )
     emit(_exposures(exposures), globals_, "ExposureReport")
@@ -385,6 +337,7 @@ VERBS: list[tuple[str, Callable[..., None], str]] = [
     ("add-recipient", add_recipient, "Add recipients to a key alias."),
     ("remove-recipient", remove_recipient, "Remove recipients from a key alias."),
     ("delete-alias", delete_alias, "Delete an unused key alias."),
+    ("set-default", set_default, "Make a key the store's default key."),
     ("rekey", rekey, "Re-wrap data keys for the current recipients; report exposures."),
     ("exposure-report", exposure_report, "List the versions removed recipients could decrypt."),
 ]
@@ -394,7 +347,8 @@ HELP = """Manage the keys that encrypt secrets: local keys, key aliases and thei
 A key id (--kms-key-id, a recipient) is an alias of the store's key registry (.gitsm/config.yaml,
 e.g. alias/team-prod), an age recipient (age1...), an AWS KMS key ARN or alias ARN, or a local key
 id. Identities: GITSM_AGE_IDENTITY_FILE or GITSM_AGE_KEY (age), GITSM_LOCAL_KEYS (local keys in
-CI), AWS credentials (aws-kms).
+CI), AWS credentials (aws-kms). Secrets created without --kms-key-id use the store's default key
+('gitsm keys set-default KEY'); a store shared through a git remote needs one that teammates hold.
 """
 
 

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from gitsm.cli.context import Globals, open_client
-from gitsm.cli.keys_cmd import emit
+from gitsm.cli.keys_base import emit
 from gitsm.cli.verbs import with_globals
 
 if TYPE_CHECKING:

@@ -75,6 +75,13 @@ def init(
     branch: Annotated[
         str, typer.Option("--branch", help="The branch that holds the store.", metavar="NAME")
     ] = "main",
+    kms_key_id: Annotated[
+        str | None,
+        typer.Option("--kms-key-id", help="The new store's default key, for secrets created "
+                     "without --kms-key-id: an age recipient (age1...), an AWS KMS key ARN or "
+                     "alias ARN, or a local key id (default: alias/aws/secretsmanager, a local key "
+                     "made on first use).", show_default=False, metavar="KEY"),
+    ] = None,
 ) -> None:  # fmt: skip
     """Make a store: git init if needed, then the store config. Running it again changes nothing.
 
@@ -82,6 +89,8 @@ def init(
     git config (and adds gitsm's lines to .gitattributes if the store lacks them: one commit).
 
     --region sets the store's region (default: $AWS_REGION, $AWS_DEFAULT_REGION, else us-east-1).
+    A store that teammates share needs a default key they hold: --kms-key-id, or later
+    'gitsm keys set-default KEY'.
     """
     from gitsm.errors import StoreError
     from gitsm.store import SecretStore
@@ -92,8 +101,9 @@ def init(
     except StoreError:
         existing = None
     store = existing or SecretStore.init(
-        target, bare=bare, region=globals_.region, account_id=account_id, branch=branch
-    )
+        target, bare=bare, region=globals_.region, account_id=account_id, branch=branch,
+        default_kms_key_id=kms_key_id,
+    )  # fmt: skip
     setup = store.install_merge_driver()
     config = store.config()
     if existing is not None and globals_.region not in (None, config.region):
@@ -101,12 +111,19 @@ def init(
             f"gitsm: the store at {target} already exists with region {config.region}; "
             f"--region {globals_.region} was not applied.\n"
         )
+    if existing is not None and kms_key_id not in (None, config.default_kms_key_id):
+        sys.stderr.write(
+            f"gitsm: the store at {target} already exists with default key "
+            f"{config.default_kms_key_id}; --kms-key-id {kms_key_id} was not applied. To change "
+            f"it, run 'gitsm keys set-default {kms_key_id}'.\n"
+        )
     result = {
         "Path": str(target.resolve()),
         "Bare": store.repo.workdir is None,
         "Branch": store.repo.branch,
         "Region": config.region,
         "AccountId": config.account_id,
+        "DefaultKmsKeyId": config.default_kms_key_id,
         "Created": existing is None,
         "MergeDriver": "configured" if setup.config_changed else "unchanged",
     }

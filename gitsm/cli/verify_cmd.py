@@ -19,7 +19,7 @@ import typer
 
 from gitsm.cli.context import Globals, store_path
 from gitsm.cli.errors import UsageFailure
-from gitsm.cli.keys_cmd import emit, group_class
+from gitsm.cli.keys_base import emit, group_class
 from gitsm.cli.verbs import with_globals
 
 EXIT_PROBLEMS = 1

@@ -42,7 +42,7 @@ class RepoRemote(RepoBase):
         )  # fmt: skip
 
     def has_remotes(self) -> bool:
-        """True when at least one git remote is configured."""
+        """True when at least one git remote is configured (the store is shared through it)."""
         return any(True for _ in self.repo.remotes.names())
 
     def upstream_of(self, remote: str | None, branch: str | None) -> tuple[str, str]:

@@ -24,15 +24,16 @@ from gitsm.errors import (
     SECRET_NOT_FOUND,
     GitsmError,
     InternalServiceError,
+    InvalidParameterException,
     InvalidRequestException,
     ResourceNotFoundException,
     StoreError,
 )
 from gitsm.gitrepo import GitRepo, RefConflict, Snapshot
-from gitsm.keys import KeyService
+from gitsm.keys import KeyService, Recipient
 from gitsm.manifest import StoreConfig, dump_secret, load_secret
 from gitsm.mergedriver import ATTRIBUTES_PATH, attributes_text
-from gitsm.model import Secret, ValueKind, utcnow
+from gitsm.model import DEFAULT_KEY_ALIAS, Secret, ValueKind, utcnow
 
 T = TypeVar("T")
 MAX_ATTEMPTS = 20
@@ -74,6 +75,17 @@ def commit_message(change: Change[object]) -> str:
     for key, value in change.trailers.items():
         lines.append(f"Gitsm-{key}: {trailer_value(value)}")
     return "\n".join(lines) + "\n"
+
+
+def _new_default(keys: KeyService, key_id: str, fresh: StoreConfig) -> str:
+    """``key_id`` checked as the default key of a new store, which has no aliases yet."""
+    if isinstance(key_id, str) and key_id.startswith("alias/") and key_id != DEFAULT_KEY_ALIAS:
+        raise InvalidParameterException(
+            f"A new store has no key alias {key_id} yet. Give a key id (an age recipient "
+            "age1..., a KMS key ARN, a local key id), or make the store, then the alias "
+            f"(gitsm keys create-alias), then run 'gitsm keys set-default {key_id}'."
+        )
+    return keys.check_default(key_id, fresh)
 
 
 def _fsync_default() -> bool:
@@ -139,19 +151,27 @@ class StoreCore:
         fsync: bool | None = None,
         keys: KeyService | None = None,
         clock: Callable[[], datetime] = utcnow,
+        default_kms_key_id: str | None = None,
     ) -> Self:
-        """Create a store at ``path`` (``git init`` when needed); idempotent on an existing store."""
-        repo = GitRepo.init(
-            path, bare=bare, branch=branch, fsync=_fsync_default() if fsync is None else fsync
-        )
-        store = cls(repo, keys, clock)
+        """Create a store at ``path`` (``git init`` when needed); idempotent on an existing store.
+
+        ``default_kms_key_id`` is a new store's default key (checked like
+        :meth:`~gitsm.store.keyops.KeyOps.set_default_key`: InvalidParameterException, and nothing
+        is created). An existing store keeps its own default: change it with ``set_default_key``.
+        """
+        fsync = _fsync_default() if fsync is None else fsync
+        keys = keys or KeyService()
         region = region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
         account = account_id or "".join(_random.choice("0123456789") for _ in range(12))
+        fresh = StoreConfig(account_id=account, region=region or "us-east-1")
+        if default_kms_key_id is not None and not cls._is_store(path, fsync):
+            fresh = replace(fresh, default_kms_key_id=_new_default(keys, default_kms_key_id, fresh))
+        repo = GitRepo.init(path, bare=bare, branch=branch, fsync=fsync)
+        store = cls(repo, keys, clock)
 
         def plan(snap: Snapshot, config: StoreConfig | None, now: datetime) -> Change[None]:
             if config is not None:
                 return Change(None)
-            fresh = StoreConfig(account_id=account, region=region or "us-east-1")
             files: dict[str, bytes | None] = {paths.CONFIG_PATH: fresh.dump()}
             attributes = attributes_text(snap.read(ATTRIBUTES_PATH))
             if attributes is not None:  # the merge driver's attributes travel with the store
@@ -160,6 +180,15 @@ class StoreCore:
 
         store._transact(plan, need_config=False)
         return store
+
+    @staticmethod
+    def _is_store(path: str | Path, fsync: bool) -> bool:
+        """True when ``path`` is a git repository whose branch already holds a store config."""
+        try:
+            repo = GitRepo.open(path, fsync=fsync)
+        except StoreError:
+            return False
+        return repo.tip().blob_id(paths.CONFIG_PATH) is not None
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -301,6 +330,17 @@ class StoreCore:
         return out
 
     # -- writing ---------------------------------------------------------------------------
+
+    def _resolve_key(
+        self, kms_key_id: str | None, config: StoreConfig
+    ) -> tuple[list[Recipient], StoreConfig | None]:
+        """:meth:`KeyService.resolve` for this store: every write resolves its key through here.
+
+        The default alias is created on first use only when the repository has no git remote; in
+        a store shared through one, a machine-local default would lock teammates out, so an
+        unregistered default is an EncryptionFailure saying how to set a team key.
+        """
+        return self.keys.resolve(kms_key_id, config, create_default=not self.repo.has_remotes())
 
     @staticmethod
     def _secret_files(secret: Secret) -> dict[str, bytes | None]:

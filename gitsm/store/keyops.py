@@ -1,10 +1,11 @@
 """Key management: local keys, key aliases and their recipients, re-keying and exposure reports.
 
 An alias (``alias/team-prod``) in ``.gitsm/config.yaml`` lists recipients, each a provider and a
-public key id. Creating an alias or changing its recipients is one commit that changes only the
-config; versions written afterwards use the new recipients. :meth:`KeyOps.rekey` re-wraps the data
-keys of the versions already in the tree for their key's current recipients, all in one commit (the
-ciphertexts stay as they were).
+public key id. Creating an alias, changing its recipients or choosing the store's default key
+(:meth:`KeyOps.set_default_key`) is one commit that changes only the config; versions written
+afterwards use the new recipients. :meth:`KeyOps.rekey` re-wraps the data keys of the versions
+already in the tree for their key's current recipients, all in one commit (the ciphertexts stay as
+they were).
 
 Re-keying cannot take back what history holds: a recipient that could unwrap a version at some
 commit can still do so from that commit. :meth:`KeyOps.exposure_report` walks the branch's history
@@ -27,8 +28,9 @@ from gitsm.errors import (
     ResourceNotFoundException,
 )
 from gitsm.gitrepo import Snapshot
-from gitsm.keys import Recipient
+from gitsm.keys import TEAM_KEY_HINT, Recipient
 from gitsm.manifest import StoreConfig
+from gitsm.model import DEFAULT_KEY_ALIAS
 from gitsm.providers import PROVIDERS, KeyUnavailable, LocalProvider
 from gitsm.providers.local import ENV_KEYS
 from gitsm.store.core import Change, StoreCore
@@ -67,6 +69,8 @@ class KeyListing:
     """Keys this process holds: the local key ring and GITSM_LOCAL_KEYS, age identities."""
     problems: list[str] = field(default_factory=list)
     """Why a provider could not list its keys (an unreadable identity file, say)."""
+    default_warning: str | None = None
+    """Set when the store has a git remote but its default key is machine-local (or unset)."""
 
 
 def key_str(r: Recipient) -> str:
@@ -136,7 +140,29 @@ class KeyOps(StoreCore):
             except KeyUnavailable as exc:
                 problems.append(f"{name}: {exc}")
         aliases = [self._alias(config, a) for a in sorted(config.keys)]
-        return KeyListing(config.default_kms_key_id, aliases, usage, held, problems)
+        warning = self.default_key_warning(config)
+        return KeyListing(config.default_kms_key_id, aliases, usage, held, problems, warning)
+
+    def default_key_warning(self, config: StoreConfig | None = None) -> str | None:
+        """Why teammates cannot use the store's default key, when the repository has a git remote
+        and that key is unset or only machine-local; else None. ``config``: the tip's by default.
+        """
+        if not self.repo.has_remotes():
+            return None
+        config = config or self.config()
+        default = config.default_kms_key_id
+        if default == DEFAULT_KEY_ALIAS and default not in config.keys:
+            problem = "has no default key, and writes without --kms-key-id fail"
+        else:
+            if default in config.keys:
+                providers = {r["provider"] for r in config.keys[default]}
+            else:
+                found = self.keys.identify(default)
+                providers = {found.provider} if found is not None else set()
+            if providers != {LocalProvider.name}:
+                return None
+            problem = f"has a machine-local default key ({default}): teammates cannot read with it"
+        return f"This store is shared through a git remote but {problem}. {TEAM_KEY_HINT}."
 
     def describe_key_alias(self, alias: str) -> KeyAlias:
         """One alias and its recipients (ResourceNotFoundException if the store has no such alias)."""
@@ -224,6 +250,27 @@ class KeyOps(StoreCore):
         """RemoveKeyRecipients: new versions exclude them; run ``rekey`` and read its report."""
         return self._edit_alias("RemoveKeyRecipients", alias, recipients, "remove")
 
+    def set_default_key(self, key_id: str) -> bool:
+        """SetDefaultKey: make ``key_id`` the store's default key; True when the default changed.
+
+        One commit changing only ``default_kms_key_id`` (trailer ``Gitsm-Key-Id``), none when it is
+        the default already. ``key_id`` is an alias of the registry, the built-in default alias,
+        or a key id that a provider claims; anything else is InvalidParameterException and nothing
+        is written. Secrets without their own KmsKeyId follow the default: their new versions use
+        ``key_id``, and ``rekey`` re-wraps their stored versions for it.
+        """
+
+        def plan(snap: Snapshot, config: StoreConfig, now: datetime) -> Change[bool]:
+            if key_id == config.default_kms_key_id:
+                return Change(False)
+            key = self.keys.check_default(key_id, config)
+            files: dict[str, bytes | None] = {
+                paths.CONFIG_PATH: replace(config, default_kms_key_id=key).dump()
+            }
+            return Change(True, "SetDefaultKey", "", files, {"Key-Id": key})
+
+        return self._transact(plan)
+
     def delete_key_alias(self, alias: str) -> None:
         """DeleteKeyAlias: remove an alias that no secret and no default refers to."""
         alias = validate_alias(alias)
@@ -236,11 +283,13 @@ class KeyOps(StoreCore):
                 for s in self._all(snap)
                 if (s.kms_key_id or config.default_kms_key_id) == alias
             ]
-            if users or alias == config.default_kms_key_id:
+            default = alias == config.default_kms_key_id
+            if users or default:
                 raise InvalidRequestException(
                     f"The key alias {alias} is in use ({len(users)} secrets"
-                    f"{', and it is the default key' if alias == config.default_kms_key_id else ''})."
-                    " Move those secrets to another key (UpdateSecret KmsKeyId) first."
+                    f"{', and it is the default key' if default else ''}). Move those secrets to "
+                    "another key (UpdateSecret KmsKeyId)"
+                    f"{' and make another key the default (SetDefaultKey)' if default else ''} first."
                 )
             keys_cfg = {a: r for a, r in config.keys.items() if a != alias}
             files: dict[str, bytes | None] = {

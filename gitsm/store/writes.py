@@ -82,7 +82,7 @@ class WriteOps(StoreCore):
         files: dict[str, bytes | None],
     ) -> tuple[Secret, StoreConfig | None]:
         """Seal a new version into ``files`` and return the secret with its labels moved."""
-        recipients, new_config = self.keys.resolve(secret.kms_key_id, config)
+        recipients, new_config = self._resolve_key(secret.kms_key_id, config)
         data, kind = value
         files[paths.version_path(secret.name, token)] = envelope.seal(
             data, kind, name=secret.name, arn=secret.arn, version_id=token,
@@ -160,18 +160,19 @@ class WriteOps(StoreCore):
                 )
             if existing is not None:
                 files.update(self._removal(name))
-            if kms_key_id is not None:
-                self.keys.resolve(kms_key_id, config)  # an unknown key fails before any write
+            new_config = None
+            if kms_key_id is not None:  # an unknown key fails before any write
+                _, new_config = self._resolve_key(kms_key_id, config)  # a default made here is kept
             secret = Secret(
                 name=name, arn=make_arn(self.region(config), config.account_id, name), created=now,
                 last_changed=now, description=description, kms_key_id=kms_key_id, tags=tag_pairs,
             )  # fmt: skip
-            new_config = None
             if value is not None:
                 assert token is not None
-                secret, new_config = self._add_version(
-                    snap, config, secret, token, value, None, now, files
+                secret, cfg = self._add_version(
+                    snap, new_config or config, secret, token, value, None, now, files
                 )
+                new_config = cfg or new_config
             files.update(self._secret_files(secret))
             self._with_config(files, new_config)
             trailers = {"Secret-Arn": secret.arn}
@@ -213,7 +214,7 @@ class WriteOps(StoreCore):
                 updated = replace(updated, description=description, last_changed=now)
             current_key = secret.kms_key_id or config.default_kms_key_id
             if kms_key_id is not None and kms_key_id != current_key:
-                recipients, new_config = self.keys.resolve(kms_key_id, config)
+                recipients, new_config = self._resolve_key(kms_key_id, config)
                 updated = replace(updated, kms_key_id=kms_key_id, last_changed=now)
                 self._rewrap(snap, updated, recipients, kms_key_id, files)
             if value is not None:

@@ -11,7 +11,10 @@ from typing import Any
 
 import pytest
 from pyrage import x25519
+from typer.testing import CliRunner
 
+from gitsm import paths
+from gitsm.cli.app import app
 from tests.cli.conftest import GITSM_BIN, Invoke, run_gitsm
 from tests.conftest import git
 
@@ -251,3 +254,119 @@ def test_a_malformed_key_source_is_an_environment_failure(
         result = cli(*args)
         fails(result, 253, "GITSM_LOCAL_KEYS entry for key 'not-an-entry'")
         assert "Internal error" not in result.stderr
+
+
+# -- the default key -----------------------------------------------------------------------------
+
+
+def ring() -> list[str]:
+    """The files of this test's key ring ($GITSM_HOME/keys)."""
+    directory = Path(os.environ["GITSM_HOME"]) / "keys"
+    return sorted(p.name for p in directory.iterdir()) if directory.is_dir() else []
+
+
+def head(store: Path) -> str:
+    return git(store, "rev-parse", "HEAD").strip()
+
+
+def stanza_providers(store: Path, name: str, version_id: str) -> list[str]:
+    doc = json.loads(git(store, "show", f"HEAD:{paths.version_path(name, version_id)}"))
+    return [s["provider"] for s in doc["keys"]]
+
+
+def test_set_default_commits_once_and_prints_what_changed(
+    cli: Invoke, store: Path, identity: Any
+) -> None:
+    recipient = str(identity.to_public())
+    out(cli("keys", "create-alias", "alias/team", "--recipient", recipient))
+    before = commits(store)
+    done = cli("keys", "set-default", "alias/team")
+    assert out(done) == {"DefaultKmsKeyId": "alias/team", "Changed": True}
+    assert done.stderr == ""  # no remote: nothing to warn about
+    assert commits(store) == before + 1
+    trailers = git(store, "log", "-1", "--format=%(trailers:only,unfold)").split("\n")[:-2]
+    assert trailers == ["Gitsm-Operation: SetDefaultKey", "Gitsm-Key-Id: alias/team"]
+    assert git(store, "show", "--name-only", "--format=", "HEAD").split() == [".gitsm/config.yaml"]
+    assert git(store, "status", "--porcelain") == ""
+
+    again = out(cli("keys", "set-default", "alias/team"))
+    assert again == {"DefaultKmsKeyId": "alias/team", "Changed": False}
+    assert commits(store) == before + 1
+
+    assert out(cli("keys", "set-default", recipient))["Changed"] is True
+    assert f"Gitsm-Key-Id: {recipient}" in git(store, "log", "-1", "--format=%B")
+    assert out(cli("keys", "list"))["DefaultKmsKeyId"] == recipient
+    made = out(cli("create-secret", "--name", "app/db", "--secret-string", VALUE))
+    assert stanza_providers(store, "app/db", made["VersionId"]) == ["age"]
+    assert ring() == []  # no local key was made for it
+
+
+@pytest.mark.parametrize(
+    "key", ["alias/nope", "00000000-0000-4000-8000-000000000000", "not-a-key", "age1zzz"]
+)
+def test_set_default_to_an_unknown_key_fails_and_writes_nothing(
+    cli: Invoke, store: Path, key: str
+) -> None:
+    before = head(store)
+    result = cli("keys", "set-default", key)
+    fails(result, 254, "(InvalidParameterException) when calling the SetDefaultKey operation", key)
+    assert result.stdout == "" and head(store) == before
+    assert out(cli("keys", "list"))["DefaultKmsKeyId"] == "alias/aws/secretsmanager"
+    fails(cli("keys", "set-default"), 252, "KEY")
+
+
+def test_init_with_kms_key_id(tmp_path: Path, identity: Any) -> None:
+    runner = CliRunner()
+    recipient, path = str(identity.to_public()), tmp_path / "team"
+    made = runner.invoke(app, ["init", str(path), "--kms-key-id", recipient])
+    assert out(made)["DefaultKmsKeyId"] == recipient and made.stderr == ""
+    assert commits(path) == 1
+    secret = out(runner.invoke(app, ["--repo", str(path), "create-secret", "--name", "first",
+                                     "--secret-string", VALUE]))  # fmt: skip
+    assert stanza_providers(path, "first", secret["VersionId"]) == ["age"] and ring() == []
+
+    arn = "arn:aws:kms:us-west-2:123456789012:key/EXAMPLE1-90ab-cdef-fedc-ba987EXAMPLE"
+    again = runner.invoke(app, ["init", str(path), "--kms-key-id", arn])
+    assert out(again)["DefaultKmsKeyId"] == recipient and out(again)["Created"] is False
+    assert "was not applied" in again.stderr and f"gitsm keys set-default {arn}" in again.stderr
+    same = runner.invoke(app, ["init", str(path), "--kms-key-id", recipient])
+    assert out(same)["Created"] is False and same.stderr == ""
+    assert commits(path) == 2
+
+    for key, words in (("not-a-key", "No key provider recognises"),
+                       ("alias/team", "has no key alias alias/team yet")):  # fmt: skip
+        failed = runner.invoke(app, ["init", str(tmp_path / "bad"), "--kms-key-id", key])
+        fails(failed, 254, "(InvalidParameterException) when calling the Init operation", words)
+        assert not (tmp_path / "bad").exists()
+
+
+def test_a_shared_store_needs_a_team_default(cli: Invoke, store: Path, identity: Any) -> None:
+    assert cli("keys", "list").stderr == ""
+    git(store, "remote", "add", "origin", "git@git.example.com:team/secrets.git")
+    out(cli("create-secret", "--name", "app/empty"))  # no value, no key needed
+    before = head(store)
+    for args, op in (
+        (["create-secret", "--name", "app/db", "--secret-string", VALUE], "CreateSecret"),
+        (["put-secret-value", "--secret-id", "app/empty", "--secret-string", VALUE],
+         "PutSecretValue"),
+    ):  # fmt: skip
+        result = cli(*args)
+        fails(result, 254, f"(EncryptionFailure) when calling the {op} operation",
+              "shared through a git remote", "gitsm keys set-default alias/team")  # fmt: skip
+        assert VALUE not in result.stderr and result.stdout == ""
+    assert head(store) == before and ring() == []
+    assert (
+        "warning: This store is shared through a git remote but has no default key"
+        in cli("keys", "list").stderr
+    )
+
+    local = new_key(cli)  # a machine-local default is allowed when asked for, and reported
+    assert "machine-local default key" in cli("keys", "set-default", local).stderr
+    assert "machine-local default key" in cli("keys", "list").stderr
+
+    out(cli("keys", "create-alias", "alias/team", "--recipient", str(identity.to_public())))
+    done = cli("keys", "set-default", "alias/team")
+    assert out(done)["Changed"] is True and done.stderr == ""
+    made = out(cli("put-secret-value", "--secret-id", "app/empty", "--secret-string", VALUE))
+    assert stanza_providers(store, "app/empty", made["VersionId"]) == ["age"]
+    assert cli("keys", "list").stderr == "" and ring() == [f"{local}.key"]

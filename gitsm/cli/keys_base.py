@@ -1,0 +1,75 @@
+"""What the ``gitsm keys`` verbs (and ``verify``) share: printing, the sub-command group class, the
+verb decorator, and opening the store.
+
+Nothing heavy is imported here: each verb imports the store when it runs (start-up speed).
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from typer.core import TyperGroup
+
+from gitsm.cli import output
+from gitsm.cli.context import Globals, open_client
+from gitsm.cli.errors import EnvironmentFailure
+from gitsm.cli.verbs import with_globals
+
+if TYPE_CHECKING:
+    from gitsm.store import SecretStore
+
+
+def emit(data: Any, globals_: Globals, title: str) -> None:
+    """Print ``data`` with ``--output``/``--query`` (JSON by default)."""
+    fmt = output.check_format(globals_.output or "json")
+    query = output.compile_query(globals_.query)
+    sys.stdout.write(output.render(data, output=fmt, query=query, title=title))
+
+
+def group_class(fast: Callable[[Sequence[Any]], None]) -> type[TyperGroup]:
+    """A sub-command group whose own options skip typer's pydantic coercion (start-up speed)."""
+
+    class SubGroup(TyperGroup):
+        def get_help_option(self, ctx: Any) -> Any:
+            option = super().get_help_option(ctx)
+            fast([option])
+            return option
+
+        def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+            fast(self.params)
+            return super().parse_args(ctx, args)
+
+    return SubGroup
+
+
+def keys_verb(operation: str) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """:func:`with_globals`, and an unusable key source (a malformed GITSM_LOCAL_KEYS, say) is an
+    environment failure (exit 253) rather than an internal error."""
+
+    def wrap(func: Callable[..., None]) -> Callable[..., None]:
+        @functools.wraps(func)
+        def verb(globals_: Globals, **values: Any) -> None:
+            from gitsm.providers import KeyUnavailable
+
+            try:
+                func(globals_, **values)
+            except KeyUnavailable as exc:
+                raise EnvironmentFailure(f"A key source is unusable: {exc}") from None
+
+        return with_globals(operation)(verb)
+
+    return wrap
+
+
+def open_store(globals_: Globals) -> SecretStore:
+    """The store the command line selects (--repo, $GITSM_REPO, or the enclosing repository)."""
+    return open_client(globals_).store
+
+
+def warn(message: str | None) -> None:
+    """Write ``message``, if any, to standard error as a gitsm warning."""
+    if message:
+        sys.stderr.write(f"gitsm: warning: {message}\n")
