@@ -1,0 +1,101 @@
+"""A clone's writer for the sync race tests (run as ``python tests/_syncer.py MODE REPO K COUNT SECRET``).
+
+After ``ready`` and a line on stdin, it makes COUNT writes to SECRET in the clone at REPO and
+publishes each one before the next:
+
+- the writes rotate through UpdateSecret, PutSecretValue, PutSecretValue with
+  ``VersionStages=["P<K>"]`` and UpdateSecretVersionStage moving label ``L<K>`` to this clone's
+  newest version; after each call it prints ``ACK <kind> <VersionId>``;
+- MODE ``sync`` publishes with ``SecretStore.sync`` (repeated while another clone wins the push);
+  MODE ``pull`` with plain git: ``git push``, and on a rejection ``git pull --no-rebase`` (the
+  merge driver installed by ``install_merge_driver``), counting the pulls that stopped on a
+  conflict (``git merge --abort`` then, and try again);
+- then it prints ``PUSHED``; a sync that refused an operation prints ``FAILED <reason>``.
+
+At the end: ``STATS <sync attempts or pushes> <conflicts needing a person>``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+import uuid
+
+if __package__ in (None, ""):  # run as a script: make the repository root importable
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def value_for(token: str) -> str:
+    """The SecretString written under ``token`` (it does not contain the token)."""
+    return "pw-" + hashlib.sha256(token.encode()).hexdigest()[:24]
+
+
+def _say(line: str) -> None:
+    sys.stdout.write(line + "\n")
+    sys.stdout.flush()
+
+
+def _git(repo: str, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["git", "-C", repo, *args], capture_output=True, text=True, check=False)
+
+
+def main(mode: str, repo: str, k: int, count: int, secret: str) -> None:
+    from gitsm.errors import RemoteError, SyncConflict
+    from gitsm.store import SecretStore
+
+    store = SecretStore.open(repo)
+    if mode == "pull":
+        store.install_merge_driver()
+    _say("ready")
+    sys.stdin.readline()
+    mine: list[str] = []
+    attempts = conflicts = 0
+    for i in range(count):
+        kind = ("update", "put", "put-stage", "label")[(i + k) % 4]
+        if kind == "label" and not mine:
+            kind = "put"
+        token = f"c{k}-{i:03d}-{uuid.uuid4().hex}"
+        if kind == "update":
+            store.update_secret(secret, secret_string=value_for(token), client_request_token=token)
+        elif kind == "put":
+            store.put_secret_value(secret, secret_string=value_for(token),
+                                   client_request_token=token)  # fmt: skip
+        elif kind == "put-stage":
+            store.put_secret_value(secret, secret_string=value_for(token),
+                                   client_request_token=token, version_stages=[f"P{k}"])  # fmt: skip
+        else:
+            token = mine[-1]
+            stages = store.describe_secret(secret).versions
+            holder = next((v for v, info in stages.items() if f"L{k}" in info.stages), None)
+            store.update_secret_version_stage(secret, f"L{k}", move_to_version_id=token,
+                                              remove_from_version_id=holder)  # fmt: skip
+        if kind != "label":
+            mine.append(token)
+        _say(f"ACK {kind} {token}")
+        while True:
+            attempts += 1
+            if mode == "sync":
+                try:
+                    store.sync()
+                except RemoteError:
+                    continue  # others kept winning the push: nothing lost, go again
+                except SyncConflict as exc:
+                    _say("FAILED " + exc.message.replace("\n", " | "))
+                break
+            if _git(repo, "push", "-q", "origin", "main").returncode == 0:
+                break
+            pulled = _git(repo, "pull", "-q", "--no-rebase", "--no-edit", "origin", "main")
+            if pulled.returncode != 0:
+                conflicts += 1
+                _git(repo, "merge", "--abort")
+                if conflicts > 20:
+                    _say("FAILED pull keeps conflicting: " + pulled.stderr.replace("\n", " | "))
+                    break
+        _say("PUSHED")
+    _say(f"STATS {attempts} {conflicts}")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5])
