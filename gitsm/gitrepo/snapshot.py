@@ -105,10 +105,13 @@ class Snapshot:
 
 @dataclass(frozen=True)
 class CommitInfo:
-    """One commit of the branch as :meth:`GitRepo.log` reads it: message and author, no tree."""
+    """One commit of the branch as :meth:`GitRepo.log` reads it: message, author and committer
+    (who made the commit, often the same), no tree."""
 
     commit_id: str
     message: str
     author_name: str
     author_email: str
     author_time: datetime
+    committer_name: str
+    committer_email: str

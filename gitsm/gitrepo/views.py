@@ -133,12 +133,19 @@ class RepoViews(RepoBase):
                     yield snap.commit_id, path, bytes(cast(pygit2.Blob, obj).data)
 
     def log(self) -> Iterator[CommitInfo]:
-        """The branch's commits, newest first, with message and author (``gitsm log``)."""
+        """The branch's commits, newest first, with message, author and committer (``gitsm log``)."""
         ref = self.repo.references.get(self.ref)
         if ref is None:
             return
         order = pygit2.enums.SortMode.TOPOLOGICAL | pygit2.enums.SortMode.TIME
         for commit in self.repo.walk(ref.target, order):
-            author = commit.author
-            when = datetime.fromtimestamp(author.time, UTC)
-            yield CommitInfo(str(commit.id), str(commit.message), author.name, author.email, when)
+            author, committer = commit.author, commit.committer
+            yield CommitInfo(
+                commit_id=str(commit.id),
+                message=str(commit.message),
+                author_name=author.name,
+                author_email=author.email,
+                author_time=datetime.fromtimestamp(author.time, UTC),
+                committer_name=committer.name,
+                committer_email=committer.email,
+            )
