@@ -17,6 +17,7 @@ from typing import cast
 import pygit2
 
 from gitsm.errors import StoreError
+from gitsm.gitrepo.identity import FALLBACK_EMAIL, FALLBACK_NAME, identities
 from gitsm.gitrepo.snapshot import RefConflict, Snapshot, clean_git_env
 from gitsm.gitrepo.views import RepoViews
 from gitsm.gitrepo.worktree import JOURNAL_NAME, WorktreeSync
@@ -120,13 +121,17 @@ class GitRepo(WorktreeSync, RepoViews):
                 self._sync_worktree(self.tip(), [str(p) for p in paths])
             journal.unlink(missing_ok=True)
 
-    def _signature(self, when: datetime) -> pygit2.Signature:
+    def _config_identity(self) -> tuple[str, str]:
+        """user.name/user.email as libgit2 reads the config, else ``gitsm <gitsm@localhost>``."""
         try:
-            name = str(self.repo.config["user.name"])
-            email = str(self.repo.config["user.email"])
+            return str(self.repo.config["user.name"]), str(self.repo.config["user.email"])
         except KeyError:
-            name, email = "gitsm", "gitsm@localhost"
-        return pygit2.Signature(name, email, int(when.timestamp()), 0)
+            return FALLBACK_NAME, FALLBACK_EMAIL
+
+    def _signatures(self, when: datetime) -> tuple[pygit2.Signature, pygit2.Signature]:
+        """(author, committer) of a commit made at ``when``, as ``git commit`` would record them."""
+        author, committer = identities(self.gitdir, self._config_identity)
+        return author.signature(when), committer.signature(when)
 
     def _build(self, tree: pygit2.Tree | None, changes: Mapping[str, bytes | None]) -> str | None:
         """Write the tree that results from applying ``changes`` (paths relative to ``tree``)."""
@@ -174,9 +179,9 @@ class GitRepo(WorktreeSync, RepoViews):
         tree_id = self._build(parent.tree, changes)
         if tree_id is None:
             tree_id = str(self.repo.TreeBuilder().write())
-        sig = self._signature(when)
+        author, committer = self._signatures(when)
         parents = [parent.commit_id] if parent.commit_id else []
-        oid = self.repo.create_commit(None, sig, sig, message, tree_id, parents)
+        oid = self.repo.create_commit(None, author, committer, message, tree_id, parents)
         if sync:
             self._write_journal(touched)
         self._move_ref(parent, oid, message)
