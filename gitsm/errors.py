@@ -109,6 +109,13 @@ class LocalChangesError(StoreError):
     code = "LocalChangesError"
 
 
+class MergeInProgressError(StoreError):
+    """A merge, rebase, cherry-pick or revert is in progress in the store's checkout, or its index
+    has unmerged (conflict) entries: a write must wait until it is finished or aborted."""
+
+    code = "MergeInProgress"
+
+
 ERROR_TABLE: dict[str, tuple[int, int]] = {
     cls.code: (cls.http_status, cls.exit_code)
     for cls in (
@@ -124,6 +131,7 @@ ERROR_TABLE: dict[str, tuple[int, int]] = {
         InternalServiceError,
         StoreError,
         LocalChangesError,
+        MergeInProgressError,
     )
 }
 """AWS error code -> (HTTP status, CLI exit code)."""

@@ -28,6 +28,7 @@ from gitsm.gitrepo.snapshot import (
     RefConflict,
     Snapshot,
     clean_git_env,
+    conflicted_paths,
     git_cli_env,
 )
 from gitsm.gitrepo.worktree import JOURNAL_NAME
@@ -41,5 +42,6 @@ __all__ = [
     "RefConflict",
     "Snapshot",
     "clean_git_env",
+    "conflicted_paths",
     "git_cli_env",
 ]

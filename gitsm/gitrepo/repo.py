@@ -80,10 +80,15 @@ class GitRepo(WorktreeSync, RepoViews):
 
     @contextmanager
     def write_lock(self) -> Iterator[None]:
-        """Hold the store's advisory write lock (blocks until it is free)."""
+        """Hold the store's advisory write lock (blocks until it is free).
+
+        Raises MergeInProgressError, before anything is touched, while a merge, rebase,
+        cherry-pick or revert is in progress in the checkout or its index has conflicts.
+        """
         fd = os.open(self.gitdir / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o644)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
+            self._check_no_operation()
             self._recover()
             yield
         finally:

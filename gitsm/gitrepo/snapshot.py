@@ -45,6 +45,14 @@ def git_cli_env() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if k not in REDIRECTING_GIT_VARS}
 
 
+def conflicted_paths(index: pygit2.Index) -> list[str]:
+    """The paths that have unmerged (conflict) entries in ``index``, sorted."""
+    conflicts = index.conflicts
+    if conflicts is None:
+        return []
+    return sorted({e.path for stages in conflicts for e in stages if e is not None})
+
+
 @dataclass(frozen=True)
 class Snapshot:
     """A read-only view of the tree at one commit of the store's branch."""
