@@ -25,6 +25,7 @@ from gitsm.errors import (
     StoreError,
 )
 from gitsm.gitrepo import GitRepo
+from gitsm.verify import UNMERGED, run_verify
 from tests.conftest import git
 
 MANIFEST = paths.manifest_path("app")
@@ -212,3 +213,31 @@ def test_a_merge_in_a_linked_worktree_blocks_that_worktree_only(repo_path: Path)
     # the main checkout has no merge going on: its branch is still writable
     gitsm.client(repo=repo_path).update_secret(SecretId="other", Description="main")
     assert git(repo_path, "log", "-1", "--format=%s", "main").strip() == "UpdateSecret other"
+
+
+def test_verify_reports_the_unmerged_store_paths(merging: Path) -> None:
+    (merging / "README.md").write_text("conflict-free\n")
+    expected = (
+        f"{MANIFEST}: is unmerged (a merge or rebase left a conflict here) (resolve it: with the "
+        "gitsm merge driver installed (gitsm init) re-run the merge, or edit the file, then git "
+        "add it)"
+    )
+    for staged in (False, True):
+        problems = run_verify(merging, staged=staged, leaks=False)
+        assert [str(p) for p in problems if p.problem == UNMERGED] == [expected]
+    assert not [p for p in run_verify(merging, rev="HEAD") if p.problem == UNMERGED]
+    for args in (["verify"], ["verify", "--staged", "--no-leak-guard"]):
+        code, out, err = cli(merging, *args)
+        assert code == 1 and expected in out.splitlines(), err
+
+
+def test_verify_of_a_conflicted_index_still_checks_the_other_staged_secrets(
+    merging: Path,
+) -> None:
+    """Other staged changes are checked (the unmerged path taken at 'ours'); app is held back."""
+    broken = merging / paths.manifest_path("other")
+    broken.write_text(broken.read_text().replace("format: 1", "format: 99"))
+    git(merging, "add", str(broken))
+    found = {p.path: p.problem for p in run_verify(merging, staged=True, leaks=False)}
+    assert found[MANIFEST] == UNMERGED
+    assert "newer than this gitsm reads" in found[paths.manifest_path("other")]
