@@ -79,6 +79,16 @@ def _format_problem(fmt: object, current: int) -> tuple[str, str] | None:
     return (f"has unknown format {fmt}", RESTORE) if fmt != current else None
 
 
+def orphan_fix(path: str) -> str:
+    """How to bring back the version of an envelope its manifest lost, never by deleting it."""
+    return (
+        "the manifest lost this version, often in a merge that kept only one side's manifest; "
+        "the envelope may be a teammate's write, so keep it: find the commit that wrote it "
+        f"(git log --all --diff-filter=A -- {path}), then redo the merge with the gitsm merge "
+        "driver or run gitsm sync, or restore the version's entry in the manifest from that commit"
+    )
+
+
 def _canonical_json(doc: Any) -> bytes:
     return (json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=True) + "\n").encode("ascii")
 
@@ -259,8 +269,9 @@ class Checker:
                 self.check_envelope(path, secret, info, blob)
         for name in envelopes:
             if name not in expected:
-                self.add(f"{directory}/{paths.VERSIONS}/{name}", "is an envelope of a version the "
-                         "manifest does not list", "git rm it, or restore the manifest")  # fmt: skip
+                path = f"{directory}/{paths.VERSIONS}/{name}"
+                self.add(path, "is an envelope of a version the manifest does not list",
+                         orphan_fix(path))  # fmt: skip
 
     def _manifest(self, where: str, data: bytes, dir_name: str | None) -> Secret | None:
         if self._yaml(where, data) is None:

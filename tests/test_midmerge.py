@@ -241,3 +241,29 @@ def test_verify_of_a_conflicted_index_still_checks_the_other_staged_secrets(
     found = {p.path: p.problem for p in run_verify(merging, staged=True, leaks=False)}
     assert found[MANIFEST] == UNMERGED
     assert "newer than this gitsm reads" in found[paths.manifest_path("other")]
+
+
+def test_an_envelope_a_lossy_merge_dropped_gets_a_fix_that_keeps_it(repo_path: Path) -> None:
+    client = gitsm.client(repo=repo_path)
+    client.create_secret(Name="app", SecretString="app-value")
+    git(repo_path, "branch", "topic")
+    client.put_secret_value(SecretId="app", SecretString="ours-value")
+    on_branch(repo_path, "topic",
+              lambda c: c.put_secret_value(SecretId="app", SecretString="teammate-value"))  # fmt: skip
+    written = git(repo_path, "rev-parse", "HEAD").strip()
+    git(repo_path, "checkout", "-q", "main")
+    assert try_git(repo_path, "merge", "topic").returncode == 1
+    # resolve the manifest by keeping only our side: the teammate's envelope stays, unlisted
+    git(repo_path, "checkout", "--ours", "--", MANIFEST)
+    git(repo_path, "add", MANIFEST)
+    git(repo_path, "commit", "-q", "--no-edit")
+    (orphan,) = [p for p in run_verify(repo_path) if "manifest does not list" in p.problem]
+    assert orphan.path.startswith(paths.secret_dir("app") + "/" + paths.VERSIONS + "/")
+    assert "git rm" not in orphan.fix and "delete" not in orphan.fix
+    assert "teammate" in orphan.fix and "merge" in orphan.fix
+    command = f"git log --all --diff-filter=A -- {orphan.path}"
+    assert command in orphan.fix
+    # the command it names finds the commit that wrote the envelope
+    log, *rest = command.split()[1:]
+    found = git(repo_path, log, "--format=%H", *rest).split()
+    assert found == [written]
