@@ -33,7 +33,7 @@ LOG_FORMAT = "%an%x00%ae%x00%cn%x00%ce%x00%at%x00%ct%x00%ai%x00%ci"
 def last_commit(path: Path) -> dict[str, str]:
     """Author, committer and dates of the branch tip, as the git CLI reads them."""
     fields = git(path, "log", "-1", f"--format={LOG_FORMAT}").rstrip("\n").split("\0")
-    keys = ["an", "ae", "cn", "ce", "at", "ct", "ai", "ci"]
+    keys = ["an", "ae", "cn", "ce", "at", "ct", "author_iso", "committer_iso"]
     return dict(zip(keys, fields, strict=True))
 
 
@@ -72,7 +72,7 @@ def test_author_and_committer_from_the_environment_differ(
     # both sides carry the write's own time: the manifest's timestamp, in UTC
     stamp = str(int(described["LastChangedDate"].timestamp()))
     assert got["at"] == got["ct"] == stamp
-    assert got["ai"].endswith(" +0000") and got["ci"].endswith(" +0000")
+    assert got["author_iso"].endswith(" +0000") and got["committer_iso"].endswith(" +0000")
 
 
 def test_git_author_date_is_honoured_and_the_committer_keeps_the_write_time(
@@ -83,14 +83,14 @@ def test_git_author_date_is_honoured_and_the_committer_keeps_the_write_time(
     client.create_secret(Name="dated", SecretString="some-value")
     described = client.describe_secret(SecretId="dated")
     got = last_commit(repo_path)
-    assert got["ai"] == "2001-02-03 04:05:06 +0130"
+    assert got["author_iso"] == "2001-02-03 04:05:06 +0130"
     assert got["at"] == str(int(datetime(2001, 2, 3, 2, 35, 6, tzinfo=UTC).timestamp()))
     assert got["ct"] == str(int(described["LastChangedDate"].timestamp()))
     monkeypatch.setenv("GIT_COMMITTER_DATE", "@1234567890 -0700")
     client.update_secret(SecretId="dated", Description="second")
     got = last_commit(repo_path)
-    assert got["ct"] == "1234567890" and got["ci"].endswith(" -0700")
-    assert got["ai"] == "2001-02-03 04:05:06 +0130"
+    assert got["ct"] == "1234567890" and got["committer_iso"].endswith(" -0700")
+    assert got["author_iso"] == "2001-02-03 04:05:06 +0130"
 
 
 def test_identity_from_git_config_in_the_environment(

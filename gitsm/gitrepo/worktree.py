@@ -23,13 +23,15 @@ from gitsm.gitrepo.snapshot import Snapshot, conflicted_paths
 JOURNAL_NAME = "gitsm-worktree.json"
 
 # What git leaves in a worktree's own git dir while an operation waits for the user:
-# (file or directory, the operation, how to finish it, how to abort it).
+# (file or directory, the operation, how to finish it, how to abort it). A rebase comes first: one
+# that replays a merge (git rebase --rebase-merges) can stop with MERGE_HEAD present too, and then
+# the rebase is what to finish or abort.
 _IN_PROGRESS = (
-    ("MERGE_HEAD", "A merge", "git commit", "git merge --abort"),
     ("rebase-merge", "A rebase", "git rebase --continue", "git rebase --abort"),
     ("rebase-apply", "A rebase", "git rebase --continue", "git rebase --abort"),
     ("CHERRY_PICK_HEAD", "A cherry-pick", "git cherry-pick --continue", "git cherry-pick --abort"),
     ("REVERT_HEAD", "A revert", "git revert --continue", "git revert --abort"),
+    ("MERGE_HEAD", "A merge", "git commit", "git merge --abort"),
 )
 
 
