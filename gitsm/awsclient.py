@@ -43,10 +43,11 @@ class ParamValidationError(errors.GitsmError, ValueError):
     exit_code = errors.EXIT_USAGE
 
 
+# Environment errors (StoreError and its subclasses: LocalChangesError, MergeInProgress) are not
+# service errors: they leave the client as they are, with no ClientError class of their own.
 _CODES = [
     c for c, (_, exit_code) in errors.ERROR_TABLE.items() if exit_code != errors.EXIT_ENVIRONMENT
 ]
-"""The operation error codes (environment errors such as StoreError are raised as they are)."""
 
 
 _ClientError = ClientError

@@ -128,6 +128,13 @@ class SyncConflict(OperationError):
         self.report = report
 
 
+class MergeInProgressError(StoreError):
+    """A merge, rebase, cherry-pick or revert is in progress in the store's checkout, or its index
+    has unmerged (conflict) entries: a write must wait until it is finished or aborted."""
+
+    code = "MergeInProgress"
+
+
 ERROR_TABLE: dict[str, tuple[int, int]] = {
     cls.code: (cls.http_status, cls.exit_code)
     for cls in (
@@ -145,6 +152,7 @@ ERROR_TABLE: dict[str, tuple[int, int]] = {
         LocalChangesError,
         RemoteError,
         SyncConflict,
+        MergeInProgressError,
     )
 }
 """AWS error code -> (HTTP status, CLI exit code)."""

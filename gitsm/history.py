@@ -2,8 +2,9 @@
 
 Every write is one commit whose message ends with trailers such as ``Gitsm-Operation``,
 ``Gitsm-Secret``, ``Gitsm-Secret-Arn``, ``Gitsm-Version-Id`` and ``Gitsm-Client-Request-Token``
-(values %-escaped where they are not printable ASCII). This module only reads commit messages and
-authors: it never opens a version file, so it cannot show a value, and the trailers hold none.
+(values %-escaped where they are not printable ASCII). This module only reads commit messages,
+authors and committers: it never opens a version file, so it cannot show a value, and the
+trailers hold none.
 """
 
 from __future__ import annotations
@@ -21,13 +22,17 @@ _TRAILER = re.compile(r"Gitsm-([A-Za-z0-9-]+):\s?(.*)")
 
 @dataclass(frozen=True)
 class HistoryEntry:
-    """One commit of the branch: who, when, and the ``Gitsm-*`` trailers (prefix removed)."""
+    """One commit of the branch: who, when, and the ``Gitsm-*`` trailers (prefix removed).
+
+    ``author`` and ``committer`` read ``Name <email>``; the committer made the commit (the same
+    person unless GIT_COMMITTER_* or ``committer.*`` said otherwise, as for a CI bot)."""
 
     commit: str
     date: datetime
     author: str
     subject: str
     trailers: dict[str, str]
+    committer: str = ""
 
     @property
     def operation(self) -> str | None:
@@ -63,6 +68,7 @@ def history(repo: GitRepo, *, secret_id: str | None = None) -> Iterator[HistoryE
             commit=info.commit_id,
             date=info.author_time,
             author=f"{info.author_name} <{info.author_email}>",
+            committer=f"{info.committer_name} <{info.committer_email}>",
             subject=info.message.split("\n", 1)[0],
             trailers=trailers,
         )

@@ -52,6 +52,11 @@ NOT_GITSM_FIX = (
     "of secrets/ or git rm --cached it; if it holds a secret value, rotate that value"
 )
 UNKNOWN_KEY_FIX = "add the key to an alias in .gitsm/config.yaml or make it available"
+UNMERGED = "is unmerged (a merge or rebase left a conflict here)"
+UNMERGED_FIX = (
+    "resolve it: with the gitsm merge driver installed (gitsm init) re-run the merge, or edit the "
+    "file, then git add it"
+)
 
 
 @dataclass(frozen=True)
@@ -73,6 +78,16 @@ def _format_problem(fmt: object, current: int) -> tuple[str, str] | None:
     if fmt > current:
         return f"uses store format {fmt}, newer than this gitsm reads ({current})", "upgrade gitsm"
     return (f"has unknown format {fmt}", RESTORE) if fmt != current else None
+
+
+def orphan_fix(path: str) -> str:
+    """How to bring back the version of an envelope its manifest lost, never by deleting it."""
+    return (
+        "the manifest lost this version, often in a merge that kept only one side's manifest; "
+        "the envelope may be a teammate's write, so keep it: find the commit that wrote it "
+        f"(git log --all --diff-filter=A -- {path}), then redo the merge with the gitsm merge "
+        "driver or run gitsm sync, or restore the version's entry in the manifest from that commit"
+    )
 
 
 def _canonical_json(doc: Any) -> bytes:
@@ -233,8 +248,9 @@ class Checker:
                 self.check_envelope(path, secret, info, blob)
         for name in envelopes:
             if name not in expected:
-                self.add(f"{directory}/{paths.VERSIONS}/{name}", "is an envelope of a version the "
-                         "manifest does not list", "git rm it, or restore the manifest")  # fmt: skip
+                path = f"{directory}/{paths.VERSIONS}/{name}"
+                self.add(path, "is an envelope of a version the manifest does not list",
+                         orphan_fix(path))  # fmt: skip
 
     def _manifest(self, where: str, data: bytes, dir_name: str | None) -> Secret | None:
         if self._yaml(where, data) is None:
@@ -380,7 +396,9 @@ def run_verify(
     With ``staged`` the check is incremental (only what the staged changes touch; nothing when
     neither the index nor HEAD holds a store config, as on an application branch whose store lives
     on another branch) and the leak guard runs too (``leaks=False`` skips it; ``structure=False``
-    runs only the leak guard).
+    runs only the leak guard). Except with ``rev``, each unmerged index path of the store (a
+    conflict a merge or rebase left) is one problem, and the secrets they belong to are not
+    checked further until it is resolved.
     Returns the problems, empty when there are none. Raises StoreError when the repository or
     ``rev`` cannot be read, ValueError when both ``rev`` and ``staged`` are given.
     """
@@ -388,16 +406,24 @@ def run_verify(
         raise ValueError("give rev or staged, not both")
     repo = GitRepo.open(repo_path)
     keys = keys or KeyService()
+    index_file = index_file_from_env(repo) if staged else None
+    unmerged = (
+        [p for p in repo.unmerged_paths(index_file) if is_store_path(p)] if rev is None else []
+    )
+    problems = [Problem(path, UNMERGED, UNMERGED_FIX) for path in unmerged if structure]
     if not staged:
+        if not structure:
+            return []
         snap = repo.snapshot_at(rev) if rev is not None else repo.tip()
-        return verify_snapshot(snap, keys=keys, decrypt=decrypt) if structure else []
-    index_file = index_file_from_env(repo)
+        return problems + verify_snapshot(snap, keys=keys, decrypt=decrypt)
     changes = repo.staged_changes(index_file)
-    problems: list[Problem] = []
-    if structure and any(is_store_path(path) for path in changes):
+    # a secret with an unmerged path is checked once that conflict is resolved
+    held = {found[1] for found in map(classify, unmerged) if found is not None}
+    checked = [p for p in changes if (classify(p) or ("", ""))[1] not in held]
+    if structure and any(is_store_path(path) for path in checked):
         snap = repo.staged_snapshot(index_file)
         if any(s.blob_id(paths.CONFIG_PATH) for s in (snap, repo.head_snapshot())):
-            problems += verify_snapshot(snap, keys=keys, decrypt=decrypt, changed=changes)
+            problems += verify_snapshot(snap, keys=keys, decrypt=decrypt, changed=checked)
     if leaks is not False:
         from gitsm.leaks import guard
 

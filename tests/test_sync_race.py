@@ -13,8 +13,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 import gitsm
 from gitsm.commitop import read_commit_op
 from gitsm.model import AWSCURRENT, AWSPREVIOUS
@@ -40,19 +38,34 @@ def _origin(tmp_path: Path, daemon: Daemon, secrets: list[str]) -> tuple[str, Pa
     return url, daemon.base / f"{tmp_path.name}.git"
 
 
-def _race(tmp_path: Path, url: str, mode: str, secrets: list[str]) -> tuple[list[Path], list[list[str]]]:
+def _race(
+    tmp_path: Path, url: str, mode: str, secrets: list[str]
+) -> tuple[list[Path], list[list[str]]]:
     paths = [clone(url, tmp_path / f"clone{k}") for k in range(CLONES)]
     procs = [
         subprocess.Popen(
-            [sys.executable, str(SYNCER), mode, str(path), str(k), str(WRITES), secrets[k % len(secrets)]],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        )  # fmt: skip
+            [
+                sys.executable,
+                str(SYNCER),
+                mode,
+                str(path),
+                str(k),
+                str(WRITES),
+                secrets[k % len(secrets)],
+            ],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         for k, path in enumerate(paths)
     ]
     try:
         for proc in procs:
             assert proc.stdout is not None
-            assert proc.stdout.readline().strip() == "ready", proc.stderr.read() if proc.stderr else ""
+            assert proc.stdout.readline().strip() == "ready", (
+                proc.stderr.read() if proc.stderr else ""
+            )
         for proc in procs:
             assert proc.stdin is not None
             proc.stdin.write("go\n")
@@ -69,7 +82,9 @@ def _race(tmp_path: Path, url: str, mode: str, secrets: list[str]) -> tuple[list
     return paths, outputs
 
 
-def _check(origin: Path, paths: list[Path], outputs: list[list[str]], secrets: list[str]) -> SecretStore:
+def _check(
+    origin: Path, paths: list[Path], outputs: list[list[str]], secrets: list[str]
+) -> SecretStore:
     """Every acknowledged write is in the origin; labels where their clone put them; every commit
     verifies; no plaintext in any object of any repository."""
     for out in outputs:

@@ -146,8 +146,8 @@ def log(
                      show_default=False, metavar="INTEGER"),
     ] = None,
 ) -> None:  # fmt: skip
-    """Show the history of operations, newest first: date, author, operation, secret, VersionId and
-    ClientRequestToken, from the commits' Gitsm-* trailers. Never a value.
+    """Show the history of operations, newest first: date, author, committer, operation, secret,
+    VersionId and ClientRequestToken, from the commits' Gitsm-* trailers. Never a value.
     """
     from itertools import islice
 
@@ -161,7 +161,12 @@ def log(
 
 
 def _log_row(entry: Any) -> dict[str, Any]:
-    row: dict[str, Any] = {"Commit": entry.commit, "Date": entry.date, "Author": entry.author}
+    row: dict[str, Any] = {
+        "Commit": entry.commit,
+        "Date": entry.date,
+        "Author": entry.author,
+        "Committer": entry.committer,
+    }
     if entry.operation is None:
         row["Subject"] = entry.subject
     for key, value in entry.trailers.items():

@@ -12,14 +12,25 @@ When the branch is checked out in a work tree, the touched paths in the index an
 the commit; a journal (``<gitdir>/gitsm-worktree.json``) written before the ref moves lets the next
 writer finish a sync that a crash interrupted.
 
-Modules: ``snapshot`` (read-only tree views), ``repo`` (opening, locking, committing), ``worktree``
-(keeping a checkout in step), ``views`` (other revisions, the index, history).
+Commits carry the author and committer that ``git commit`` would record (``git var``; see
+``identity``).
+
+Modules: ``snapshot`` (read-only tree views, environments for git subprocesses), ``repo`` (opening,
+locking, committing), ``identity`` (who a commit is by), ``worktree`` (keeping a checkout in step),
+``views`` (other revisions, the index, history).
 """
 
 from __future__ import annotations
 
 from gitsm.gitrepo.repo import LOCK_NAME, STALE_LOCK_WAIT, GitRepo
-from gitsm.gitrepo.snapshot import CommitInfo, RefConflict, Snapshot, clean_git_env
+from gitsm.gitrepo.snapshot import (
+    CommitInfo,
+    RefConflict,
+    Snapshot,
+    clean_git_env,
+    conflicted_paths,
+    git_cli_env,
+)
 from gitsm.gitrepo.worktree import JOURNAL_NAME
 
 __all__ = [
@@ -31,4 +42,6 @@ __all__ = [
     "RefConflict",
     "Snapshot",
     "clean_git_env",
+    "conflicted_paths",
+    "git_cli_env",
 ]

@@ -18,6 +18,7 @@ import pygit2
 
 from gitsm.errors import StoreError
 from gitsm.gitrepo.graph import Person, RepoGraph
+from gitsm.gitrepo.identity import FALLBACK_EMAIL, FALLBACK_NAME, identities
 from gitsm.gitrepo.remote import RepoRemote
 from gitsm.gitrepo.snapshot import RefConflict, Snapshot, clean_git_env
 from gitsm.gitrepo.views import RepoViews
@@ -79,10 +80,15 @@ class GitRepo(WorktreeSync, RepoViews, RepoGraph, RepoRemote):
 
     @contextmanager
     def write_lock(self) -> Iterator[None]:
-        """Hold the store's advisory write lock (blocks until it is free)."""
+        """Hold the store's advisory write lock (blocks until it is free).
+
+        Raises MergeInProgressError, before anything is touched, while a merge, rebase,
+        cherry-pick or revert is in progress in the checkout or its index has conflicts.
+        """
         fd = os.open(self.gitdir / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o644)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
+            self._check_no_operation()
             self._recover()
             yield
         finally:
@@ -121,17 +127,21 @@ class GitRepo(WorktreeSync, RepoViews, RepoGraph, RepoRemote):
             journal.unlink(missing_ok=True)
 
     def committer(self, when: datetime) -> Person:
-        """Who commits a write made at ``when`` (the same identity gitsm's own commits get)."""
-        sig = self._signature(when)
+        """Who commits a write made at ``when`` (the identity gitsm's own commits get)."""
+        sig = self._signatures(when)[1]
         return Person(str(sig.name), str(sig.email), int(sig.time), int(sig.offset))
 
-    def _signature(self, when: datetime) -> pygit2.Signature:
+    def _config_identity(self) -> tuple[str, str]:
+        """user.name/user.email as libgit2 reads the config, else ``gitsm <gitsm@localhost>``."""
         try:
-            name = str(self.repo.config["user.name"])
-            email = str(self.repo.config["user.email"])
+            return str(self.repo.config["user.name"]), str(self.repo.config["user.email"])
         except KeyError:
-            name, email = "gitsm", "gitsm@localhost"
-        return pygit2.Signature(name, email, int(when.timestamp()), 0)
+            return FALLBACK_NAME, FALLBACK_EMAIL
+
+    def _signatures(self, when: datetime) -> tuple[pygit2.Signature, pygit2.Signature]:
+        """(author, committer) of a commit made at ``when``, as ``git commit`` would record them."""
+        author, committer = identities(self.gitdir, self._config_identity)
+        return author.signature(when), committer.signature(when)
 
     def commit(
         self, parent: Snapshot, changes: Mapping[str, bytes | None], message: str, when: datetime
@@ -149,9 +159,9 @@ class GitRepo(WorktreeSync, RepoViews, RepoGraph, RepoRemote):
         tree_id = self._build(parent.tree, changes)
         if tree_id is None:
             tree_id = str(self.repo.TreeBuilder().write())
-        sig = self._signature(when)
+        author, committer = self._signatures(when)
         parents = [parent.commit_id] if parent.commit_id else []
-        oid = self.repo.create_commit(None, sig, sig, message, tree_id, parents)
+        oid = self.repo.create_commit(None, author, committer, message, tree_id, parents)
         return self._land(parent, str(oid), message, touched if sync else None)
 
     def advance(self, old: Snapshot, new: str, message: str) -> Snapshot:

@@ -15,25 +15,42 @@ class RefConflict(Exception):
     """The branch moved between reading the tip and updating it; retry the operation."""
 
 
+REDIRECTING_GIT_VARS = frozenset(
+    {
+        "GIT_DIR",
+        "GIT_WORK_TREE",
+        "GIT_INDEX_FILE",
+        "GIT_OBJECT_DIRECTORY",
+        "GIT_ALTERNATE_OBJECT_DIRECTORIES",
+        "GIT_COMMON_DIR",
+        "GIT_NAMESPACE",
+    }
+)
+"""Variables that point git at another repository, index, object store or ref namespace."""
+
+
 def clean_git_env() -> dict[str, str]:
     """The environment for git subprocesses, without GIT_* variables that would redirect them."""
     return {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
 
 
-REDIRECTING = frozenset(
-    {"GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_OBJECT_DIRECTORY", "GIT_COMMON_DIR",
-     "GIT_ALTERNATE_OBJECT_DIRECTORIES", "GIT_NAMESPACE", "GIT_PREFIX", "GIT_QUARANTINE_PATH"}
-)  # fmt: skip
-"""Variables that would point a git command at another repository, index or object store."""
-
-
 def git_cli_env() -> dict[str, str]:
-    """The environment for git commands that act for the user (fetch, push, identity).
+    """The environment for a git subprocess that must act as the user's own ``git`` would.
 
-    Keeps what configures git (GIT_SSH_COMMAND, GIT_ASKPASS, GIT_CONFIG_*, GIT_AUTHOR_*, ...) and
-    drops only the variables that would redirect it to another repository (:data:`REDIRECTING`).
+    Keeps what decides identity and configuration (GIT_AUTHOR_*, GIT_COMMITTER_*, EMAIL,
+    GIT_CONFIG_COUNT/KEY_n/VALUE_n, GIT_CONFIG_PARAMETERS, GIT_CONFIG_GLOBAL, GIT_CONFIG_NOSYSTEM,
+    HOME, XDG_CONFIG_HOME, ...) and drops :data:`REDIRECTING_GIT_VARS`, which would send git to
+    another repository than the one named with ``--git-dir``.
     """
-    return {k: v for k, v in os.environ.items() if k not in REDIRECTING}
+    return {k: v for k, v in os.environ.items() if k not in REDIRECTING_GIT_VARS}
+
+
+def conflicted_paths(index: pygit2.Index) -> list[str]:
+    """The paths that have unmerged (conflict) entries in ``index``, sorted."""
+    conflicts = index.conflicts
+    if conflicts is None:
+        return []
+    return sorted({e.path for stages in conflicts for e in stages if e is not None})
 
 
 @dataclass(frozen=True)
@@ -133,10 +150,13 @@ class Snapshot:
 
 @dataclass(frozen=True)
 class CommitInfo:
-    """One commit of the branch as :meth:`GitRepo.log` reads it: message and author, no tree."""
+    """One commit of the branch as :meth:`GitRepo.log` reads it: message, author and committer
+    (who made the commit, often the same), no tree."""
 
     commit_id: str
     message: str
     author_name: str
     author_email: str
     author_time: datetime
+    committer_name: str
+    committer_email: str

@@ -12,7 +12,7 @@ import pygit2
 
 from gitsm.errors import StoreError
 from gitsm.gitrepo.base import RepoBase
-from gitsm.gitrepo.snapshot import CommitInfo, Snapshot, clean_git_env
+from gitsm.gitrepo.snapshot import CommitInfo, Snapshot, clean_git_env, conflicted_paths
 
 
 class RepoViews(RepoBase):
@@ -39,16 +39,39 @@ class RepoViews(RepoBase):
         except StoreError:
             return Snapshot(self.repo, None, None, None)
 
+    def _index(self, index_file: str | None) -> pygit2.Index:
+        """The repository's index, fresh from disk, or the index file ``index_file``."""
+        if self.workdir is None and index_file is None:
+            raise StoreError(f"{self.gitdir} is a bare repository: it has no staged changes.")
+        if index_file:
+            return pygit2.Index(index_file)
+        index: pygit2.Index = self.repo.index
+        index.read(False)
+        return index
+
+    def unmerged_paths(self, index_file: str | None = None) -> list[str]:
+        """Paths with unmerged (conflict) entries in the index (or ``index_file``), sorted; none in
+        a bare repository, which has no index."""
+        if self.workdir is None and index_file is None:
+            return []
+        return conflicted_paths(self._index(index_file))
+
     def staged_snapshot(self, index_file: str | None = None) -> Snapshot:
         """The staged tree: the index (or ``index_file``, as git's GIT_INDEX_FILE names in hooks).
 
-        Writes the index's tree objects to the object database, as ``git write-tree`` does.
+        Writes the index's tree objects to the object database, as ``git write-tree`` does. An
+        unmerged path is taken at its "ours" stage (left out if ours has none), read from a copy
+        of the index that is never written back, so that the rest of a conflicted index can be
+        checked; :meth:`unmerged_paths` names those paths.
         """
-        if self.workdir is None and index_file is None:
-            raise StoreError(f"{self.gitdir} is a bare repository: it has no staged changes.")
-        index = pygit2.Index(index_file) if index_file else self.repo.index
-        if not index_file:
-            index.read(False)
+        index = self._index(index_file)
+        if index.conflicts is not None:
+            index = pygit2.Index(index_file or str(self.gitdir / "index"))
+            for ancestor, ours, theirs in list(index.conflicts or []):
+                path = next(e.path for e in (ours, theirs, ancestor) if e is not None)
+                del index.conflicts[path]
+                if ours is not None:
+                    index.add(pygit2.IndexEntry(path, ours.id, ours.mode))
         try:
             tree = cast(pygit2.Tree, self.repo[index.write_tree(self.repo)])
         except pygit2.GitError as exc:
@@ -133,12 +156,19 @@ class RepoViews(RepoBase):
                     yield snap.commit_id, path, bytes(cast(pygit2.Blob, obj).data)
 
     def log(self) -> Iterator[CommitInfo]:
-        """The branch's commits, newest first, with message and author (``gitsm log``)."""
+        """The branch's commits, newest first, with message, author and committer (``gitsm log``)."""
         ref = self.repo.references.get(self.ref)
         if ref is None:
             return
         order = pygit2.enums.SortMode.TOPOLOGICAL | pygit2.enums.SortMode.TIME
         for commit in self.repo.walk(ref.target, order):
-            author = commit.author
-            when = datetime.fromtimestamp(author.time, UTC)
-            yield CommitInfo(str(commit.id), str(commit.message), author.name, author.email, when)
+            author, committer = commit.author, commit.committer
+            yield CommitInfo(
+                commit_id=str(commit.id),
+                message=str(commit.message),
+                author_name=author.name,
+                author_email=author.email,
+                author_time=datetime.fromtimestamp(author.time, UTC),
+                committer_name=committer.name,
+                committer_email=committer.email,
+            )

@@ -1,6 +1,8 @@
 """Keeping a checked-out work tree and index in step with the commits gitsm makes.
 
-The touched paths are checked clean against the old tip before a commit (local edits abort with
+No write starts while a merge, rebase, cherry-pick or revert is in progress in the checkout, or
+while its index holds unmerged (conflict) entries (MergeInProgressError, nothing written). The
+touched paths are checked clean against the old tip before a commit (local edits abort with
 LocalChangesError, nothing written). A journal written before the ref moves lists them, so that the
 next writer can finish a sync that a crash interrupted.
 """
@@ -14,13 +16,25 @@ from pathlib import Path
 
 import pygit2
 
-from gitsm.errors import LocalChangesError
+from gitsm.errors import LocalChangesError, MergeInProgressError
 from gitsm.gitrepo.base import RepoBase
-from gitsm.gitrepo.snapshot import Snapshot
+from gitsm.gitrepo.snapshot import Snapshot, conflicted_paths
 
 JOURNAL_NAME = "gitsm-worktree.json"
 _LINK = int(pygit2.enums.FileMode.LINK)
 _EXECUTABLE = int(pygit2.enums.FileMode.BLOB_EXECUTABLE)
+
+# What git leaves in a worktree's own git dir while an operation waits for the user:
+# (file or directory, the operation, how to finish it, how to abort it). A rebase comes first: one
+# that replays a merge (git rebase --rebase-merges) can stop with MERGE_HEAD present too, and then
+# the rebase is what to finish or abort.
+_IN_PROGRESS = (
+    ("rebase-merge", "A rebase", "git rebase --continue", "git rebase --abort"),
+    ("rebase-apply", "A rebase", "git rebase --continue", "git rebase --abort"),
+    ("CHERRY_PICK_HEAD", "A cherry-pick", "git cherry-pick --continue", "git cherry-pick --abort"),
+    ("REVERT_HEAD", "A revert", "git revert --continue", "git revert --abort"),
+    ("MERGE_HEAD", "A merge", "git commit", "git merge --abort"),
+)
 
 
 class WorktreeSync(RepoBase):
@@ -42,18 +56,54 @@ class WorktreeSync(RepoBase):
                 out.append(path)
         return sorted(set(out))
 
+    def _check_no_operation(self) -> None:
+        """Refuse to write while git waits for the user to finish an operation in the checkout.
+
+        The markers live in the worktree's own git dir (``repo.path``, not the common one), which
+        is where git puts them for linked worktrees too. A bare repository has none of them.
+        """
+        if self.workdir is None:
+            return
+        where = self.workdir
+        for marker, what, finish, abort in _IN_PROGRESS:
+            found = self.gitdir / marker
+            if not found.exists():
+                continue
+            if marker == "rebase-apply" and (found / "applying").exists():
+                what, finish, abort = "A git am", "git am --continue", "git am --abort"
+            shown = marker + ("/" if found.is_dir() else "")
+            raise MergeInProgressError(
+                f"{what} is in progress in {where} ({shown} exists). Finish it (resolve the "
+                f"conflicts, git add, {finish}) or abort it ({abort}), then run this again; "
+                "nothing was written."
+            )
+        index = self.repo.index
+        index.read(False)
+        unmerged = conflicted_paths(index)
+        if unmerged:
+            shown = ", ".join(unmerged[:5]) + (" ..." if len(unmerged) > 5 else "")
+            raise MergeInProgressError(
+                f"The index of {where} has unmerged paths (conflicts that a merge, rebase, stash "
+                f"or checkout left): {shown}. Resolve them (edit the files, then git add them) or "
+                "take HEAD's version back (git restore --staged --worktree -- <path>), then run "
+                "this again; nothing was written."
+            )
+
     def _check_clean(self, parent: Snapshot, paths: list[str]) -> None:
         assert self.workdir is not None
         index = self.repo.index
         index.read(False)
+        unmerged = set(conflicted_paths(index))
         dirty = []
         for path in paths:
             expected = parent.blob_id(path)
-            entry = index[path] if path in index else None  # noqa: SIM401
-            staged = str(entry.id) if entry is not None else None
+            try:
+                staged: str | None = str(index[path].id)
+            except KeyError:  # not in the index, or only as conflict stages (no stage 0 entry)
+                staged = None
             file = self.workdir / path
             on_disk = str(pygit2.hashfile(str(file))) if file.is_file() else None
-            if staged != expected or on_disk != expected or self._blocked(path):
+            if path in unmerged or staged != expected or on_disk != expected or self._blocked(path):
                 dirty.append(path)
         if dirty:
             shown = ", ".join(dirty[:5]) + (" ..." if len(dirty) > 5 else "")

@@ -235,6 +235,7 @@ def test_log_shows_operations_never_values(cli: Invoke, store: Path) -> None:
     assert ops[1]["VersionId"] == token and ops[1]["ClientRequestToken"] == token
     assert ops[1]["Name"] == "lg" and ops[1]["ARN"] == created["ARN"]
     assert ISO.match(ops[0]["Date"]) and "<" in ops[0]["Author"]
+    assert ops[0]["Committer"] == ops[0]["Author"]
     for secret_id in ("lg", created["ARN"], created["ARN"][:-7]):
         mine = out(cli("log", "--secret-id", secret_id, "--query", "Operations[].Operation"))
         assert mine == ["PutSecretValue", "CreateSecret"]
