@@ -197,7 +197,7 @@ def test_odd_valid_names_work_and_stay_inside_the_store(
         parts = path.split("/")
         assert all(p not in ("", ".", "..") and p.lower() != ".git" for p in parts), path
         assert all(len(p.encode()) <= 255 for p in parts), path
-        assert path == ".gitsm/config.yaml" or parts[0] == "secrets", path
+        assert path in (".gitsm/config.yaml", ".gitattributes") or parts[0] == "secrets", path
     assert git(any_path, "fsck", "--strict") == ""
     if is_checkout(any_path):
         assert git(any_path, "status", "--porcelain", "--untracked-files=all") == ""

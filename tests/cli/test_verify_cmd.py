@@ -123,12 +123,17 @@ def test_hook_install_chains_and_uninstall_restores(cli: Invoke, repo: Path) -> 
     earlier = hooks / "pre-commit"
     earlier.write_text("#!/bin/sh\necho earlier hook ran\n")
     earlier.chmod(0o755)
+    subprocess.run(["git", "-C", str(repo), "config", "--unset-all", "merge.gitsm.driver"])
     installed = json.loads(cli("hook", "install").stdout)
     assert installed == {
         "Hook": str(earlier),
         "Action": "installed",
         "ChainedHook": str(hooks / "pre-commit.local"),
+        "MergeDriver": "configured",  # the merge driver is registered with the hook
     }
+    driver = subprocess.run(["git", "-C", str(repo), "config", "merge.gitsm.driver"],
+                            capture_output=True, text=True).stdout  # fmt: skip
+    assert "-m gitsm.mergedriver %O %A %B %P" in driver
     assert MARKER in earlier.read_text()
     again = cli("hook", "install", "--query", "Action", "--output", "text")
     assert again.exit_code == 0 and again.stdout == "unchanged\n"
