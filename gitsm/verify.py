@@ -232,7 +232,9 @@ class Checker:
         if data is None:
             for name in envelopes:
                 self.add(f"{directory}/{paths.VERSIONS}/{name}", "is an envelope without a "
-                         "manifest", f"restore {where} from git history, or git rm the envelope")  # fmt: skip
+                         "manifest", f"restore {where} from git history (git log --all -- "
+                         f"{where}); the envelope may be a teammate's write, so remove it only "
+                         "if the secret was deleted on purpose (gitsm delete-secret)")  # fmt: skip
             return
         secret = self._manifest(where, data, dir_name)
         if secret is None:

@@ -165,24 +165,41 @@ def test_same_token_after_sync_is_a_retry(team: Team) -> None:
     assert type(info.value).__name__ == "ResourceExistsException"
 
 
-def test_writes_already_upstream_are_not_replayed_twice(team: Team) -> None:
-    """A sync killed after its push but before the local branch moved is finished by the next."""
+def test_writes_already_upstream_are_not_replayed_twice(
+    team: Team, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A sync that dies after its push, before the local branch moved, is finished by the next:
+    the replayed label move, tag and description are not applied a second time."""
     alice, bob = team.clone("alice"), team.clone("bob")
     v = alice.put_secret_value("app", secret_string="mine").version_id
     assert v is not None
-    first = alice.update_secret("app", secret_string="first").version_id
     alice.update_secret_version_stage("app", "GREEN", move_to_version_id=v)
     alice.tag_resource("other", [{"Key": "k", "Value": "v"}])
+    alice.update_secret("other", description="alice's")
     bob.update_secret("app", secret_string="bob")
     bob.sync()
-    report = alice.sync()
-    assert [o.outcome for o in report.operations] == ["replayed"] * 4
+    local = alice.repo.tip().commit_id
+
+    def killed(*args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt("killed after the push")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(type(alice.repo), "advance", killed)
+        with pytest.raises(KeyboardInterrupt):
+            alice.sync()
     pushed = team.origin_tip()
-    run_git(path_of(alice), "reset", "-q", "--hard", str(report.before))  # as if never moved
+    assert alice.repo.tip().commit_id == local != pushed  # pushed, local branch not moved
+    alice.tag_resource("other", [{"Key": "later", "Value": "1"}])  # a new local write meanwhile
+    bob.update_secret("other", description="bob's")  # and the next upstream write on top
+    bob.sync()
     again = alice.sync()
-    assert {o.outcome for o in again.operations} == {"already-upstream"}
-    assert not again.pushed and team.origin_tip() == pushed == alice.repo.tip().commit_id
-    assert "GREEN" in stages(alice)[v] and first in stages(alice)
+    outcomes = [o.outcome for o in again.operations]
+    assert outcomes == ["already-upstream"] * 4 + ["replayed"]
+    described = alice.describe_secret("other")
+    assert described.description == "bob's"  # alice's older update is not replayed over it
+    assert described.tags == [("k", "v"), ("later", "1")]
+    assert "GREEN" in stages(alice)[v]
+    assert run_git(path_of(alice), "for-each-ref", "refs/gitsm/sync").stdout == ""
     assert_clean(alice)
 
 
@@ -382,3 +399,23 @@ def test_cli_sync(team: Team) -> None:
     assert again.returncode == 0 and again.stdout.strip() == b"False"
     lone = run_gitsm(["sync", "--remote", "nope"], cwd=path_of(alice))
     assert lone.returncode == 253 and b"no git remote 'nope'" in lone.stderr
+
+
+def test_sync_is_refused_while_a_merge_is_unfinished(team: Team) -> None:
+    from gitsm.errors import MergeInProgressError
+
+    alice, bob = team.clone("alice"), team.clone("bob")
+    alice.update_secret("app", description="alice's")
+    bob.update_secret("app", description="bob's")
+    bob.sync()
+    upstream = team.origin_tip()
+    pulled = run_git(
+        path_of(alice), "pull", "--no-rebase", "--no-edit", "origin", "main", check=False
+    )
+    assert pulled.returncode != 0  # no merge driver here: a textual conflict
+    with pytest.raises(MergeInProgressError, match="git merge --abort"):
+        alice.sync()
+    assert team.origin_tip() == upstream
+    run_git(path_of(alice), "merge", "--abort")
+    alice.sync()
+    assert alice.describe_secret("app").description == "alice's"  # pushed last

@@ -102,12 +102,13 @@ class RepoGraph(RepoBase):
             return True
         return bool(self.repo.descendant_of(descendant, ancestor))
 
-    def commits_between(self, hidden: str | None, tip: str) -> list[str]:
-        """Commits reachable from ``tip`` but not from ``hidden``, oldest first (topological)."""
+    def commits_between(self, hidden: str | list[str] | None, tip: str) -> list[str]:
+        """Commits reachable from ``tip`` but not from ``hidden`` (one commit or several),
+        oldest first (topological)."""
         order = pygit2.enums.SortMode.TOPOLOGICAL | pygit2.enums.SortMode.REVERSE
         walker = self.repo.walk(tip, order)
-        if hidden is not None:
-            walker.hide(hidden)
+        for commit in [hidden] if isinstance(hidden, str) else hidden or []:
+            walker.hide(commit)
         return [str(c.id) for c in walker]
 
     def changed_files(self, old: str | None, new: str) -> list[FileChange]:
@@ -178,6 +179,12 @@ class RepoGraph(RepoBase):
     def set_ref(self, name: str, target: str, message: str) -> None:
         """Create or overwrite the reference ``name`` (not a branch: gitsm's own refs)."""
         self.repo.create_reference_direct(name, target, True, message=message)
+
+    def delete_ref(self, name: str) -> None:
+        """Delete the reference ``name`` if it exists."""
+        ref = self.repo.references.get(name)
+        if ref is not None:
+            ref.delete()
 
     def _build(
         self, tree: pygit2.Tree | None, changes: Mapping[str, bytes | BlobRef | None]

@@ -25,11 +25,12 @@ from datetime import UTC, datetime
 from gitsm.commitop import CommitOp, read_commit_op
 from gitsm.errors import RemoteError, SyncConflict
 from gitsm.gitrepo import Snapshot
-from gitsm.gitrepo.graph import BlobRef, CommitData, FileChange
+from gitsm.gitrepo.graph import BlobRef, FileChange
 from gitsm.store.replay import Landed, Refused, ReplayOps
 
 SYNC_ATTEMPTS = 10
 UNSYNCED_PREFIX = "refs/gitsm/unsynced"
+PENDING_PREFIX = "refs/gitsm/sync"
 
 
 @dataclass(frozen=True)
@@ -73,19 +74,6 @@ class SyncReport:
     def failed(self) -> list[SyncedOp]:
         """The operations that were not applied (failed or held back)."""
         return [o for o in self.operations if o.outcome in ("failed", "held")]
-
-
-def _identity(data: CommitData) -> tuple[object, ...]:
-    """What a replayed commit keeps of its original: message and author."""
-    return (data.message, data.author)
-
-
-def _sealed(op: CommitOp) -> frozenset[str]:
-    """The envelopes a commit added (blob ids): unique to one write, kept by its replay."""
-    return frozenset(
-        new for change in op.secrets.values() for old, new in change.envelopes.values()
-        if old is None and new is not None
-    )  # fmt: skip
 
 
 class SyncOps(ReplayOps):
@@ -138,26 +126,51 @@ class SyncOps(ReplayOps):
             report.after, report.fast_forward = upstream, True
             return True
         if upstream is None or self.repo.is_ancestor(upstream, tip):
-            pending = self.repo.commits_between(upstream, tip)
+            ahead = self.repo.commits_between(upstream, tip)
             if not self._push(report, tip):
                 return False
-            for commit in pending:
+            for commit in ahead:
                 op = read_commit_op(self.repo, commit)
                 report.operations.append(SyncedOp(commit, op.operation, op.names, "pushed", commit))
             return True
-        new_tip = self._replay_all(report, local, upstream)
-        touched = self.repo.paths_to_update(local, new_tip.commit_id or upstream)
+        new_tip = self._replay_all(report, local, upstream).commit_id or upstream
+        touched = self.repo.paths_to_update(local, new_tip)
         if touched is not None:
             self.repo.check_clean(local, touched)
-        if new_tip.commit_id != upstream and not self._push(report, new_tip.commit_id):
-            return False
+        pending = self._pending_refs()
+        if new_tip != upstream:
+            self.repo.set_ref(pending[0], tip, "gitsm sync: replaying these local commits")
+            self.repo.set_ref(pending[1], new_tip, "gitsm sync: as these commits")
+            if not self._push(report, new_tip):
+                return False
         if report.failed:
             stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
             report.unsynced_ref = f"{UNSYNCED_PREFIX}/{self.repo.branch}/{stamp}-{tip[:12]}"
             self.repo.set_ref(report.unsynced_ref, tip, "gitsm sync: operations not replayed")
-        self.repo.advance(local, new_tip.commit_id or upstream, "gitsm sync: replayed")
-        report.after = new_tip.commit_id or upstream
+        self.repo.advance(local, new_tip, "gitsm sync: replayed")
+        for ref in pending:
+            self.repo.delete_ref(ref)
+        report.after = new_tip
         return True
+
+    def _pending_refs(self) -> tuple[str, str]:
+        """Where a sync records, before it pushes, the local tip it replayed and the tip it
+        pushed, until the local branch has moved: if it dies in between, the next sync knows
+        exactly which local commits are upstream already."""
+        base = f"{PENDING_PREFIX}/{self.repo.branch}"
+        return f"{base}/local", f"{base}/pushed"
+
+    def _pushed_already(self, tip: str, upstream: str) -> str | None:
+        """The local commit up to which an interrupted sync's replay is already upstream."""
+        local_ref, pushed_ref = self._pending_refs()
+        done, pushed = self.repo.ref_target(local_ref), self.repo.ref_target(pushed_ref)
+        if done is None or pushed is None:
+            return None
+        if self.repo.is_ancestor(pushed, upstream) and self.repo.is_ancestor(done, tip):
+            return done
+        for ref in (local_ref, pushed_ref):  # that push never landed: forget it
+            self.repo.delete_ref(ref)
+        return None
 
     def _push(self, report: SyncReport, commit: str | None) -> bool:
         assert commit is not None
@@ -168,16 +181,15 @@ class SyncOps(ReplayOps):
     def _replay_all(self, report: SyncReport, local: Snapshot, upstream: str) -> Snapshot:
         """Replay the local commits that ``upstream`` lacks onto it; the resulting tip."""
         assert local.commit_id is not None
-        mine = self.repo.commits_between(upstream, local.commit_id)
-        wanted = {_identity(self.repo.commit_data(c)) for c in mine}
-        landed: set[tuple[object, ...]] = set()  # local writes that a replay already pushed
-        for commit in self.repo.commits_between(local.commit_id, upstream):
-            if _identity(data := self.repo.commit_data(commit)) in wanted:
-                landed.add((*_identity(data), _sealed(read_commit_op(self.repo, commit))))
+        done = self._pushed_already(local.commit_id, upstream)
+        hidden = [upstream] if done is None else [upstream, done]
+        for commit in [] if done is None else self.repo.commits_between(upstream, done):
+            op = read_commit_op(self.repo, commit)
+            report.operations.append(SyncedOp(commit, op.operation, op.names, "already-upstream"))
         tip = self.repo.snapshot_of(upstream)
         blocked: set[str] = set()
         config_blocked = False
-        for commit in mine:
+        for commit in self.repo.commits_between(hidden, local.commit_id):
             op = read_commit_op(self.repo, commit)
             names = op.names
             record = SyncedOp(commit, op.operation, names, "skipped")
@@ -185,8 +197,6 @@ class SyncOps(ReplayOps):
                 record = SyncedOp(commit, None, names, "skipped",
                                   reason="a merge commit: the operations on both sides are "
                                   "replayed instead")  # fmt: skip
-            elif (*_identity(op.commit), _sealed(op)) in landed:
-                record = SyncedOp(commit, op.operation, names, "already-upstream")
             elif (config_blocked and op.touches_store) or blocked.intersection(names):
                 record = SyncedOp(commit, op.operation, names, "held",
                                   reason="held back after a failed operation it may depend on")  # fmt: skip
