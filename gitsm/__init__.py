@@ -6,11 +6,12 @@ the typed core. Both are imported lazily so that ``import gitsm`` stays cheap fo
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
 __version__ = "0.1.0"
 
+TYPE_CHECKING = False  # not typing's: importing typing costs the CLI's quick paths ~10 ms
 if TYPE_CHECKING:
+    from typing import Any
+
     from gitsm.awsclient import SecretsManagerClient
     from gitsm.store import SecretStore
 

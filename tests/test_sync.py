@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -419,3 +421,28 @@ def test_sync_is_refused_while_a_merge_is_unfinished(team: Team) -> None:
     run_git(path_of(alice), "merge", "--abort")
     alice.sync()
     assert alice.describe_secret("app").description == "alice's"  # pushed last
+
+
+def test_quick_path_when_there_is_nothing_to_do(team: Team) -> None:
+    """A sync with nothing to do answers from one fetch without loading the store (no pygit2),
+    with exactly the report the full command prints."""
+    from tests.cli.conftest import GITSM_BIN
+
+    alice = team.clone("alice")
+    cwd = path_of(alice)
+
+    def sync(*extra: str) -> tuple[dict[str, object], str]:
+        proc = subprocess.run([sys.executable, "-X", "importtime", str(GITSM_BIN), "sync", *extra],
+                              cwd=cwd, capture_output=True, text=True)  # fmt: skip
+        assert proc.returncode == 0, proc.stderr
+        return json.loads(proc.stdout), proc.stderr
+
+    quick, imports = sync()
+    assert " pygit2" not in imports and " typer" not in imports
+    full, imports = sync("--debug")  # an option the quick path leaves to the full command
+    assert " pygit2" in imports
+    assert quick == full and quick["Before"] == quick["After"] == team.origin_tip()
+    alice.tag_resource("app", [{"Key": "k", "Value": "v"}])  # now there is something to push
+    pushed, imports = sync()
+    assert pushed["Pushed"] is True and " pygit2" in imports
+    assert team.origin_tip() == alice.repo.tip().commit_id

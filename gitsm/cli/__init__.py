@@ -7,11 +7,22 @@ when a command needs them).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import sys
+
+TYPE_CHECKING = False  # typing and collections.abc cost `gitsm sync`'s quick path ~10 ms
+if TYPE_CHECKING:
+    from collections.abc import Sequence
 
 
 def main(argv: Sequence[str] | None = None) -> None:
     """The ``gitsm`` console script."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if "sync" in args:  # a sync with nothing to do needs none of the heavy imports
+        from gitsm.cli.syncfast import quick
+
+        code = quick(args)
+        if code is not None:
+            sys.exit(code)
     from gitsm.cli.app import run
 
     run(argv)

@@ -7,18 +7,17 @@ it, as with the aws CLI; a value given after the command wins. The store is ``--
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from gitsm.cli.errors import EnvironmentFailure, UsageFailure
+from gitsm.cli.locate import ENV_REPO, find_store
 from gitsm.cli.params import BINARY_FORMATS
 
 if TYPE_CHECKING:
     from gitsm.awsclient import SecretsManagerClient
 
-ENV_REPO = "GITSM_REPO"
 META_KEY = "gitsm.globals"
 
 
@@ -52,23 +51,13 @@ class Globals:
         return fmt
 
 
-def _is_repository(path: Path) -> bool:
-    if (path / ".git").exists():
-        return True
-    return (path / "HEAD").is_file() and (path / "objects").is_dir() and (path / "refs").is_dir()
-
-
 def store_path(globals_: Globals) -> Path:
     """The store this invocation works on (no git work is done here)."""
-    chosen = globals_.repo or os.environ.get(ENV_REPO)
-    if chosen:
-        return Path(chosen).expanduser()
-    here = Path.cwd()
-    for candidate in (here, *here.parents):
-        if _is_repository(candidate):
-            return candidate
+    found = find_store(globals_.repo)
+    if found is not None:
+        return Path(found)
     raise EnvironmentFailure(
-        f"No gitsm store: {here} is not inside a git repository, and neither --repo nor "
+        f"No gitsm store: {Path.cwd()} is not inside a git repository, and neither --repo nor "
         f"{ENV_REPO} names one. Create a store with 'gitsm init PATH', then pass --repo PATH, "
         f"set {ENV_REPO}, or run gitsm inside it."
     )

@@ -75,12 +75,13 @@ def sync(
     moves moved elsewhere, its ClientRequestToken is taken) is not applied: it is listed with what
     to redo, and the local commits are kept under refs/gitsm/unsynced/. See docs/SYNC.md.
     """
+    from gitsm.cli import syncfast
     from gitsm.errors import SyncConflict
     from gitsm.store import SyncReport
 
     store = open_client(globals_).store
     try:
-        report = store.sync(remote, branch)
+        report = store.sync(remote, branch, fetched=syncfast.FETCHED)
     except SyncConflict as exc:
         if isinstance(exc.report, SyncReport):
             emit(report_data(exc.report), globals_, "Sync")

@@ -17,8 +17,9 @@ from typing import Annotated, Any
 import typer
 
 from gitsm.cli import options, output, params
-from gitsm.cli.context import ENV_REPO, META_KEY, Globals, globals_from, open_client
+from gitsm.cli.context import META_KEY, Globals, globals_from, open_client
 from gitsm.cli.errors import Secrets, guarded
+from gitsm.cli.locate import ENV_REPO
 
 LOG_KEYS = {"Secret": "Name", "Secret-Arn": "ARN"}
 

@@ -9,15 +9,14 @@ fast-forward check is the compare-and-swap that keeps concurrent pushers from lo
 
 from __future__ import annotations
 
-import re
 import subprocess
 from dataclasses import dataclass
 
 from gitsm.errors import RemoteError
 from gitsm.gitrepo.base import RepoBase
 from gitsm.gitrepo.snapshot import git_cli_env
+from gitsm.upstream import fetch_args, missing_remote_ref, resolve_upstream, tracking_ref
 
-_MISSING_REF = re.compile(r"couldn't find remote ref|Couldn't find remote ref")
 _RACE = ("non-fast-forward", "fetch first", "stale info", "cannot lock ref", "failed to lock",
          "failed to update ref", "incorrect old value", "reference already exists")  # fmt: skip
 
@@ -46,37 +45,13 @@ class RepoRemote(RepoBase):
         return any(True for _ in self.repo.remotes.names())
 
     def upstream_of(self, remote: str | None, branch: str | None) -> tuple[str, str]:
-        """The (remote, remote branch) to sync with: the ones given, else the branch's configured
-        upstream (``branch.<name>.remote`` / ``.merge``), else ``origin`` (or the only remote) and
-        a branch of the same name."""
+        """The (remote, remote branch) to sync with (:func:`gitsm.upstream.resolve_upstream`)."""
         config = self.repo.config
-        local = self.branch
-        if remote is None:
-            key = f"branch.{local}.remote"
-            remote = str(config[key]) if key in config else None
+        keys = (f"branch.{self.branch}.remote", f"branch.{self.branch}.merge")
+        values = {key: str(config[key]) for key in keys if key in config}
         names = [str(n) for n in self.repo.remotes.names()]
-        if remote is None:
-            if "origin" in names:
-                remote = "origin"
-            elif len(names) == 1:
-                remote = names[0]
-            else:
-                where = self.workdir or self.gitdir
-                raise RemoteError(
-                    f"{where} has no remote to sync with"
-                    + (f" (it has {', '.join(names)}; name one with --remote)." if names else ".")
-                    + " Add one with 'git remote add origin URL'."
-                )
-        if remote not in names and "/" not in remote and ":" not in remote:
-            raise RemoteError(
-                f"There is no git remote {remote!r} (remotes: {', '.join(names) or 'none'}). "
-                "Add it with 'git remote add' or name another with --remote."
-            )
-        if branch is None:
-            key = f"branch.{local}.merge"
-            merge = str(config[key]) if key in config else ""
-            branch = merge.removeprefix("refs/heads/") if merge.startswith("refs/heads/") else local
-        return remote, branch
+        where = str(self.workdir or self.gitdir)
+        return resolve_upstream(self.branch, values, names, remote, branch, where)
 
     def config_value(self, key: str) -> str | None:
         """A value of the repository's git config (all levels), or None."""
@@ -87,25 +62,19 @@ class RepoRemote(RepoBase):
         """Set ``key`` in the repository's own config (``.git/config``)."""
         self.repo.config[key] = value
 
-    @staticmethod
-    def tracking_ref(remote: str, branch: str) -> str:
-        """Where gitsm keeps the fetched tip of ``remote``'s ``branch``."""
-        safe = re.sub(r"[^A-Za-z0-9._-]", "_", remote)
-        return f"refs/remotes/{safe}/{branch}"
-
     def fetch(self, remote: str, branch: str) -> str | None:
         """Fetch ``branch`` of ``remote`` into its tracking ref; its tip, or None when the remote
         has no such branch yet (an empty repository). Raises RemoteError when git fails."""
-        ref = self.tracking_ref(remote, branch)
-        proc = self._git(
-            "fetch", "--quiet", "--no-tags", "--no-write-fetch-head", remote,
-            f"+refs/heads/{branch}:{ref}",
-        )  # fmt: skip
+        proc = self._git(*fetch_args(remote, branch))
         if proc.returncode != 0:
-            if _MISSING_REF.search(proc.stderr):
+            if missing_remote_ref(proc.stderr):
                 return None
             raise RemoteError(_failure("fetch from", remote, branch, proc.stderr))
-        return self._ref_id(ref)
+        return self._ref_id(tracking_ref(remote, branch))
+
+    def fetched_tip(self, remote: str, branch: str) -> str | None:
+        """The tip of ``remote``'s ``branch`` as the last fetch left it (None: never fetched)."""
+        return self._ref_id(tracking_ref(remote, branch))
 
     def _ref_id(self, name: str) -> str | None:
         ref = self.repo.references.get(name)
@@ -121,7 +90,7 @@ class RepoRemote(RepoBase):
         proc = self._git("push", "--porcelain", "--quiet", remote, f"{commit}:refs/heads/{branch}")
         detail = proc.stdout + proc.stderr
         if proc.returncode == 0:
-            ref = self.tracking_ref(remote, branch)
+            ref = tracking_ref(remote, branch)
             self.repo.create_reference_direct(ref, commit, True, message="gitsm sync: pushed")
             return PushOutcome(True, False, detail)
         lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("!")]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -10,39 +9,14 @@ from typing import cast
 
 import pygit2
 
+from gitsm.gitenv import REDIRECTING_GIT_VARS, clean_git_env, git_cli_env
+
+__all__ = ["REDIRECTING_GIT_VARS", "CommitInfo", "RefConflict", "Snapshot", "clean_git_env",
+           "conflicted_paths", "git_cli_env"]  # fmt: skip
+
 
 class RefConflict(Exception):
     """The branch moved between reading the tip and updating it; retry the operation."""
-
-
-REDIRECTING_GIT_VARS = frozenset(
-    {
-        "GIT_DIR",
-        "GIT_WORK_TREE",
-        "GIT_INDEX_FILE",
-        "GIT_OBJECT_DIRECTORY",
-        "GIT_ALTERNATE_OBJECT_DIRECTORIES",
-        "GIT_COMMON_DIR",
-        "GIT_NAMESPACE",
-    }
-)
-"""Variables that point git at another repository, index, object store or ref namespace."""
-
-
-def clean_git_env() -> dict[str, str]:
-    """The environment for git subprocesses, without GIT_* variables that would redirect them."""
-    return {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
-
-
-def git_cli_env() -> dict[str, str]:
-    """The environment for a git subprocess that must act as the user's own ``git`` would.
-
-    Keeps what decides identity and configuration (GIT_AUTHOR_*, GIT_COMMITTER_*, EMAIL,
-    GIT_CONFIG_COUNT/KEY_n/VALUE_n, GIT_CONFIG_PARAMETERS, GIT_CONFIG_GLOBAL, GIT_CONFIG_NOSYSTEM,
-    HOME, XDG_CONFIG_HOME, ...) and drops :data:`REDIRECTING_GIT_VARS`, which would send git to
-    another repository than the one named with ``--git-dir``.
-    """
-    return {k: v for k, v in os.environ.items() if k not in REDIRECTING_GIT_VARS}
 
 
 def conflicted_paths(index: pygit2.Index) -> list[str]:

@@ -85,6 +85,7 @@ class SyncOps(ReplayOps):
         branch: str | None = None,
         *,
         attempts: int = SYNC_ATTEMPTS,
+        fetched: tuple[str, str] | None = None,
     ) -> SyncReport:
         """Bring the store's branch and its remote branch together; see the module docstring.
 
@@ -92,13 +93,17 @@ class SyncOps(ReplayOps):
         and the same branch name. Raises RemoteError when git cannot fetch or push (or the push
         was rejected ``attempts`` times), SyncConflict when some local operations could not be
         replayed (the others are pushed; ``exc.report`` says which), LocalChangesError when the
-        work tree has edits to paths the sync must change (nothing moves then).
+        work tree has edits to paths the sync must change (nothing moves then). When the caller
+        has just fetched this (remote, branch) (``fetched``), the first attempt uses that.
         """
         remote, rbranch = self.repo.upstream_of(remote, branch)
         report = SyncReport(remote, rbranch, self.repo.tip().commit_id)
         for attempt in range(1, attempts + 1):
             report.attempts = attempt
-            upstream = self.repo.fetch(remote, rbranch)
+            if fetched == (remote, rbranch) and attempt == 1:
+                upstream = self.repo.fetched_tip(remote, rbranch)
+            else:
+                upstream = self.repo.fetch(remote, rbranch)
             with self.repo.write_lock():
                 if self._sync_once(report, upstream):
                     break
