@@ -24,9 +24,7 @@ writes, or two re-wraps) always conflict instead of being merged as text.
 
 from __future__ import annotations
 
-import difflib
 import os
-import subprocess
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -66,6 +64,8 @@ def driver_command(python: str = sys.executable) -> str:
 
 
 def _git(*args: str) -> str:
+    import subprocess  # only the driver itself runs git; the store imports this module too
+
     env = {k: v for k, v in os.environ.items() if k not in ("GIT_INDEX_FILE",)}
     proc = subprocess.run(["git", *args], capture_output=True, text=True, env=env, check=False)
     return proc.stdout.strip() if proc.returncode == 0 else ""
@@ -91,6 +91,8 @@ def later_is_ours(env: Mapping[str, str] | None = None) -> bool:
 def with_markers(ours: bytes, theirs: bytes, conflicts: Sequence[Conflict], size: int) -> bytes:
     """The two readings of a file, conflict markers around the lines where they differ, after a
     comment naming each conflicting fact."""
+    import difflib
+
     notes = [f"# gitsm merge conflict: {c}\n" for c in conflicts]
     notes.append("# Keep one reading of each block (or edit), delete the markers and these lines, "
                  "then git add the file; or abort the merge and run 'gitsm sync'.\n")  # fmt: skip

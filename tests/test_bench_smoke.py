@@ -64,3 +64,15 @@ def test_keys_bench_quick_reads_both_ways(tmp_path: Path) -> None:
         assert len([x for x in lines if x.startswith(f"[read] {way}")]) == 2
         assert [x for x in lines if x.startswith(f"[target] {way}: age/local read time")]
     assert [x for x in lines if x.startswith("[target] overall: ")]
+
+
+def test_sync_bench_quick_prints_every_figure(tmp_path: Path) -> None:
+    """bench_sync.py --quick races both ways, times the replay and the idle sync, and judges them."""
+    lines = quick_run("bench_sync.py", tmp_path / "work", tmp_path / "home")
+    races = [line for line in lines if line.startswith("[race]")]
+    assert len(races) == 2 and "gitsm sync" in races[0] and "git pull --rebase" in races[1]
+    assert " 0 of " in races[0] and "new versions lost" in races[0]  # sync loses nothing
+    assert any(line.startswith("[replay]") and "beyond the fetch" in line for line in lines)
+    targets = [line for line in lines if line.startswith("[target]")]
+    assert len(targets) == 2 and all(" -> " in line for line in targets)
+    assert any(line.startswith("[idle]") for line in lines)

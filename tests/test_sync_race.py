@@ -1,6 +1,6 @@
 """Four clones race on one store through ``git daemon``: nothing is lost, with sync or plain git.
 
-Each clone is its own process (tests/_syncer.py) that writes and publishes, write after write, while
+Each clone is its own process (bench/race_worker.py) that writes and publishes, write after write, while
 the others do the same. Afterwards the origin must hold every acknowledged write, the labels each
 clone moved where it last put them, and a history whose every commit verifies.
 """
@@ -18,10 +18,10 @@ from gitsm.commitop import read_commit_op
 from gitsm.model import AWSCURRENT, AWSPREVIOUS
 from gitsm.store import SecretStore
 from gitsm.verify import run_verify
-from tests._syncer import value_for
+from bench.race_worker import value_for
 from tests.gitremote import Daemon, clone, fsck, objects_contain, run_git
 
-SYNCER = Path(__file__).with_name("_syncer.py")
+SYNCER = Path(__file__).resolve().parent.parent / "bench" / "race_worker.py"
 CLONES = 4
 WRITES = int(os.environ.get("GITSM_RACE_WRITES", "25"))
 """Writes per clone (the issue's race: 4 x 25)."""

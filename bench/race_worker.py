@@ -1,4 +1,6 @@
-"""A clone's writer for the sync race tests (run as ``python tests/_syncer.py MODE REPO K COUNT SECRET``).
+"""One clone's writer in a race (``python bench/race_worker.py MODE REPO K COUNT SECRET``).
+
+Used by ``bench/bench_sync.py`` and by ``tests/test_sync_race.py``.
 
 After ``ready`` and a line on stdin, it makes COUNT writes to SECRET in the clone at REPO and
 publishes each one before the next:
@@ -10,6 +12,10 @@ publishes each one before the next:
   MODE ``pull`` with plain git: ``git push``, and on a rejection ``git pull --no-rebase`` (the
   merge driver installed by ``install_merge_driver``), counting the pulls that stopped on a
   conflict (``git merge --abort`` then, and try again);
+  MODE ``rebase`` as a team without gitsm's help would: ``git push``, and on a rejection ``git
+  pull --rebase`` with no merge driver; a conflict is counted and resolved the quick way people
+  do, keeping the upstream side of each conflicted file (``git checkout --ours``, which in a
+  rebase is upstream's), then ``git rebase --continue``;
 - then it prints ``PUSHED``; a sync that refused an operation prints ``FAILED <reason>``.
 
 At the end: ``STATS <sync attempts or pushes> <conflicts needing a person>``.
@@ -41,6 +47,24 @@ def _git(repo: str, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(["git", "-C", repo, *args], capture_output=True, text=True, check=False)
 
 
+def _pull_rebase(repo: str) -> int:
+    """``git pull --rebase``; each stop on a conflict resolved by keeping upstream's side of every
+    conflicted file. Returns how many stops needed that."""
+    stops = 0
+    done = _git(repo, "pull", "-q", "--rebase", "origin", "main")
+    while done.returncode != 0:
+        unmerged = _git(repo, "diff", "--name-only", "--diff-filter=U").stdout.split()
+        if not unmerged:
+            _git(repo, "rebase", "--abort")
+            return stops
+        stops += 1
+        _git(repo, "checkout", "--ours", "--", *unmerged)
+        _git(repo, "add", "--", *unmerged)
+        done = subprocess.run(["git", "-C", repo, "-c", "core.editor=true", "rebase", "--continue"],
+                              capture_output=True, text=True, check=False)  # fmt: skip
+    return stops
+
+
 def main(mode: str, repo: str, k: int, count: int, secret: str) -> None:
     from gitsm.errors import RemoteError, SyncConflict
     from gitsm.store import SecretStore
@@ -48,6 +72,8 @@ def main(mode: str, repo: str, k: int, count: int, secret: str) -> None:
     store = SecretStore.open(repo)
     if mode == "pull":
         store.install_merge_driver()
+    elif mode == "rebase":
+        _git(repo, "config", "--unset-all", "merge.gitsm.driver")
     _say("ready")
     sys.stdin.readline()
     mine: list[str] = []
@@ -86,6 +112,9 @@ def main(mode: str, repo: str, k: int, count: int, secret: str) -> None:
                 break
             if _git(repo, "push", "-q", "origin", "main").returncode == 0:
                 break
+            if mode == "rebase":
+                conflicts += _pull_rebase(repo)
+                continue
             pulled = _git(repo, "pull", "-q", "--no-rebase", "--no-edit", "origin", "main")
             if pulled.returncode != 0:
                 conflicts += 1

@@ -1,0 +1,1 @@
+"""Benchmarks (run as scripts) and the race worker that tests share with them."""
