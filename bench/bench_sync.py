@@ -63,7 +63,7 @@ def timed(cmd: list[str], cwd: Path) -> float:
 
 
 def load() -> str:
-    return "load %.2f %.2f %.2f" % os.getloadavg()
+    return "load {:.2f} {:.2f} {:.2f}".format(*os.getloadavg())
 
 
 def make_origin(work: Path, daemon: object, name: str, secrets: int) -> str:
@@ -82,9 +82,12 @@ def make_origin(work: Path, daemon: object, name: str, secrets: int) -> str:
 
 def race(
     work: Path, daemon: object, mode: str, clones: int, writes: int
-) -> tuple[float, int, int, int]:
-    """(seconds, versions written, versions lost, conflicts) of one race in ``mode``."""
+) -> tuple[float, int, int, int, int]:
+    """(seconds, versions written, versions lost, conflicts, damage) of one race in ``mode``;
+    damage counts ``gitsm verify`` problems of the result and writes refused because a version
+    they named had been lost."""
     from gitsm.store import SecretStore
+    from gitsm.verify import run_verify
 
     url = make_origin(work, daemon, f"race-{mode}.git", 1)
     secret = "app/s0000"
@@ -92,10 +95,16 @@ def race(
     for k in range(clones):
         git(work, "clone", "-q", url, str(work / f"race-{mode}-{k}"))
         paths.append(work / f"race-{mode}-{k}")
-    procs = [subprocess.Popen([sys.executable, str(WORKER), mode, str(p), str(k), str(writes),
-                               secret], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                              text=True)  # fmt: skip
-             for k, p in enumerate(paths)]  # fmt: skip
+    command = [sys.executable, str(WORKER), mode]
+    procs = [
+        subprocess.Popen(
+            [*command, str(p), str(k), str(writes), secret],
+            text=True,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+        )
+        for k, p in enumerate(paths)
+    ]
     for proc in procs:
         assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
     start = time.perf_counter()
@@ -113,7 +122,9 @@ def race(
     conflicts = sum(
         int(out[-1].split()[2]) for out in outputs if out and out[-1].startswith("STATS")
     )
-    return seconds, len(acked), len(acked - present), conflicts
+    problems = len(run_verify(check))
+    refused = sum(line.startswith("REFUSED") for out in outputs for line in out)
+    return seconds, len(acked), len(acked - present), conflicts, problems + refused
 
 
 def replay(work: Path, daemon: object, runs: int, gained: int, secrets: int) -> None:
@@ -196,10 +207,10 @@ def main() -> None:
     daemon = next(daemons)
     try:
         for mode, label in (("sync", "gitsm sync"), ("rebase", "git pull --rebase")):
-            seconds, written, lost, conflicts = race(work, daemon, mode, clones, writes)
+            seconds, written, lost, conflicts, damage = race(work, daemon, mode, clones, writes)
             print(f"[race] {clones} clones x {writes} writes, {label}: {seconds:.1f} s, "
-                  f"{lost} of {written} new versions lost, {conflicts} conflicts for a person "
-                  f"({load()})")  # fmt: skip
+                  f"{lost} of {written} new versions lost, {conflicts} conflicts for a person, "
+                  f"{damage} verify problems or refused writes ({load()})")  # fmt: skip
         replay(work, daemon, runs, gained, min(secrets, 100))
         nothing_to_do(work, daemon, runs * 2, secrets)
     finally:

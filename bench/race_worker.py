@@ -28,6 +28,8 @@ import os
 import subprocess
 import sys
 import uuid
+from pathlib import Path
+from typing import Any
 
 if __package__ in (None, ""):  # run as a script: make the repository root importable
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -47,26 +49,45 @@ def _git(repo: str, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(["git", "-C", repo, *args], capture_output=True, text=True, check=False)
 
 
+def _write(store: Any, kind: str, k: int, token: str, mine: list[str], secret: str) -> str:
+    """Make one write of ``kind``; the VersionId it wrote or moved a label to."""
+    if kind == "update":
+        store.update_secret(secret, secret_string=value_for(token), client_request_token=token)
+    elif kind == "put":
+        store.put_secret_value(secret, secret_string=value_for(token), client_request_token=token)
+    elif kind == "put-stage":
+        store.put_secret_value(secret, secret_string=value_for(token),
+                               client_request_token=token, version_stages=[f"P{k}"])  # fmt: skip
+    else:
+        token = mine[-1]
+        versions = store.describe_secret(secret).versions
+        holder = next((v for v, info in versions.items() if f"L{k}" in info.stages), None)
+        store.update_secret_version_stage(secret, f"L{k}", move_to_version_id=token,
+                                          remove_from_version_id=holder)  # fmt: skip
+    return token
+
+
 def _pull_rebase(repo: str) -> int:
     """``git pull --rebase``; each stop on a conflict resolved by keeping upstream's side of every
     conflicted file. Returns how many stops needed that."""
     stops = 0
-    done = _git(repo, "pull", "-q", "--rebase", "origin", "main")
-    while done.returncode != 0:
+    if _git(repo, "pull", "-q", "--rebase", "origin", "main").returncode == 0:
+        return stops
+    gitdir = Path(repo, _git(repo, "rev-parse", "--git-dir").stdout.strip())
+    while (gitdir / "rebase-merge").exists() or (gitdir / "rebase-apply").exists():
         unmerged = _git(repo, "diff", "--name-only", "--diff-filter=U").stdout.split()
-        if not unmerged:
-            _git(repo, "rebase", "--abort")
-            return stops
-        stops += 1
-        _git(repo, "checkout", "--ours", "--", *unmerged)
-        _git(repo, "add", "--", *unmerged)
-        done = subprocess.run(["git", "-C", repo, "-c", "core.editor=true", "rebase", "--continue"],
-                              capture_output=True, text=True, check=False)  # fmt: skip
+        if unmerged:
+            stops += 1
+            _git(repo, "checkout", "--ours", "--", *unmerged)
+            _git(repo, "add", "--", *unmerged)
+        go_on = ["-c", "core.editor=true", "rebase", "--continue"]
+        if _git(repo, *go_on).returncode != 0 and not unmerged:
+            _git(repo, "rebase", "--skip")  # the resolution left nothing of this commit
     return stops
 
 
 def main(mode: str, repo: str, k: int, count: int, secret: str) -> None:
-    from gitsm.errors import RemoteError, SyncConflict
+    from gitsm.errors import GitsmError, RemoteError, SyncConflict
     from gitsm.store import SecretStore
 
     store = SecretStore.open(repo)
@@ -83,20 +104,11 @@ def main(mode: str, repo: str, k: int, count: int, secret: str) -> None:
         if kind == "label" and not mine:
             kind = "put"
         token = f"c{k}-{i:03d}-{uuid.uuid4().hex}"
-        if kind == "update":
-            store.update_secret(secret, secret_string=value_for(token), client_request_token=token)
-        elif kind == "put":
-            store.put_secret_value(secret, secret_string=value_for(token),
-                                   client_request_token=token)  # fmt: skip
-        elif kind == "put-stage":
-            store.put_secret_value(secret, secret_string=value_for(token),
-                                   client_request_token=token, version_stages=[f"P{k}"])  # fmt: skip
-        else:
-            token = mine[-1]
-            stages = store.describe_secret(secret).versions
-            holder = next((v for v, info in stages.items() if f"L{k}" in info.stages), None)
-            store.update_secret_version_stage(secret, f"L{k}", move_to_version_id=token,
-                                              remove_from_version_id=holder)  # fmt: skip
+        try:
+            token = _write(store, kind, k, token, mine, secret)
+        except GitsmError as exc:  # after a lossy merge: the version it names is gone
+            _say(f"REFUSED {kind} {exc.code}")
+            continue
         if kind != "label":
             mine.append(token)
         _say(f"ACK {kind} {token}")
