@@ -72,7 +72,8 @@ def test_sync_bench_quick_prints_every_figure(tmp_path: Path) -> None:
     races = [line for line in lines if line.startswith("[race]")]
     assert len(races) == 2 and "gitsm sync" in races[0] and "git pull --rebase" in races[1]
     assert " 0 of " in races[0] and "new versions lost" in races[0]  # sync loses nothing
-    assert any(line.startswith("[replay]") and "beyond the fetch" in line for line in lines)
+    replays = [line for line in lines if line.startswith("[replay]") and "beyond the fetch" in line]
+    assert len(replays) == 2  # a bare clone and a checkout
     targets = [line for line in lines if line.startswith("[target]")]
-    assert len(targets) == 2 and all(" -> " in line for line in targets)
+    assert len(targets) == 3 and all(" -> " in line for line in targets)
     assert any(line.startswith("[idle]") for line in lines)

@@ -166,15 +166,8 @@ class RepoGraph(RepoBase):
 
     def blob_at(self, snap: Snapshot, path: str) -> BlobRef | None:
         """The blob and mode at ``path`` in ``snap`` (None when no file is there)."""
-        if snap.tree is None:
-            return None
-        try:
-            item = snap.tree[path]
-        except KeyError:
-            return None
-        if item.type != pygit2.enums.ObjectType.BLOB:
-            return None
-        return BlobRef(str(item.id), int(item.filemode))
+        item = snap.blob_entry(path)
+        return None if item is None else BlobRef(str(item.id), int(item.filemode))
 
     def set_ref(self, name: str, target: str, message: str) -> None:
         """Create or overwrite the reference ``name`` (not a branch: gitsm's own refs)."""

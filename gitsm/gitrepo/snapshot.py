@@ -102,15 +102,15 @@ class Snapshot:
                     out.append(sub)
         return out
 
+    def blob_entry(self, path: str) -> pygit2.Object | None:
+        """The tree entry at ``path`` when it is a blob (a file or a symlink), else None."""
+        obj = self._obj(path)
+        return obj if obj is not None and obj.type == pygit2.enums.ObjectType.BLOB else None
+
     def entry(self, path: str) -> tuple[int, bytes] | None:
         """(file mode, content) of the blob at ``path`` (symlinks hold their target), or None."""
-        if self.tree is None:
-            return None
-        try:
-            item = self.tree[path]
-        except KeyError:
-            return None
-        if item.type != pygit2.enums.ObjectType.BLOB:
+        item = self.blob_entry(path)
+        if item is None:
             return None
         return int(item.filemode), bytes(cast(pygit2.Blob, self.repo[item.id]).data)
 

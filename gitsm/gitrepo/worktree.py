@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import json
 import os
+import stat
+import subprocess
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -18,7 +20,7 @@ import pygit2
 
 from gitsm.errors import LocalChangesError, MergeInProgressError
 from gitsm.gitrepo.base import RepoBase
-from gitsm.gitrepo.snapshot import Snapshot, conflicted_paths
+from gitsm.gitrepo.snapshot import Snapshot, conflicted_paths, git_cli_env
 
 JOURNAL_NAME = "gitsm-worktree.json"
 _LINK = int(pygit2.enums.FileMode.LINK)
@@ -35,6 +37,14 @@ _IN_PROGRESS = (
     ("REVERT_HEAD", "A revert", "git revert --continue", "git revert --abort"),
     ("MERGE_HEAD", "A merge", "git commit", "git merge --abort"),
 )
+
+
+def _lmode(path: str) -> int | None:
+    """The ``lstat`` mode of ``path`` (a symlink is not followed), or None when nothing is there."""
+    try:
+        return os.lstat(path).st_mode
+    except OSError:
+        return None
 
 
 class WorktreeSync(RepoBase):
@@ -116,14 +126,32 @@ class WorktreeSync(RepoBase):
     def _blocked(self, path: str) -> bool:
         """True when a symlink, or a file where a directory belongs (or the reverse), is in the way."""
         assert self.workdir is not None
-        current = self.workdir
+        current = str(self.workdir)
         *dirs, last = path.split("/")
         for part in dirs:
-            current = current / part
-            if current.is_symlink() or (current.exists() and not current.is_dir()):
+            current = os.path.join(current, part)
+            mode = _lmode(current)
+            if mode is not None and not stat.S_ISDIR(mode):  # a symlink or a file in the way
                 return True
-        target = current / last
-        return target.is_symlink() or (target.exists() and not target.is_file())
+        mode = _lmode(os.path.join(current, last))
+        return mode is not None and not stat.S_ISREG(mode)
+
+    def _read_tree(self, old: str, new: str, *, dry_run: bool) -> bool:
+        """``git read-tree -m -u old new``: bring the index and work tree from ``old`` to ``new``
+        as a fast-forward does, keeping local changes to other paths; with ``dry_run``, refresh
+        the index's file stat data (as ``git merge`` does first) and only check that it would
+        succeed. False when git refused (or is missing)."""
+        assert self.workdir is not None
+        git = ["git", "--git-dir", str(self.gitdir), "--work-tree", str(self.workdir)]
+        steps = [["update-index", "-q", "--refresh"]] if dry_run else []  # as git merge does
+        steps.append(["read-tree", "-m", "-u", *(["-n"] if dry_run else []), old, new])
+        for step in steps:  # a refresh reports modified files by its status: read-tree decides
+            try:
+                done = subprocess.run([*git, *step], env=git_cli_env(), capture_output=True,
+                                      check=False, stdin=subprocess.DEVNULL, cwd=self.workdir)  # fmt: skip
+            except OSError:
+                return False
+        return done.returncode == 0
 
     def _write_journal(self, paths: list[str]) -> None:
         tmp = self.gitdir / (JOURNAL_NAME + ".tmp")

@@ -16,60 +16,20 @@ sealed value) raises :class:`Landed`.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import datetime
 
 from gitsm import labels, paths
 from gitsm.commitop import CommitOp, SecretChange
 from gitsm.errors import GitsmError, LimitExceededException
 from gitsm.gitrepo import Snapshot
-from gitsm.manifest import StoreConfig, load_secret
-from gitsm.merge3 import merge_config
 from gitsm.model import AWSCURRENT, AWSPENDING, AWSPREVIOUS, Secret, merge_tags
-from gitsm.store.writes import WriteOps
+from gitsm.store.replay_base import Landed, Refused, ReplayBase, ReplayContext
 
-CONFIG_OPERATIONS = frozenset(
-    {"Init", "PutKeyAlias", "AddKeyRecipients", "RemoveKeyRecipients", "DeleteKeyAlias",
-     "SetDefaultKey"}
-)  # fmt: skip
-"""Operations that change only the store config."""
+__all__ = ["Landed", "Refused", "ReplayOps"]
 
 
-class Refused(Exception):
-    """The operation's precondition does not hold on the new tip."""
-
-    def __init__(self, reason: str, redo: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.redo = redo
-
-
-class Landed(Exception):
-    """The operation's effect is already on the new tip (the same write was pushed before)."""
-
-
-@dataclass
-class _Ctx:
-    snap: Snapshot
-    config: StoreConfig
-    op: CommitOp
-    now: datetime
-    files: dict[str, bytes | None] = field(default_factory=dict)
-    notes: list[str] = field(default_factory=list)
-
-
-def _sealing(data: bytes) -> tuple[object, ...]:
-    """What identifies a sealed value regardless of its key stanzas (re-wrapping keeps it)."""
-    try:
-        doc = json.loads(data)
-    except ValueError:
-        return (data,)
-    if not isinstance(doc, dict):
-        return (data,)
-    return tuple(doc.get(k) for k in ("secret", "version_id", "type", "nonce", "ciphertext"))
-
-
-class ReplayOps(WriteOps):
+class ReplayOps(ReplayBase):
     """Applying a :class:`CommitOp` to a snapshot through the store's own write rules."""
 
     def replay_files(
@@ -96,7 +56,7 @@ class ReplayOps(WriteOps):
         config = self._config_at(snap)
         if config is None:
             raise Refused("the upstream branch holds no gitsm store", "run 'gitsm init' first")
-        ctx = _Ctx(snap, config, op, now)
+        ctx = ReplayContext(snap, config, op, now)
         try:
             if op.config is not None:
                 self._replay_config(ctx)
@@ -113,89 +73,7 @@ class ReplayOps(WriteOps):
         return ctx.files, ctx.notes
 
     # -- reading -------------------------------------------------------------------------------
-
-    def _blob(self, blob: str) -> bytes:
-        return self.repo.read_blob(blob)
-
-    def _same_sealing(self, one: str, other: str) -> bool:
-        return one == other or _sealing(self._blob(one)) == _sealing(self._blob(other))
-
-    def _manifest_of(self, blob: str | None, change: SecretChange) -> Secret | None:
-        if blob is None:
-            return None
-        return load_secret(self._blob(blob), f"{change.directory}/{paths.MANIFEST}")
-
-    def _target(self, ctx: _Ctx, name: str, before: Secret | None, *, pending: bool) -> Secret:
-        """The upstream secret the operation was made on; Refused when it is gone or another."""
-        cur = self._load(ctx.snap, name)
-        if cur is None or self._expired(cur, ctx.now):
-            raise Refused(f"secret {name} no longer exists upstream (it was deleted)",
-                          f"restore or create {name} again if it is still needed")  # fmt: skip
-        if before is not None and cur.arn != before.arn:
-            raise Refused(
-                f"secret {name} was deleted and created again upstream (its ARN is now {cur.arn})",
-                f"check the new {name}, then redo the change on it",
-            )
-        if cur.deleted_date is not None and not pending:
-            raise Refused(
-                f"secret {name} is scheduled for deletion upstream "
-                "(InvalidRequestException: it was marked for deletion)",
-                f"restore it first (gitsm restore-secret --secret-id {name}), then redo the change",
-            )
-        return cur
-
-    # -- the config ----------------------------------------------------------------------------
-
-    def _replay_config(self, ctx: _Ctx) -> None:
-        assert ctx.op.config is not None
-        old, new = ctx.op.config
-        if new is None:
-            raise Refused("it deletes the store config", "restore .gitsm/config.yaml")
-        before = StoreConfig.load(self._blob(old)) if old is not None else None
-        after = StoreConfig.load(self._blob(new))
-        merged, conflicts = merge_config(before, ctx.config, after)
-        for conflict in conflicts:
-            alias = conflict.alias
-            if alias is None and before is None:
-                raise Refused("upstream is another store (its account id or region differs)",
-                              "sync with the remote that holds this store")  # fmt: skip
-            if alias is None:  # one setting: the later write (this one) wins, as in AWS
-                setattr(merged, conflict.field, getattr(after, conflict.field))
-            elif before is None or alias not in before.keys:
-                raise Refused(f"key alias {alias} was created upstream too, with other "
-                              "recipients", f"choose another alias name, or add your recipients "
-                              f"to it (gitsm keys add-recipient {alias} ...)")  # fmt: skip
-            elif alias not in after.keys:
-                merged.keys.pop(alias, None)  # this commit deletes it (checked below)
-            elif alias not in ctx.config.keys:
-                raise Refused(f"key alias {alias} was deleted upstream",
-                              f"create it again (gitsm keys create-alias {alias} ...)")  # fmt: skip
-            else:
-                raise Refused(f"removing recipients would leave key alias {alias} with none",
-                              f"add a recipient to {alias} first, then remove")  # fmt: skip
-        self._check_aliases_in_use(ctx, merged)
-        ctx.config = merged
-        if merged != self._config_at(ctx.snap):
-            ctx.files[paths.CONFIG_PATH] = merged.dump()
-
-    def _check_aliases_in_use(self, ctx: _Ctx, merged: StoreConfig) -> None:
-        gone = [a for a in ctx.config.keys if a not in merged.keys]
-        if merged.default_kms_key_id != ctx.config.default_kms_key_id:
-            key = merged.default_kms_key_id
-            if key.startswith("alias/") and key not in merged.keys:
-                raise Refused(f"the default key {key} is no longer a key alias upstream",
-                              f"create it, then gitsm keys set-default {key}")  # fmt: skip
-        if not gone:
-            return
-        used = {s.kms_key_id or merged.default_kms_key_id for s in self._all(ctx.snap)}
-        for alias in gone:
-            if alias in used or alias == merged.default_kms_key_id:
-                raise Refused(f"key alias {alias} is in use upstream",
-                              "move those secrets to another key, then delete the alias")  # fmt: skip
-
-    # -- secrets -------------------------------------------------------------------------------
-
-    def _replay_secret(self, ctx: _Ctx, change: SecretChange) -> None:
+    def _replay_secret(self, ctx: ReplayContext, change: SecretChange) -> None:
         name = change.name
         if name is None:
             raise Refused(f"{change.directory} is not the directory of a secret name",
@@ -224,12 +102,8 @@ class ReplayOps(WriteOps):
                 "redo the change through gitsm on the synced store (or upgrade gitsm)",
             )
 
-    def _save(self, ctx: _Ctx, cur: Secret, updated: Secret) -> None:
-        if updated != cur:
-            ctx.files.update(self._secret_files(updated))
-
     def _apply(
-        self, ctx: _Ctx, cur: Secret, change: SecretChange, before: Secret, after: Secret
+        self, ctx: ReplayContext, cur: Secret, change: SecretChange, before: Secret, after: Secret
     ) -> Secret:
         """The upstream secret ``cur`` after the commit's change from ``before`` to ``after``."""
         operation, trailers = ctx.op.operation, ctx.op.trailers
@@ -259,13 +133,32 @@ class ReplayOps(WriteOps):
             if after.kms_key_id != before.kms_key_id:
                 updated = self._replay_key_change(ctx, updated, change, after)
         if token is not None:
-            stages = json.loads(trailers["Version-Stages"]) if "Version-Stages" in trailers else (
-                None if operation == "UpdateSecret" else after.versions[token].stages or None
-            )  # fmt: skip
+            stages = self._requested_stages(trailers, operation, after, token)
             updated = self._add_sealed(ctx, updated, change, after, token, stages, changed)
         return updated
 
-    def _check_token(self, ctx: _Ctx, cur: Secret, change: SecretChange, token: str) -> None:
+    @staticmethod
+    def _requested_stages(
+        trailers: dict[str, str], operation: str | None, after: Secret, token: str
+    ) -> list[str] | None:
+        """The VersionStages the write asked for: its Gitsm-Version-Stages trailer, else (older
+        commits) the labels its version got; None for UpdateSecret (AWSCURRENT)."""
+        if operation == "UpdateSecret":
+            return None
+        if "Version-Stages" not in trailers:
+            return after.versions[token].stages or None if token in after.versions else None
+        try:
+            stages = json.loads(trailers["Version-Stages"])
+        except ValueError:
+            stages = None
+        if not isinstance(stages, list) or not all(isinstance(x, str) for x in stages):
+            raise Refused("its Gitsm-Version-Stages trailer is not a JSON list of labels",
+                          "redo the write through gitsm")  # fmt: skip
+        return stages or None
+
+    def _check_token(
+        self, ctx: ReplayContext, cur: Secret, change: SecretChange, token: str
+    ) -> None:
         """Landed when the token's version is upstream with the same sealed value; Refused when
         another write holds the token."""
         if token not in cur.versions:
@@ -282,7 +175,7 @@ class ReplayOps(WriteOps):
         )
 
     def _add_sealed(
-        self, ctx: _Ctx, cur: Secret, change: SecretChange, after: Secret, token: str,
+        self, ctx: ReplayContext, cur: Secret, change: SecretChange, after: Secret, token: str,
         stages: list[str] | None, changed: datetime,
     ) -> Secret:  # fmt: skip
         """``cur`` with the commit's sealed version ``token`` added and its labels moved."""
@@ -328,7 +221,7 @@ class ReplayOps(WriteOps):
         return replace(cur, versions=versions, last_changed=changed)
 
     def _replay_envelopes(
-        self, ctx: _Ctx, cur: Secret, change: SecretChange, after: Secret
+        self, ctx: ReplayContext, cur: Secret, change: SecretChange, after: Secret
     ) -> tuple[Secret, set[str]]:
         """``cur`` with the commit's re-wrapped envelopes (same sealed value, new key stanzas)
         taken; the VersionIds re-wrapped. A version re-wrapped upstream too is Refused."""
@@ -353,7 +246,7 @@ class ReplayOps(WriteOps):
         return replace(cur, versions=versions), done
 
     def _replay_key_change(
-        self, ctx: _Ctx, cur: Secret, change: SecretChange, after: Secret
+        self, ctx: ReplayContext, cur: Secret, change: SecretChange, after: Secret
     ) -> Secret:
         """UpdateSecret's new KmsKeyId: its re-wrapped versions, and a check that every labeled
         upstream version is wrapped for the new key (re-wrapping another one needs the key)."""
@@ -371,7 +264,9 @@ class ReplayOps(WriteOps):
             updated, kms_key_id=key, last_changed=max(cur.last_changed, after.last_changed)
         )
 
-    def _replay_create(self, ctx: _Ctx, name: str, change: SecretChange, after: Secret) -> None:
+    def _replay_create(
+        self, ctx: ReplayContext, name: str, change: SecretChange, after: Secret
+    ) -> None:
         cur = self._load(ctx.snap, name)
         if cur is not None and not self._expired(cur, ctx.now):
             if cur.arn == after.arn:
@@ -390,7 +285,9 @@ class ReplayOps(WriteOps):
             if new is not None:
                 ctx.files[f"{change.directory}/{paths.VERSIONS}/{file_name}"] = self._blob(new)
 
-    def _replay_delete(self, ctx: _Ctx, name: str, before: Secret, after: Secret | None) -> None:
+    def _replay_delete(
+        self, ctx: ReplayContext, name: str, before: Secret, after: Secret | None
+    ) -> None:
         if after is not None:  # a scheduled deletion
             cur = self._target(ctx, name, before, pending=True)
             if cur.deleted_date is None:
@@ -416,7 +313,7 @@ class ReplayOps(WriteOps):
             )
         ctx.files.update(self._removal(name))
 
-    def _replay_purge(self, ctx: _Ctx, change: SecretChange) -> None:
+    def _replay_purge(self, ctx: ReplayContext, change: SecretChange) -> None:
         name = change.name
         before = self._manifest_of(change.manifest[0], change)
         if name is None or before is None or change.manifest[1] is not None:

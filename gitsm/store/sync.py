@@ -139,9 +139,7 @@ class SyncOps(ReplayOps):
                 report.operations.append(SyncedOp(commit, op.operation, op.names, "pushed", commit))
             return True
         new_tip = self._replay_all(report, local, upstream).commit_id or upstream
-        touched = self.repo.paths_to_update(local, new_tip)
-        if touched is not None:
-            self.repo.check_clean(local, touched)
+        self.repo.check_advance(local, new_tip)  # local edits in the way: stop before pushing
         pending = self._pending_refs()
         if new_tip != upstream:
             self.repo.set_ref(pending[0], tip, "gitsm sync: replaying these local commits")
@@ -152,7 +150,7 @@ class SyncOps(ReplayOps):
             stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
             report.unsynced_ref = f"{UNSYNCED_PREFIX}/{self.repo.branch}/{stamp}-{tip[:12]}"
             self.repo.set_ref(report.unsynced_ref, tip, "gitsm sync: operations not replayed")
-        self.repo.advance(local, new_tip, "gitsm sync: replayed")
+        self.repo.advance(local, new_tip, "gitsm sync: replayed", checked=True)
         for ref in pending:
             self.repo.delete_ref(ref)
         report.after = new_tip
