@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -243,3 +244,45 @@ def test_one_token_two_envelopes_conflicts_instead_of_merging_text(tmp_path: Pat
     )
     assert pulled.returncode != 0
     assert f"{paths.VERSIONS}/{token}.json" in pulled.stdout
+
+
+def test_merging_a_local_branch_puts_that_branch_last(tmp_path: Path) -> None:
+    alice, _, _ = _pair(tmp_path)
+    where = _where(alice)
+    run_git(where, "checkout", "-q", "-b", "feature")
+    on_feature = SecretStore.open(where)  # a store handle follows the branch HEAD names
+    feature = on_feature.update_secret("app", secret_string="feature").version_id
+    run_git(where, "checkout", "-q", "main")
+    main = SecretStore.open(where).update_secret("app", secret_string="main").version_id
+    merged = run_git(where, "merge", "--no-edit", "feature", check=False)
+    assert merged.returncode == 0, merged.stdout + merged.stderr
+    stages = SecretStore.open(where).describe_secret("app").versions
+    assert stages[feature].stages == [AWSCURRENT] and stages[main].stages == [AWSPREVIOUS]
+
+
+def test_gitsm_init_in_an_existing_clone_sets_up_the_driver(tmp_path: Path) -> None:
+    """An older store without gitsm's .gitattributes lines: gitsm init in a clone adds them in one
+    commit and registers the driver in the clone's config; running it again changes nothing."""
+    origin = tmp_path / "origin.git"
+    run_git(tmp_path, "init", "-q", "--bare", "-b", "main", str(origin))
+    seed = gitsm.init(tmp_path / "seed")
+    run_git(tmp_path / "seed", "rm", "-q", ".gitattributes")
+    run_git(tmp_path / "seed", "commit", "-q", "-m", "an older store had no .gitattributes")
+    run_git(tmp_path / "seed", "push", "-q", str(origin), "main")
+    del seed
+    run_git(tmp_path, "clone", "-q", str(origin), "clone")
+    clone = tmp_path / "clone"
+    first = json.loads(run_gitsm(["init"], cwd=clone).stdout)
+    assert first["MergeDriver"] == "configured" and first["AttributesCommit"]
+    assert (
+        run_git(
+            clone, "log", "-1", "--format=%(trailers:key=Gitsm-Operation,valueonly)"
+        ).stdout.strip()
+        == "SetGitAttributes"
+    )
+    assert "merge=gitsm" in (clone / ".gitattributes").read_text()
+    driver = run_git(clone, "config", "merge.gitsm.driver").stdout
+    assert "-m gitsm.mergedriver %O %A %B %P %L" in driver
+    again = json.loads(run_gitsm(["init"], cwd=clone).stdout)
+    assert again["MergeDriver"] == "unchanged" and "AttributesCommit" not in again
+    assert run_git(clone, "status", "--porcelain").stdout == ""
