@@ -69,12 +69,16 @@ STUB = '''#!{python}
 import os, sys
 args = sys.argv[1:]
 repo = os.environ.get("GITSM_REPO", ".")
-if args[:1] == ["verify"]:
+if args[:1] == ["verify"] and "--range" in args:
+    from gitsm.rangecheck import verify_range
+    problems = verify_range(repo, args[args.index("--range") + 1])
+elif args[:1] == ["verify"]:
     from gitsm.verify import run_verify
     rev = args[args.index("--rev") + 1] if "--rev" in args else None
     problems = run_verify(repo, rev=rev, staged="--staged" in args, decrypt="--decrypt" in args,
                           leaks=False if "--no-leak-guard" in args else None,
                           structure="--leak-guard-only" not in args)
+if args[:1] == ["verify"]:
     for p in problems:
         print(p, file=sys.stderr)
     sys.exit(1 if problems else 0)

@@ -18,6 +18,7 @@ from bench.race_worker import value_for
 from gitsm.commitop import read_commit_op
 from gitsm.model import AWSCURRENT, AWSPREVIOUS
 from gitsm.store import SecretStore
+from gitsm.rangecheck import verify_range
 from gitsm.verify import run_verify
 from tests.gitremote import Daemon, clone, fsck, objects_contain, run_git
 
@@ -115,6 +116,8 @@ def _check(
     history = run_git(origin, "rev-list", "main").stdout.split()
     for commit in history:
         assert run_verify(origin, rev=commit) == [], commit
+    # every replayed commit and every merge by the driver is a well-formed operation
+    assert verify_range(origin, "..main") == []
     fsck(origin)
     for path in [origin, *paths]:
         assert objects_contain(path, values) == [], f"plaintext in an object of {path}"

@@ -34,6 +34,14 @@ def verify(
         typer.Option("--rev", help="Check this commit (any git revision) instead of the tip of "
                      "the store's branch.", show_default=False, metavar="REV"),
     ] = None,
+    range_: Annotated[
+        str | None,
+        typer.Option("--range", help="Check every commit of A..B (what a push brings: 'old..new'; "
+                     "an empty or all-zero A means all of B's history): each one that touches the "
+                     "store must be a gitsm operation whose change is exactly that operation's, "
+                     "and B's tree is checked too. One process for the whole range.",
+                     show_default=False, metavar="A..B"),
+    ] = None,
     staged: Annotated[
         bool, typer.Option("--staged", help="Check what is staged in the index (what the next "
                            "commit would hold), incrementally, and run the leak guard.")
@@ -49,8 +57,8 @@ def verify(
                            "store checks).")
     ] = False,
 ) -> None:  # fmt: skip
-    """Check that the store is well formed: the tip of its branch, a commit (--rev), or the
-    staged index (--staged). One line per problem, 'path: problem (how to fix)'; exit 1 when
+    """Check that the store is well formed: the tip of its branch, a commit (--rev), the
+    staged index (--staged), or every commit of a push (--range A..B). One line per problem, 'path: problem (how to fix)'; exit 1 when
     there is any, 0 when there is none.
 
     Checked: the store format; every file under secrets/ is a manifest or a version envelope;
@@ -65,6 +73,8 @@ def verify(
     """
     if rev is not None and staged:
         raise UsageFailure("argument --staged: not allowed with argument --rev")
+    if range_ is not None and (rev is not None or staged):
+        raise UsageFailure("argument --range: not allowed with argument --rev or --staged")
     if no_leak_guard and leak_guard_only:
         raise UsageFailure("argument --leak-guard-only: not allowed with argument --no-leak-guard")
     if leak_guard_only and not staged:
@@ -85,10 +95,15 @@ def verify(
     leaks_log = logging.getLogger("gitsm.leaks")
     leaks_log.addHandler(notes)
     try:
-        problems = run_verify(
-            path, rev=rev, staged=staged, decrypt=decrypt,
-            leaks=False if no_leak_guard else None, structure=not leak_guard_only,
-        )  # fmt: skip
+        if range_ is not None:
+            from gitsm.rangecheck import verify_range
+
+            problems = verify_range(path, range_)
+        else:
+            problems = run_verify(
+                path, rev=rev, staged=staged, decrypt=decrypt,
+                leaks=False if no_leak_guard else None, structure=not leak_guard_only,
+            )  # fmt: skip
     finally:
         leaks_log.removeHandler(notes)
     if globals_.output is not None or globals_.query is not None:

@@ -102,6 +102,11 @@ class RepoGraph(RepoBase):
             return True
         return bool(self.repo.descendant_of(descendant, ancestor))
 
+    def merge_base_of(self, one: str, other: str) -> str | None:
+        """The best common ancestor of two commits, or None when they share none."""
+        base = self.repo.merge_base(one, other)
+        return None if base is None else str(base)
+
     def commits_between(self, hidden: str | list[str] | None, tip: str) -> list[str]:
         """Commits reachable from ``tip`` but not from ``hidden`` (one commit or several),
         oldest first (topological)."""
