@@ -17,8 +17,8 @@ import gitsm
 from bench.race_worker import value_for
 from gitsm.commitop import read_commit_op
 from gitsm.model import AWSCURRENT, AWSPREVIOUS
-from gitsm.store import SecretStore
 from gitsm.rangecheck import verify_range
+from gitsm.store import SecretStore
 from gitsm.verify import run_verify
 from tests.gitremote import Daemon, clone, fsck, objects_contain, run_git
 
