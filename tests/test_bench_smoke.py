@@ -77,3 +77,13 @@ def test_sync_bench_quick_prints_every_figure(tmp_path: Path) -> None:
     targets = [line for line in lines if line.startswith("[target]")]
     assert len(targets) == 3 and all(" -> " in line for line in targets)
     assert any(line.startswith("[idle]") for line in lines)
+
+
+def test_range_bench_quick_prints_every_figure(tmp_path: Path) -> None:
+    """bench_range.py --quick times verify of the tip, two ranges and a hooked push."""
+    lines = quick_run("bench_range.py", tmp_path / "work", tmp_path / "home")
+    assert any(line.startswith("[verify] tip:") for line in lines)
+    assert len([line for line in lines if line.startswith("[range]")]) == 2
+    assert any(line.startswith("[target]") and " -> " in line for line in lines)
+    hook = [line for line in lines if line.startswith("[pre-receive]")]
+    assert len(hook) == 1 and "(accepted)" in hook[0]
