@@ -44,12 +44,19 @@ def range_commits(repo: GitRepo, spec: str) -> tuple[list[str], str]:
     return repo.commits_between(hidden, tip), tip
 
 
-def _config(repo: GitRepo, snap: Snapshot) -> StoreConfig | None:
+def _config(
+    repo: GitRepo, snap: Snapshot, cache: dict[str, StoreConfig | None]
+) -> StoreConfig | None:
+    """The config at ``snap``, parsed once per blob across the range."""
     blob = snap.blob_id(paths.CONFIG_PATH)
-    try:
-        return StoreConfig.load(repo.read_blob(blob)) if blob else None
-    except GitsmError:
+    if blob is None:
         return None
+    if blob not in cache:
+        try:
+            cache[blob] = StoreConfig.load(repo.read_blob(blob))
+        except GitsmError:
+            cache[blob] = None
+    return cache[blob]
 
 
 def _check_merge(repo: GitRepo, op: CommitOp) -> list[Problem]:
@@ -103,6 +110,7 @@ def verify_range(
     keys = keys or KeyService()
     commits, tip = range_commits(repo, spec)
     problems: list[Problem] = []
+    configs: dict[str, StoreConfig | None] = {}
     for commit in commits:
         op = read_commit_op(repo, commit)
         if not op.touches_store and not op.is_merge:
@@ -117,7 +125,7 @@ def verify_range(
             # which keys are known is a question for the tip (a server holds none, and versions
             # keep a removed recipient's stanza until the next rekey): judged once, below
             problems += _named(commit, [p for p in found if p.fix != UNKNOWN_KEY_FIX])
-        problems += OperationCheck(op, repo.read_blob, _config(repo, snap)).run()
+        problems += OperationCheck(op, repo.read_blob, _config(repo, snap, configs)).run()
     last = repo.snapshot_of(tip)
     if _holds_store(last):
         problems += verify_snapshot(last, keys=keys)
