@@ -136,13 +136,13 @@ class RepoGraph(RepoBase):
         author: Person,
         committer: Person,
     ) -> Snapshot:
-        """A commit of ``changes`` on ``parent`` that no reference points to (yet)."""
+        """A commit of ``changes`` on ``parent`` that no reference points to (yet), signed when
+        git's config asks for signed commits (SigningError when that fails)."""
         pygit2.settings.enable_fsync_gitdir(self.fsync)
         tree_id = self._build(parent.tree, changes) or str(self.repo.TreeBuilder().write())
         sigs = [pygit2.Signature(p.name, p.email, p.time, p.offset) for p in (author, committer)]
         parents = [parent.commit_id] if parent.commit_id else []
-        oid = self.repo.create_commit(None, sigs[0], sigs[1], message, tree_id, parents)
-        return self.snapshot_of(str(oid))
+        return self.snapshot_of(self._create_commit(sigs[0], sigs[1], message, tree_id, parents))
 
     def merge_blob(
         self, path: str, base: BlobRef | None, ours: BlobRef | None, theirs: BlobRef | None
