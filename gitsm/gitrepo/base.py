@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pygit2
 
-from gitsm.gitrepo.signing import CONFIG_KEYS, ConfigEntries, sign_commit, signing_config
+from gitsm.gitrepo import signing
+from gitsm.gitrepo.signing import CONFIG_KEYS, ConfigEntries, SigningConfig
 
 # libgit2 caches no tree larger than 4 KiB by default, so every path lookup through a big folder
 # re-reads and re-parses it (~2 ms for a 10,000-entry folder, ~20 us once cached).
@@ -34,6 +35,11 @@ class RepoBase:
             if str(entry.name).lower() in CONFIG_KEYS
         ]
 
+    def signing_config(self) -> SigningConfig:
+        """What git's config says about signing commits here (asked of git once per process and
+        config; see :mod:`gitsm.gitrepo.signing`)."""
+        return signing.signing_config(self.gitdir, self.workdir, self._libgit2_signing_entries)
+
     def _create_commit(
         self,
         author: pygit2.Signature,
@@ -47,12 +53,14 @@ class RepoBase:
 
         Raises SigningError, with no commit written, when signing was asked for and failed.
         """
-        config = signing_config(self.gitdir, self.workdir, self._libgit2_signing_entries)
+        config = self.signing_config()
         if not config.sign:
             return str(self.repo.create_commit(None, author, committer, message, tree_id, parents))
         ids: list[str | pygit2.Oid] = list(parents)
         # the text create_commit would write (pygit2's stub says Oid; it returns the text)
         content = str(self.repo.create_commit_string(author, committer, message, tree_id, ids))
         who = f"{committer.name} <{committer.email}>"
-        signature = sign_commit(config, content.encode("utf-8"), who, self.workdir or self.gitdir)
+        signature = signing.sign_commit(
+            config, content.encode("utf-8"), who, self.workdir or self.gitdir
+        )
         return str(self.repo.create_commit_with_signature(content, signature))
