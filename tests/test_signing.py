@@ -3,6 +3,7 @@ would: checked with real ssh keys, ``git verify-commit`` and ``git log --show-si
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -227,3 +228,20 @@ def test_config_entries_follow_git_rules(tmp_path: Path) -> None:
     assert config.revocation_file == str(tmp_path / "revoked")
     assert from_entries([], tmp_path) == SigningConfig(sign=False)
     assert from_entries([("gpg.format", "x509")], tmp_path).program == "gpgsm"
+
+
+def test_the_signing_bench_runs(tmp_path: Path) -> None:
+    """bench/bench_signing.py --quick prints each figure (it asserts no timing)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("GIT_", "GITSM_", "GNUPG"))}
+    env.update(GITSM_HOME=str(tmp_path / "home"), GITSM_FSYNC="0", HOME=str(tmp_path))
+    bench = Path(__file__).resolve().parent.parent / "bench" / "bench_signing.py"
+    proc = subprocess.run(
+        [sys.executable, str(bench), "--quick"], capture_output=True, text=True, env=env,
+        timeout=300,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    for label in ("[config]", "[library] unsigned", "[library] ssh, key file", "[cli] unsigned",
+                  "[cli] ssh, key file"):  # fmt: skip
+        assert any(
+            line.startswith(label) and "ms/write" in line for line in proc.stdout.splitlines()
+        )
