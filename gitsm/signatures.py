@@ -59,6 +59,7 @@ __all__ = [
 
 WORKERS = 4
 _ARMORED_KEYS = b"-----BEGIN PGP PUBLIC KEY BLOCK-----"
+_KEY_PACKETS = (0x98, 0x99, 0x9A, 0xC6)  # a public-key packet, old and new packet formats
 
 
 @dataclass(frozen=True)
@@ -91,8 +92,7 @@ class AllowedSigners:
                 f"Cannot read the allowed signers file {where} ({exc.strerror or exc}): name an "
                 "ssh allowed_signers file, a GnuPG home directory or a file of OpenPGP public keys."
             ) from None
-        openpgp = head.lstrip().startswith(_ARMORED_KEYS) or head[8:12] == b"KBXf"
-        if openpgp or (head[:1] and head[0] & 0x80):
+        if head.lstrip().startswith(_ARMORED_KEYS) or head[8:12] == b"KBXf" or _packets(head):
             return cls(gnupg_keyring=where)
         return cls(ssh_file=where)
 
@@ -117,6 +117,17 @@ class AllowedSigners:
         return " and ".join(places) or "the allowed signers"
 
 
+def _packets(head: bytes) -> bool:
+    """True when ``head`` starts like a binary OpenPGP keyring (a public-key packet), not text."""
+    if not head or head[0] not in _KEY_PACKETS:
+        return False
+    try:
+        head.decode("utf-8")
+    except UnicodeDecodeError:
+        return True
+    return False
+
+
 def _repo(repo: GitRepo | str | Path) -> GitRepo:
     return repo if isinstance(repo, GitRepo) else GitRepo.open(repo)
 
@@ -131,6 +142,8 @@ def commits_in_range(repo: GitRepo | str | Path, spec: str) -> list[str]:
     """The commits of ``A..B`` (reachable from B, not from A) or of ``B`` (every commit reachable
     from it), oldest first, as full ids. Raises StoreError for a revision that names no commit."""
     git = _repo(repo)
+    if "..." in spec:
+        raise StoreError(f"{spec!r}: symmetric ranges (A...B) are not supported; use A..B.")
     base, dots, tip = spec.partition("..")
     if not dots:
         return git.commits_between(None, git.resolve_commit(spec))
@@ -140,31 +153,37 @@ def commits_in_range(repo: GitRepo | str | Path, spec: str) -> list[str]:
 
 
 @contextlib.contextmanager
-def _gnupg(source: AllowedSigners) -> Iterator[tuple[str | None, str | None, bool]]:
-    """(GnuPG home, keyring file, usable) for ``gpg --verify``; exported armored keys are imported
-    once into a throwaway home."""
+def _gnupg(source: AllowedSigners) -> Iterator[tuple[str | None, str | None, str]]:
+    """(GnuPG home, keyring file, why not usable or "") for ``gpg --verify``; exported armored
+    keys are imported once into a throwaway home."""
     if source.gnupg_home is not None:
-        yield str(source.gnupg_home), None, True
+        yield str(source.gnupg_home), None, ""
         return
     keyring = source.gnupg_keyring
     if keyring is None:
-        yield None, None, source.user_gnupg
+        yield None, None, "" if source.user_gnupg else "no GnuPG keyring to check it against"
         return
     with keyring.open("rb") as fh:
         armored = fh.read(64).lstrip().startswith(_ARMORED_KEYS)
     if not armored:
-        yield None, str(keyring), True
+        yield None, str(keyring), ""
         return
     with tempfile.TemporaryDirectory(prefix="gitsm-keys-") as tmp:
         env = {**git_cli_env(), "GNUPGHOME": tmp}
         args = [source.gpg_program, "--batch", "--no-tty", "--quiet", "--import", str(keyring)]
-        with contextlib.suppress(OSError, subprocess.TimeoutExpired):  # then every check says so
-            subprocess.run(args, env=env, capture_output=True, check=False, timeout=60)
-        yield tmp, None, True
+        try:
+            proc = subprocess.run(args, env=env, capture_output=True, check=False, timeout=60)
+            why = "" if proc.returncode == 0 else (
+                f"gpg could not read the keys in {keyring}: "
+                + (proc.stderr.decode("utf-8", "replace").strip().splitlines() or ["no output"])[0]
+            )  # fmt: skip
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            why = f"could not run {source.gpg_program} ({type(exc).__name__}): install GnuPG"
+        yield tmp, None, why
 
 
 def _check_one(
-    data: SignedData, source: AllowedSigners, gnupg: tuple[str | None, str | None, bool]
+    data: SignedData, source: AllowedSigners, gnupg: tuple[str | None, str | None, str]
 ) -> SignatureCheck:
     base = signer_key(data.commit_id, data.signature)
     if base.kind == sigformat.SSH:
@@ -174,9 +193,9 @@ def _check_one(
         return verify_ssh(base, data.signature, data.payload, data.committer_time,
                           str(source.ssh_file), revoked, source.ssh_program)  # fmt: skip
     if base.kind == sigformat.OPENPGP:
-        home, keyring, usable = gnupg
-        if not usable:
-            return replace(base, detail="no GnuPG keyring to check it against")
+        home, keyring, why = gnupg
+        if why:
+            return replace(base, detail=why)
         return verify_openpgp(base, data.signature, data.payload, gnupg_home=home,
                               keyring=keyring, program=source.gpg_program)  # fmt: skip
     if base.kind == sigformat.X509:

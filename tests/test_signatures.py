@@ -141,6 +141,8 @@ def test_ranges_are_read_like_git_rev_list(signed: Signed) -> None:
     assert commits_in_range(signed.path, f"{signed.good[1]}..") == [signed.stranger]
     with pytest.raises(StoreError, match="No commit 'nope'"):
         commits_in_range(signed.path, "nope..HEAD")
+    with pytest.raises(StoreError, match="symmetric ranges"):
+        commits_in_range(signed.path, f"{signed.init}...HEAD")
 
 
 def test_allowed_signers_paths_are_told_apart(tmp_path: Path, signed: Signed) -> None:
@@ -152,6 +154,9 @@ def test_allowed_signers_paths_are_told_apart(tmp_path: Path, signed: Signed) ->
     binary = tmp_path / "pubring.gpg"
     binary.write_bytes(b"\x98\x33\x04rest")
     assert AllowedSigners.from_path(binary).gnupg_keyring == binary
+    accented = tmp_path / "accented_signers"  # text that starts with a non-ASCII principal
+    accented.write_text("\u0186ric@example.com ssh-ed25519 AAAA\n")
+    assert AllowedSigners.from_path(accented).ssh_file == accented
     with pytest.raises(StoreError, match="Cannot read the allowed signers file"):
         AllowedSigners.from_path(tmp_path / "missing")
 

@@ -157,6 +157,35 @@ def test_a_literal_key_the_agent_lacks_fails_without_showing_the_key(
     assert tip(repo_path) == before
 
 
+def test_without_a_signing_key_the_default_key_command_names_one(
+    repo_path: Path, keys: SshKeys, ssh_agent: SshAgent
+) -> None:
+    subprocess.run(["ssh-add", "-q", str(keys.alice)], check=True, capture_output=True)
+    sign_with(repo_path, "")
+    git(repo_path, "config", "--unset", "user.signingkey")
+    git(repo_path, "config", "gpg.ssh.defaultKeyCommand", "ssh-add -L")
+    forget_config()
+    gitsm.client(repo=repo_path).create_secret(Name="default", SecretString="value-one")
+    code, out = show_signature(repo_path, tip(repo_path), keys.allowed)
+    assert code == 0 and f"signature for {ALICE}" in out
+    git(repo_path, "config", "--unset", "gpg.ssh.defaultKeyCommand")
+    forget_config()
+    before = tip(repo_path)
+    with pytest.raises(SigningError, match=r"user\.signingkey needs to be set for ssh signing"):
+        gitsm.client(repo=repo_path).put_secret_value(SecretId="default", SecretString="value-2")
+    assert tip(repo_path) == before
+
+
+def test_a_missing_signing_program_fails_the_write(repo_path: Path, keys: SshKeys) -> None:
+    sign_with(repo_path, keys.alice)
+    git(repo_path, "config", "gpg.ssh.program", "/nonexistent/ssh-keygen")
+    forget_config()
+    before = tip(repo_path)
+    with pytest.raises(SigningError, match="Could not run '/nonexistent/ssh-keygen'"):
+        gitsm.client(repo=repo_path).create_secret(Name="p", SecretString="value-one")
+    assert tip(repo_path) == before
+
+
 def test_signing_is_asked_of_every_config_source(
     repo_path: Path, keys: SshKeys, monkeypatch: pytest.MonkeyPatch
 ) -> None:

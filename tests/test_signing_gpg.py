@@ -86,6 +86,11 @@ def test_openpgp_signed_writes_verify_with_git_and_gitsm(
     (problem,) = signature_problems(repo_path, [made[0]], other)
     assert problem.path == made[0] and alice.fingerprint in problem.problem
 
+    broken = tmp_path / "broken.asc"
+    broken.write_text("-----BEGIN PGP PUBLIC KEY BLOCK-----\n\nnot a key\n")
+    (check,) = check_signatures(repo_path, [made[0]], broken)
+    assert check.status == "unverified" and "could not read the keys" in check.detail
+
     forged = tamper_openpgp(repo_path, made[0])
     (check,) = check_signatures(repo_path, [forged], alice.home)
     assert check.status == "bad"
