@@ -12,6 +12,9 @@ write:
 * the ``git config --get-regexp`` that reads the signing settings, paid once per process (and again
   only when the config changes), signed or not.
 
+Beside each wall time it prints the CPU time (user + sys) of the programs a write ran, which a busy
+machine inflates less than wall time.
+
 The agents it starts are stopped by their own process id / GNUPGHOME at the end. It asserts
 nothing; ``tests/test_signing.py`` runs it with ``--quick``.
 """
@@ -20,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import shutil
 import signal
 import statistics
@@ -55,14 +59,26 @@ def configure(path: Path, fmt: str | None, key: str = "") -> None:
     identity.clear_cache()
 
 
+CHILD_CPU: list[float] = []
+"""CPU seconds (user + sys) of the programs each measurement ran, per call, in order."""
+
+
+def _child_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def per_write(action: Callable[[int], None], writes: int) -> float:
-    """Median seconds of ``action`` over ``writes`` calls, after one warm-up call."""
+    """Median seconds of ``action`` over ``writes`` calls, after one warm-up call; the CPU time
+    of the programs it ran (signers, git), per call, goes to CHILD_CPU."""
     action(-1)
     times = []
+    cpu = _child_cpu()
     for n in range(writes):
         start = time.perf_counter()
         action(n)
         times.append(time.perf_counter() - start)
+    CHILD_CPU.append((_child_cpu() - cpu) / writes)
     return statistics.median(times)
 
 
@@ -103,7 +119,8 @@ def gpg_key(home: Path) -> str:
 
 def report(label: str, seconds: float, base: float | None = None) -> None:
     extra = "" if base is None else f"  (+{(seconds - base) * 1e3:.1f} ms signing)"
-    print(f"{label:<44} {seconds * 1e3:7.1f} ms/write{extra}")
+    cpu = f"  [programs' CPU {CHILD_CPU[-1] * 1e3:.1f} ms]" if CHILD_CPU else ""
+    print(f"{label:<44} {seconds * 1e3:7.1f} ms/write{extra}{cpu}")
 
 
 def main() -> None:
@@ -135,6 +152,7 @@ def main() -> None:
             signing._ask_git(gitdir)
             times.append(time.perf_counter() - start)
         report("[config] git config --get-regexp (per process)", statistics.median(times))
+        CHILD_CPU.clear()
 
         configure(store, None)
         base = library_writes(store, writes, "plain")
