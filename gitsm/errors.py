@@ -115,6 +115,13 @@ class RemoteError(StoreError):
     code = "RemoteError"
 
 
+class SigningError(StoreError):
+    """git's config asks for signed commits (``commit.gpgsign``) and the commit could not be
+    signed: no usable key, or the signing program failed. Nothing was written."""
+
+    code = "SigningError"
+
+
 class SyncConflict(OperationError):
     """``gitsm sync`` could not replay some local operations on the upstream tip.
 
@@ -151,6 +158,7 @@ ERROR_TABLE: dict[str, tuple[int, int]] = {
         StoreError,
         LocalChangesError,
         RemoteError,
+        SigningError,
         SyncConflict,
         MergeInProgressError,
     )

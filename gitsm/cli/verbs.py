@@ -149,15 +149,19 @@ def log(
 ) -> None:  # fmt: skip
     """Show the history of operations, newest first: date, author, committer, operation, secret,
     VersionId and ClientRequestToken, from the commits' Gitsm-* trailers. Never a value.
+
+    Signature is good, bad, untrusted (not an allowed signer), unverified or none, and Signer the
+    signer's key (and name, once verified), checked as 'git log --show-signature' does: ssh
+    signatures against gpg.ssh.allowedSignersFile when it is set, OpenPGP ones with your GnuPG.
     """
     from itertools import islice
 
-    from gitsm.history import history
+    from gitsm.history import history, with_signatures
 
     store = open_client(globals_).store
     entries = history(store.repo, secret_id=secret_id)
     limit = None if max_items is None else params.coerce(max_items, "integer", "--max-items")
-    rows = [_log_row(e) for e in islice(entries, limit)]
+    rows = [_log_row(e) for e in with_signatures(store.repo, islice(entries, limit))]
     _print({"Operations": rows}, globals_, "Log")
 
 
@@ -167,7 +171,10 @@ def _log_row(entry: Any) -> dict[str, Any]:
         "Date": entry.date,
         "Author": entry.author,
         "Committer": entry.committer,
+        "Signature": entry.signature,
     }
+    if entry.signer:
+        row["Signer"] = entry.signer
     if entry.operation is None:
         row["Subject"] = entry.subject
     for key, value in entry.trailers.items():

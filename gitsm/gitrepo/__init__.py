@@ -13,11 +13,12 @@ the commit; a journal (``<gitdir>/gitsm-worktree.json``) written before the ref 
 writer finish a sync that a crash interrupted.
 
 Commits carry the author and committer that ``git commit`` would record (``git var``; see
-``identity``).
+``identity``), and are signed as ``git commit -S`` signs when git's config asks for it (see
+``signing``).
 
 Modules: ``snapshot`` (read-only tree views, environments for git subprocesses), ``repo`` (opening,
-locking, committing), ``identity`` (who a commit is by), ``worktree`` (keeping a checkout in step),
-``views`` (other revisions, the index, history).
+locking, committing), ``identity`` (who a commit is by), ``signing`` (signed commits),
+``worktree`` (keeping a checkout in step), ``views`` (other revisions, the index, history).
 """
 
 from __future__ import annotations

@@ -14,6 +14,7 @@ from typing import cast
 
 import pygit2
 
+from gitsm.errors import StoreError
 from gitsm.gitrepo.base import RepoBase
 from gitsm.gitrepo.snapshot import Snapshot
 
@@ -60,6 +61,17 @@ class BlobRef:
     mode: int
 
 
+@dataclass(frozen=True)
+class SignedData:
+    """A commit's signature (its ``gpgsig`` header, unfolded) and the data it signs (the commit
+    object without that header), with the committer's time, when signatures are checked."""
+
+    commit_id: str
+    signature: bytes
+    payload: bytes
+    committer_time: int
+
+
 def _person(sig: pygit2.Signature) -> Person:
     return Person(str(sig.name), str(sig.email), int(sig.time), int(sig.offset))
 
@@ -77,6 +89,24 @@ class RepoGraph(RepoBase):
             _person(commit.author),
             _person(commit.committer),
         )
+
+    def resolve_commit(self, rev: str) -> str:
+        """The full id of the commit ``rev`` names (an id, a branch, any revision git reads)."""
+        try:
+            return str(self.repo.revparse_single(rev).peel(pygit2.Commit).id)
+        except (KeyError, ValueError, TypeError, pygit2.GitError):
+            raise StoreError(
+                f"No commit {rev!r} in {self.workdir or self.gitdir}. Name a commit, branch or tag."
+            ) from None
+
+    def signed_data(self, commit_id: str) -> SignedData | None:
+        """The signature of the commit ``commit_id`` (a full id) and what it signs; None when the
+        commit is unsigned. In-process and cheap: no program runs."""
+        commit = cast(pygit2.Commit, self.repo[commit_id])
+        signature, payload = cast(tuple[bytes | None, bytes | None], commit.gpg_signature)
+        if signature is None or payload is None:
+            return None
+        return SignedData(str(commit.id), bytes(signature), bytes(payload), int(commit.commit_time))
 
     def snapshot_of(self, commit_id: str | None) -> Snapshot:
         """A snapshot of ``commit_id`` (an empty one for None)."""
@@ -141,13 +171,13 @@ class RepoGraph(RepoBase):
         author: Person,
         committer: Person,
     ) -> Snapshot:
-        """A commit of ``changes`` on ``parent`` that no reference points to (yet)."""
+        """A commit of ``changes`` on ``parent`` that no reference points to (yet), signed when
+        git's config asks for signed commits (SigningError when that fails)."""
         pygit2.settings.enable_fsync_gitdir(self.fsync)
         tree_id = self._build(parent.tree, changes) or str(self.repo.TreeBuilder().write())
         sigs = [pygit2.Signature(p.name, p.email, p.time, p.offset) for p in (author, committer)]
         parents = [parent.commit_id] if parent.commit_id else []
-        oid = self.repo.create_commit(None, sigs[0], sigs[1], message, tree_id, parents)
-        return self.snapshot_of(str(oid))
+        return self.snapshot_of(self._create_commit(sigs[0], sigs[1], message, tree_id, parents))
 
     def merge_blob(
         self, path: str, base: BlobRef | None, ours: BlobRef | None, theirs: BlobRef | None

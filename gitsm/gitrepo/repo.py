@@ -148,8 +148,9 @@ class GitRepo(WorktreeSync, RepoViews, RepoGraph, RepoRemote):
     ) -> Snapshot:
         """Commit ``changes`` (path -> bytes, or None to delete a file or directory) on ``parent``.
 
-        Must be called under :meth:`write_lock`. Raises RefConflict if the branch moved, and
-        LocalChangesError (changing nothing) if checked-out paths have local edits.
+        Must be called under :meth:`write_lock`. Raises RefConflict if the branch moved,
+        LocalChangesError (changing nothing) if checked-out paths have local edits, and
+        SigningError (changing nothing) if git's config asks for signed commits and signing failed.
         """
         pygit2.settings.enable_fsync_gitdir(self.fsync)
         sync = self._syncs_worktree()
@@ -161,8 +162,8 @@ class GitRepo(WorktreeSync, RepoViews, RepoGraph, RepoRemote):
             tree_id = str(self.repo.TreeBuilder().write())
         author, committer = self._signatures(when)
         parents = [parent.commit_id] if parent.commit_id else []
-        oid = self.repo.create_commit(None, author, committer, message, tree_id, parents)
-        return self._land(parent, str(oid), message, touched if sync else None)
+        oid = self._create_commit(author, committer, message, tree_id, parents)
+        return self._land(parent, oid, message, touched if sync else None)
 
     def advance(self, old: Snapshot, new: str, message: str, *, checked: bool = False) -> Snapshot:
         """Move the branch from ``old`` to the commit ``new`` (any commit: sync's result).
