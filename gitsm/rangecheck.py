@@ -103,13 +103,25 @@ def _driver_made(path: str, base: Snapshot, sides: list[Snapshot], mine: Snapsho
 
 
 def verify_range(
-    repo_path: str | Path, spec: str, *, keys: KeyService | None = None
+    repo_path: str | Path,
+    spec: str,
+    *,
+    keys: KeyService | None = None,
+    allowed_signers: str | Path | None = None,
 ) -> list[Problem]:
-    """The problems of the commits ``spec`` (``A..B``) names and of B's tree; see the module."""
+    """The problems of the commits ``spec`` (``A..B``) names and of B's tree; see the module.
+
+    With ``allowed_signers`` (an ssh allowed_signers file, a GnuPG home or keyring), every commit
+    of the range must also carry a good signature by an allowed signer (:mod:`gitsm.signatures`).
+    """
     repo = GitRepo.open(repo_path)
     keys = keys or KeyService()
     commits, tip = range_commits(repo, spec)
     problems: list[Problem] = []
+    if allowed_signers is not None:
+        from gitsm.signatures import signature_problems
+
+        problems += signature_problems(repo, commits, allowed_signers)
     configs: dict[str, StoreConfig | None] = {}
     for commit in commits:
         op = read_commit_op(repo, commit)

@@ -71,7 +71,8 @@ args = sys.argv[1:]
 repo = os.environ.get("GITSM_REPO", ".")
 if args[:1] == ["verify"] and "--range" in args:
     from gitsm.rangecheck import verify_range
-    problems = verify_range(repo, args[args.index("--range") + 1])
+    signers = args[args.index("--allowed-signers") + 1] if "--allowed-signers" in args else None
+    problems = verify_range(repo, args[args.index("--range") + 1], allowed_signers=signers)
 elif args[:1] == ["verify"]:
     from gitsm.verify import run_verify
     rev = args[args.index("--rev") + 1] if "--rev" in args else None
@@ -472,3 +473,29 @@ def test_the_pre_commit_framework_runs_the_hooks_from_a_local_repo(store_repo: P
     git(store_repo, "add", "app.env")
     done = commit(store_repo, env)
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_pre_receive_requires_signed_commits_when_given_allowed_signers(
+    store_repo: Path, tmp_path: Path, hook_env: dict[str, str]
+) -> None:
+    from gitsm.store import SecretStore
+    from tests.signing_keys import make_ssh_keys, sign_with
+
+    keys = make_ssh_keys(tmp_path / "keys")
+    remote = tmp_path / "signed.git"
+    run(["git", "init", "-q", "--bare", str(remote)], tmp_path)
+    git(store_repo, "remote", "add", "signed", str(remote))
+    assert run(["git", "push", "-q", "signed", "main"], store_repo, hook_env).returncode == 0
+    shutil.copy(ROOT / "hooks" / "pre-receive", remote / "hooks" / "pre-receive")
+    env = {**hook_env, "PATH": f"{CLI.parent}{os.pathsep}{hook_env['PATH']}",
+           "GITSM_ALLOWED_SIGNERS": str(keys.allowed)}  # fmt: skip
+    sign_with(store_repo, keys.alice)
+    SecretStore.open(store_repo).tag_resource("prod/db/password", [{"Key": "k", "Value": "v"}])
+    accepted = run(["git", "push", "-q", "signed", "main"], store_repo, env)
+    assert accepted.returncode == 0, accepted.stderr
+    git(store_repo, "config", "commit.gpgsign", "false")
+    (store_repo / "README.md").write_text("an unsigned change\n")
+    git(store_repo, "add", "README.md")
+    git(store_repo, "commit", "-q", "--no-verify", "-m", "unsigned")
+    refused = run(["git", "push", "signed", "main"], store_repo, env)
+    assert refused.returncode != 0 and "is not signed" in refused.stderr, refused.stderr

@@ -175,3 +175,40 @@ def test_merges_made_by_the_driver_verify_and_hand_edited_ones_do_not(tmp_path: 
     run_git(where, "commit", "-q", "-am", "merge, with an edit")
     found = [str(p) for p in verify_range(where, f"{base}..tampered")]
     assert any("beyond merging its parents" in p for p in found), found
+
+
+def test_require_signed_names_unsigned_and_unallowed_commits(tmp_path: Path) -> None:
+    """verify --range --require-signed: commits gitsm signed with an allowed key pass; an
+    unsigned commit and one signed by a stranger are each a problem naming the commit."""
+    from tests.signing_keys import make_ssh_keys, sign_with
+
+    keys = make_ssh_keys(tmp_path / "keys")
+    store = gitsm.init(tmp_path / "s")
+    where = tmp_path / "s"
+    base = str(store.repo.tip().commit_id)
+    sign_with(where, keys.alice)
+    store.create_secret("app", secret_string="one")
+    store.update_secret("app", secret_string="two")
+    good = run_gitsm(["verify", "--range", f"{base}..main", "--require-signed",
+                      "--allowed-signers", str(keys.allowed)], cwd=where)  # fmt: skip
+    assert good.returncode == 0, good.stdout + good.stderr
+    signed_tip = str(store.repo.tip().commit_id)
+    run_git(where, "config", "commit.gpgsign", "false")
+    sign_with(where, keys.eve)
+    SecretStore.open(where).tag_resource("app", [{"Key": "by", "Value": "eve"}])
+    eve = run_git(where, "rev-parse", "main").stdout.strip()
+    run_git(where, "config", "commit.gpgsign", "false")
+    from tests.signing_keys import forget_config
+
+    forget_config()
+    SecretStore.open(where).tag_resource("app", [{"Key": "signed", "Value": "no"}])
+    unsigned = run_git(where, "rev-parse", "main").stdout.strip()
+    bad = run_gitsm(["verify", "--range", f"{signed_tip}..main", "--require-signed",
+                     "--allowed-signers", str(keys.allowed)], cwd=where)  # fmt: skip
+    assert bad.returncode == 1
+    lines = bad.stdout.decode().splitlines()
+    assert any(line.startswith(eve) for line in lines) and any(
+        line.startswith(unsigned) for line in lines
+    )
+    usage = run_gitsm(["verify", "--require-signed"], cwd=where)
+    assert usage.returncode == 252

@@ -42,6 +42,16 @@ def verify(
                      "and B's tree is checked too. One process for the whole range.",
                      show_default=False, metavar="A..B"),
     ] = None,
+    require_signed: Annotated[
+        bool, typer.Option("--require-signed", help="With --range: every commit of the range "
+                           "must carry a good signature by an allowed signer (--allowed-signers).")
+    ] = False,
+    allowed_signers: Annotated[
+        str | None,
+        typer.Option("--allowed-signers", help="With --require-signed: an ssh allowed_signers "
+                     "file (as git's gpg.ssh.allowedSignersFile), a GnuPG home directory, or a "
+                     "keyring / exported public keys.", show_default=False, metavar="FILE"),
+    ] = None,
     staged: Annotated[
         bool, typer.Option("--staged", help="Check what is staged in the index (what the next "
                            "commit would hold), incrementally, and run the leak guard.")
@@ -75,6 +85,9 @@ def verify(
         raise UsageFailure("argument --staged: not allowed with argument --rev")
     if range_ is not None and (rev is not None or staged):
         raise UsageFailure("argument --range: not allowed with argument --rev or --staged")
+    if require_signed != (allowed_signers is not None) or (require_signed and range_ is None):
+        raise UsageFailure("arguments --require-signed and --allowed-signers go together, with "
+                           "--range")  # fmt: skip
     if no_leak_guard and leak_guard_only:
         raise UsageFailure("argument --leak-guard-only: not allowed with argument --no-leak-guard")
     if leak_guard_only and not staged:
@@ -98,7 +111,7 @@ def verify(
         if range_ is not None:
             from gitsm.rangecheck import verify_range
 
-            problems = verify_range(path, range_)
+            problems = verify_range(path, range_, allowed_signers=allowed_signers)
         else:
             problems = run_verify(
                 path, rev=rev, staged=staged, decrypt=decrypt,
