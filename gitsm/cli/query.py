@@ -96,8 +96,12 @@ def search(query: Any, data: Any) -> Any:
         expected = ", ".join(str(t) for t in exc.expected_types)
         message = (
             f"--query: in function {exc.function_name}(), invalid type for value (not shown), "
-            f"expected one of: {expected}, received: {_type_name(exc.actual_type)}"
+            f"expected one of: {expected}, received: {_type_name(exc.actual_type)}; change the "
+            f"expression so that {exc.function_name}() gets one of those"
         )
     except Exception as exc:  # any other failure: its text may quote the data, so not shown
-        message = f"--query: the expression failed on this output ({type(exc).__name__})"
+        message = (
+            f"--query: the expression failed on this output ({type(exc).__name__}, details not "
+            "shown: they may quote the data); change the expression"
+        )
     raise QueryFailure(message)

@@ -95,6 +95,14 @@ def test_a_query_failing_on_a_value_names_the_function_never_the_value(
     assert commits(seeded) == before
 
 
+def test_any_other_failure_of_the_expression_shows_its_kind_only(cli: Invoke, seeded: Path) -> None:
+    # contains(string, number) fails inside Python rather than in jmespath's type checks
+    result = cli(*READS["get-plain"], "--query", "contains(SecretString, `1`)", "--debug")
+    assert result.exit_code == 255 and result.stdout == ""
+    assert "--query: the expression failed on this output (TypeError" in result.stderr
+    no_value_shown(result)
+
+
 WRITES = {
     "put-secret-value": ["put-secret-value", "--secret-id", "plain", "--secret-string", NEW],
     "update-secret": ["update-secret", "--secret-id", "plain", "--secret-string", NEW],
