@@ -7,12 +7,14 @@ install`` are the real commands, never a stand-in.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shlex
 import shutil
 import stat
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -336,12 +338,26 @@ def test_the_hook_manifest_and_the_example_config_are_valid() -> None:
     assert used <= {h["id"] for h in hooks}
 
 
-def _hook_repo() -> tuple[Path, str]:
+@pytest.fixture
+def hook_repo() -> Iterator[tuple[Path, str]]:
     """A git repository of this checkout's gitsm, at a stable path and a content-addressed commit,
-    so that pre-commit reuses the environment it built for the same sources."""
-    repo = (
-        Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "gitsm-tests" / "hook-repo"
-    )
+    so that pre-commit reuses the environment it built for the same sources.
+
+    It lives in this checkout's virtual environment (as does pre-commit's cache), so that test
+    runs of other checkouts of gitsm on this machine never rebuild it under this one; a lock keeps
+    a concurrent run of the same checkout from doing so.
+    """
+    in_venv = sys.prefix != sys.base_prefix
+    home = Path(sys.prefix) if in_venv else Path.home() / ".cache"
+    cache = home / "gitsm-tests"
+    cache.mkdir(parents=True, exist_ok=True)
+    repo = cache / "hook-repo"
+    with open(cache / "hook-repo.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield _build_hook_repo(repo)
+
+
+def _build_hook_repo(repo: Path) -> tuple[Path, str]:
     shutil.rmtree(repo, ignore_errors=True)
     repo.mkdir(parents=True)
     for name in ("pyproject.toml", "README.md", ".pre-commit-hooks.yaml"):
@@ -358,15 +374,19 @@ def _hook_repo() -> tuple[Path, str]:
 
 
 @needs_pre_commit
-def test_the_pre_commit_framework_runs_the_hooks_from_a_local_repo(store_repo: Path) -> None:
-    hook_repo, rev = _hook_repo()
+def test_the_pre_commit_framework_runs_the_hooks_from_a_local_repo(
+    store_repo: Path, hook_repo: tuple[Path, str]
+) -> None:
+    hook_repo_path, rev = hook_repo
     config = (ROOT / "examples" / "pre-commit-config.yaml").read_text()
-    config = config.replace("https://github.com/OWNER/gitsm", str(hook_repo)).replace("v0.1.0", rev)
+    config = config.replace("https://github.com/OWNER/gitsm", str(hook_repo_path)).replace(
+        "v0.1.0", rev
+    )
     (store_repo / ".pre-commit-config.yaml").write_text(config)
     git(store_repo, "add", ".pre-commit-config.yaml")
     git(store_repo, "commit", "-q", "-m", "pre-commit config")
     env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_DIR")}
-    env["PRE_COMMIT_HOME"] = str(hook_repo.parent / "pre-commit-home")
+    env["PRE_COMMIT_HOME"] = str(hook_repo_path.parent / "pre-commit-home")
     env["GITSM_FSYNC"] = "0"
     built = run([str(PRE_COMMIT_BIN), "install-hooks"], store_repo, env)
     if built.returncode != 0:
