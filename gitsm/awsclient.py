@@ -324,3 +324,6 @@ def client(
     """
     store = SecretStore.open(repo, branch=branch, fsync=fsync, region=region_name)
     return SecretsManagerClient(store)
+
+
+__all__ = ["ClientError", "ParamValidationError", "SecretsManagerClient", "client", "exceptions"]

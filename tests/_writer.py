@@ -13,8 +13,9 @@ the parent knows exactly which writes were acknowledged, even when it kills this
   left behind), print its ``ACK``, then ``ready``; wait for a line on stdin, then loop
   CreateSecret/UpdateSecret/PutSecretValue with fresh tokens until killed, printing
   ``ACK <operation> <name> <token>`` after each call.
-- ``interloper GITDIR BRANCH COUNT PAUSE_MS``: a plain-git writer that ignores gitsm's lock: after
-  ``ready`` and a line on stdin, COUNT commits, PAUSE_MS/2 to PAUSE_MS apart, each adding
+- ``interloper GITDIR BRANCH COUNT PAUSE_MS SEED``: a plain-git writer that ignores gitsm's lock:
+  after ``ready`` and a line on stdin, COUNT commits, PAUSE_MS/2 to PAUSE_MS apart (drawn from
+  SEED), each adding
   ``interloper/n<i>`` on the branch tip with ``git commit-tree`` and moving the branch there with
   ``git update-ref <ref> NEW OLD`` (retried when the branch moved), printing ``ICOMMIT <i> <sha>``
   after each landed commit and ``IRETRIES <n>`` at the end.
@@ -135,7 +136,8 @@ def _git(gitdir: str, *args: str, env: dict[str, str] | None = None, stdin: str 
     ).stdout.strip()
 
 
-def _interloper(gitdir: str, branch: str, count: int, pause_ms: int) -> None:
+def _interloper(gitdir: str, branch: str, count: int, pause_ms: int, seed: int) -> None:
+    rng = random.Random(seed)
     ref = f"refs/heads/{branch}"
     base_env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_DIR")}
     index_env = dict(base_env, GIT_INDEX_FILE=os.path.join(gitdir, f"interloper-{os.getpid()}.idx"))
@@ -143,7 +145,7 @@ def _interloper(gitdir: str, branch: str, count: int, pause_ms: int) -> None:
     _say("ready")
     sys.stdin.readline()
     for i in range(count):
-        time.sleep(random.uniform(pause_ms / 2000, pause_ms / 1000))
+        time.sleep(rng.uniform(pause_ms / 2000, pause_ms / 1000))
         blob = _git(gitdir, "hash-object", "-w", "--stdin", env=base_env, stdin=f"note {i}\n")
         while True:
             old = _git(gitdir, "rev-parse", ref, env=base_env)
@@ -316,7 +318,7 @@ def main(argv: list[str]) -> None:
     elif mode == "crash":
         _crash(args[0], int(args[1]), args[2:])
     elif mode == "interloper":
-        _interloper(args[0], args[1], int(args[2]), int(args[3]))
+        _interloper(args[0], args[1], int(args[2]), int(args[3]), int(args[4]))
     else:
         raise SystemExit(f"unknown mode {mode!r}")
 

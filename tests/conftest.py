@@ -1,8 +1,16 @@
-"""Shared fixtures: a private key ring, fsync off for speed, and fresh stores (checkout and bare)."""
+"""Shared fixtures: a private key ring, fsync off for speed, fresh stores (checkout and bare), and
+the seed of the run's random choices.
+
+Randomized tests replay: one seed per run drives every test that draws at random (the ``seed``
+fixture, for ``random.Random``) and every Hypothesis test (``--hypothesis-seed``). It is
+``$GITSM_TEST_SEED`` when set, else a fresh one; the run's header and every failed test's report
+print it, so ``GITSM_TEST_SEED=<seed> scripts/test ...`` replays a failure.
+"""
 
 from __future__ import annotations
 
 import os
+import random
 import subprocess
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -14,6 +22,51 @@ import pytest
 import gitsm
 from gitsm.awsclient import SecretsManagerClient
 from gitsm.store import SecretStore
+
+SEED_ENV = "GITSM_TEST_SEED"
+
+
+def run_seed() -> int:
+    """This run's seed: ``$GITSM_TEST_SEED``, set by :func:`pytest_configure` when not given."""
+    return int(os.environ[SEED_ENV])
+
+
+@pytest.hookimpl(tryfirst=True)  # before Hypothesis's plugin reads --hypothesis-seed
+def pytest_configure(config: pytest.Config) -> None:
+    """Pick the run's seed (xdist workers inherit it through the environment) and hand it to
+    Hypothesis unless ``--hypothesis-seed`` was given."""
+    raw = os.environ.get(SEED_ENV) or str(random.SystemRandom().randrange(1_000_000))
+    try:
+        seed = int(raw)
+    except ValueError:
+        raise pytest.UsageError(f"{SEED_ENV} must be an integer, not {raw!r}") from None
+    os.environ[SEED_ENV] = str(seed)
+    if getattr(config.option, "hypothesis_seed", None) is None:
+        config.option.hypothesis_seed = str(seed)
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    """The seed, first thing in the run's output."""
+    return f"{SEED_ENV}={run_seed()} (set it to replay this run's random choices)"
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    """Name the seed in every failed test's report."""
+    outcome = yield
+    report = outcome.get_result()
+    if report.failed:
+        report.sections.append(
+            ("random seed", f"{SEED_ENV}={run_seed()} replays this run's random choices")
+        )
+
+
+@pytest.fixture
+def seed() -> int:
+    """The seed of a randomized test (``random.Random(seed)``), printed with the test's output."""
+    value = run_seed()
+    print(f"{SEED_ENV}={value}")
+    return value
 
 
 @pytest.fixture(autouse=True)

@@ -47,7 +47,7 @@ def _all_versions(client: SecretsManagerClient, secret: str) -> dict[str, list[s
         kwargs["NextToken"] = page["NextToken"]
 
 
-def _check_race(path: Path, acked: list[str], *, writes: int) -> None:
+def _check_race(path: Path, acked: list[str], *, writes: int, seed: int) -> None:
     """Every acknowledged token is a version; history holds exactly those writes; labels agree."""
     assert len(acked) == len(set(acked)) == writes
     client = gitsm.client(repo=path)
@@ -65,7 +65,7 @@ def _check_race(path: Path, acked: list[str], *, writes: int) -> None:
         path, "rev-list", "--count", "--grep=^Gitsm-Operation: UpdateSecret$", "main"
     ).stdout
     assert int(count) == writes
-    for token in random.sample(acked, min(25, len(acked))):
+    for token in random.Random(seed).sample(acked, min(25, len(acked))):
         got = client.get_secret_value(SecretId=SECRET, VersionId=token)
         assert got["SecretString"] == value_for(token)
     fsck(path)
@@ -73,11 +73,7 @@ def _check_race(path: Path, acked: list[str], *, writes: int) -> None:
         assert git(path, "status", "--porcelain").stdout == ""
 
 
-# Each write rewrites the secret's manifest, which lists every version, so these 800 writes on one
-# secret are the slowest part of the suite (~30 s each on 2 cores).
-@pytest.mark.parametrize("kind", ["bare", "checkout"])
-def test_four_processes_race_on_one_secret(tmp_path: Path, kind: str) -> None:
-    per_writer = 200
+def _process_race(tmp_path: Path, kind: str, seed: int, per_writer: int) -> None:
     path = _store(tmp_path, kind)
     writers = [Writer("race", str(path), SECRET, str(per_writer), f"P{k}") for k in range(4)]
     try:
@@ -94,11 +90,24 @@ def test_four_processes_race_on_one_secret(tmp_path: Path, kind: str) -> None:
     acked = [line.split()[1] for out in outputs for line in out if line.startswith("ACK ")]
     gave_up = [line.split()[2] for out in outputs for line in out if line.startswith("CONFLICTS ")]
     assert gave_up == ["0"] * 4, "with gitsm writers only, no call may run out of retries"
-    _check_race(path, acked, writes=4 * per_writer)
+    _check_race(path, acked, writes=4 * per_writer, seed=seed)
 
 
 @pytest.mark.parametrize("kind", ["bare", "checkout"])
-def test_four_threads_race_on_one_secret(tmp_path: Path, kind: str) -> None:
+def test_four_processes_race_on_one_secret(tmp_path: Path, kind: str, seed: int) -> None:
+    _process_race(tmp_path, kind, seed, per_writer=50)
+
+
+# Each write rewrites the secret's manifest, which lists every version, so these 800 writes on one
+# secret take ~30 s each on 2 cores: the full size runs with -m slow.
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", ["bare", "checkout"])
+def test_four_processes_race_on_one_secret_800_writes(tmp_path: Path, kind: str, seed: int) -> None:
+    _process_race(tmp_path, kind, seed, per_writer=200)
+
+
+@pytest.mark.parametrize("kind", ["bare", "checkout"])
+def test_four_threads_race_on_one_secret(tmp_path: Path, kind: str, seed: int) -> None:
     path = _store(tmp_path, kind)
     clients = [gitsm.client(repo=path) for _ in range(4)]
 
@@ -114,7 +123,7 @@ def test_four_threads_race_on_one_secret(tmp_path: Path, kind: str) -> None:
 
     with ThreadPoolExecutor(4) as pool:
         results = list(pool.map(run, range(4)))
-    _check_race(path, [t for r in results for t in r], writes=200)
+    _check_race(path, [t for r in results for t in r], writes=200, seed=seed)
 
 
 # -- a writer that bypasses gitsm's lock -----------------------------------------------------------
@@ -196,13 +205,13 @@ def test_branch_that_keeps_moving_fails_cleanly(bare_path: Path) -> None:
     fsck(bare_path)
 
 
-def test_plain_git_writer_and_gitsm_writers_lose_nothing(bare_path: Path) -> None:
+def test_plain_git_writer_and_gitsm_writers_lose_nothing(bare_path: Path, seed: int) -> None:
     gitsm.client(repo=bare_path).create_secret(Name=SECRET, SecretString="initial")
     writers = [Writer("race", str(bare_path), SECRET, "75", f"G{k}") for k in range(2)]
     # The plain-git writer pauses 20-40 ms between commits. One that commits back to back can
     # starve gitsm, whose call then fails with InternalServiceError after 20 attempts, having
     # written nothing; the writers repeat such a call with the same token.
-    interloper = Writer("interloper", str(bare_path), "main", "40", "40")
+    interloper = Writer("interloper", str(bare_path), "main", "40", "40", str(seed))
     try:
         for w in [*writers, interloper]:
             w.wait_for("ready")

@@ -1,22 +1,20 @@
 """Hooks and examples in real repositories: the pre-commit shim (installed by gitsm.hookinstall),
 the server-side pre-receive example, the pre-commit framework's hooks, and the examples/ scripts.
 
-The hook calls the ``gitsm`` CLI. Each commit test runs twice: once through a stand-in that maps
-``gitsm verify`` and ``gitsm hook install`` onto the library entry points the CLI wires up (and
-passes every other command to the real CLI), and once through the real CLI, skipped until it has
-those commands.
+The hook calls the installed ``gitsm`` CLI, and so do these tests: ``gitsm verify`` and ``gitsm hook
+install`` are the real commands, never a stand-in.
 """
 
 from __future__ import annotations
 
-import functools
+import fcntl
 import os
-import re
 import shlex
 import shutil
 import stat
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -32,84 +30,12 @@ CLI = Path(sys.executable).with_name("gitsm")
 DB = "correct-horse-battery-staple"
 
 
-@functools.cache
-def _cli_help(*words: str) -> str | None:
-    """The CLI's help for ``words`` (None when it has no such command)."""
-    if not CLI.exists():
-        return None
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
-    try:
-        proc = subprocess.run([str(CLI), *words, "--help"], capture_output=True, text=True,
-                              env=env, timeout=60)  # fmt: skip
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    return proc.stdout if proc.returncode == 0 else None
-
-
-def _cli_commands() -> set[str]:
-    """The CLI's top-level command names, read from one ``gitsm --help`` at collection."""
-    text = _cli_help() or ""
-    return set(re.findall(r"^[\s│|]*([a-z][a-z0-9-]+)\s{2,}\S", text, re.MULTILINE))
-
-
-COMMANDS = _cli_commands()
-VERIFY_HELP = _cli_help("verify") if "verify" in COMMANDS else None
-CLI_HAS_VERIFY = VERIFY_HELP is not None
-CLI_HAS_HOOK = "hook" in COMMANDS and _cli_help("hook", "install") is not None
-CLI_HAS_WRITES = {"init", "create-secret"} <= COMMANDS
-CLI_HAS_HOOK_FLAGS = CLI_HAS_VERIFY and all(
-    flag in (VERIFY_HELP or "") for flag in ("--no-leak-guard", "--leak-guard-only")
-)
-needs_cli_verify = pytest.mark.skipif(
-    not CLI_HAS_VERIFY, reason="the gitsm CLI has no 'verify' command yet"
-)
-
-STUB = '''#!{python}
-"""Stand-in for `gitsm verify` and `gitsm hook install`; any other command goes to the real CLI."""
-import os, sys
-args = sys.argv[1:]
-repo = os.environ.get("GITSM_REPO", ".")
-if args[:1] == ["verify"] and "--range" in args:
-    from gitsm.rangecheck import verify_range
-    signers = args[args.index("--allowed-signers") + 1] if "--allowed-signers" in args else None
-    problems = verify_range(repo, args[args.index("--range") + 1], allowed_signers=signers)
-elif args[:1] == ["verify"]:
-    from gitsm.verify import run_verify
-    rev = args[args.index("--rev") + 1] if "--rev" in args else None
-    problems = run_verify(repo, rev=rev, staged="--staged" in args, decrypt="--decrypt" in args,
-                          leaks=False if "--no-leak-guard" in args else None,
-                          structure="--leak-guard-only" not in args)
-if args[:1] == ["verify"]:
-    for p in problems:
-        print(p, file=sys.stderr)
-    sys.exit(1 if problems else 0)
-if args[:2] == ["hook", "install"]:
-    from gitsm.hookinstall import install
-    print(install(repo))
-    sys.exit(0)
-os.execv({cli!r}, [{cli!r}, *args])
-'''
-
-
 @pytest.fixture
-def stub(tmp_path: Path) -> Path:
-    """A directory holding the stand-in ``gitsm`` command."""
-    bin_dir = tmp_path / "stub-bin"
-    bin_dir.mkdir()
-    exe = bin_dir / "gitsm"
-    exe.write_text(STUB.format(python=sys.executable, cli=str(CLI)))
-    exe.chmod(0o755)
-    return bin_dir
-
-
-@pytest.fixture(params=["stand-in", pytest.param("cli", marks=needs_cli_verify)])
-def hook_env(request: pytest.FixtureRequest, stub: Path) -> dict[str, str]:
-    """The environment git runs the hook in: with GITSM set to the stand-in, or with the real CLI."""
+def hook_env() -> dict[str, str]:
+    """The environment git runs the hook in: the hook finds the real CLI (no GITSM override)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_DIR")}
     env["GITSM_FSYNC"] = "0"
     env.pop("GITSM", None)
-    if request.param == "stand-in":
-        env["GITSM"] = str(stub / "gitsm")
     return env
 
 
@@ -282,7 +208,6 @@ def test_the_hook_fails_closed_without_gitsm(store_repo: Path) -> None:
     assert refused.returncode != 0 and "gitsm is not installed" in refused.stderr
 
 
-@pytest.mark.skipif(not CLI_HAS_HOOK, reason="the gitsm CLI has no 'hook install' command yet")
 def test_the_cli_installs_the_hook(store_repo: Path) -> None:
     done = run([str(CLI), "hook", "install"], store_repo)
     assert done.returncode == 0, done.stderr
@@ -321,20 +246,11 @@ def test_pre_receive_verifies_every_pushed_commit(
 # -- examples ----------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    "flavour",
-    [
-        pytest.param("stand-in", marks=pytest.mark.skipif(not CLI_HAS_WRITES, reason="no gitsm init/create-secret")),
-        pytest.param("cli", marks=pytest.mark.skipif(not (CLI_HAS_VERIFY and CLI_HAS_HOOK), reason="the gitsm CLI has no 'verify'/'hook install' yet")),
-    ],
-)  # fmt: skip
-def test_the_quickstart_runs_end_to_end(flavour: str, tmp_path: Path, stub: Path) -> None:
+def test_the_quickstart_runs_end_to_end(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_DIR")}
     env["GITSM_FSYNC"] = "0"
+    env.pop("GITSM", None)
     env["PATH"] = f"{CLI.parent}{os.pathsep}{env['PATH']}"
-    if flavour == "stand-in":
-        env["PATH"] = f"{stub}{os.pathsep}{env['PATH']}"
-        env["GITSM"] = str(stub / "gitsm")
     done = run(
         ["sh", str(ROOT / "examples" / "quickstart.sh"), str(tmp_path / "qs")], tmp_path, env
     )
@@ -353,9 +269,7 @@ def _gitsm_lines(text: str) -> list[list[str]]:
     ]
 
 
-def test_the_ci_workflows_use_documented_commands_and_ci_held_keys(
-    store_repo: Path, stub: Path
-) -> None:
+def test_the_ci_workflows_use_documented_commands_and_ci_held_keys(store_repo: Path) -> None:
     gh = yaml.safe_load((ROOT / "examples" / "github-actions.yml").read_text())
     gl = yaml.safe_load((ROOT / "examples" / "gitlab-ci.yml").read_text())
     gh_runs = [s.get("run", "") for job in gh["jobs"].values() for s in job["steps"]]
@@ -373,12 +287,14 @@ def test_the_ci_workflows_use_documented_commands_and_ci_held_keys(
             assert "--" in argv and all(
                 "=" in argv[i + 1] for i, a in enumerate(argv) if a == "--env"
             )
-    for sub in {argv[1] for argv in commands} & COMMANDS:
-        assert _cli_help(sub) is not None
-    env = {**os.environ, "GITSM_REPO": str(store_repo)}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
+    for sub in sorted({argv[1] for argv in commands}):  # each one is a command of the CLI
+        helped = run([str(CLI), sub, "--help"], store_repo, env)
+        assert helped.returncode == 0, helped.stderr
+    env["GITSM_REPO"] = str(store_repo)
     for line in {tuple(argv) for argv in commands if argv[1] == "verify"}:
-        done = run([str(stub / "gitsm"), *line[1:]], store_repo, env)  # on a store gitsm wrote
-        assert done.returncode == 0, done.stderr
+        done = run([str(CLI), *line[1:]], store_repo, env)  # on a store gitsm wrote
+        assert done.returncode == 0, done.stdout + done.stderr
 
 
 def test_the_kubernetes_example_is_consistent() -> None:
@@ -422,12 +338,26 @@ def test_the_hook_manifest_and_the_example_config_are_valid() -> None:
     assert used <= {h["id"] for h in hooks}
 
 
-def _hook_repo() -> tuple[Path, str]:
+@pytest.fixture
+def hook_repo() -> Iterator[tuple[Path, str]]:
     """A git repository of this checkout's gitsm, at a stable path and a content-addressed commit,
-    so that pre-commit reuses the environment it built for the same sources."""
-    repo = (
-        Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "gitsm-tests" / "hook-repo"
-    )
+    so that pre-commit reuses the environment it built for the same sources.
+
+    It lives in this checkout's virtual environment (as does pre-commit's cache), so that test
+    runs of other checkouts of gitsm on this machine never rebuild it under this one; a lock keeps
+    a concurrent run of the same checkout from doing so.
+    """
+    in_venv = sys.prefix != sys.base_prefix
+    home = Path(sys.prefix) if in_venv else Path.home() / ".cache"
+    cache = home / "gitsm-tests"
+    cache.mkdir(parents=True, exist_ok=True)
+    repo = cache / "hook-repo"
+    with open(cache / "hook-repo.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield _build_hook_repo(repo)
+
+
+def _build_hook_repo(repo: Path) -> tuple[Path, str]:
     shutil.rmtree(repo, ignore_errors=True)
     repo.mkdir(parents=True)
     for name in ("pyproject.toml", "README.md", ".pre-commit-hooks.yaml"):
@@ -444,19 +374,19 @@ def _hook_repo() -> tuple[Path, str]:
 
 
 @needs_pre_commit
-@pytest.mark.skipif(
-    not CLI_HAS_HOOK_FLAGS,
-    reason="the gitsm CLI has no 'verify --no-leak-guard/--leak-guard-only' yet",
-)
-def test_the_pre_commit_framework_runs_the_hooks_from_a_local_repo(store_repo: Path) -> None:
-    hook_repo, rev = _hook_repo()
+def test_the_pre_commit_framework_runs_the_hooks_from_a_local_repo(
+    store_repo: Path, hook_repo: tuple[Path, str]
+) -> None:
+    hook_repo_path, rev = hook_repo
     config = (ROOT / "examples" / "pre-commit-config.yaml").read_text()
-    config = config.replace("https://github.com/OWNER/gitsm", str(hook_repo)).replace("v0.1.0", rev)
+    config = config.replace("https://github.com/OWNER/gitsm", str(hook_repo_path)).replace(
+        "v0.1.0", rev
+    )
     (store_repo / ".pre-commit-config.yaml").write_text(config)
     git(store_repo, "add", ".pre-commit-config.yaml")
     git(store_repo, "commit", "-q", "-m", "pre-commit config")
     env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_DIR")}
-    env["PRE_COMMIT_HOME"] = str(hook_repo.parent / "pre-commit-home")
+    env["PRE_COMMIT_HOME"] = str(hook_repo_path.parent / "pre-commit-home")
     env["GITSM_FSYNC"] = "0"
     built = run([str(PRE_COMMIT_BIN), "install-hooks"], store_repo, env)
     if built.returncode != 0:

@@ -42,9 +42,19 @@ TOKEN_B = "b" * 8 + "-other-secret-" + "b" * 14
 _REPOS: dict[Path, GitRepo] = {}
 
 
+def _repo(path: Path) -> GitRepo:
+    """The git layer on ``path``, without background packing: the byte-flipping tests commit
+    hundreds of times, and a ``git gc --auto`` started after one of them holds the branch's ref
+    lock for an instant, failing the next commit of rewrite(), which does not retry."""
+    if path not in _REPOS:
+        _REPOS[path] = GitRepo.open(path, fsync=False)
+        _REPOS[path].auto_pack = False
+    return _REPOS[path]
+
+
 def rewrite(path: Path, changes: Mapping[str, bytes | None], message: str = "edit\n") -> str:
     """Commit ``changes`` on top of the store's branch through the git layer (no store checks)."""
-    repo = _REPOS.get(path) or _REPOS.setdefault(path, GitRepo.open(path, fsync=False))
+    repo = _repo(path)
     with repo.write_lock():
         snap = repo.commit(repo.tip(), changes, message, datetime.now(UTC))
     assert snap.commit_id is not None

@@ -403,6 +403,34 @@ def test_cli_sync(team: Team) -> None:
     assert lone.returncode == 253 and b"no git remote 'nope'" in lone.stderr
 
 
+def test_cli_sync_checks_the_query_first_and_reports_what_it_pushed(team: Team) -> None:
+    from tests.cli.conftest import run_gitsm
+
+    alice = team.clone("alice")
+    alice.put_secret_value("app", secret_string="from alice")
+    upstream = team.origin_tip()
+    refused = run_gitsm(["sync", "--query", "foo(After)"], cwd=path_of(alice))
+    assert refused.returncode == 252 and b"Unknown function: foo()" in refused.stderr
+    assert team.origin_tip() == upstream  # nothing fetched into the branch, nothing pushed
+    pushed = run_gitsm(["sync", "--query", "abs(After)"], cwd=path_of(alice))
+    assert pushed.returncode == 0 and pushed.stdout == b"", pushed.stderr
+    tip = alice.repo.tip().commit_id
+    assert team.origin_tip() == tip != upstream
+    assert f"Sync took effect (After {tip}, Pushed True)".encode() in pushed.stderr
+    # a sync that pushed some operations and could not replay another: the conflict is the
+    # news (254), and the warning says the output is missing
+    bob = team.clone("bob")
+    bob.delete_secret("app", force_delete_without_recovery=True)
+    bob.tag_resource("other", [{"Key": "k", "Value": "v"}])
+    bob.sync()
+    alice.put_secret_value("app", secret_string="Alice-Value-2f17")
+    alice.tag_resource("other", [{"Key": "k2", "Value": "v2"}])
+    conflict = run_gitsm(["sync", "--query", "abs(After)"], cwd=path_of(alice))
+    assert conflict.returncode == 254 and conflict.stdout == b""
+    assert b"Sync took effect" in conflict.stderr and b"SyncConflict" in conflict.stderr
+    assert b"Alice-Value-2f17" not in conflict.stderr
+
+
 def test_sync_is_refused_while_a_merge_is_unfinished(team: Team) -> None:
     from gitsm.errors import MergeInProgressError
 

@@ -1,9 +1,20 @@
 """How the CLI fails: one exception per exit code, one place that prints errors, and redaction.
 
 Exit codes follow aws CLI v2 (see :mod:`gitsm.errors`): 252 the command line does not parse (an
-unknown option, a bad value, a missing required argument, a parameter file that cannot be read),
-253 the environment is unusable (no store, no key ring), 254 the operation failed (an AWS error code
-such as ResourceNotFoundException), 255 anything else. Only ``--debug`` shows a traceback.
+unknown option, a bad value, a missing required argument, a parameter file that cannot be read, a
+``--query`` that cannot run: checked before the operation), 253 the environment is unusable (no
+store, no key ring), 254 the operation failed (an AWS error code such as
+ResourceNotFoundException), 255 anything else (a ``--query`` that fails on a read's output, say).
+Only ``--debug`` shows a traceback.
+
+The rule behind them: the exit status says what happened to the store. 0 exactly when the operation
+took effect; any other code means it did not, and nothing changed. So a write (any command that
+changes the store, the key ring or the repository's hooks) whose output cannot be shown after it
+landed (a ``--query`` that fails on the response at run time, a closed pipe, a character standard
+output cannot encode) still exits 0: standard output gets nothing more, and standard error gets a
+warning naming what landed and that only its output is missing (:class:`WriteLanded`, raised by
+:func:`gitsm.cli.output.emit` when given a :class:`Landed`). Running the command again would write
+again, so the warning says not to.
 
 Nothing printed on stderr may contain a secret value: core messages never hold one, the CLI never
 echoes the value options, and as a last guard every error line goes through :func:`redact`, which
@@ -15,7 +26,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 
 import typer
 
@@ -71,6 +82,45 @@ class EnvironmentFailure(CliError):
     """The store or its surroundings are unusable (exit 253)."""
 
     exit_code = EXIT_ENVIRONMENT
+
+
+class Landed:
+    """What a write changed, named for the warning shown when its output cannot be (never values).
+
+    ``what`` is the operation (``PutSecretValue``), ``ids`` its identifiers in order (``ARN``,
+    ``VersionId``, ...), ``see`` a command that shows the result.
+    """
+
+    def __init__(self, what: str, ids: Mapping[str, object], see: str | None = None) -> None:
+        self.what = what
+        self.ids = {k: v for k, v in ids.items() if v is not None}
+        self.see = see
+
+    def describe(self) -> str:
+        """``PutSecretValue took effect (ARN arn:..., VersionId ...)``."""
+        named = ", ".join(f"{k} {v}" for k, v in self.ids.items())
+        return f"{self.what} took effect" + (f" ({named})" if named else "")
+
+
+class WriteLanded(CliError):
+    """A write took effect, then its output could not be shown: a warning, and exit 0."""
+
+    exit_code = 0
+
+    def __init__(self, landed: Landed, reason: str) -> None:
+        see = f" '{landed.see}' shows the result." if landed.see else ""
+        super().__init__(
+            f"gitsm: warning: {landed.describe()}; only its output could not be shown: {reason}. "
+            "The write stands and nothing is left to redo (running the command again would "
+            f"repeat the write).{see}"
+        )
+        self.landed = landed
+
+
+def silence_stdout() -> None:
+    """Point standard output at /dev/null, so that flushing it at exit cannot fail again."""
+    with contextlib.suppress(OSError, ValueError):
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
 class Secrets:
@@ -136,7 +186,7 @@ def report(exc: BaseException, *, secrets: Secrets, debug: bool, operation: str 
         import traceback
 
         sys.stderr.write(secrets.redact("".join(traceback.format_exception(exc))))
-    lead = "" if isinstance(exc, UsageFailure) else "\n"  # the aws CLI's blank line, not on usage
+    lead = "" if isinstance(exc, UsageFailure | WriteLanded) else "\n"  # aws CLI's blank line
     sys.stderr.write(lead + secrets.redact(text).rstrip("\n") + "\n")
     return exit_code
 
@@ -150,8 +200,7 @@ def guarded(action: Callable[[], None], *, operation: str, debug: bool, secrets:
     except KeyboardInterrupt:
         raise typer.Exit(130) from None
     except BrokenPipeError:  # the reader went away (``gitsm list-secrets | head``): stop quietly
-        with contextlib.suppress(OSError, ValueError):
-            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        silence_stdout()  # (a write's output goes through output.emit, which reports its landing)
         raise typer.Exit(EXIT_OTHER) from None
     except Exception as exc:  # every failure leaves through report(): one format, no values
         code = report(exc, secrets=secrets, debug=debug, operation=operation)

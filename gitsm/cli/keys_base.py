@@ -15,18 +15,22 @@ from typer.core import TyperGroup
 
 from gitsm.cli import output
 from gitsm.cli.context import Globals, open_client
-from gitsm.cli.errors import EnvironmentFailure
+from gitsm.cli.errors import EnvironmentFailure, Landed
 from gitsm.cli.verbs import with_globals
 
 if TYPE_CHECKING:
     from gitsm.store import SecretStore
 
 
-def emit(data: Any, globals_: Globals, title: str) -> None:
-    """Print ``data`` with ``--output``/``--query`` (JSON by default)."""
-    fmt = output.check_format(globals_.output or "json")
-    query = output.compile_query(globals_.query)
-    sys.stdout.write(output.render(data, output=fmt, query=query, title=title))
+def emit(data: Any, globals_: Globals, title: str, *, landed: Landed | None = None) -> None:
+    """Print ``data`` with ``--output``/``--query`` (JSON by default); ``landed`` names what the
+    verb wrote, for the warning (exit 0) when the output cannot be shown (see output.emit)."""
+    output.emit(data, globals_, title, landed=landed)
+
+
+def key_write(what: str, **ids: object) -> Landed:
+    """The :class:`Landed` of a ``gitsm keys`` verb that wrote (``gitsm keys list`` shows it)."""
+    return Landed(what, ids, see="gitsm keys list")
 
 
 def group_class(fast: Callable[[Sequence[Any]], None]) -> type[TyperGroup]:

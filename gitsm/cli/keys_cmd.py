@@ -17,7 +17,7 @@ import typer
 
 from gitsm.cli.context import Globals
 from gitsm.cli.errors import UsageFailure
-from gitsm.cli.keys_base import emit, group_class, keys_verb, open_store, warn
+from gitsm.cli.keys_base import emit, group_class, key_write, keys_verb, open_store, warn
 from gitsm.cli.keys_default import set_default
 
 if TYPE_CHECKING:
@@ -120,7 +120,7 @@ def create_key(
     data: dict[str, Any] = {"KeyId": key_id, "Provider": "local", "KeyRing": str(local.key_dir)}
     if export:
         data["LocalKeysEntry"] = local.export_key(key_id)
-    emit(data, globals_, "CreateKey")
+    emit(data, globals_, "CreateKey", landed=key_write("CreateKey", KeyId=key_id))
 
 
 @keys_verb("ExportKey")
@@ -192,7 +192,8 @@ def create_alias(
     """
     if not recipient:
         raise UsageFailure("the following arguments are required: --recipient")
-    emit(_alias(open_store(globals_).create_key_alias(alias, recipient)), globals_, "PutKeyAlias")
+    created = open_store(globals_).create_key_alias(alias, recipient)
+    emit(_alias(created), globals_, "PutKeyAlias", landed=key_write("PutKeyAlias", AliasName=alias))
 
 
 @keys_verb("AddKeyRecipients")
@@ -206,8 +207,9 @@ def add_recipient(
     """Add recipients to a key alias (one commit). New versions are wrapped for them too; run
     'gitsm keys rekey --alias ALIAS' to give them the versions already stored.
     """
-    emit(_alias(open_store(globals_).add_key_recipients(alias, recipients)), globals_,
-         "AddKeyRecipients")  # fmt: skip
+    changed = open_store(globals_).add_key_recipients(alias, recipients)
+    emit(_alias(changed), globals_, "AddKeyRecipients",
+         landed=key_write("AddKeyRecipients", AliasName=alias))  # fmt: skip
 
 
 @keys_verb("RemoveKeyRecipients")
@@ -224,11 +226,15 @@ def remove_recipient(
     history still holds what they could decrypt, so rotate those values.
     """
     store = open_store(globals_)
-    emit(_alias(store.remove_key_recipients(alias, recipients)), globals_, "RemoveKeyRecipients")
-    sys.stderr.write(
-        f"gitsm: next, run 'gitsm keys rekey --alias {alias}' and rotate the values its exposure "
-        "report lists.\n"
-    )
+    changed = store.remove_key_recipients(alias, recipients)
+    try:
+        emit(_alias(changed), globals_, "RemoveKeyRecipients",
+             landed=key_write("RemoveKeyRecipients", AliasName=alias))  # fmt: skip
+    finally:  # what to do next holds even when the output could not be shown
+        sys.stderr.write(
+            f"gitsm: next, run 'gitsm keys rekey --alias {alias}' and rotate the values its "
+            "exposure report lists.\n"
+        )
 
 
 @keys_verb("DeleteKeyAlias")
@@ -305,8 +311,11 @@ def rekey(
         "RemovedRecipients": [_name(r) for r in report.removed],
         **_exposures(report.exposures),
     }
-    emit(data, globals_, "Rekey")
-    _warn_exposed(report.exposures)
+    landed = key_write("Rekey", Rewrapped=f"{len(report.rewrapped)} version(s)")
+    try:
+        emit(data, globals_, "Rekey", landed=landed)
+    finally:  # the rotation advice holds even when the output could not be shown
+        _warn_exposed(report.exposures)
 
 
 @keys_verb("ExposureReport")

@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from gitsm.cli.context import Globals
-from gitsm.cli.keys_base import emit, keys_verb, open_store, warn
+from gitsm.cli.keys_base import emit, key_write, keys_verb, open_store, warn
 
 DEFAULT_KEY_HELP = (
     "An alias of the store's key registry (gitsm keys create-alias), an age recipient (age1...), "
@@ -30,5 +30,8 @@ def set_default(
     """
     store = open_store(globals_)
     changed = store.set_default_key(key)
-    emit({"DefaultKmsKeyId": key, "Changed": changed}, globals_, "SetDefaultKey")
-    warn(store.default_key_warning())
+    landed = key_write("SetDefaultKey", DefaultKmsKeyId=key, Changed=changed)
+    try:
+        emit({"DefaultKmsKeyId": key, "Changed": changed}, globals_, "SetDefaultKey", landed=landed)
+    finally:
+        warn(store.default_key_warning())

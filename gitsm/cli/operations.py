@@ -10,6 +10,7 @@ ListSecrets pages through every result unless told otherwise, as the aws CLI doe
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import sys
 import uuid
@@ -21,10 +22,21 @@ import typer
 from gitsm.cli import options, output, params
 from gitsm.cli.awsmodel import OPERATIONS
 from gitsm.cli.context import META_KEY, Globals, globals_from, open_client
-from gitsm.cli.errors import ParamError, Secrets, UsageFailure, guarded
+from gitsm.cli.errors import Landed, ParamError, Secrets, UsageFailure, guarded
 
 SKELETON_CHOICES = ("input", "yaml-input", "output")
 VALUE_MEMBERS = ("SecretString", "SecretBinary")
+WRITES = frozenset({
+    "CreateSecret", "UpdateSecret", "PutSecretValue", "UpdateSecretVersionStage", "DeleteSecret",
+    "RestoreSecret", "TagResource", "UntagResource",
+})  # fmt: skip
+"""The operations that change the store: their output failing after they land still exits 0."""
+READS = frozenset({
+    "GetSecretValue", "BatchGetSecretValue", "DescribeSecret", "ListSecrets",
+    "ListSecretVersionIds", "GetRandomPassword",
+})  # fmt: skip
+"""The operations that change nothing."""
+LANDED_IDS = ("ARN", "Name", "VersionId", "DeletionDate")
 PAGING = ("StartingToken", "PageSize", "MaxItems")
 OPERATION_HELP = {
     "ListSecrets": "Lists the secrets in the store, not including secrets that are marked for "
@@ -102,8 +114,8 @@ def run(name: str, values: dict[str, Any]) -> None:
 
 def _run(name: str, values: dict[str, Any], globals_: Globals, secrets: Secrets) -> None:
     op = OPERATIONS[name]
-    fmt = output.check_format(globals_.output or "json")
-    query = output.compile_query(globals_.query)
+    output.check_format(globals_.output or "json")
+    output.compile_query(globals_.query)  # before anything runs: a bad --query changes nothing
     binary_format = globals_.binary_format
     for member in VALUE_MEMBERS:
         raw = values.get(f"m_{member}")
@@ -131,7 +143,37 @@ def _run(name: str, values: dict[str, Any], globals_: Globals, secrets: Secrets)
     else:
         method = getattr(_client(name, globals_), _snake(name))
         response = _paginate(method, api, op, paging) if paging is not None else method(**api)
-    sys.stdout.write(output.render(response, output=fmt, query=query, title=name))
+        _remember_values(response, secrets)
+    landed = _landed(name, api, response) if skeleton is None and name in WRITES else None
+    output.emit(response, globals_, name, landed=landed)
+
+
+def _landed(name: str, api: dict[str, Any], response: dict[str, Any]) -> Landed:
+    """What write ``name`` changed: the response's identifiers (the SecretId when it has none)."""
+    shown = output.plain(response)
+    ids = {k: shown[k] for k in LANDED_IDS if isinstance(shown.get(k), str)}
+    if not ids:
+        ids = {"SecretId": api.get("SecretId")}
+    secret = ids.get("ARN") or ids.get("SecretId")
+    return Landed(name, ids, see=f"gitsm describe-secret --secret-id {secret}" if secret else None)
+
+
+def _remember_values(response: dict[str, Any], secrets: Secrets) -> None:
+    """Add the values a response carries to ``secrets`` (masked in every error line, a last
+    guard): SecretString (and each value of a JSON one), SecretBinary (raw and base64), and
+    GetRandomPassword's RandomPassword."""
+    entries = [response, *response.get("SecretValues", [])]
+    for entry in entries:
+        text = entry.get("SecretString")
+        if isinstance(text, str):
+            secrets.add(text)
+            with contextlib.suppress(ValueError):
+                secrets.add(json.loads(text))
+        blob = entry.get("SecretBinary")
+        if isinstance(blob, bytes | bytearray):
+            secrets.add(bytes(blob))
+            secrets.add(base64.b64encode(bytes(blob)).decode("ascii"))
+    secrets.add(response.get("RandomPassword"))
 
 
 def _client(name: str, globals_: Globals) -> Any:

@@ -2,19 +2,30 @@
 
 A response is first made plain data (timestamps as ISO 8601 with the UTC offset, e.g.
 ``2026-11-28T07:04:33.731000+00:00``; blobs as base64; ``ResponseMetadata`` dropped), then the
-JMESPath ``--query`` is applied, then it is formatted. An empty response prints nothing.
+JMESPath ``--query`` is applied (:mod:`gitsm.cli.query`: checked before the command runs, and its
+failures never quote the data), then it is formatted. An empty response prints nothing.
+
+:func:`emit` prints; given a :class:`~gitsm.cli.errors.Landed` (the command wrote), a failure to
+show the output becomes the warning of :class:`~gitsm.cli.errors.WriteLanded` and exit 0.
 """
 
 from __future__ import annotations
 
 import base64
 import json
+import sys
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from gitsm.cli.errors import UsageFailure
+from gitsm.cli.errors import CliError, Landed, UsageFailure, WriteLanded, silence_stdout
+from gitsm.cli.query import QueryFailure, compile_query, search
+
+if TYPE_CHECKING:
+    from gitsm.cli.context import Globals
 
 FORMATS = ("json", "yaml", "text", "table")
+
+__all__ = ["FORMATS", "QueryFailure", "check_format", "compile_query", "emit", "plain", "render"]
 
 
 def plain(value: Any) -> Any:
@@ -39,24 +50,11 @@ def check_format(output: str) -> str:
     return output
 
 
-def compile_query(expression: str | None) -> Any:
-    """The compiled JMESPath expression (checked before any operation runs), or None."""
-    if expression is None:
-        return None
-    import jmespath  # type: ignore[import-untyped,unused-ignore]
-    from jmespath.exceptions import JMESPathError  # type: ignore[import-untyped,unused-ignore]
-
-    try:
-        return jmespath.compile(expression)
-    except JMESPathError as exc:
-        raise UsageFailure(f"argument --query: Bad value for --query {expression}: {exc}") from None
-
-
 def render(data: Any, *, output: str, query: Any, title: str) -> str:
     """The text to print for ``data`` (``title`` heads tables: the operation's name)."""
     data = plain(data)
     if query is not None:
-        data = query.search(data)
+        data = search(query, data)
     if data == {}:
         return ""
     if output == "text":
@@ -75,6 +73,53 @@ def render(data: Any, *, output: str, query: Any, title: str) -> str:
 
         return render_table(title, data)
     return json.dumps(data, indent=4, ensure_ascii=False) + "\n"
+
+
+def emit(data: Any, globals_: Globals, title: str, *, landed: Landed | None = None) -> None:
+    """Print ``data`` with ``--output``/``--query`` (JSON by default) and flush it.
+
+    ``landed`` says what the command wrote: then any failure to show the output (a ``--query``
+    that fails on it, a closed pipe, an encoding error) becomes :class:`WriteLanded` (a warning,
+    exit 0), since the write stands. Without it, the failure is the command's (exit 255).
+    """
+    fmt = check_format(globals_.output or "json")
+    query = compile_query(globals_.query)
+    try:
+        _write(render(data, output=fmt, query=query, title=title))
+    except Exception as exc:
+        if landed is None:
+            raise
+        reason = _reason(exc)
+    else:
+        return
+    raise WriteLanded(landed, reason)  # outside the except: no chained error to show
+
+
+def _write(text: str) -> None:
+    """Write ``text`` to standard output, flushed; an encoding error names no character."""
+    try:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    except UnicodeEncodeError as exc:
+        encoding = exc.encoding
+    else:
+        return
+    raise CliError(
+        f"standard output's encoding ({encoding}) cannot show some characters of this output; "
+        "set PYTHONIOENCODING=utf-8 (or use a UTF-8 locale) to see them"
+    )
+
+
+def _reason(exc: BaseException) -> str:
+    """Why the output could not be shown, in words that hold no data."""
+    if isinstance(exc, CliError):
+        return exc.message
+    if isinstance(exc, BrokenPipeError):
+        silence_stdout()
+        return "standard output was closed (broken pipe)"
+    if isinstance(exc, OSError):
+        return f"writing standard output failed ({type(exc).__name__}: {exc.strerror})"
+    return f"formatting it failed ({type(exc).__name__})"
 
 
 def _scalar(value: Any) -> bool:

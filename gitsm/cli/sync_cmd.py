@@ -6,12 +6,14 @@ could not be replayed, it prints the report too, then the error listing what to 
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from gitsm.cli.context import Globals, open_client
+from gitsm.cli.errors import Landed, WriteLanded
 from gitsm.cli.keys_base import emit
 from gitsm.cli.verbs import with_globals
 
@@ -84,9 +86,18 @@ def sync(
         report = store.sync(remote, branch, fetched=syncfast.FETCHED)
     except SyncConflict as exc:
         if isinstance(exc.report, SyncReport):
-            emit(report_data(exc.report), globals_, "Sync")
+            try:
+                emit(report_data(exc.report), globals_, "Sync", landed=_landed(exc.report))
+            except WriteLanded as lost:  # the conflict is the news (exit 254): say both
+                sys.stderr.write(lost.message + "\n")
         raise
-    emit(report_data(report), globals_, "Sync")
+    emit(report_data(report), globals_, "Sync", landed=_landed(report))
+
+
+def _landed(report: SyncReport) -> Landed:
+    """What a sync changed: where the branch is now and whether it pushed."""
+    ids = {"After": report.after, "Pushed": report.pushed, "UnsyncedRef": report.unsynced_ref}
+    return Landed("Sync", ids, see="gitsm log")
 
 
 def register(

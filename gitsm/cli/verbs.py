@@ -18,7 +18,7 @@ import typer
 
 from gitsm.cli import options, output, params
 from gitsm.cli.context import META_KEY, Globals, globals_from, open_client
-from gitsm.cli.errors import Secrets, guarded
+from gitsm.cli.errors import Landed, Secrets, guarded
 from gitsm.cli.locate import ENV_REPO
 
 LOG_KEYS = {"Secret": "Name", "Secret-Arn": "ARN"}
@@ -27,7 +27,9 @@ LOG_KEYS = {"Secret": "Name", "Secret-Arn": "ARN"}
 def with_globals(operation: str) -> Callable[[Callable[..., Any]], Callable[..., None]]:
     """Let a verb accept the global options after its name and fail like the operations do.
 
-    The verb receives the merged :class:`Globals` as its first argument.
+    The verb receives the merged :class:`Globals` as its first argument. ``--output`` and
+    ``--query`` are checked before it runs (exit 252, nothing done); a verb that writes passes a
+    :class:`Landed` to :func:`output.emit`.
     """
 
     def wrap(func: Callable[..., Any]) -> Callable[..., None]:
@@ -41,22 +43,19 @@ def with_globals(operation: str) -> Callable[[Callable[..., Any]], Callable[...,
             ctx: typer.Context = values.pop("ctx")
             globals_ = ctx.meta.get(META_KEY, Globals()).merged(globals_from(values))
             mine = {k: v for k, v in values.items() if not k.startswith("g_")}
-            guarded(
-                lambda: func(globals_, **mine),
-                operation=operation, debug=bool(globals_.debug), secrets=Secrets(),
-            )  # fmt: skip
+
+            def action() -> None:
+                output.check_format(globals_.output or "json")
+                output.compile_query(globals_.query)  # before the verb runs: nothing done
+                func(globals_, **mine)
+
+            guarded(action, operation=operation, debug=bool(globals_.debug), secrets=Secrets())
 
         params = [options.context_parameter(), *own, *options.global_parameters(hidden=True)]
         options.with_signature(command, params, func.__doc__ or "")
         return command
 
     return wrap
-
-
-def _print(data: Any, globals_: Globals, title: str) -> None:
-    fmt = output.check_format(globals_.output or "json")
-    query = output.compile_query(globals_.query)
-    sys.stdout.write(output.render(data, output=fmt, query=query, title=title))
 
 
 @with_globals("Init")
@@ -130,7 +129,9 @@ def init(
     }
     if setup.attributes_commit is not None:
         result["AttributesCommit"] = setup.attributes_commit
-    _print(result, globals_, "Init")
+    ids = {"Path": result["Path"], "AttributesCommit": setup.attributes_commit}
+    landed = Landed("Init", ids, see=f"gitsm --repo {result['Path']} keys list")
+    output.emit(result, globals_, "Init", landed=landed)
 
 
 @with_globals("Log")
@@ -162,7 +163,7 @@ def log(
     entries = history(store.repo, secret_id=secret_id)
     limit = None if max_items is None else params.coerce(max_items, "integer", "--max-items")
     rows = [_log_row(e) for e in with_signatures(store.repo, islice(entries, limit))]
-    _print({"Operations": rows}, globals_, "Log")
+    output.emit({"Operations": rows}, globals_, "Log")
 
 
 def _log_row(entry: Any) -> dict[str, Any]:
@@ -186,4 +187,7 @@ def _log_row(entry: Any) -> dict[str, Any]:
 def purge_deleted_secrets(globals_: Globals) -> None:
     """Remove the secrets whose recovery window has passed (one commit); print their names."""
     store = open_client(globals_).store
-    _print({"PurgedSecrets": store.purge_deleted_secrets()}, globals_, "PurgeDeletedSecrets")
+    purged = store.purge_deleted_secrets()
+    landed = Landed("PurgeDeletedSecrets", {"PurgedSecrets": ", ".join(purged) or "none"},
+                    see="gitsm log --max-items 1")  # fmt: skip
+    output.emit({"PurgedSecrets": purged}, globals_, "PurgeDeletedSecrets", landed=landed)

@@ -18,7 +18,7 @@ from typing import Annotated, Any
 import typer
 
 from gitsm.cli.context import Globals, store_path
-from gitsm.cli.errors import UsageFailure
+from gitsm.cli.errors import Landed, UsageFailure
 from gitsm.cli.keys_base import emit, group_class
 from gitsm.cli.verbs import with_globals
 
@@ -156,7 +156,8 @@ def hook_install(globals_: Globals) -> None:
         data["MergeDriver"] = "not a store"
     else:
         data["MergeDriver"] = "configured" if setup.config_changed else "unchanged"
-    emit(data, globals_, "HookInstall")
+    landed = Landed("HookInstall", {"Hook": data["Hook"], "Action": result.action})
+    emit(data, globals_, "HookInstall", landed=landed)
 
 
 @with_globals("HookUninstall")
@@ -166,7 +167,7 @@ def hook_uninstall(globals_: Globals) -> None:
 
     removed = uninstall(store_path(globals_))
     data = {"Hook": None if removed is None else str(removed), "Removed": removed is not None}
-    emit(data, globals_, "HookUninstall")
+    emit(data, globals_, "HookUninstall", landed=Landed("HookUninstall", data))
 
 
 def register(

@@ -51,6 +51,34 @@ def test_query_and_formats() -> None:
         check_format("xml")
 
 
+def test_every_jmespath_function_compiles_with_its_arity_and_fails_without_it() -> None:
+    from jmespath.functions import Functions  # type: ignore[import-untyped,unused-ignore]
+
+    for name, spec in Functions.FUNCTION_TABLE.items():
+        arity = len(spec["signature"])
+        compile_query(f"{name}({', '.join(['@'] * arity)})")  # accepted as jmespath would be
+        variadic = bool(spec["signature"]) and spec["signature"][-1].get("variadic")
+        if variadic:
+            compile_query(f"{name}({', '.join(['@'] * (arity + 2))})")
+        with pytest.raises(UsageFailure, match=f"function {name}\\(\\) takes"):
+            compile_query(f"{name}({', '.join(['@'] * (arity - 1))})")
+        if not variadic:
+            with pytest.raises(UsageFailure, match=f"function {name}\\(\\) takes"):
+                compile_query(f"{name}({', '.join(['@'] * (arity + 1))})")
+    # deep in the tree: in a projection, a filter, a multi-select, an expression reference
+    for nested in (
+        "SecretList[].nope(Name)",
+        "a[?nope(b)]",
+        "{x: nope(y)}",
+        "sort_by(@, &nope(x))",
+    ):
+        with pytest.raises(UsageFailure, match="Unknown function: nope\\(\\)"):
+            compile_query(nested)
+    with pytest.raises(UsageFailure, match="slice step cannot be 0"):
+        compile_query("SecretList[::0]")
+    assert compile_query("SecretList[::-1].Name") is not None
+
+
 def test_text_format_follows_the_aws_cli() -> None:
     response = {
         "ARN": ARN,
