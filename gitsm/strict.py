@@ -1,0 +1,270 @@
+"""Strict, bounded reading of the YAML store files: manifests and ``.gitsm/config.yaml``.
+
+A file in a tree may come from anyone with push access, and ``gitsm verify`` runs in the server's
+pre-receive hook, so reading one must cost time and memory in proportion to its bytes, no more:
+
+* its size is checked first, against the limits of :mod:`gitsm.model` (:func:`file_limit`);
+* PyYAML's event stream is scanned, and the file is refused at the first anchor, alias or tag
+  (and at nesting deeper than :data:`MAX_DEPTH`, or a second document) before anything is built
+  from it: an alias bomb costs what its bytes cost to scan;
+* only then is it loaded (PyYAML's safe loader, the C one where available), and every field is
+  checked for type and size (:class:`Fields`) before gitsm uses it.
+
+Every refusal is a :class:`~gitsm.errors.MalformedStoreFile` carrying ``path``, ``problem`` and
+``fix``, which ``gitsm verify`` prints as one line and reads turn into an error.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, date, datetime
+from typing import Any, NoReturn
+
+import yaml
+
+from gitsm.errors import LimitExceededException, MalformedStoreFile
+from gitsm.model import CONFIG_MAX_BYTES, ENVELOPE_MAX_BYTES, MANIFEST_MAX_BYTES
+from gitsm.paths import CONFIG_PATH, classify
+from gitsm.problems import RESTORE
+
+_Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+MAX_DEPTH = 8
+"""Deepest nesting of mappings and lists in a store file (gitsm writes at most 4 levels)."""
+TIMESTAMP_MAX = 64
+"""Longest timestamp text (gitsm writes 27 characters)."""
+NO_REFERENCES_FIX = "write it without anchors, aliases or tags, as gitsm does, or " + RESTORE
+
+
+def refuse(path: str, problem: str, fix: str = RESTORE) -> NoReturn:
+    """Raise the MalformedStoreFile of ``path``."""
+    raise MalformedStoreFile(path, problem, fix)
+
+
+def short(text: object, size: int = 40) -> str:
+    """``text`` quoted for a message: printable ASCII, at most about ``size`` characters."""
+    shown = ascii(str(text))[1:-1]
+    return repr(shown if len(shown) <= size else shown[:size] + "...")
+
+
+def file_limit(path: str) -> tuple[str, int] | None:
+    """(what the file is, its byte limit) for a store file at ``path``; None for other paths."""
+    if path == CONFIG_PATH:
+        return "the store config", CONFIG_MAX_BYTES
+    found = classify(path)
+    if found is None:
+        return None
+    if found[0] == "manifest":
+        return "a manifest", MANIFEST_MAX_BYTES
+    return "an envelope", ENVELOPE_MAX_BYTES
+
+
+def check_write(files: Mapping[str, bytes | None]) -> None:
+    """Refuse a write (LimitExceededException) that would make a store file over its limit, which
+    every reader would then refuse."""
+    for path, data in files.items():
+        limit = file_limit(path)
+        if data is not None and limit is not None and len(data) > limit[1]:
+            hint = (
+                " A secret keeps every labeled version and every version younger than "
+                "retention.min_version_age_hours (.gitsm/config.yaml): remove labels from old "
+                "versions, or wait until they may be pruned."
+                if limit[0] == "a manifest"
+                else ""
+            )
+            raise LimitExceededException(
+                f"This write would make {path} {len(data):,} bytes, over the limit of "
+                f"{limit[0]} ({limit[1]:,} bytes). Nothing was written.{hint}"
+            )
+
+
+def size_problem(size: int, what: str, limit: int) -> str | None:
+    """The problem of a file of ``size`` bytes that is ``what`` (limited to ``limit`` bytes)."""
+    if size <= limit:
+        return None
+    return f"is {size:,} bytes, over the limit of {what} ({limit:,} bytes)"
+
+
+def check_size(data: bytes, path: str, what: str, limit: int) -> None:
+    """Refuse ``data`` when it is longer than ``limit`` bytes."""
+    problem = size_problem(len(data), what, limit)
+    if problem is not None:
+        refuse(path, problem)
+
+
+def _scan(data: bytes, path: str) -> None:
+    """Refuse anchors, aliases, tags, deep nesting and extra documents, from the events alone."""
+    depth = documents = 0
+    for event in yaml.parse(data, Loader=_Loader):
+        if isinstance(event, yaml.NodeEvent):
+            if isinstance(event, yaml.AliasEvent):
+                refuse(path, f"uses a YAML alias (*{short(event.anchor)[1:-1]}); gitsm reads no "
+                       "anchors, aliases or tags", NO_REFERENCES_FIX)  # fmt: skip
+            if event.anchor is not None:
+                refuse(path, f"uses a YAML anchor (&{short(event.anchor)[1:-1]}); gitsm reads no "
+                       "anchors, aliases or tags", NO_REFERENCES_FIX)  # fmt: skip
+            tag = getattr(event, "tag", None)
+            if tag is not None:
+                refuse(path, f"uses a YAML tag ({short(tag)[1:-1]}); gitsm reads no anchors, "
+                       "aliases or tags", NO_REFERENCES_FIX)  # fmt: skip
+            if isinstance(event, yaml.CollectionStartEvent):
+                depth += 1
+                if depth > MAX_DEPTH:
+                    refuse(path, f"nests mappings and lists deeper than {MAX_DEPTH} levels")
+        elif isinstance(event, yaml.CollectionEndEvent):
+            depth -= 1
+        elif isinstance(event, yaml.DocumentStartEvent):
+            documents += 1
+            if documents > 1:
+                refuse(path, "holds more than one YAML document")
+
+
+def load_yaml(data: bytes, path: str, what: str, limit: int) -> dict[Any, Any]:
+    """Parse ``data`` (``what``, read from ``path``) as a YAML mapping, strictly (module docstring).
+
+    Raises MalformedStoreFile when it is too long, uses an anchor, alias or tag, is not valid YAML,
+    or is not a mapping.
+    """
+    check_size(data, path, what, limit)
+    try:
+        _scan(data, path)
+        doc = yaml.load(data, Loader=_Loader)
+    except yaml.YAMLError as exc:
+        first = (str(exc).splitlines() or ["syntax error"])[0]
+        refuse(path, f"is not valid YAML ({first[:120]})")
+    except (ValueError, OverflowError, RecursionError):
+        refuse(
+            path, "holds a value YAML cannot read (a number too long, a date that does not exist)"
+        )
+    if not isinstance(doc, dict):
+        refuse(path, "is not a YAML mapping")
+    return doc
+
+
+def format_problem(fmt: object, current: int) -> tuple[str, str] | None:
+    """A (problem, fix) when ``fmt`` is not the format number ``current`` that this gitsm reads."""
+    if not isinstance(fmt, int) or isinstance(fmt, bool):
+        return "has no format number", RESTORE
+    if fmt > current:
+        return f"uses store format {fmt}, newer than this gitsm reads ({current})", "upgrade gitsm"
+    return (f"has unknown format {fmt}", RESTORE) if fmt != current else None
+
+
+def describe(value: object) -> str:
+    """What a parsed value is, in the words of YAML and JSON."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true or false"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, datetime):
+        return "a timestamp"
+    if isinstance(value, date):
+        return "a date without a time"
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    return "a " + type(value).__name__
+
+
+class Fields:
+    """Checked access to one parsed mapping of a store file: each getter returns a value of the
+    type and size asked for, or raises MalformedStoreFile naming the field (``where`` + key)."""
+
+    def __init__(self, doc: object, path: str, where: str) -> None:
+        self.path, self.where = path, where
+        if not isinstance(doc, dict):
+            refuse(path, f"is malformed: {where} is {describe(doc)}, not a mapping")
+        self.doc: Mapping[Any, Any] = doc
+
+    def name(self, key: str) -> str:
+        """How the field ``key`` is named in messages."""
+        return f"{self.where}.{key}" if self.where else key
+
+    def fail(self, key: str, problem: str) -> NoReturn:
+        """Refuse the file for a problem of the field ``key``."""
+        refuse(self.path, f"is malformed: {self.name(key)} {problem}")
+
+    def get(self, key: str, optional: bool) -> Any:
+        """The raw value of ``key``; None when it is absent or null and ``optional``."""
+        value = self.doc.get(key)
+        if value is None and not optional:
+            self.fail(key, "is missing")
+        return value
+
+    def text(self, key: str, high: int, *, low: int = 1, optional: bool = False) -> str | None:
+        """A string of ``low`` to ``high`` characters."""
+        return self.check_text(key, self.get(key, optional), high, low)
+
+    def check_text(self, key: str, value: object, high: int, low: int = 1) -> str | None:
+        """``value`` (the field ``key``) checked as a string of ``low`` to ``high`` characters."""
+        if value is None:
+            return None
+        if not isinstance(value, str):
+            self.fail(key, f"is {describe(value)}, not a string")
+        if len(value) > high:
+            self.fail(key, f"is {len(value):,} characters long, over the limit of {high:,}")
+        if len(value) < low:
+            self.fail(key, "is empty" if low == 1 else f"is shorter than {low} characters")
+        return value
+
+    def timestamp(self, key: str, *, optional: bool = False) -> datetime | None:
+        """A timestamp with a time zone (a string in ISO 8601, or a YAML timestamp)."""
+        value = self.get(key, optional)
+        if value is None or isinstance(value, datetime):
+            return value if value is None or value.tzinfo else value.replace(tzinfo=UTC)
+        text = self.check_text(key, value, TIMESTAMP_MAX)
+        assert text is not None
+        try:
+            parsed = datetime.fromisoformat(text)
+        except ValueError:
+            self.fail(key, f"is not a timestamp ({short(text)})")
+        if parsed.tzinfo is None:
+            self.fail(key, f"is a timestamp without a time zone ({short(text)})")
+        return parsed.astimezone(UTC)
+
+    def number(self, key: str, low: float, high: float, *, integer: bool) -> float | int | None:
+        """An optional number (an integer when ``integer``) between ``low`` and ``high``."""
+        value = self.get(key, True)
+        if value is None:
+            return None
+        kinds = (int,) if integer else (int, float)
+        if isinstance(value, bool) or not isinstance(value, kinds):
+            self.fail(key, f"is {describe(value)}, not {'an integer' if integer else 'a number'}")
+        if not low <= value <= high:
+            self.fail(key, f"is {value!r}, outside {low:g} to {high:g}")
+        return value
+
+    def mapping(self, key: str) -> dict[Any, Any]:
+        """An optional mapping (absent or null gives an empty one)."""
+        value = self.get(key, True)
+        if value is None:
+            return {}
+        if not isinstance(value, dict):
+            self.fail(key, f"is {describe(value)}, not a mapping")
+        return value
+
+    def items(self, key: str, high: int) -> list[Any]:
+        """An optional list of at most ``high`` items (absent or null gives an empty one)."""
+        value = self.get(key, True)
+        if value is None:
+            return []
+        if not isinstance(value, list):
+            self.fail(key, f"is {describe(value)}, not a list")
+        if len(value) > high:
+            self.fail(key, f"has {len(value):,} entries, over the limit of {high:,}")
+        return value
+
+    def texts(self, key: str, high: int, length: int) -> list[str]:
+        """An optional list of at most ``high`` strings, each of 1 to ``length`` characters."""
+        out: list[str] = []
+        for i, item in enumerate(self.items(key, high)):
+            text = self.check_text(f"{key}[{i}]", item, length)
+            if text is None:
+                self.fail(f"{key}[{i}]", "is null, not a string")
+            out.append(text)
+        return out
