@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any, TypeVar, cast
 
 import yaml
@@ -189,11 +190,10 @@ def secret_from_doc(doc: dict[Any, Any], path: str) -> Secret:
     top = strict.Fields(doc, path, "")
     versions: dict[str, VersionInfo] = {}
     for vid, entry in top.mapping("versions").items():
-        where = f"versions[{strict.short(vid)}]"
         if not isinstance(vid, str) or not TOKEN_MIN <= len(vid) <= TOKEN_MAX:
-            top.fail(where, f"has a VersionId that is not a string of {TOKEN_MIN}-{TOKEN_MAX} "
-                     "characters")  # fmt: skip
-        v = strict.Fields(entry, path, where)
+            top.fail(f"versions[{strict.short(vid)}]", f"has a VersionId that is not a string of "
+                     f"{TOKEN_MIN}-{TOKEN_MAX} characters")  # fmt: skip
+        v = strict.Fields(entry, path, partial(_version_where, vid))
         kind = cast(ValueKind, v.text("type", 16))
         if kind not in ("string", "binary"):
             v.fail("type", f"is {strict.short(kind)}, an unknown value type (string or binary)")
@@ -221,6 +221,10 @@ def secret_from_doc(doc: dict[Any, Any], path: str) -> Secret:
         deletion_date=top.timestamp("deletion_date", optional=True),
         versions=versions,
     )
+
+
+def _version_where(vid: str) -> str:
+    return f"versions[{strict.short(vid)}]"
 
 
 def _required(value: T | None) -> T:

@@ -16,7 +16,7 @@ Every refusal is a :class:`~gitsm.errors.MalformedStoreFile` carrying ``path``, 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime
 from typing import Any, NoReturn
 
@@ -175,15 +175,21 @@ class Fields:
     """Checked access to one parsed mapping of a store file: each getter returns a value of the
     type and size asked for, or raises MalformedStoreFile naming the field (``where`` + key)."""
 
-    def __init__(self, doc: object, path: str, where: str) -> None:
-        self.path, self.where = path, where
+    def __init__(self, doc: object, path: str, where: str | Callable[[], str]) -> None:
+        self.path, self._where = path, where  # a callable is called only to name a problem
         if not isinstance(doc, dict):
-            refuse(path, f"is malformed: {where} is {describe(doc)}, not a mapping")
+            refuse(path, f"is malformed: {self.where} is {describe(doc)}, not a mapping")
         self.doc: Mapping[Any, Any] = doc
+
+    @property
+    def where(self) -> str:
+        """How this mapping is named in messages ("" for the file's top level)."""
+        return self._where if isinstance(self._where, str) else self._where()
 
     def name(self, key: str) -> str:
         """How the field ``key`` is named in messages."""
-        return f"{self.where}.{key}" if self.where else key
+        where = self.where
+        return f"{where}.{key}" if where else key
 
     def fail(self, key: str, problem: str) -> NoReturn:
         """Refuse the file for a problem of the field ``key``."""
@@ -198,6 +204,9 @@ class Fields:
 
     def text(self, key: str, high: int, *, low: int = 1, optional: bool = False) -> str | None:
         """A string of ``low`` to ``high`` characters."""
+        value = self.doc.get(key)
+        if type(value) is str and low <= len(value) <= high:  # the common case, checked at once
+            return value
         return self.check_text(key, self.get(key, optional), high, low)
 
     def check_text(self, key: str, value: object, high: int, low: int = 1) -> str | None:
@@ -217,14 +226,14 @@ class Fields:
         value = self.get(key, optional)
         if value is None or isinstance(value, datetime):
             return value if value is None or value.tzinfo else value.replace(tzinfo=UTC)
-        text = self.check_text(key, value, TIMESTAMP_MAX)
-        assert text is not None
+        if type(value) is not str or len(value) > TIMESTAMP_MAX:
+            self.check_text(key, value, TIMESTAMP_MAX)  # refuses it, naming its type or length
         try:
-            parsed = datetime.fromisoformat(text)
+            parsed = datetime.fromisoformat(value)
         except ValueError:
-            self.fail(key, f"is not a timestamp ({short(text)})")
+            self.fail(key, f"is not a timestamp ({short(value)})")
         if parsed.tzinfo is None:
-            self.fail(key, f"is a timestamp without a time zone ({short(text)})")
+            self.fail(key, f"is a timestamp without a time zone ({short(value)})")
         return parsed.astimezone(UTC)
 
     def number(self, key: str, low: float, high: float, *, integer: bool) -> float | int | None:
@@ -261,8 +270,11 @@ class Fields:
 
     def texts(self, key: str, high: int, length: int) -> list[str]:
         """An optional list of at most ``high`` strings, each of 1 to ``length`` characters."""
+        items = self.items(key, high)
+        if all(type(item) is str and 0 < len(item) <= length for item in items):
+            return list(items)  # the common case, checked at once
         out: list[str] = []
-        for i, item in enumerate(self.items(key, high)):
+        for i, item in enumerate(items):
             text = self.check_text(f"{key}[{i}]", item, length)
             if text is None:
                 self.fail(f"{key}[{i}]", "is null, not a string")
