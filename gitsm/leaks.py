@@ -76,11 +76,12 @@ def needles_of(value: bytes, kind: str, label: str) -> dict[bytes, str]:
         if len(encoded) >= MIN_BYTES:
             out.setdefault(encoded, f"the {label} (base64)")
     elif value.lstrip()[:1] in (b"{", b"["):
-        try:
+        try:  # a value nested too deep for the JSON reader (or for the walk) is looked for whole
             doc = json.loads(value)
-        except (UnicodeDecodeError, ValueError):
+            strings = list(_json_strings(doc))
+        except (UnicodeDecodeError, ValueError, RecursionError):
             return out
-        for key, text in _json_strings(doc):
+        for key, text in strings:
             raw = text.encode("utf-8")
             if len(raw) >= MIN_BYTES:
                 out.setdefault(raw, f"JSON key {key!r} of the {label}")

@@ -359,3 +359,23 @@ def test_init_refuses_an_account_id_or_region_the_config_reader_would_refuse(
     with pytest.raises(InvalidParameterException, match="1-64 characters"):
         SecretStore.init(tmp_path / "b", region="r" * 65)
     assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
+
+
+def test_json_nested_too_deep_is_no_crash_wherever_a_tree_holds_it() -> None:
+    """Anyone who can push (or encrypt to a recipient) can nest JSON deeper than the JSON reader
+    goes: the leak guard looks for such a value whole, and sync compares such envelopes as bytes."""
+    from gitsm.leaks import needles_of
+    from gitsm.store.replay_base import _sealing
+
+    deep = b"[" * 5000 + b"]" * 5000
+    assert needles_of(deep, "string", "AWSCURRENT value of secret s") == {
+        deep: "the AWSCURRENT value of secret s"
+    }
+    assert _sealing(deep) == (deep,)
+    assert _sealing(envelope_bytes()) == (
+        "app",
+        VID,
+        "string",
+        ENVELOPE["nonce"],
+        ENVELOPE["ciphertext"],
+    )
