@@ -5,8 +5,9 @@ pre-receive hook, so reading one must cost time and memory in proportion to its 
 
 * its size is checked first, against the limits of :mod:`gitsm.model` (:func:`file_limit`);
 * PyYAML's event stream is scanned, and the file is refused at the first anchor, alias or tag
-  (and at nesting deeper than :data:`MAX_DEPTH`, or a second document) before anything is built
-  from it: an alias bomb costs what its bytes cost to scan;
+  (and at more than :data:`MAX_NODES` values, an unquoted value longer than :data:`PLAIN_MAX`,
+  nesting deeper than :data:`MAX_DEPTH`, or a second document) before anything is built from it:
+  an alias bomb costs what its bytes cost to scan, and a load costs at most about 0.1 s;
 * only then is it loaded (PyYAML's safe loader, the C one where available), and every field is
   checked for type and size (:class:`Fields`) before gitsm uses it.
 
@@ -31,9 +32,18 @@ _Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 MAX_DEPTH = 8
 """Deepest nesting of mappings and lists in a store file (gitsm writes at most 4 levels)."""
+PLAIN_MAX = 4_096
+"""Longest unquoted scalar: PyYAML turns one that looks like a number into one (a base-60 number
+of 256 KiB took 3 s); a 2,048-character description or key id fits unquoted."""
+MAX_NODES = 20_000
+"""Most YAML values (mappings, lists and scalars) in a file read through PyYAML: building each
+costs about 6 us, so this bounds a load to about 0.1 s. A canonical manifest, read by its own line
+parser, has no such limit; in other YAML a version takes about 12 values (some 1,600 versions),
+a recipient of the config 5."""
 TIMESTAMP_MAX = 64
 """Longest timestamp text (gitsm writes 27 characters)."""
 NO_REFERENCES_FIX = "write it without anchors, aliases or tags, as gitsm does, or " + RESTORE
+REWRITE_FIX = "write it as gitsm does (gitsm verify lists what differs), or " + RESTORE
 
 
 def refuse(path: str, problem: str, fix: str = RESTORE) -> NoReturn:
@@ -93,10 +103,16 @@ def check_size(data: bytes, path: str, what: str, limit: int) -> None:
 
 
 def _scan(data: bytes, path: str) -> None:
-    """Refuse anchors, aliases, tags, deep nesting and extra documents, from the events alone."""
-    depth = documents = 0
+    """Refuse anchors, aliases, tags, too many values, long unquoted values, deep nesting and extra
+    documents, from the events alone (stopping at the first)."""
+    depth = documents = nodes = 0
     for event in yaml.parse(data, Loader=_Loader):
         if isinstance(event, yaml.NodeEvent):
+            nodes += 1
+            if nodes > MAX_NODES:
+                refuse(path, f"holds more than {MAX_NODES:,} YAML values (mappings, lists and "
+                       "scalars); gitsm writes a manifest in its canonical form, which has no such "
+                       "limit", REWRITE_FIX)  # fmt: skip
             if isinstance(event, yaml.AliasEvent):
                 refuse(path, f"uses a YAML alias (*{short(event.anchor)[1:-1]}); gitsm reads no "
                        "anchors, aliases or tags", NO_REFERENCES_FIX)  # fmt: skip
@@ -107,6 +123,14 @@ def _scan(data: bytes, path: str) -> None:
             if tag is not None:
                 refuse(path, f"uses a YAML tag ({short(tag)[1:-1]}); gitsm reads no anchors, "
                        "aliases or tags", NO_REFERENCES_FIX)  # fmt: skip
+            if (
+                isinstance(event, yaml.ScalarEvent)
+                and event.implicit[0]  # unquoted
+                and len(event.value) > PLAIN_MAX
+            ):
+                refuse(path, f"holds an unquoted value of {len(event.value):,} characters, "
+                           f"over the limit of {PLAIN_MAX:,}", "quote it, as gitsm does, or "
+                           + RESTORE)  # fmt: skip
             if isinstance(event, yaml.CollectionStartEvent):
                 depth += 1
                 if depth > MAX_DEPTH:
