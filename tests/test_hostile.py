@@ -235,3 +235,35 @@ def test_a_write_over_a_symlinked_manifest_is_refused_and_writes_nothing(tmp_pat
     assert code == 0, err  # the other secret is unaffected
     (problem,) = run_verify(path)
     assert problem.path == paths.manifest_path("app") and "symbolic link" in problem.problem
+
+
+def test_the_staged_check_reports_links_and_gitlinks_at_store_paths(tmp_path: Path) -> None:
+    """The pre-commit check sees what --rev sees: a manifest turned into a symbolic link, an
+    executable envelope and a gitlink staged at a manifest's path are one problem each."""
+    path = tmp_path / "store"
+    store = SecretStore.init(path)
+    for name in ("a", "b", "c"):
+        store.create_secret(name, secret_string=f"staged-test-{name}-value")
+    manifest = path / paths.manifest_path("a")
+    manifest.unlink()
+    manifest.symlink_to(Path("..") / "b" / paths.MANIFEST)
+    (vid,) = store.describe_secret("b").versions
+    (path / paths.version_path("b", vid)).chmod(0o755)
+    git(path, "add", "-A")
+    git(path, "rm", "-q", "--cached", paths.manifest_path("c"))
+    git(
+        path,
+        "update-index",
+        "--add",
+        "--cacheinfo",
+        f"160000,{'1' * 40},{paths.manifest_path('c')}",
+    )
+    found = {p.path: p.problem for p in run_verify(path, staged=True)}
+    assert found.keys() == {
+        paths.manifest_path("a"),
+        paths.version_path("b", vid),
+        paths.manifest_path("c"),
+    }, found
+    assert "symbolic link" in found[paths.manifest_path("a")]
+    assert "executable" in found[paths.version_path("b", vid)]
+    assert "gitlink" in found[paths.manifest_path("c")]
