@@ -55,6 +55,12 @@ UNMERGED_FIX = (
 )
 
 
+def not_gitsm(mode: int) -> str:
+    """The problem of a file under ``secrets/`` that is no store file, naming an odd git mode."""
+    kinds = {0o120000: "a symbolic link", 0o160000: "a gitlink", 0o100755: "an executable"}
+    return f"{NOT_GITSM} ({kinds[mode]})" if mode in kinds else NOT_GITSM
+
+
 def orphan_fix(path: str) -> str:
     """How to bring back the version of an envelope its manifest lost, never by deleting it."""
     return (
@@ -72,10 +78,10 @@ class Checker(FileChecks):
         """Check the whole tree."""
         self.check_config()
         groups: dict[str, list[str]] = {}
-        for path, _mode in self.snap.entries_under(paths.SECRETS_ROOT):
+        for path, mode in self.snap.entries_under(paths.SECRETS_ROOT):
             found = classify(path)
             if found is None:
-                self.add(path, NOT_GITSM, NOT_GITSM_FIX)
+                self.add(path, not_gitsm(mode), NOT_GITSM_FIX)
                 continue
             envelopes = groups.setdefault(found[1], [])
             if found[0] == "envelope":
@@ -95,17 +101,18 @@ class Checker(FileChecks):
         directories: set[str] = set()
         for path in store_paths:
             found = classify(path)
+            entry = self.snap.file(path, 0) if found is None else None
             if found is not None:
                 directories.add(found[1])
-            elif self.snap.file(path, 0) is not None:
-                self.add(path, NOT_GITSM, NOT_GITSM_FIX)
+            elif entry is not None:
+                self.add(path, not_gitsm(entry.mode), NOT_GITSM_FIX)
         for directory in sorted(directories):
             envelopes: list[str] = []
             versions_dir = f"{directory}/{paths.VERSIONS}"
             for name, is_dir in self.snap.list_dir(versions_dir):
                 if is_dir or not name.endswith(".json"):
-                    for path in self.snap.files_under(f"{versions_dir}/{name}"):
-                        self.add(path, NOT_GITSM, NOT_GITSM_FIX)
+                    for path, mode in self.snap.entries_under(f"{versions_dir}/{name}"):
+                        self.add(path, not_gitsm(mode), NOT_GITSM_FIX)
                 else:
                     envelopes.append(name)
             if envelopes or self.snap.file(f"{directory}/{paths.MANIFEST}", 0) is not None:

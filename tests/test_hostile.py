@@ -267,3 +267,16 @@ def test_the_staged_check_reports_links_and_gitlinks_at_store_paths(tmp_path: Pa
     assert "symbolic link" in found[paths.manifest_path("a")]
     assert "executable" in found[paths.version_path("b", vid)]
     assert "gitlink" in found[paths.manifest_path("c")]
+
+
+def test_a_stray_link_under_secrets_is_named_for_what_it_is(tmp_path: Path) -> None:
+    path = tmp_path / "store"
+    SecretStore.init(path).create_secret("keep", secret_string="stray-link-test-value")
+    (path / "secrets" / "app").symlink_to(tmp_path)
+    git(path, "add", "-A")
+    git(path, "commit", "-q", "--no-verify", "-m", "a link under secrets/")
+    expected = ["is not a gitsm file (a symbolic link)"]
+    assert [(p.path, p.problem) for p in run_verify(path)] == [("secrets/app", expected[0])]
+    code, _, err = invoke(path, "create-secret", "--name", "app/db", "--secret-string", "v-123456")
+    assert code == 253 and "nothing was written" in err, err  # never written through the link
+    assert list(tmp_path.glob("db")) == [] and git(path, "status", "--porcelain") == ""
