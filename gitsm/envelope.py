@@ -16,15 +16,24 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Sequence
-from typing import Any, cast
+from typing import Any
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from gitsm.errors import DecryptionFailure
+from gitsm import paths
+from gitsm.errors import DecryptionFailure, MalformedEnvelope
 from gitsm.keys import KeyService, Recipient
-from gitsm.model import ValueKind
+from gitsm.model import (
+    ENVELOPE_MAX_BYTES,
+    NAME_MAX,
+    RECIPIENTS_MAX,
+    TOKEN_MAX,
+    VALUE_MAX,
+    ValueKind,
+)
 from gitsm.providers.base import b64decode_strict, b64encode
+from gitsm.strict import describe, short
 
 FORMAT = 1
 CIPHER = "AES-256-GCM"
@@ -115,33 +124,98 @@ def seal(
     )
 
 
-def parse(data: bytes, *, name: str, version_id: str) -> dict[str, Any]:
-    """Parse and check an envelope's structure; DecryptionFailure if it is not intact."""
+FIELDS = ("cipher", "ciphertext", "format", "keys", "nonce", "secret", "type", "version_id")
+"""The fields of a format-1 envelope; any other is refused."""
+CIPHERTEXT_B64_MAX = 4 * -(-(VALUE_MAX + 16) // 3)
+"""Longest ``ciphertext``: base64 of the largest value (65,536 bytes) and its 16-byte GCM tag."""
+STANZA_FIELDS_MAX = 8
+STANZA_VALUE_MAX = 8 * 1024
+"""Longest field of a key stanza (an age stanza is about 1.5 KB with the longest secret name)."""
+_TEXT_FIELDS = (("cipher", 64), ("ciphertext", CIPHERTEXT_B64_MAX), ("nonce", 64),
+                ("secret", NAME_MAX), ("type", 16), ("version_id", TOKEN_MAX))  # fmt: skip
+FIX = "restore the file from git history or put a new value"
 
-    def fail(why: str) -> DecryptionFailure:
-        return DecryptionFailure(
-            f"Secrets Manager can't decrypt version {version_id} of secret {name}: {why}. "
-            "Restore the file from git history or put a new value."
-        )
 
+def shape_problem(doc: dict[str, Any]) -> str | None:
+    """The first field of a parsed envelope whose type or size is wrong, as a problem ("has ...",
+    "field ... is ..."); None when every field is in shape. The format is checked before."""
+    unknown = sorted(key for key in doc if key not in FIELDS)
+    if unknown:
+        return f"has an unknown field {short(unknown[0])}"
+    for key, high in _TEXT_FIELDS:
+        value = doc.get(key)
+        if not isinstance(value, str):
+            return (
+                f"field {key} is {'missing' if key not in doc else describe(value)}, not a string"
+            )
+        if len(value) > high:
+            return f"field {key} is {len(value):,} characters long, over the limit of {high:,}"
+    stanzas = doc.get("keys")
+    if not isinstance(stanzas, list) or not 1 <= len(stanzas) <= RECIPIENTS_MAX:
+        return f"field keys is {describe(stanzas)}, not a list of 1-{RECIPIENTS_MAX} key stanzas"
+    for i, stanza in enumerate(stanzas):
+        if not isinstance(stanza, dict) or len(stanza) > STANZA_FIELDS_MAX:
+            return (f"key stanza {i} is {describe(stanza)}, not an object of at most "
+                    f"{STANZA_FIELDS_MAX} fields")  # fmt: skip
+        for key, value in stanza.items():
+            if not isinstance(value, str) or len(value) > STANZA_VALUE_MAX:
+                return (f"key stanza {i} has a field {short(key)} that is not a string of at most "
+                        f"{STANZA_VALUE_MAX:,} characters")  # fmt: skip
+        if not stanza.get("provider") or not stanza.get("key_id"):
+            return f"key stanza {i} has no provider or no key_id"
+    return None
+
+
+def format_problem(fmt: object) -> tuple[str, str] | None:
+    """A (problem, fix) when ``fmt`` is not the envelope format this gitsm reads."""
+    if not isinstance(fmt, int) or isinstance(fmt, bool):
+        return "has no format number", FIX
+    if fmt > FORMAT:
+        return f"uses store format {fmt}, newer than this gitsm reads ({FORMAT})", "upgrade gitsm"
+    return (f"has unknown format {fmt}", FIX) if fmt != FORMAT else None
+
+
+def load(data: bytes) -> tuple[dict[str, Any] | None, str | None]:
+    """(the JSON object of an envelope, None), or (None, the problem) when it is over its size
+    limit, not JSON, or not an object. Nesting too deep for the JSON reader is not JSON here."""
+    if len(data) > ENVELOPE_MAX_BYTES:
+        return None, (f"is {len(data):,} bytes, over the limit of an envelope "
+                      f"({ENVELOPE_MAX_BYTES:,} bytes)")  # fmt: skip
     try:
         doc = json.loads(data.decode("ascii"))
-    except (UnicodeDecodeError, ValueError):
-        raise fail("the envelope is not valid JSON") from None
-    if not isinstance(doc, dict) or _dump(doc) != data:
-        raise fail("the envelope is not in canonical form, so it was altered")
-    if doc.get("format") != FORMAT or doc.get("cipher") != CIPHER:
-        raise fail("unknown envelope format or cipher")
-    if doc.get("secret") != name or doc.get("version_id") != version_id:
-        raise fail("the envelope belongs to another secret or version")
-    if doc.get("type") not in ("string", "binary"):
-        raise fail("unknown value type")
-    stanzas = doc.get("keys")
-    if not isinstance(stanzas, list) or not all(
-        isinstance(s, dict) and all(isinstance(v, str) for v in s.values()) for s in stanzas
-    ):
-        raise fail("the key stanzas are malformed")
-    return cast(dict[str, Any], doc)
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        return None, "is not valid JSON"
+    return (doc, None) if isinstance(doc, dict) else (None, "is not a JSON object")
+
+
+def parse(data: bytes, *, name: str, version_id: str) -> dict[str, Any]:
+    """Parse and check an envelope: its size, then JSON, format, the type and size of every field,
+    canonical form, secret, version and value type. Raises MalformedEnvelope (a
+    DecryptionFailure, carrying path, problem and fix) when it is not intact."""
+
+    def fail(problem: str, fix: str = FIX) -> MalformedEnvelope:
+        return MalformedEnvelope(
+            paths.version_path(name, version_id), problem, fix, name=name, version_id=version_id
+        )
+
+    doc, problem = load(data)
+    if doc is None:
+        raise fail(problem or "is not valid JSON")
+    bad = format_problem(doc.get("format"))
+    if bad is not None:
+        raise fail(*bad)
+    problem = shape_problem(doc)
+    if problem is not None:
+        raise fail(problem)
+    if _dump(doc) != data:
+        raise fail("is not in canonical form, so it was altered")
+    if doc["cipher"] != CIPHER:
+        raise fail("uses an unknown cipher")
+    if doc["secret"] != name or doc["version_id"] != version_id:
+        raise fail("belongs to another secret or version")
+    if doc["type"] not in ("string", "binary"):
+        raise fail("holds an unknown value type")
+    return doc
 
 
 Sealed = tuple[bytes, str, str, str]

@@ -135,6 +135,52 @@ class SyncConflict(OperationError):
         self.report = report
 
 
+class MalformedFile(Exception):
+    """A store file that the strict readers refuse, with ``path``, ``problem`` and ``fix`` apart.
+
+    Not raised itself: :class:`MalformedStoreFile` (a manifest or the store config) and
+    :class:`MalformedEnvelope` (a version envelope) carry these fields, so that ``gitsm verify``
+    reports the problem as one ``path: problem (fix)`` line without reading the message.
+    """
+
+    path: str
+    problem: str
+    fix: str
+
+    def _fields(self, path: str, problem: str, fix: str) -> None:
+        self.path, self.problem, self.fix = path, problem, fix
+
+
+def _sentence(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
+class MalformedStoreFile(StoreError, MalformedFile):
+    """A manifest or the store config is unreadable: a bad YAML construct, over its size limit, a
+    field of the wrong type or size, a newer format, or not a regular file (exit 253)."""
+
+    code = "MalformedStoreFile"
+
+    def __init__(self, path: str, problem: str, fix: str) -> None:
+        super().__init__(
+            f"The store file {path} {problem}. {_sentence(fix.replace('<path>', path))}. "
+            "gitsm reads no part of it; 'gitsm verify' lists every problem of the tree."
+        )
+        self._fields(path, problem, fix)
+
+
+class MalformedEnvelope(DecryptionFailure, MalformedFile):
+    """A version envelope that is not intact: not canonical JSON, over its size limit, a field of
+    the wrong type or size, another secret's or version's, or not a regular file (exit 254)."""
+
+    def __init__(self, path: str, problem: str, fix: str, *, name: str, version_id: str) -> None:
+        super().__init__(
+            f"Secrets Manager can't decrypt version {version_id} of secret {name}: the envelope "
+            f"{problem}. {_sentence(fix.replace('<path>', path))}."
+        )
+        self._fields(path, problem, fix)
+
+
 class MergeInProgressError(StoreError):
     """A merge, rebase, cherry-pick or revert is in progress in the store's checkout, or its index
     has unmerged (conflict) entries: a write must wait until it is finished or aborted."""
@@ -156,6 +202,7 @@ ERROR_TABLE: dict[str, tuple[int, int]] = {
         InvalidNextTokenException,
         InternalServiceError,
         StoreError,
+        MalformedStoreFile,
         LocalChangesError,
         RemoteError,
         SigningError,

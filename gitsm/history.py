@@ -3,15 +3,15 @@
 Every write is one commit whose message ends with trailers such as ``Gitsm-Operation``,
 ``Gitsm-Secret``, ``Gitsm-Secret-Arn``, ``Gitsm-Version-Id`` and ``Gitsm-Client-Request-Token``
 (values %-escaped where they are not printable ASCII). This module only reads commit messages,
-authors and committers (and, through :func:`with_signatures`, their signatures): it never opens
+authors and committers (and, through :func:`gitsm.signatures.with_signatures`, their signatures): it never opens
 a version file, so it cannot show a value, and the trailers hold none.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, replace
+from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import unquote
 
@@ -27,7 +27,7 @@ class HistoryEntry:
     ``author`` and ``committer`` read ``Name <email>``; the committer made the commit (the same
     person unless GIT_COMMITTER_* or ``committer.*`` said otherwise, as for a CI bot).
     ``signature`` (``good``, ``bad``, ``untrusted``, ``unverified`` or ``none``; empty until
-    :func:`with_signatures` looked) and ``signer`` describe the commit's signature."""
+    :func:`gitsm.signatures.with_signatures` looked) and ``signer`` describe the commit's signature."""
 
     commit: str
     date: datetime
@@ -78,20 +78,3 @@ def history(repo: GitRepo, *, secret_id: str | None = None) -> Iterator[HistoryE
         )
         if secret_id is None or entry.concerns(secret_id):
             yield entry
-
-
-def with_signatures(repo: GitRepo, entries: Iterable[HistoryEntry]) -> list[HistoryEntry]:
-    """``entries`` with each commit's signature status and signer, checked as ``git log
-    --show-signature`` checks (:func:`gitsm.signatures.log_signatures`): no program runs for an
-    unsigned commit."""
-    # imported here: it loads gitsm.verify, which readers of trailers (commitop) do not need
-    from gitsm.signatures import log_signatures
-
-    entries = list(entries)
-    checks = log_signatures(repo, [e.commit for e in entries])
-    out = []
-    for entry in entries:
-        check = checks[entry.commit]
-        signer = check.who if check.signed else ""
-        out.append(replace(entry, signature=check.status, signer=signer))
-    return out

@@ -27,13 +27,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from gitsm import envelope, paths
-from gitsm.errors import DecryptionFailure, StoreError
+from gitsm import envelope, paths, treefiles
+from gitsm.errors import DecryptionFailure, MalformedEnvelope, MalformedStoreFile
 from gitsm.gitrepo import GitRepo, Snapshot
 from gitsm.keys import KeyService
-from gitsm.manifest import load_secret
 from gitsm.model import Secret
-from gitsm.verify import Problem, index_file_from_env
+from gitsm.problems import Problem
 
 MIN_BYTES = 8
 ALLOW_MARKER = b"gitsm:allow"
@@ -77,11 +76,12 @@ def needles_of(value: bytes, kind: str, label: str) -> dict[bytes, str]:
         if len(encoded) >= MIN_BYTES:
             out.setdefault(encoded, f"the {label} (base64)")
     elif value.lstrip()[:1] in (b"{", b"["):
-        try:
+        try:  # a value nested too deep for the JSON reader (or for the walk) is looked for whole
             doc = json.loads(value)
-        except (UnicodeDecodeError, ValueError):
+            strings = list(_json_strings(doc))
+        except (UnicodeDecodeError, ValueError, RecursionError):
             return out
-        for key, text in _json_strings(doc):
+        for key, text in strings:
             raw = text.encode("utf-8")
             if len(raw) >= MIN_BYTES:
                 out.setdefault(raw, f"JSON key {key!r} of the {label}")
@@ -93,10 +93,8 @@ def managed_values(snap: Snapshot, keys: KeyService) -> tuple[dict[bytes, str], 
     needles: dict[bytes, str] = {}
     failed = 0
     labelled: list[tuple[str, Secret, str, str]] = []  # envelope path, secret, VersionId, label
-    for directory, data in snap.find_dirs_with(paths.SECRETS_ROOT, paths.MANIFEST, paths.VERSIONS):
-        try:
-            secret = load_secret(data, f"{directory}/{paths.MANIFEST}")
-        except StoreError:
+    for directory, secret in treefiles.each_manifest(snap):
+        if isinstance(secret, MalformedStoreFile):
             continue  # gitsm verify reports it
         for vid, info in secret.versions.items():
             if info.stages:
@@ -107,7 +105,11 @@ def managed_values(snap: Snapshot, keys: KeyService) -> tuple[dict[bytes, str], 
         items: list[envelope.Sealed] = []
         labels: list[str] = []
         for where, secret, vid, label in labelled[start : start + envelope.OPEN_BATCH]:
-            sealed = snap.read(where)
+            try:
+                sealed = treefiles.envelope_bytes(snap, secret.name, vid, where)
+            except MalformedEnvelope:
+                sealed = None  # gitsm verify reports it, and it does not decrypt
+                failed += 1
             if sealed is not None:  # gitsm verify reports a missing envelope
                 items.append((sealed, secret.name, secret.arn, vid))
                 labels.append(label)
@@ -172,5 +174,5 @@ def guard(
 def run_leak_guard(repo_path: str | Path, *, keys: KeyService | None = None) -> LeakReport:
     """Run the leak guard on what is staged in the repository at ``repo_path``."""
     repo = GitRepo.open(repo_path)
-    changes = repo.staged_changes(index_file_from_env(repo))
+    changes = repo.staged_changes(repo.index_file_from_env())
     return guard(repo, changes, keys or KeyService())

@@ -9,35 +9,54 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from functools import partial
+from typing import Any, TypeVar, cast
 
 import yaml
 
-from gitsm.errors import StoreError
-from gitsm.model import DEFAULT_KEY_ALIAS, Secret, VersionInfo
+from gitsm import strict
+from gitsm.model import (
+    ACCOUNT_ID,
+    ALIAS_MAX,
+    ARN_MAX,
+    CONFIG_MAX_BYTES,
+    DEFAULT_KEY_ALIAS,
+    DESCRIPTION_MAX,
+    KEY_IDS_PER_VERSION,
+    KMS_KEY_ID_MAX,
+    MANIFEST_MAX_BYTES,
+    NAME_MAX,
+    RECIPIENTS_MAX,
+    REGION_MAX,
+    STAGE_MAX_LEN,
+    STAGES_PER_VERSION,
+    TAG_KEY_MAX,
+    TAG_VALUE_MAX,
+    TAGS_MAX,
+    TOKEN_MAX,
+    TOKEN_MIN,
+    Secret,
+    ValueKind,
+    VersionInfo,
+)
+from gitsm.paths import CONFIG_PATH
 
 FORMAT = 1
 
-try:  # the C loader/dumper are ~4x faster; fall back to pure Python where libyaml is missing
-    _Loader: Any = yaml.CSafeLoader
-    _Dumper: Any = yaml.CSafeDumper
-except AttributeError:  # pragma: no cover - depends on how PyYAML was built
-    _Loader, _Dumper = yaml.SafeLoader, yaml.SafeDumper
+_Dumper: Any = getattr(yaml, "CSafeDumper", yaml.SafeDumper)  # C where libyaml is built in
 
 
 def _ts(value: datetime) -> str:
     return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def _parse_ts(value: object) -> datetime:
-    if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=UTC)
-    if not isinstance(value, str):
-        raise ValueError(f"not a timestamp: {value!r}")
-    parsed = datetime.fromisoformat(value)
-    if parsed.tzinfo is None:
-        raise ValueError(f"timestamp without a time zone: {value!r}")
-    return parsed.astimezone(UTC)
+T = TypeVar("T")
+
+
+def _check_format(doc: dict[Any, Any], path: str) -> None:
+    bad = strict.format_problem(doc.get("format"), FORMAT)
+    if bad is not None:
+        strict.refuse(path, *bad)
 
 
 def dump_yaml(data: dict[str, Any]) -> bytes:
@@ -46,28 +65,6 @@ def dump_yaml(data: dict[str, Any]) -> bytes:
         data, Dumper=_Dumper, sort_keys=False, default_flow_style=False, allow_unicode=False
     )
     return text.encode("utf-8")
-
-
-def load_yaml(data: bytes, what: str) -> dict[str, Any]:
-    """Parse a YAML mapping, raising StoreError naming ``what`` when it is not one."""
-    try:
-        doc = yaml.load(data, Loader=_Loader)
-    except yaml.YAMLError as exc:
-        raise StoreError(f"{what} is not valid YAML: {exc}. Fix or restore it with git.") from None
-    if not isinstance(doc, dict):
-        raise StoreError(f"{what} is not a YAML mapping. Fix or restore it with git.")
-    return doc
-
-
-def _check_format(doc: dict[str, Any], what: str) -> None:
-    fmt = doc.get("format")
-    if not isinstance(fmt, int):
-        raise StoreError(f"{what} has no format number. Fix or restore it with git.")
-    if fmt > FORMAT:
-        raise StoreError(
-            f"{what} uses store format {fmt}, newer than this gitsm understands ({FORMAT}). "
-            "Upgrade gitsm."
-        )
 
 
 _PLAIN = re.compile(r"[ !#-\[\]-~]*")
@@ -179,40 +176,60 @@ def _fast_doc(data: bytes) -> dict[str, Any] | None:
 
 
 def load_secret(data: bytes, path: str) -> Secret:
-    """Parse a manifest read from ``path``; raises StoreError when it is malformed."""
-    what = f"manifest {path}"
-    doc = _fast_doc(data) or load_yaml(data, what)
-    _check_format(doc, what)
-    try:
-        deleted = doc.get("deleted")
-        deletion = doc.get("deletion_date")
-        versions = {
-            str(vid): VersionInfo(
-                version_id=str(vid),
-                created=_parse_ts(v["created"]),
-                kind=v["type"],
-                kms_key_ids=[str(k) for k in v.get("kms_key_ids") or []],
-                stages=[str(s) for s in v.get("stages") or []],
-            )
-            for vid, v in (doc.get("versions") or {}).items()
-        }
-        for v in versions.values():
-            if v.kind not in ("string", "binary"):
-                raise ValueError(f"unknown value type {v.kind!r}")
-        return Secret(
-            name=str(doc["name"]),
-            arn=str(doc["arn"]),
-            created=_parse_ts(doc["created"]),
-            last_changed=_parse_ts(doc["last_changed"]),
-            description=doc.get("description"),
-            kms_key_id=doc.get("kms_key_id"),
-            tags=[(str(t["key"]), str(t["value"])) for t in doc.get("tags") or []],
-            deleted_date=_parse_ts(deleted) if deleted is not None else None,
-            deletion_date=_parse_ts(deletion) if deletion is not None else None,
-            versions=versions,
+    """Parse a manifest read from ``path``, strictly (:mod:`gitsm.strict`): its size first, then
+    the canonical form (:func:`_fast_doc`) or YAML without anchors, aliases or tags, then every
+    field's type and size. Raises MalformedStoreFile (a StoreError) when it is not readable."""
+    strict.check_size(data, path, "a manifest", MANIFEST_MAX_BYTES)
+    doc = _fast_doc(data) or strict.load_yaml(data, path, "a manifest", MANIFEST_MAX_BYTES)
+    return secret_from_doc(doc, path)
+
+
+def secret_from_doc(doc: dict[Any, Any], path: str) -> Secret:
+    """The Secret a parsed manifest describes, every field checked for type and size."""
+    _check_format(doc, path)
+    top = strict.Fields(doc, path, "")
+    versions: dict[str, VersionInfo] = {}
+    for vid, entry in top.mapping("versions").items():
+        if not isinstance(vid, str) or not TOKEN_MIN <= len(vid) <= TOKEN_MAX:
+            top.fail(f"versions[{strict.short(vid)}]", f"has a VersionId that is not a string of "
+                     f"{TOKEN_MIN}-{TOKEN_MAX} characters")  # fmt: skip
+        v = strict.Fields(entry, path, partial(_version_where, vid))
+        kind = cast(ValueKind, v.text("type", 16))
+        if kind not in ("string", "binary"):
+            v.fail("type", f"is {strict.short(kind)}, an unknown value type (string or binary)")
+        versions[vid] = VersionInfo(
+            version_id=vid,
+            created=_required(v.timestamp("created")),
+            kind=kind,
+            kms_key_ids=v.texts("kms_key_ids", KEY_IDS_PER_VERSION, KMS_KEY_ID_MAX),
+            stages=v.texts("stages", STAGES_PER_VERSION, STAGE_MAX_LEN),
         )
-    except (KeyError, TypeError, ValueError, AttributeError) as exc:
-        raise StoreError(f"{what} is malformed ({exc}). Fix or restore it with git.") from None
+    tags: list[tuple[str, str]] = []
+    for i, item in enumerate(top.items("tags", TAGS_MAX)):
+        tag = strict.Fields(item, path, f"tags[{i}]")
+        key = _required(tag.text("key", TAG_KEY_MAX))
+        tags.append((key, _required(tag.text("value", TAG_VALUE_MAX, low=0))))
+    return Secret(
+        name=_required(top.text("name", NAME_MAX)),
+        arn=_required(top.text("arn", ARN_MAX)),
+        created=_required(top.timestamp("created")),
+        last_changed=_required(top.timestamp("last_changed")),
+        description=top.text("description", DESCRIPTION_MAX, low=0, optional=True),
+        kms_key_id=top.text("kms_key_id", KMS_KEY_ID_MAX, optional=True),
+        tags=tags,
+        deleted_date=top.timestamp("deleted", optional=True),
+        deletion_date=top.timestamp("deletion_date", optional=True),
+        versions=versions,
+    )
+
+
+def _version_where(vid: str) -> str:
+    return f"versions[{strict.short(vid)}]"
+
+
+def _required(value: T | None) -> T:
+    assert value is not None  # the getter was asked for a required field
+    return value
 
 
 @dataclass
@@ -244,23 +261,50 @@ class StoreConfig:
 
     @classmethod
     def load(cls, data: bytes) -> StoreConfig:
-        """Parse the config; raises StoreError when it is malformed or too new."""
-        what = "store config .gitsm/config.yaml"
-        doc = load_yaml(data, what)
-        _check_format(doc, what)
-        try:
-            retention = doc.get("retention") or {}
-            keys = {
-                str(alias): [{str(k): str(v) for k, v in r.items()} for r in recips]
-                for alias, recips in (doc.get("keys") or {}).items()
-            }
-            return cls(
-                account_id=str(doc["account_id"]),
-                region=str(doc["region"]),
-                default_kms_key_id=str(doc.get("default_kms_key_id") or DEFAULT_KEY_ALIAS),
-                keys=keys,
-                max_versions=int(retention.get("max_versions", 100)),
-                min_version_age_hours=float(retention.get("min_version_age_hours", 24.0)),
-            )
-        except (KeyError, TypeError, ValueError, AttributeError) as exc:
-            raise StoreError(f"{what} is malformed ({exc}). Fix or restore it with git.") from None
+        """Parse the config, strictly (:mod:`gitsm.strict`); raises MalformedStoreFile (a
+        StoreError) when it is not readable, too new or has a field of the wrong type or size."""
+        path = CONFIG_PATH
+        doc = strict.load_yaml(data, path, "the store config", CONFIG_MAX_BYTES)
+        _check_format(doc, path)
+        top = strict.Fields(doc, path, "")
+        account = _required(top.text("account_id", 12))
+        if not ACCOUNT_ID.fullmatch(account):
+            top.fail("account_id", f"is {strict.short(account)}, not 12 digits")
+        keys: dict[str, list[dict[str, str]]] = {}
+        for alias, recipients in top.mapping("keys").items():
+            where = f"keys[{strict.short(alias)}]"
+            top.check_text(where, alias, ALIAS_MAX)
+            if not isinstance(recipients, list) or not 1 <= len(recipients) <= RECIPIENTS_MAX:
+                top.fail(where, f"is {strict.describe(recipients)}, not a list of 1-"
+                         f"{RECIPIENTS_MAX} recipients")  # fmt: skip
+            keys[alias] = [_recipient(r, path, f"{where}[{i}]") for i, r in enumerate(recipients)]
+        retention = strict.Fields(top.mapping("retention"), path, "retention")
+        max_versions = retention.number("max_versions", 1, 1_000_000, integer=True)
+        min_age = retention.number("min_version_age_hours", 0, 1_000_000, integer=False)
+        return cls(
+            account_id=account,
+            region=_required(top.text("region", REGION_MAX)),
+            default_kms_key_id=top.text("default_kms_key_id", KMS_KEY_ID_MAX, low=0, optional=True)
+            or DEFAULT_KEY_ALIAS,
+            keys=keys,
+            max_versions=100 if max_versions is None else int(max_versions),
+            min_version_age_hours=24.0 if min_age is None else float(min_age),
+        )
+
+
+def _recipient(entry: object, path: str, where: str) -> dict[str, str]:
+    """One recipient of the key registry: a mapping of at most 8 string fields, with a provider
+    and a key_id."""
+    fields = strict.Fields(entry, path, where)
+    if len(fields.doc) > 8:
+        strict.refuse(
+            path, f"is malformed: {where} has {len(fields.doc)} fields, over the limit of 8"
+        )
+    out: dict[str, str] = {}
+    for key in fields.doc:
+        if not isinstance(key, str):
+            fields.fail(strict.short(key), "is not a string field name")
+        out[key] = _required(fields.text(key, KMS_KEY_ID_MAX))
+    for key in ("provider", "key_id"):
+        fields.get(key, False)
+    return out

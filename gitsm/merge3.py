@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 from gitsm import labels
 from gitsm.errors import LimitExceededException
 from gitsm.manifest import StoreConfig
-from gitsm.model import Secret, VersionInfo
+from gitsm.model import RECIPIENTS_MAX, Secret, VersionInfo
 
 T = TypeVar("T")
 
@@ -70,7 +70,7 @@ def merge_recipients(
         return None, conflict
     kept = [r for r in ours if r in theirs or r not in base]
     merged = kept + [r for r in theirs if r not in base and r not in kept]
-    return (merged, None) if merged else (None, conflict)
+    return (merged, None) if 0 < len(merged) <= RECIPIENTS_MAX else (None, conflict)
 
 
 def merge_config(

@@ -31,6 +31,24 @@ STAGE_MAX_LEN = 256
 STAGES_PER_VERSION = 20
 TAGS_MAX = 50
 TAG_KEY_MAX, TAG_VALUE_MAX = 128, 256
+ARN_MAX = 2_048
+REGION_MAX = 64
+ACCOUNT_ID = re.compile(r"[0-9]{12}")
+ALIAS_MAX = 256
+
+# Limits of the files gitsm reads from a tree (docs/FORMAT.md, "Limits"). Each is far above what
+# gitsm writes for real data and far below what would cost a reader noticeable time or memory.
+MANIFEST_MAX_BYTES = 256 * 1024
+"""A manifest: about 1,700 versions of one line each, beside 50 tags and a 2,048-character
+description, even with every character escaped."""
+CONFIG_MAX_BYTES = 256 * 1024
+"""The store config: over 2,000 recipients across the key registry."""
+ENVELOPE_MAX_BYTES = 1024 * 1024
+"""An envelope: a 65,536-byte value (87,404 characters of base64) and RECIPIENTS_MAX stanzas."""
+RECIPIENTS_MAX = 256
+"""Recipients of one key alias, and so key stanzas of one envelope."""
+KEY_IDS_PER_VERSION = 20
+"""Entries of a version's ``kms_key_ids`` in a manifest (gitsm writes one)."""
 
 _NAME_RE = re.compile(r"[A-Za-z0-9/_+=.@-]+")
 _ARN_SUFFIX_ALPHABET = string.ascii_letters + string.digits
@@ -83,6 +101,17 @@ def make_arn(region: str, account: str, name: str) -> str:
     """A new ARN for ``name``: AWS appends ``-`` and six random characters, fixed at creation."""
     suffix = "".join(_random.choice(_ARN_SUFFIX_ALPHABET) for _ in range(6))
     return f"arn:aws:secretsmanager:{region}:{account}:secret:{name}-{suffix}"
+
+
+def validate_store_identity(account_id: object, region: object) -> tuple[str, str]:
+    """Check a new store's account id (12 digits) and region (1-64 characters)."""
+    if not isinstance(account_id, str) or not ACCOUNT_ID.fullmatch(account_id):
+        raise InvalidParameterException("The account id must be 12 digits, such as 123456789012.")
+    if not isinstance(region, str) or not 1 <= len(region) <= REGION_MAX:
+        raise InvalidParameterException(
+            f"The region must be 1-{REGION_MAX} characters long, such as us-east-1."
+        )
+    return account_id, region
 
 
 def validate_name(name: object) -> str:

@@ -22,7 +22,7 @@ from gitsm.commitop import CommitOp, SecretChange
 from gitsm.errors import GitsmError
 from gitsm.manifest import StoreConfig, load_secret
 from gitsm.model import DEFAULT_KEY_ALIAS, Secret
-from gitsm.verify import Problem
+from gitsm.problems import Problem
 
 VERSION_WRITES = frozenset({"CreateSecret", "UpdateSecret", "PutSecretValue"})
 ONE_SECRET = VERSION_WRITES | {"UpdateSecretVersionStage", "DeleteSecret", "RestoreSecret",

@@ -27,7 +27,9 @@ from gitsm.keys import KeyService
 from gitsm.manifest import StoreConfig
 from gitsm.mergedriver import merge_file
 from gitsm.opcheck import OperationCheck, merge_problem
-from gitsm.verify import UNKNOWN_KEY_FIX, Problem, verify_snapshot
+from gitsm.problems import Problem
+from gitsm.verify import verify_snapshot
+from gitsm.verifyfiles import UNKNOWN_KEY_FIX
 
 NULL = "0" * 40
 

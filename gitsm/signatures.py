@@ -45,8 +45,9 @@ from gitsm.errors import StoreError
 from gitsm.gitenv import git_cli_env
 from gitsm.gitrepo import GitRepo
 from gitsm.gitrepo.graph import SignedData
+from gitsm.history import HistoryEntry
+from gitsm.problems import Problem
 from gitsm.sigverify import SignatureCheck, signer_key, verify_openpgp, verify_ssh
-from gitsm.verify import Problem  # the one place this module names Problem's home
 
 __all__ = [
     "AllowedSigners",
@@ -55,6 +56,7 @@ __all__ = [
     "commits_in_range",
     "log_signatures",
     "signature_problems",
+    "with_signatures",
 ]
 
 WORKERS = 4
@@ -291,3 +293,17 @@ def signature_problems(
     source = _source(allowed_signers)
     checks = check_signatures(repo_path, commits, source)
     return [_problem(check, source) for check in checks if check.status != "good"]
+
+
+def with_signatures(repo: GitRepo, entries: Iterable[HistoryEntry]) -> list[HistoryEntry]:
+    """``entries`` with each commit's signature status and signer, checked as ``git log
+    --show-signature`` checks (:func:`gitsm.signatures.log_signatures`): no program runs for an
+    unsigned commit."""
+    entries = list(entries)
+    checks = log_signatures(repo, [e.commit for e in entries])
+    out = []
+    for entry in entries:
+        check = checks[entry.commit]
+        signer = check.who if check.signed else ""
+        out.append(replace(entry, signature=check.status, signer=signer))
+    return out

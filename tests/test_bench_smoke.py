@@ -87,3 +87,19 @@ def test_range_bench_quick_prints_every_figure(tmp_path: Path) -> None:
     assert any(line.startswith("[target]") and " -> " in line for line in lines)
     hook = [line for line in lines if line.startswith("[pre-receive]")]
     assert len(hook) == 1 and "(accepted)" in hook[0]
+
+
+def test_parse_bench_quick_judges_every_hostile_file(tmp_path: Path) -> None:
+    """bench_parse.py --quick verifies every file of the hostile corpus, one problem each, and
+    prints the whole-corpus run, the worst case, the peer and the target."""
+    lines = quick_run("bench_parse.py", tmp_path / "corpus", tmp_path / "home")
+    files = [line for line in lines if line.startswith("[file] ")]
+    assert len(files) == 42 and all(line.endswith("problems=1") for line in files), files
+    assert {line.split()[2] for line in files} == {"manifest", "config", "envelope"}
+    (everything,) = [line for line in lines if line.startswith("[all] ")]
+    assert "all 32 hostile files" in everything, everything  # one config of the 11 at a time
+    assert everything.endswith("exit 1")
+    assert [line for line in lines if line.startswith("[worst] in-process ")]
+    assert [line for line in lines if line.startswith("[peer] PyYAML safe load")]
+    (target,) = [line for line in lines if line.startswith("[target] ")]
+    assert " -> " in target

@@ -12,7 +12,8 @@ from gitsm.manifest import _fast_doc, dump_secret, load_secret
 from gitsm.model import Secret, VersionInfo
 
 text = st.text(max_size=40)
-ids = st.text(min_size=1, max_size=64)
+some = st.text(min_size=1, max_size=40)  # fields that may not be empty (an ARN, a label, a key id)
+ids = st.text(min_size=32, max_size=64)  # a VersionId has 32-64 characters
 stamps = st.datetimes(
     min_value=datetime(2000, 1, 1), max_value=datetime(2100, 1, 1), timezones=st.just(UTC)
 )
@@ -26,18 +27,18 @@ def secrets(draw: st.DrawFn) -> Secret:
             vid,
             draw(stamps),
             draw(st.sampled_from(["string", "binary"])),
-            draw(st.lists(text, max_size=2)),
-            draw(st.lists(text, max_size=3, unique=True)),
+            draw(st.lists(some, max_size=2)),
+            draw(st.lists(some, max_size=3, unique=True)),
         )
     deleted = draw(st.none() | stamps)
     return Secret(
         name=draw(st.from_regex(r"[A-Za-z0-9/_+=.@-]{1,40}", fullmatch=True)),
-        arn=draw(text),
+        arn=draw(some),
         created=draw(stamps),
         last_changed=draw(stamps),
         description=draw(st.none() | text),
-        kms_key_id=draw(st.none() | text),
-        tags=draw(st.lists(st.tuples(text, text), max_size=3)),
+        kms_key_id=draw(st.none() | some),
+        tags=draw(st.lists(st.tuples(some, text), max_size=3)),
         deleted_date=deleted,
         deletion_date=deleted + timedelta(days=7) if deleted else None,
         versions=versions,

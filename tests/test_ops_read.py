@@ -629,7 +629,7 @@ def test_list_pages_reuse_one_parse_of_the_manifests(
 ) -> None:
     """Paging through a listing parses the store's manifests once per commit and query; a write,
     another query or a secret reaching its deletion date between pages is still seen."""
-    import gitsm.store.core as core
+    import gitsm.treefiles as treefiles  # where the store reads its manifests
 
     store = SecretStore.open(repo_path, clock=clock)
     for i in range(6):
@@ -637,13 +637,13 @@ def test_list_pages_reuse_one_parse_of_the_manifests(
         clock.advance(seconds=1)
     store.delete_secret("page/5", recovery_window_in_days=7)
     parsed: list[str] = []
-    real = core.load_secret
+    real = treefiles.load_secret
 
     def counting(data: bytes, where: str) -> object:
         parsed.append(where)
         return real(data, where)
 
-    monkeypatch.setattr(core, "load_secret", counting)
+    monkeypatch.setattr(treefiles, "load_secret", counting)
 
     def names(**kw: Any) -> list[list[str]]:
         pages, token = [], None

@@ -17,13 +17,14 @@ from gitsm import sigformat
 from gitsm.cli.app import app
 from gitsm.errors import StoreError
 from gitsm.gitrepo import GitRepo
-from gitsm.history import history, with_signatures
+from gitsm.history import history
 from gitsm.signatures import (
     AllowedSigners,
     check_signatures,
     commits_in_range,
     log_signatures,
     signature_problems,
+    with_signatures,
 )
 from gitsm.verify import Problem
 from tests.conftest import git

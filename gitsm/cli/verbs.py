@@ -157,7 +157,8 @@ def log(
     """
     from itertools import islice
 
-    from gitsm.history import history, with_signatures
+    from gitsm.history import history
+    from gitsm.signatures import with_signatures
 
     store = open_client(globals_).store
     entries = history(store.repo, secret_id=secret_id)

@@ -72,6 +72,8 @@ def verify(
     there is any, 0 when there is none.
 
     Checked: the store format; every file under secrets/ is a manifest or a version envelope;
+    every store file is a regular file (no symlink, gitlink or executable) within its size limit,
+    read strictly (no YAML anchors, aliases or tags; every field of its type and size);
     manifests are valid and canonical; label invariants; manifests and envelopes agree; each
     envelope's name and VersionId match its path; key ids are known; with --decrypt, every
     labeled version decrypts.

@@ -28,13 +28,16 @@ from gitsm.gitrepo.snapshot import (
     CommitInfo,
     RefConflict,
     Snapshot,
+    TreeFile,
     clean_git_env,
     conflicted_paths,
     git_cli_env,
 )
+from gitsm.gitrepo.views import GITLINK_MODE
 from gitsm.gitrepo.worktree import JOURNAL_NAME
 
 __all__ = [
+    "GITLINK_MODE",
     "JOURNAL_NAME",
     "LOCK_NAME",
     "STALE_LOCK_WAIT",
@@ -42,6 +45,7 @@ __all__ = [
     "GitRepo",
     "RefConflict",
     "Snapshot",
+    "TreeFile",
     "clean_git_env",
     "conflicted_paths",
     "git_cli_env",

@@ -11,8 +11,12 @@ import pygit2
 
 from gitsm.gitenv import REDIRECTING_GIT_VARS, clean_git_env, git_cli_env
 
-__all__ = ["REDIRECTING_GIT_VARS", "CommitInfo", "RefConflict", "Snapshot", "clean_git_env",
-           "conflicted_paths", "git_cli_env"]  # fmt: skip
+__all__ = ["REDIRECTING_GIT_VARS", "CommitInfo", "RefConflict", "Snapshot", "TreeFile",
+           "clean_git_env", "conflicted_paths", "git_cli_env"]  # fmt: skip
+
+_TREE = pygit2.enums.ObjectType.TREE
+_BLOB = pygit2.enums.ObjectType.BLOB
+_REGULAR = 0o100644
 
 
 class RefConflict(Exception):
@@ -25,6 +29,23 @@ def conflicted_paths(index: pygit2.Index) -> list[str]:
     if conflicts is None:
         return []
     return sorted({e.path for stages in conflicts for e in stages if e is not None})
+
+
+@dataclass(frozen=True)
+class TreeFile:
+    """A file entry of a tree (anything but a directory), as the strict readers see it.
+
+    ``mode`` is the git file mode (100644 a regular file, 100755 an executable, 120000 a symbolic
+    link, 160000 a gitlink); ``size`` is the blob's size in bytes (0 for a gitlink); ``data`` is
+    the content, read only for a regular file of at most the size the caller allowed; ``oid`` is
+    the object id the entry names.
+    """
+
+    path: str
+    mode: int
+    size: int
+    data: bytes | None
+    oid: str
 
 
 @dataclass(frozen=True)
@@ -65,42 +86,67 @@ class Snapshot:
             (str(e.name), e.type == pygit2.enums.ObjectType.TREE) for e in cast(pygit2.Tree, obj)
         ]
 
-    def find_dirs_with(self, root: str, entry: str, skip: str) -> Iterator[tuple[str, bytes]]:
-        """Walk ``root``; yield (dir path, content of ``entry``) for every dir holding that file.
+    def find_dirs_with(
+        self, root: str, entry: str, skip: str, max_bytes: int
+    ) -> Iterator[tuple[str, TreeFile]]:
+        """Walk ``root``; yield (dir path, :class:`TreeFile` of ``entry``) for every directory
+        holding a non-directory entry of that name (its content read as :meth:`file` does).
 
         Directories named ``skip`` are not descended into.
         """
         top = self._obj(root)
-        if top is None or top.type != pygit2.enums.ObjectType.TREE:
+        if top is None or top.type != _TREE:
             return
         stack: list[tuple[str, pygit2.Tree]] = [(root, cast(pygit2.Tree, top))]
         while stack:
             path, tree = stack.pop()
             for e in tree:
-                if e.type == pygit2.enums.ObjectType.TREE:
+                if e.type == _TREE:
                     if e.name != skip:
                         stack.append((f"{path}/{e.name}", cast(pygit2.Tree, self.repo[e.id])))
                 elif e.name == entry:
-                    yield path, bytes(cast(pygit2.Blob, self.repo[e.id]).data)
+                    yield path, self._tree_file(f"{path}/{e.name}", e, max_bytes)
 
-    def files_under(self, path: str) -> list[str]:
-        """Every file path at or below ``path`` (the path itself if it is a file)."""
+    def _tree_file(self, path: str, obj: pygit2.Object, max_bytes: int) -> TreeFile:
+        mode, oid = int(obj.filemode), str(obj.id)
+        if obj.type != _BLOB:  # a gitlink: the commit it names is not in this repository
+            return TreeFile(path, mode, 0, None, oid)
+        size = int(self.repo.odb.read_header(obj.id)[1])  # the size without reading the blob
+        if mode != _REGULAR or size > max_bytes:
+            return TreeFile(path, mode, size, None, oid)
+        return TreeFile(path, mode, size, bytes(cast(pygit2.Blob, self.repo[obj.id]).data), oid)
+
+    def file(self, path: str, max_bytes: int) -> TreeFile | None:
+        """The non-directory entry at ``path`` (None when there is none), its content read only
+        when it is a regular file (mode 100644) of at most ``max_bytes`` bytes."""
+        obj = self._obj(path)
+        if obj is None or obj.type == _TREE:
+            return None
+        return self._tree_file(path, obj, max_bytes)
+
+    def entries_under(self, path: str) -> list[tuple[str, int]]:
+        """(path, git file mode) of every non-directory entry at or below ``path`` (gitlinks and
+        symbolic links included)."""
         obj = self._obj(path)
         if obj is None:
             return []
-        if obj.type != pygit2.enums.ObjectType.TREE:
-            return [path]
-        out: list[str] = []
+        if obj.type != _TREE:
+            return [(path, int(obj.filemode))]
+        out: list[tuple[str, int]] = []
         stack = [(path, cast(pygit2.Tree, obj))]
         while stack:
             base, tree = stack.pop()
             for e in tree:
                 sub = f"{base}/{e.name}"
-                if e.type == pygit2.enums.ObjectType.TREE:
+                if e.type == _TREE:
                     stack.append((sub, cast(pygit2.Tree, self.repo[e.id])))
                 else:
-                    out.append(sub)
+                    out.append((sub, int(e.filemode)))
         return out
+
+    def files_under(self, path: str) -> list[str]:
+        """Every file path at or below ``path`` (the path itself if it is a file)."""
+        return [sub for sub, _mode in self.entries_under(path)]
 
     def blob_entry(self, path: str) -> pygit2.Object | None:
         """The tree entry at ``path`` when it is a blob (a file or a symlink), else None."""

@@ -6,6 +6,7 @@ import os
 import subprocess
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import cast
 
 import pygit2
@@ -13,6 +14,8 @@ import pygit2
 from gitsm.errors import StoreError
 from gitsm.gitrepo.base import RepoBase
 from gitsm.gitrepo.snapshot import CommitInfo, Snapshot, clean_git_env, conflicted_paths
+
+GITLINK_MODE = 0o160000
 
 
 class RepoViews(RepoBase):
@@ -49,6 +52,15 @@ class RepoViews(RepoBase):
         index.read(False)
         return index
 
+    def index_file_from_env(self) -> str | None:
+        """The index that ``GIT_INDEX_FILE`` names (git sets it for hooks), if it belongs to this
+        repository (a file inside its git directory)."""
+        value = os.environ.get("GIT_INDEX_FILE")
+        if not value:
+            return None
+        path = (Path.cwd() / value).resolve()
+        return str(path) if path.is_relative_to(self.gitdir.resolve()) and path.is_file() else None
+
     def unmerged_paths(self, index_file: str | None = None) -> list[str]:
         """Paths with unmerged (conflict) entries in the index (or ``index_file``), sorted; none in
         a bare repository, which has no index."""
@@ -82,7 +94,16 @@ class RepoViews(RepoBase):
 
     def staged_changes(self, index_file: str | None = None) -> dict[str, str | None]:
         """Files the index adds, modifies or removes relative to HEAD: path -> staged blob id, or
-        None when removed (submodules left out).
+        None when removed (submodules left out; :meth:`staged_entries` has them)."""
+        return {
+            path: None if entry is None else entry[1]
+            for path, entry in self.staged_entries(index_file).items()
+            if entry is None or entry[0] != GITLINK_MODE
+        }
+
+    def staged_entries(self, index_file: str | None = None) -> dict[str, tuple[int, str] | None]:
+        """Entries the index adds, modifies or removes relative to HEAD: path -> (git file mode,
+        staged object id), or None when removed; gitlinks (mode 160000) included.
 
         Asks ``git diff-index --cached``, which skips unchanged directories through the index's
         cache tree (libgit2 compares every entry: about 8x slower on a 3,000-file index).
@@ -103,13 +124,13 @@ class RepoViews(RepoBase):
         if proc.returncode != 0:
             raise StoreError(f"git diff-index failed: {proc.stderr.decode(errors='replace')}")
         fields = proc.stdout.split(b"\0")
-        out: dict[str, str | None] = {}
+        out: dict[str, tuple[int, str] | None] = {}
         for meta, path in zip(fields[0:-1:2], fields[1::2], strict=False):
             _, mode, _, blob, status = meta.decode().split(" ")
             if status == "D":
                 out[os.fsdecode(path)] = None
-            elif mode != "160000" and blob.strip("0"):  # not a submodule, not unmerged
-                out[os.fsdecode(path)] = blob
+            elif blob.strip("0"):  # not unmerged
+                out[os.fsdecode(path)] = (int(mode, 8), blob)
         return out
 
     def read_blob(self, blob_id: str) -> bytes:

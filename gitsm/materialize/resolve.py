@@ -78,7 +78,10 @@ class _Builder:
             else:
                 try:
                     doc = json.loads(value.value.decode("utf-8"))
-                except ValueError:  # never echo the parser's message: it may quote the value
+                except (
+                    ValueError,
+                    RecursionError,
+                ):  # never echo the message: it may quote the value
                     doc = None
                 parsed = doc if isinstance(doc, dict) else "is not a JSON object"
             self._json[request] = parsed

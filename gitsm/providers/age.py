@@ -227,7 +227,7 @@ class AgeProvider(KeyProvider):
                 return data_key
         try:
             doc = json.loads(plain.decode("utf-8"))
-        except (UnicodeDecodeError, ValueError):
+        except (UnicodeDecodeError, ValueError, RecursionError):  # anyone can encrypt to us
             doc = None
         if not isinstance(doc, dict) or doc.get("format") != PAYLOAD_FORMAT:
             raise KeyUnavailable(f"the age stanza for {key_id} is not a {PAYLOAD_FORMAT} payload")

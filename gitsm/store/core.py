@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Generic, Self, TypeVar
 from urllib.parse import quote
 
-from gitsm import envelope, paths
+from gitsm import envelope, paths, strict, treefiles
 from gitsm.errors import (
     MARKED_DELETED,
     SECRET_NOT_FOUND,
@@ -26,14 +26,15 @@ from gitsm.errors import (
     InternalServiceError,
     InvalidParameterException,
     InvalidRequestException,
+    MalformedEnvelope,
     ResourceNotFoundException,
     StoreError,
 )
 from gitsm.gitrepo import GitRepo, RefConflict, Snapshot
 from gitsm.keys import KeyService, Recipient
-from gitsm.manifest import StoreConfig, dump_secret, load_secret
+from gitsm.manifest import StoreConfig, dump_secret
 from gitsm.mergedriver import ATTRIBUTES_PATH, attributes_text
-from gitsm.model import DEFAULT_KEY_ALIAS, Secret, ValueKind, utcnow
+from gitsm.model import DEFAULT_KEY_ALIAS, Secret, ValueKind, utcnow, validate_store_identity
 
 T = TypeVar("T")
 MAX_ATTEMPTS = 20
@@ -106,7 +107,7 @@ class StoreCore:
         self.keys = keys or KeyService()
         self.clock = clock
         self.region_override = region
-        self._config_cache: tuple[str, StoreConfig] | None = None
+        self._config_cache: tuple[tuple[str, int], StoreConfig] | None = None
         self._listing: tuple[tuple[object, ...], list[Secret]] | None = None
 
     def region(self, config: StoreConfig) -> str:
@@ -163,7 +164,8 @@ class StoreCore:
         keys = keys or KeyService()
         region = region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
         account = account_id or "".join(_random.choice("0123456789") for _ in range(12))
-        fresh = StoreConfig(account_id=account, region=region or "us-east-1")
+        account, region = validate_store_identity(account, region or "us-east-1")
+        fresh = StoreConfig(account_id=account, region=region)
         if default_kms_key_id is not None and not cls._is_store(path, fsync):
             fresh = replace(fresh, default_kms_key_id=_new_default(keys, default_kms_key_id, fresh))
         repo = GitRepo.init(path, bare=bare, branch=branch, fsync=fsync)
@@ -193,13 +195,14 @@ class StoreCore:
     # -- reading ---------------------------------------------------------------------------
 
     def _config_at(self, snap: Snapshot) -> StoreConfig | None:
-        blob = snap.blob_id(paths.CONFIG_PATH)
-        if blob is None:
+        entry = snap.file(paths.CONFIG_PATH, 0)  # mode and object id, no content
+        if entry is None:
             return None
-        if self._config_cache is None or self._config_cache[0] != blob:  # parse once per content
-            data = snap.read(paths.CONFIG_PATH)
-            assert data is not None
-            self._config_cache = (blob, StoreConfig.load(data))
+        key = (entry.oid, entry.mode)
+        if self._config_cache is None or self._config_cache[0] != key:  # parse once per content
+            config = treefiles.read_config(snap)
+            assert config is not None
+            self._config_cache = (key, config)
         cached = self._config_cache[1]
         return replace(cached, keys={a: [dict(r) for r in rs] for a, rs in cached.keys.items()})
 
@@ -214,10 +217,8 @@ class StoreCore:
         return config
 
     def _load(self, snap: Snapshot, name: str) -> Secret | None:
-        data = snap.read(paths.manifest_path(name))
-        if data is None:
-            return None
-        return self._placed(load_secret(data, paths.manifest_path(name)), paths.secret_dir(name))
+        secret = treefiles.read_manifest(snap, paths.manifest_path(name))
+        return None if secret is None else self._placed(secret, paths.secret_dir(name))
 
     @staticmethod
     def _placed(secret: Secret, directory: str) -> Secret:
@@ -272,10 +273,8 @@ class StoreCore:
 
     def _manifests(self, snap: Snapshot) -> Iterator[Secret]:
         """Every secret in the tree, past its deletion date or not."""
-        for directory, data in snap.find_dirs_with(
-            paths.SECRETS_ROOT, paths.MANIFEST, paths.VERSIONS
-        ):
-            yield self._placed(load_secret(data, f"{directory}/{paths.MANIFEST}"), directory)
+        for directory, secret in treefiles.manifests(snap):
+            yield self._placed(secret, directory)
 
     def _listed(
         self, snap: Snapshot, query: tuple[object, ...], select: Callable[[Secret], bool],
@@ -315,7 +314,11 @@ class StoreCore:
             sealed: list[envelope.Sealed] = []
             at: list[int] = []
             for i, (secret, version_id) in enumerate(wanted[start : start + batch]):
-                data = snap.read(paths.version_path(secret.name, version_id))
+                try:
+                    data = treefiles.envelope_bytes(snap, secret.name, version_id)
+                except MalformedEnvelope as exc:
+                    found[i] = exc
+                    continue
                 if data is None:
                     found[i] = StoreError(
                         f"The envelope of version {version_id} of secret {secret.name} is "
@@ -368,6 +371,7 @@ class StoreCore:
                 change = plan(snap, config, now)  # type: ignore[arg-type]
                 if not change.files:
                     return change.result
+                strict.check_write(change.files)
                 try:
                     self.repo.commit(snap, change.files, commit_message(change), now)  # type: ignore[arg-type]
                 except RefConflict:

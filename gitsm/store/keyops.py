@@ -24,13 +24,14 @@ from gitsm import paths
 from gitsm.errors import (
     InvalidParameterException,
     InvalidRequestException,
+    LimitExceededException,
     ResourceExistsException,
     ResourceNotFoundException,
 )
 from gitsm.gitrepo import Snapshot
 from gitsm.keys import TEAM_KEY_HINT, Recipient
 from gitsm.manifest import StoreConfig
-from gitsm.model import DEFAULT_KEY_ALIAS
+from gitsm.model import DEFAULT_KEY_ALIAS, RECIPIENTS_MAX
 from gitsm.providers import PROVIDERS, KeyUnavailable, LocalProvider
 from gitsm.providers.local import ENV_KEYS
 from gitsm.store.core import Change, StoreCore
@@ -224,6 +225,11 @@ class KeyOps(StoreCore):
             else:
                 changed = [r for r in dict.fromkeys(given) if r not in current]
                 after = current + changed
+                if len(after) > RECIPIENTS_MAX:
+                    raise LimitExceededException(
+                        f"A key alias holds at most {RECIPIENTS_MAX} recipients; {alias} would "
+                        f"have {len(after)}. Nothing was written: split them across aliases."
+                    )
             if not changed:
                 return Change(self._alias(config, alias))
             keys_cfg = dict(config.keys)

@@ -112,8 +112,8 @@ class LifecycleOps(StoreCore):
         def plan(snap: Snapshot, config: StoreConfig, now: datetime) -> Change[list[str]]:
             names: list[str] = []
             files: dict[str, bytes | None] = {}
-            for directory, _data in snap.find_dirs_with(
-                paths.SECRETS_ROOT, paths.MANIFEST, paths.VERSIONS
+            for directory, _found in snap.find_dirs_with(
+                paths.SECRETS_ROOT, paths.MANIFEST, paths.VERSIONS, 0
             ):
                 name = paths.name_from_dir(directory)
                 secret = self._load(snap, name)

@@ -11,16 +11,16 @@ so that users know which values to rotate. ``rekey`` returns that report for its
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from gitsm import envelope, paths
+from gitsm import envelope, paths, treefiles
 from gitsm.errors import (
     DecryptionFailure,
     InvalidParameterException,
     InvalidRequestException,
+    MalformedEnvelope,
     ResourceNotFoundException,
 )
 from gitsm.gitrepo import Snapshot
@@ -73,18 +73,19 @@ class RekeyOps(StoreCore):
         if found is not None:
             return [found]
         for vid in secret.versions:  # a native key not held here: its provider is in the stanzas
-            for stanza in self._stanzas(snap.read(paths.version_path(secret.name, vid))):
+            try:
+                data = treefiles.envelope_bytes(snap, secret.name, vid)
+            except MalformedEnvelope:
+                data = None
+            for stanza in self._stanzas(data):
                 if stanza.get("key_id") == key_id and stanza.get("provider") in PROVIDERS:
                     return [Recipient(stanza["provider"], key_id)]
         return []
 
     @staticmethod
     def _stanzas(data: bytes | None) -> list[dict[str, str]]:
-        try:
-            doc = json.loads(data) if data is not None else None
-        except ValueError:
-            return []
-        keys = doc.get("keys") if isinstance(doc, dict) else None
+        doc = envelope.load(data)[0] if data is not None else None  # bounded: size, nesting
+        keys = doc.get("keys") if doc is not None else None
         if not isinstance(keys, list):
             return []
         return [s for s in keys if isinstance(s, dict)]
@@ -177,7 +178,7 @@ class RekeyOps(StoreCore):
         manifest_changed = False
         for vid, version in list(secret.versions.items()):
             path = paths.version_path(secret.name, vid)
-            data = snap.read(path)
+            data = treefiles.envelope_bytes(snap, secret.name, vid)  # DecryptionFailure if refused
             if data is None:
                 continue
             have = [(s.get("provider"), s.get("key_id")) for s in self._stanzas(data)]
@@ -235,11 +236,10 @@ class RekeyOps(StoreCore):
         for commit, _path, data in self.repo.history_files(
             root, lambda p: p.rsplit("/", 2)[-2:-1] == [paths.VERSIONS]
         ):
-            try:
-                doc = json.loads(data)
-                name, vid = str(doc["secret"]), str(doc["version_id"])
-            except (ValueError, KeyError, TypeError):
+            doc = envelope.load(data)[0]  # bounded: size, nesting
+            if doc is None or "secret" not in doc or "version_id" not in doc:
                 continue
+            name, vid = str(doc["secret"]), str(doc["version_id"])
             if secret_id is not None and name not in current:
                 continue
             if prefix is not None and not name.startswith(prefix):

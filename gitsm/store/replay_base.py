@@ -3,11 +3,10 @@ upstream secret it was made on, and merging its config change (:mod:`gitsm.store
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from gitsm import paths
+from gitsm import envelope, paths
 from gitsm.commitop import CommitOp, SecretChange
 from gitsm.gitrepo import Snapshot
 from gitsm.manifest import StoreConfig, load_secret
@@ -44,11 +43,8 @@ class ReplayContext:
 
 def _sealing(data: bytes) -> tuple[object, ...]:
     """What identifies a sealed value regardless of its key stanzas (re-wrapping keeps it)."""
-    try:
-        doc = json.loads(data)
-    except ValueError:
-        return (data,)
-    if not isinstance(doc, dict):
+    doc = envelope.load(data)[0]  # bounded: size, nesting
+    if doc is None:
         return (data,)
     return tuple(doc.get(k) for k in ("secret", "version_id", "type", "nonce", "ciphertext"))
 

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
 
-from gitsm import envelope, labels, paths
+from gitsm import envelope, labels, paths, treefiles
 from gitsm.errors import (
     InvalidParameterException,
     InvalidRequestException,
@@ -247,7 +247,11 @@ class WriteOps(StoreCore):
         for stage in (AWSCURRENT, AWSPENDING, AWSPREVIOUS):
             vid = secret.version_with_stage(stage)
             path = paths.version_path(secret.name, vid) if vid is not None else ""
-            data = snap.read(path) if vid is not None and path not in files else None
+            data = (  # DecryptionFailure when the envelope is refused
+                treefiles.envelope_bytes(snap, secret.name, vid)
+                if vid is not None and path not in files
+                else None
+            )
             if vid is None or data is None:
                 continue
             files[path] = envelope.rewrap(
