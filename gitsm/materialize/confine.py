@@ -63,10 +63,8 @@ def _kind(path: str) -> str | None:
     """'link', 'dir', 'file', or None when nothing is there."""
     try:
         mode = os.lstat(path).st_mode
-    except FileNotFoundError:
-        return None
-    except NotADirectoryError:
-        return None  # an earlier component is a file: reported for that one
+    except OSError:  # missing, or under a file (reported for that one), or unreadable (the
+        return None  # writer then fails on it with the system's reason)
     if stat.S_ISLNK(mode):
         return "link"
     return "dir" if stat.S_ISDIR(mode) else "file"

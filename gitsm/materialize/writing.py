@@ -93,16 +93,17 @@ class _Txn:
         self.fds.append(fd)
         return fd
 
-    def _make_dir(self, parent: int, name: str, shown: str) -> int:
-        """Create directory ``name`` in ``parent`` (0700) and open it without following links."""
+    def _make_dir(self, parent: int, name: str, shown: str) -> tuple[int, bool]:
+        """Create directory ``name`` in ``parent`` (0700) and open it without following links;
+        also whether this run made it (not when someone else did meanwhile)."""
         try:
             os.mkdir(name, DIR_MODE, dir_fd=parent)
-        except FileExistsError:  # made meanwhile by someone else: opened as any existing one
-            return self._open_dir(name, parent, shown)
+        except FileExistsError:  # opened as any existing one
+            return self._open_dir(name, parent, shown), False
         self.created.append((parent, name))
         fd = self._open_dir(name, parent, shown)
         os.fchmod(fd, DIR_MODE)  # whatever the umask
-        return fd
+        return fd, True
 
     def _open_base(self) -> int:
         """The base directory; missing directories on its way are created (0700)."""
@@ -120,10 +121,11 @@ class _Txn:
                     raise
                 missing.append(tail)
                 probe = head or "."
+        made = False
         for name in reversed(missing):
             probe = os.path.join(probe, name)
-            fd = self._make_dir(fd, name, probe)
-        if missing:
+            fd, made = self._make_dir(fd, name, probe)
+        if made:
             self.fresh.add(())
         return fd
 
@@ -136,18 +138,17 @@ class _Txn:
         else:
             parent = self.directory(parts[:-1])
             shown = self.shown(parts)
+            made = False
             if parts[:-1] in self.fresh:  # nothing exists yet in a directory made here
-                fd = self._make_dir(parent, parts[-1], shown)
+                fd, made = self._make_dir(parent, parts[-1], shown)
             else:
                 try:
                     fd = self._open_dir(parts[-1], parent, shown)
                 except FileNotFoundError:
-                    fd = self._make_dir(parent, parts[-1], shown)
-                else:
-                    self.dirs[parts] = fd
-                    return fd
+                    fd, made = self._make_dir(parent, parts[-1], shown)
             self.fresh.discard(parts[:-1])  # it holds a directory now
-            self.fresh.add(parts)
+            if made:
+                self.fresh.add(parts)
         self.dirs[parts] = fd
         return fd
 
