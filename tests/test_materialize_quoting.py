@@ -53,7 +53,7 @@ def source_in(shell: str, directory: Path, count: int) -> list[str]:
     return done.stdout.decode().split("\0")[:-1]
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(st.lists(VALUES, min_size=1, max_size=4))
 @example([f"'; touch {CANARY}; '", f"$(touch {CANARY})", 'it\'s "quoted" \\back\\slash\\ ok'])
 @example(["ends with a backslash\\", "x'", "next"])
@@ -157,7 +157,7 @@ GITHUB_VALUES = st.lists(
 ).map("".join)  # fmt: skip
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(st.lists(GITHUB_VALUES, min_size=1, max_size=5))
 @example(["x\r", "x\r\n", "\r", "\n", "", "a\r\r\nb\n\n", "=<<EOF", "ghadelimiter_0\nEOF"])
 def test_github_env_and_masks_read_back_exactly(values: list[str]) -> None:
