@@ -148,8 +148,9 @@ def _write_files(store: SecretStore, spec: Spec, base: str, progress: TextIO | N
     pairs, commit = collect(store, spec, "files", progress=progress, targets=targets,
                             check=check_paths)  # fmt: skip
     files: list[tuple[confine.Parts, bytes, int]] = []
-    for (_, parts), (_, item) in zip(_placed(pairs), pairs, strict=True):
-        assert parts is not None  # collect refused every path that leaves base
+    for (name, parts), (_, item) in zip(_placed(pairs), pairs, strict=True):
+        if parts is None:  # collect has refused it already; fail closed even so
+            raise MaterializeError([f"{name} would leave --out {base}"])
         files.append((parts, item.value, item.mode))
     write_files(base, files)
     return Summary(len(files), commit, [str(Path(base, name)) for name, _ in pairs])
