@@ -29,6 +29,7 @@ from gitsm.materialize import read as read_mod
 from gitsm.materialize.formats import escape_command_data
 from gitsm.materialize.read import read_values
 from gitsm.store import SecretStore
+from tests.test_materialize_quoting import parse_github_env
 
 PLAIN = "s3cr3t-plain-Value"
 TRICKY = 'it\'s "quoted" \\back\\slash\\ $HOME ${HOME} `id` %25 ü € #hash = sign;|&'
@@ -100,11 +101,34 @@ def run(store: SecretStore, spec: Spec, fmt: str, out: Path | None = None) -> by
     return stdout.getvalue()
 
 
-def test_dotenv_round_trips_through_python_dotenv(store: SecretStore, tmp_path: Path) -> None:
+DOTENV_REFUSED = {"TRICKY": "' or two backslashes in a row, and $", "MULTI": "carriage return",
+                  "PASSWORD": "ends with a backslash"}  # fmt: skip
+
+
+def test_dotenv_round_trips_through_python_dotenv_and_sh(
+    store: SecretStore, tmp_path: Path
+) -> None:
+    """Values no quoting can give back to both readers are refused, naming the entry; the rest are
+    read back exactly by python-dotenv and by ``set -a; . ./ci.env`` in sh."""
     out = tmp_path / "ci.env"
-    run(store, spec_of(*ALL_ENV), "dotenv", out)
-    assert dict(dotenv_values(out, interpolate=False)) == EXPECTED
+    with pytest.raises(MaterializeError) as info:
+        run(store, spec_of(*ALL_ENV), "dotenv", out)
+    assert len(info.value.problems) == len(DOTENV_REFUSED) and not out.exists()
+    for problem, (name, why) in zip(info.value.problems, DOTENV_REFUSED.items(), strict=True):
+        assert f"--env {name}: " in problem and why in problem, problem
+    for value in (TRICKY, MULTI, DOC["password"]):
+        assert value not in info.value.message
+    kept = [flag for flag in ALL_ENV if flag.split()[1].split("=")[0] not in DOTENV_REFUSED]
+    expected = {k: v for k, v in EXPECTED.items() if k not in DOTENV_REFUSED}
+    run(store, spec_of(*kept), "dotenv", out)
+    assert dict(dotenv_values(out, interpolate=False)) == expected == dict(dotenv_values(out))
     assert out.stat().st_mode & 0o777 == 0o600
+    names = " ".join(f'"${name}"' for name in expected)
+    proc = subprocess.run(
+        ["sh", "-c", f"set -a; . ./ci.env; printf '%s\\0' {names}"],
+        capture_output=True, check=True, cwd=tmp_path, env={"PATH": os.environ["PATH"]},
+    )  # fmt: skip
+    assert proc.stdout.decode().split("\0")[:-1] == list(expected.values())
 
 
 def test_export_round_trips_through_bash(store: SecretStore, tmp_path: Path) -> None:
@@ -132,43 +156,6 @@ def test_k8s_manifest_round_trips(store: SecretStore) -> None:
     assert data == {**{k: v.encode() for k, v in EXPECTED.items()}, "tls.bin": BINARY}
 
 
-def parse_github_env(text: str) -> dict[str, str]:
-    """$GITHUB_ENV read the way the runner does (FileCommandManager: NAME=value and heredocs)."""
-
-    def read_line(i: int) -> tuple[str | None, int, str | None]:
-        if i >= len(text):
-            return None, i, None
-        lf = text.find("\n", i)
-        if lf < 0:
-            return text[i:], len(text), None
-        crlf = text.find("\r\n", i)
-        if 0 <= crlf < lf:
-            return text[i:crlf], crlf + 2, "\r\n"
-        return text[i:lf], lf + 1, "\n"
-
-    out: dict[str, str] = {}
-    line, i, _ = read_line(0)
-    while line is not None:
-        if line:
-            eq, heredoc = line.find("="), line.find("<<")
-            if eq >= 0 and (heredoc < 0 or eq < heredoc):
-                key, value = line.split("=", 1)
-            else:
-                key, delimiter = line.split("<<", 1)
-                start = end = i
-                temp, i, newline = read_line(i)
-                while (temp or "").rstrip("\r\n") != delimiter:
-                    assert temp is not None, "matching delimiter not found"
-                    assert newline is not None, "EOF marker missing new line"
-                    end = i - len(newline)
-                    temp, i, newline = read_line(i)
-                value = text[start:end] if end > start else ""
-            assert key and key not in out
-            out[key] = value
-        line, i, _ = read_line(i)
-    return out
-
-
 def test_github_masks_every_value_and_line_then_appends(
     store: SecretStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -184,16 +171,6 @@ def test_github_masks_every_value_and_line_then_appends(
         for part in re.split(r"\r\n|\n", value):
             assert not part.strip() or escape_command_data(part) in masked
     assert "%0A" in masks and "%25" in masks  # the runner's escapes: multi-line, percent
-
-
-def test_github_values_the_runner_can_trip_on(tmp_path: Path) -> None:
-    from gitsm.materialize.formats import github_env
-    from gitsm.materialize.resolve import Item
-
-    values = {"CR_END": "a\r", "CRLF": "x\r\ny\r\n", "LONE_CR": "p\rq", "EQ": "=<<EOF",
-              "EMPTY": "", "DELIM": "ghadelimiter_0\nEOF"}  # fmt: skip
-    pairs = [(k, Item(v.encode(), False, k, None, 0o600, k, "t")) for k, v in values.items()]
-    assert parse_github_env(github_env(pairs).decode()) == values
 
 
 def test_files_binary_raw_modes_and_every_key(store: SecretStore, tmp_path: Path) -> None:

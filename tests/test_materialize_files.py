@@ -1,5 +1,6 @@
-"""Writing plaintext: permissions, all-or-nothing when a failure is injected half-way, and the
-refusal to write inside a git work tree unless git ignores the target."""
+"""Writing plaintext: permissions, all-or-nothing when a failure is injected half-way, no write
+through a symbolic link swapped in after the checks, and the refusal to write inside a git work
+tree unless git ignores the target."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import pytest
 
 import gitsm
 from gitsm.materialize import MaterializeError, Spec, materialize, parse_flag
+from gitsm.materialize import pipeline as pipeline_mod
 from gitsm.materialize import writing as writing_mod
 from gitsm.materialize.worktree import check_targets
 from gitsm.materialize.writing import append_file, write_files
@@ -31,7 +33,9 @@ def test_modes_and_atomic_replace(tmp_path: Path) -> None:
     old.parent.mkdir()
     old.write_bytes(b"old")
     old.chmod(0o644)
-    write_files([(old, b"new", 0o600), (tmp_path / "x/y/z", b"\0\1\2", 0o400)])
+    write_files(
+        str(tmp_path), [(("keep", "a"), b"new", 0o600), (("x", "y", "z"), b"\0\1\2", 0o400)]
+    )
     assert old.read_bytes() == b"new" and old.stat().st_mode & 0o777 == 0o600
     assert (tmp_path / "keep").stat().st_mode & 0o777 == 0o755  # existing dirs are left alone
     for made in (tmp_path / "x", tmp_path / "x/y"):
@@ -47,12 +51,12 @@ def test_failure_while_preparing_writes_nothing(tmp_path: Path) -> None:
     existing = tmp_path / "existing"
     existing.write_bytes(b"untouched")
     (tmp_path / "blocker").write_bytes(b"a file, not a directory")
-    files = [(base / f"d{i % 7}" / f"f{i}", f"v{i}".encode(), 0o600) for i in range(COUNT)]
-    files.insert(COUNT // 2, (tmp_path / "blocker" / "sub" / "f", b"x", 0o600))
-    files.insert(COUNT // 2 + 1, (base / "d1", b"x", 0o600))  # a directory in the way
-    files.append((existing, b"overwritten?", 0o600))
+    files = [(("out", f"d{i % 7}", f"f{i}"), f"v{i}".encode(), 0o600) for i in range(COUNT)]
+    files.insert(COUNT // 2, (("blocker", "sub", "f"), b"x", 0o600))
+    files.insert(COUNT // 2 + 1, (("out", "d1"), b"x", 0o600))  # a directory in the way
+    files.append((("existing",), b"overwritten?", 0o600))
     with pytest.raises(MaterializeError) as info:
-        write_files(files)
+        write_files(str(tmp_path), files)
     assert len(info.value.problems) == 2 and "nothing was written" in info.value.message
     assert "blocker/sub/f: cannot write: Not a directory" in info.value.message
     assert not base.exists()  # no partial directory left
@@ -68,17 +72,17 @@ def test_failure_while_renaming_rolls_back(tmp_path: Path, monkeypatch: pytest.M
         (base / f"f{i}").write_bytes(b"old")
     real_replace, calls = os.replace, {"n": 0}
 
-    def failing(src: str, dst: str) -> None:
+    def failing(src: str, dst: str, **dir_fds: int) -> None:
         calls["n"] += 1
         if calls["n"] == 6:
             raise OSError(28, "No space left on device", dst)
-        real_replace(src, dst)
+        real_replace(src, dst, **dir_fds)
 
     monkeypatch.setattr(writing_mod.os, "replace", failing)
-    files = [(base / "new" / f"f{i}", b"new", 0o600) for i in range(3)]
-    files += [(base / f"f{i}", b"new", 0o600) for i in range(COUNT)]
-    with pytest.raises(MaterializeError, match="cannot move into place: No space left"):
-        write_files(files)
+    files = [(("new", f"f{i}"), b"new", 0o600) for i in range(3)]
+    files += [((f"f{i}",), b"new", 0o600) for i in range(COUNT)]
+    with pytest.raises(MaterializeError, match=r"out/f2: cannot move into place: No space left"):
+        write_files(str(base), files)
     monkeypatch.undo()
     assert sorted(p.name for p in base.iterdir()) == sorted(f"f{i}" for i in range(0, COUNT, 2))
     assert {p.read_bytes() for p in base.iterdir()} == {b"old"}
@@ -87,11 +91,15 @@ def test_failure_while_renaming_rolls_back(tmp_path: Path, monkeypatch: pytest.M
 
 def test_append_file(tmp_path: Path) -> None:
     target = tmp_path / "env"
-    append_file(target, b"A=1\n")
-    append_file(target, b"B=2\n")
+    append_file(str(target), b"A=1\n")
+    append_file(str(target), b"B=2\n")
     assert target.read_bytes() == b"A=1\nB=2\n" and target.stat().st_mode & 0o777 == 0o600
     with pytest.raises(MaterializeError, match="cannot open for appending"):
-        append_file(tmp_path / "no" / "dir", b"x")
+        append_file(str(tmp_path / "no" / "dir"), b"x")
+    (tmp_path / "link").symlink_to(target)
+    with pytest.raises(MaterializeError, match="link is a symbolic link"):
+        append_file(str(tmp_path / "link"), b"C=3\n")
+    assert target.read_bytes() == b"A=1\nB=2\n"
 
 
 @pytest.fixture
@@ -188,3 +196,70 @@ def test_stdout_formats_need_no_check(small_store: SecretStore) -> None:
     out = io.BytesIO()
     materialize(small_store, spec_of("--env P=app/plain"), "export", stdout=out)
     assert out.getvalue() == b"export P='plain-value'\n"
+
+
+def swap_for_link(path: Path, to: Path) -> None:
+    """Move directory ``path`` aside (to ``path.moved``) and put a link to ``to`` in its place."""
+    path.rename(path.with_name(path.name + ".moved"))
+    path.symlink_to(to, target_is_directory=True)
+
+
+@pytest.mark.parametrize("swapped", ["out/sub", "out"])
+def test_a_link_swapped_in_after_the_checks_is_not_followed(
+    small_store: SecretStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, swapped: str
+) -> None:
+    """The checks pass, then (the window a racing attacker aims for) a directory becomes a link to
+    elsewhere: directories are opened with O_NOFOLLOW, so the run fails and writes nothing."""
+    out, victim = tmp_path / "out", tmp_path / "victim"
+    (out / "sub").mkdir(parents=True)
+    victim.mkdir()
+    real_collect = pipeline_mod.collect
+
+    def racing(*args: object, **kwargs: object) -> object:
+        result = real_collect(*args, **kwargs)  # type: ignore[arg-type]
+        swap_for_link(tmp_path / swapped, victim)
+        return result
+
+    monkeypatch.setattr(pipeline_mod, "collect", racing)
+    spec = spec_of("--file sub/a=app/plain", "--file b=app/plain")
+    with pytest.raises(MaterializeError, match=f"{swapped} is a symbolic link"):
+        materialize(small_store, spec, "files", out=str(out))
+    assert list(victim.iterdir()) == [] and leftovers(tmp_path) == []
+    assert [p.name for p in (tmp_path / (swapped + ".moved")).rglob("*")] == (
+        ["sub"] if swapped == "out" else []
+    )
+
+
+def test_a_link_swapped_in_while_writing_is_not_followed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Once a directory is open, its files are created relative to it: a link put in its place
+    half-way changes nothing (the files land in the directory that was checked)."""
+    (tmp_path / "out" / "sub").mkdir(parents=True)
+    victim = tmp_path / "victim"
+    victim.mkdir()
+    real_stage, calls = writing_mod._Txn.stage, {"n": 0}
+
+    def racing(txn: writing_mod._Txn, parts: tuple[str, ...], data: bytes, mode: int) -> None:
+        real_stage(txn, parts, data, mode)
+        calls["n"] += 1
+        if calls["n"] == 1:
+            swap_for_link(tmp_path / "out" / "sub", victim)
+
+    monkeypatch.setattr(writing_mod._Txn, "stage", racing)
+    write_files(str(tmp_path / "out"), [(("sub", f"f{i}"), b"v", 0o600) for i in range(3)])
+    assert calls["n"] == 3 and list(victim.iterdir()) == []
+    assert sorted(p.name for p in (tmp_path / "out" / "sub.moved").iterdir()) == ["f0", "f1", "f2"]
+
+
+def test_document_outputs_refuse_a_link(small_store: SecretStore, tmp_path: Path) -> None:
+    victim = tmp_path / "victim.txt"
+    victim.write_text("keep")
+    link = tmp_path / "ci.env"
+    link.symlink_to(victim)
+    for fmt in ("dotenv", "json", "k8s", "github"):
+        with pytest.raises(MaterializeError, match=r"ci\.env is a symbolic link") as info:
+            materialize(small_store, spec_of("--env P=app/plain"), fmt, out=str(link),
+                        stdout=io.BytesIO())  # fmt: skip
+        assert "plain-value" not in info.value.message
+    assert victim.read_text() == "keep" and link.is_symlink()

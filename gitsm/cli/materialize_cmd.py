@@ -80,10 +80,10 @@ def materialize(
     ] = None,
     out: Annotated[
         str | None,
-        typer.Option("--out", help="files: the base directory of relative paths (default "
-                     "'.'); github: the file to append to (default $GITHUB_ENV); others: write "
-                     "the document to this file (0600, atomically) instead of stdout. Default: "
-                     "the spec's out.",
+        typer.Option("--out", help="files: the directory every path stays below (default "
+                     "'.'; no symbolic link in it or below it); github: the file to append to "
+                     "(default $GITHUB_ENV); others: write the document to this file (0600, "
+                     "atomically) instead of stdout. Default: the spec's out.",
                      show_default=False, metavar="PATH"),
     ] = None,
     mode: Annotated[

@@ -5,10 +5,11 @@ Design: a spec (:mod:`.spec`, docs/MATERIALIZE.md) lists entries, each a secret 
 key, or every key, of its JSON SecretString) and its destinations. :mod:`.resolve` reads every
 version once, all from one commit of the store, and collects every problem instead of stopping at
 the first; :mod:`.formats` selects and checks what a format can hold and renders it;
-:mod:`.worktree` refuses plaintext inside a git work tree unless git ignores it; :mod:`.writing`
-writes all files or none, each atomically; :mod:`.child` runs a command with the values in its
-environment only. :mod:`.pipeline` ties them together: read, check, and only then write, so a
-failed run writes nothing. This package never imports the CLI.
+:mod:`.confine` keeps every file below ``--out`` and off symbolic links; :mod:`.worktree` refuses
+plaintext inside a git work tree unless git ignores it; :mod:`.writing` writes all files or none,
+each atomically, through directories opened without following links; :mod:`.child` runs a
+command with the values in its environment only. :mod:`.pipeline` ties them together: read,
+check, and only then write, so a failed run writes nothing. This package never imports the CLI.
 """
 
 from __future__ import annotations

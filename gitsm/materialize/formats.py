@@ -7,22 +7,30 @@
 
 Quoting:
 
-- dotenv: ``NAME='value'`` with ``\\`` -> ``\\\\`` and ``'`` -> ``\\'``: python-dotenv's own
-  quoting (``set_key``), read back exactly with interpolation off; multi-line values stay inside
-  the quotes. A value with a carriage return, which a reader's newline translation would eat,
-  is double-quoted instead, with ``\\ " \\r \\n`` escaped.
+- dotenv: one quoting that python-dotenv (1.0 and later, interpolation on or off) and a POSIX
+  shell (``set -a; . FILE``) both read back exactly, and in which the shell runs nothing:
+  ``NAME='value'`` when the value has no ``'`` and no ``\\\\`` (python-dotenv decodes those two in
+  single quotes; a shell decodes nothing), else ``NAME="value"`` with ``\\`` and ``"`` escaped when
+  it has no ``$`` and no backtick (the only characters besides those two that a shell expands in
+  double quotes). A value that fits neither, or that python-dotenv would change anyway, is refused
+  (:func:`dotenv_problem`): one with a carriage return, a trailing backslash, ``'`` or ``\\\\``
+  together with ``$`` or a backtick, or a ``${...}`` that python-dotenv interpolates.
 - export: ``export NAME='value'`` with ``'`` -> ``'\\''``: POSIX shell single quotes, in which no
   character is special, so ``source`` gives back every byte but NUL.
 - github: ``::add-mask::`` lines (stdout) for each value and for each line of a multi-line value,
   with the runner's escapes (``%`` ``\\r`` ``\\n`` -> ``%25`` ``%0D`` ``%0A``); then, for
-  ``$GITHUB_ENV``, ``NAME=value`` or, for a value with a line break, ``NAME<<DELIMITER`` lines with a
+  ``$GITHUB_ENV``, ``NAME=value`` or, for a value with a CR or LF, ``NAME<<DELIMITER`` lines with a
   random delimiter that occurs in no value (the syntax GitHub documents for multi-line values).
+  The runner takes the value to be everything between the two lines, less the line break before
+  the delimiter line; that break is LF, and on Windows, where the runner also ends lines at CRLF,
+  CRLF after a value that ends in CR (so that the CR is not read as half of it).
 """
 
 from __future__ import annotations
 
 import base64
 import json
+import os
 import re
 import secrets as _random
 from collections.abc import Sequence
@@ -60,6 +68,9 @@ def problems(pairs: Pairs, fmt: str) -> list[str]:
         elif fmt in (*ENV_FORMATS, "exec") and b"\0" in item.value:
             out.append(f"{where}: the value contains a NUL byte, which no environment variable "
                        "can hold")  # fmt: skip
+        elif fmt == "dotenv" and (why := dotenv_problem(_text(item))) is not None:
+            out.append(f"{where}: the value {why}, so --format dotenv cannot write it safely; "
+                       "use --format export for a shell, or json or files for a program")  # fmt: skip
         if fmt == "k8s" and not K8S_KEY.fullmatch(name):
             out.append(f"{where}: {name!r} is not a Kubernetes Secret key (letters, digits, - _ .)")
         if fmt in KEYED_FORMATS:
@@ -73,16 +84,49 @@ def _text(item: Item) -> str:
     return item.value.decode("utf-8")
 
 
+_DOTENV_VARIABLE = re.compile(r"\$\{[^}:]*(?::-[^}]*)?\}")
+"""What python-dotenv interpolates (``${NAME}``, ``${NAME:-default}``), quoted or not."""
+
+
+def _single_quotable(text: str) -> bool:
+    """True when ``'text'`` reads back as ``text`` in python-dotenv too (it decodes only ``\\\\``
+    and ``\\'`` in single quotes)."""
+    return "'" not in text and "\\\\" not in text
+
+
+def dotenv_problem(text: str) -> str | None:
+    """Why ``text`` cannot be a dotenv value that a POSIX shell and python-dotenv both read back
+    exactly (None when it can). Names characters, never quotes the value."""
+    if "\r" in text:
+        return "contains a carriage return, which python-dotenv reads back as a line feed"
+    if text.endswith("\\"):
+        return (
+            "ends with a backslash, which python-dotenv before 1.2.3 takes for an escaped closing "
+            "quote (losing the lines after it)"
+        )
+    if not _single_quotable(text) and ("$" in text or "`" in text):
+        return (
+            "contains ' or two backslashes in a row, and $ or a backtick: no quoting reads the "
+            "same in a shell and in python-dotenv"
+        )
+    if _DOTENV_VARIABLE.search(text):
+        return "contains ${...}, which python-dotenv expands (it has no escape for it)"
+    return None
+
+
 def dotenv_quote(text: str) -> str:
-    """``text`` quoted for a dotenv file (python-dotenv's rules; see the module docstring)."""
-    if "\r" not in text:
-        return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
-    escaped = text.replace("\\", "\\\\").replace('"', '\\"')
-    return '"' + escaped.replace("\r", "\\r").replace("\n", "\\n") + '"'
+    """``text`` quoted for a dotenv file (see the module docstring). Raises ValueError (naming the
+    reason, not the value) for a value :func:`dotenv_problem` refuses."""
+    why = dotenv_problem(text)
+    if why is not None:
+        raise ValueError(f"a dotenv value that {why}")
+    if _single_quotable(text):
+        return "'" + text + "'"
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 def dotenv(pairs: Pairs) -> bytes:
-    """``NAME='value'`` lines in python-dotenv's quoting."""
+    """``NAME='value'`` (or ``NAME="value"``) lines for python-dotenv and ``set -a; . FILE``."""
     return "".join(f"{n}={dotenv_quote(_text(i))}\n" for n, i in pairs).encode("utf-8")
 
 
@@ -138,21 +182,24 @@ def github_masks(pairs: Pairs) -> bytes:
     return "".join(f"::add-mask::{escape_command_data(m)}\n" for m in masks).encode("utf-8")
 
 
-def github_env(pairs: Pairs) -> bytes:
-    """Lines for ``$GITHUB_ENV``: ``NAME=value``, or a heredoc for a value with a line break."""
+def github_env(pairs: Pairs, *, windows: bool = os.name == "nt") -> bytes:
+    """Lines for ``$GITHUB_ENV``: ``NAME=value``, or a heredoc for a value with a CR or LF.
+
+    ``windows``: the runner reads the file the way it does on Windows (lines end at LF or CRLF),
+    rather than on Linux and macOS (at LF only); gitsm runs where the runner does.
+    """
     out = []
     for name, item in pairs:
         text = _text(item)
         if "\n" not in text and "\r" not in text:
             out.append(f"{name}={text}\n")
             continue
-        lines = set(re.split(r"\r\n|\n", text))
         delimiter = f"ghadelimiter_{_random.token_hex(16)}"
-        while delimiter in lines or delimiter in text:
+        while delimiter in text:  # then no line of the value can be the delimiter line
             delimiter = f"ghadelimiter_{_random.token_hex(16)}"
-        # The runner drops the line break before the delimiter; a value ending in \r keeps it
-        # only when that break is \r\n.
-        end = "\r\n" if text.endswith("\r") else "\n"
+        # The runner drops the line break before the delimiter line. Where it also ends lines at
+        # CRLF, a value's final CR followed by LF would be taken for that break: end with CRLF.
+        end = "\r\n" if windows and text.endswith("\r") else "\n"
         out.append(f"{name}<<{delimiter}\n{text}{end}{delimiter}\n")
     return "".join(out).encode("utf-8")
 

@@ -1,19 +1,20 @@
 """One materialization from start to end: read, check, then write (or hand over to a command).
 
 Every problem (a secret that is missing, pending deletion or undecryptable; a missing JSON key; a
-value the format cannot hold; a target in a work tree; a file that cannot be written) ends the run
-with one :class:`MaterializeError` listing them all, and nothing is written.
+value the format cannot hold; a path that would leave ``--out`` or pass a symbolic link; a target
+in a work tree; a file that cannot be written) ends the run with one :class:`MaterializeError`
+listing them all, and nothing is written.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, TextIO
 
-from gitsm.materialize import formats
+from gitsm.materialize import confine, formats
 from gitsm.materialize.errors import MaterializeError, SpecError
 from gitsm.materialize.progress import Progress
 from gitsm.materialize.read import read_values
@@ -60,11 +61,13 @@ def collect(
     *,
     progress: TextIO | None = None,
     targets: Sequence[Path] = (),
+    check: Callable[[formats.Pairs], list[str]] | None = None,
 ) -> tuple[formats.Pairs, str]:
     """Read and check everything format ``fmt`` needs: its (name, item) pairs and the commit read.
 
     ``targets`` are the paths the run will write; a refused one (see :mod:`.worktree`) is reported
-    in the same error as the read problems, so one run shows everything to fix."""
+    in the same error as the read problems, and so is every problem ``check`` finds in the pairs
+    (where they would be written), so one run shows everything to fix."""
     refused = target_problems(targets) if targets else []
     entries = entries_for(spec, fmt)
     bar = Progress(len({(e.secret_id, e.version_id, e.version_stage) for e in entries}),
@@ -76,6 +79,8 @@ def collect(
     items, problems = build_items(results, entries, default_mode=spec.mode)
     pairs = formats.select(items, fmt)
     problems += formats.problems(pairs, fmt)
+    if check is not None:
+        problems += check(pairs)
     if refused:
         raise MaterializeError(problems + refused, outcome=REFUSING)
     if problems:
@@ -106,28 +111,58 @@ def materialize(
             f"--format github appends to ${ENV_GITHUB}, which is not set: run it in a GitHub "
             "Actions step, or give --out PATH"
         )
-    base = Path(out or ".")
+    if fmt == "files":
+        return _write_files(store, spec, out or ".", progress)
     document = env_file or out  # the one file the other formats write, if any
-    if fmt == "files":
-        targets = [base / e.file for e in entries_for(spec, fmt) if e.file is not None]
-    else:
-        targets = [Path(document)] if document else []
-    pairs, commit = collect(store, spec, fmt, progress=progress, targets=targets)
-    if fmt == "files":
-        files = [(base / name, item.value, item.mode) for name, item in pairs]
-        write_files(files)
-        return Summary(len(files), commit, [str(path) for path, _, _ in files])
+
+    def check_document(_: formats.Pairs) -> list[str]:
+        problem = confine.document_problem(document) if document else None
+        return [problem] if problem else []
+
+    targets = [Path(document)] if document else []
+    pairs, commit = collect(store, spec, fmt, progress=progress, targets=targets,
+                            check=check_document)  # fmt: skip
     if fmt == "github":
         assert env_file is not None
         _emit(stdout, formats.github_masks(pairs))  # masks first: the runner hides them from now on
-        append_file(Path(env_file), formats.github_env(pairs))
+        append_file(env_file, formats.github_env(pairs))
         return Summary(len(pairs), commit, [env_file])
     data = formats.render(pairs, fmt, k8s_name=spec.k8s_name, k8s_namespace=spec.k8s_namespace)
     if out:
-        write_file(Path(out), data)
+        write_file(out, data)
         return Summary(len(pairs), commit, [out])
     _emit(stdout, data)
     return Summary(len(pairs), commit, [])
+
+
+def _write_files(store: SecretStore, spec: Spec, base: str, progress: TextIO | None) -> Summary:
+    """``--format files``: every path below ``base``, checked (see :mod:`.confine`), then written."""
+    entries = entries_for(spec, "files")
+    outside = confine.entry_problems(entries)
+    targets = [Path(base, e.file) for e in entries if e.file and not confine.leaves(e.file)]
+
+    def check_paths(pairs: formats.Pairs) -> list[str]:
+        placed = [(name, parts) for name, parts in _placed(pairs) if parts is not None]
+        return outside + confine.link_problems(base, placed)
+
+    pairs, commit = collect(store, spec, "files", progress=progress, targets=targets,
+                            check=check_paths)  # fmt: skip
+    files: list[tuple[confine.Parts, bytes, int]] = []
+    for (name, parts), (_, item) in zip(_placed(pairs), pairs, strict=True):
+        if parts is None:  # collect has refused it already; fail closed even so
+            raise MaterializeError([f"{name} would leave --out {base}"])
+        files.append((parts, item.value, item.mode))
+    write_files(base, files)
+    return Summary(len(files), commit, [str(Path(base, name)) for name, _ in pairs])
+
+
+def _placed(pairs: formats.Pairs) -> list[tuple[str, confine.Parts | None]]:
+    """Each file path with its components below ``--out`` (None for one that would leave it)."""
+    out: list[tuple[str, confine.Parts | None]] = []
+    for name, _ in pairs:
+        parts = confine.parts_of(name)
+        out.append((name, None if isinstance(parts, str) else parts))
+    return out
 
 
 def _emit(stream: BinaryIO | None, data: bytes) -> None:

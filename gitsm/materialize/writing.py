@@ -1,13 +1,22 @@
-"""Writing plaintext: all files or none, each atomically, 0600 files in 0700 directories.
+"""Writing plaintext: all files or none, each atomically, 0600 files in 0700 directories, and never
+through a symbolic link from the base directory down.
 
-A set of files is written in two phases. Prepare: create the missing directories (0700, each one
-recorded), and write every value to a temporary file in its target's directory (created 0600 with
-``O_EXCL | O_NOFOLLOW``, then given the entry's mode). Commit: ``rename`` each temporary file over its target,
-after hard-linking an existing target to a backup name. A failure in either phase rolls back
-everything: temporary files removed, replaced targets restored from their backups, new targets
-removed, created directories removed (deepest first). Readers see a target's old content or its new
-content, never a partial file. Files are not fsynced: CI secrets are short-lived, and the atomic
-rename is what keeps readers from seeing a torn file.
+Every path is a base directory (``--out``, or the directory of a document's ``--out FILE``) and
+components below it. The base is opened once (``O_DIRECTORY``; with ``O_NOFOLLOW`` too when the base
+itself may not be a link, as ``--out`` may not), and each directory below it is opened relative to
+its parent with ``O_DIRECTORY | O_NOFOLLOW``, or created there (0700 whatever the umask) when it is
+missing. Every file operation then names a single component relative to an open directory
+(``dir_fd``), so a directory swapped for a symbolic link after the checks cannot send a write
+elsewhere: opening it fails, and the run is rolled back.
+
+A set of files is written in two phases. Prepare: open or create the directories, and write every
+value to a temporary file beside its target (created 0600 with ``O_EXCL | O_NOFOLLOW``, then given
+the entry's mode). Commit: ``rename`` each temporary file over its target, after hard-linking an
+existing target to a backup name. A failure in either phase rolls back everything: temporary files
+removed, replaced targets restored from their backups, new targets removed, created directories
+removed (deepest first). Readers see a target's old content or its new content, never a partial
+file. Files are not fsynced: CI secrets are short-lived, and the atomic rename is what keeps
+readers from seeing a torn file.
 """
 
 from __future__ import annotations
@@ -19,58 +28,146 @@ import secrets as _random
 import stat
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from gitsm.materialize.errors import MaterializeError
 
 DIR_MODE = 0o700
 FILE_MODE = 0o600
 TMP_SUFFIX = ".gitsm-tmp"
+LINK_REFUSED = "is a symbolic link, and gitsm writes through no link from --out down"
 _TEMP_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC
+_FD_HEADROOM = 64
+
+Parts = tuple[str, ...]
+"""A path below the base directory, as its components (no ``.``, ``..`` or empty ones)."""
+
+
+def _link_error(shown: str) -> OSError:
+    return OSError(errno.ELOOP, f"{shown} {LINK_REFUSED}", shown)
+
+
+def _is_link(path: str, parent: int | None) -> bool:
+    try:
+        return stat.S_ISLNK(os.stat(path, dir_fd=parent, follow_symlinks=False).st_mode)
+    except OSError:
+        return False
+
+
+@dataclass
+class _Staged:
+    directory: int
+    name: str
+    shown: str
+    temp: str | None = None
+    existed: bool = False
+    backup: str | None = None
 
 
 @dataclass
 class _Txn:
-    created_dirs: list[Path] = field(default_factory=list)
-    temps: list[tuple[str, Path, bool]] = field(default_factory=list)
-    done: list[tuple[Path, str | None, bool]] = field(default_factory=list)
-    ready: set[Path] = field(default_factory=set)
-    fresh: set[Path] = field(default_factory=set)
+    base: str
+    follow_base: bool
+    fds: list[int] = field(default_factory=list)
+    dirs: dict[Parts, int] = field(default_factory=dict)
+    fresh: set[Parts] = field(default_factory=set)
+    """Directories this run created and has created no directory in: no target can exist there."""
+    created: list[tuple[int, str]] = field(default_factory=list)
+    staged: list[_Staged] = field(default_factory=list)
+    renamed: list[_Staged] = field(default_factory=list)
     token: str = field(default_factory=lambda: _random.token_hex(4))
     count: int = 0
 
-    def make_dirs(self, directory: Path) -> None:
-        if directory in self.ready:
-            return
-        missing: list[Path] = []
-        probe = directory
-        while not probe.exists():
-            if probe.is_symlink():  # a dangling link: mkdir would fail with an obscure error
-                raise FileExistsError(errno.EEXIST, "a dangling symbolic link", str(probe))
-            missing.append(probe)
-            probe = probe.parent
-        for path in reversed(missing):
-            os.mkdir(path, DIR_MODE)
-            self.created_dirs.append(path)
-            os.chmod(path, DIR_MODE)  # whatever the umask
-        self.ready.add(directory)
-        if missing:
-            self.fresh.add(directory)
+    def shown(self, parts: Parts) -> str:
+        return os.path.join(self.base, *parts)
 
-    def stage(self, target: Path, data: bytes, mode: int) -> None:
-        self.make_dirs(target.parent)
-        exists = False
-        if target.parent not in self.fresh:  # nothing exists yet in a directory made here
+    def _open_dir(self, path: str, parent: int | None, shown: str, *, follow: bool = False) -> int:
+        """Open a directory (relative to ``parent``), refusing a symbolic link unless ``follow``."""
+        flags = _DIR_FLAGS if follow else _DIR_FLAGS | os.O_NOFOLLOW
+        try:
+            fd = os.open(path, flags, dir_fd=parent)
+        except OSError as exc:
+            if exc.errno in (errno.ELOOP, errno.ENOTDIR) and not follow and _is_link(path, parent):
+                raise _link_error(shown) from None
+            raise
+        self.fds.append(fd)
+        return fd
+
+    def _make_dir(self, parent: int, name: str, shown: str) -> tuple[int, bool]:
+        """Create directory ``name`` in ``parent`` (0700) and open it without following links;
+        also whether this run made it (not when someone else did meanwhile)."""
+        try:
+            os.mkdir(name, DIR_MODE, dir_fd=parent)
+        except FileExistsError:  # opened as any existing one
+            return self._open_dir(name, parent, shown), False
+        self.created.append((parent, name))
+        fd = self._open_dir(name, parent, shown)
+        os.fchmod(fd, DIR_MODE)  # whatever the umask
+        return fd, True
+
+    def _open_base(self) -> int:
+        """The base directory; missing directories on its way are created (0700)."""
+        path = self.base.rstrip("/") or ("/" if self.base.startswith("/") else ".")
+        missing: list[str] = []
+        probe = path
+        while True:
+            follow = self.follow_base or probe != path  # directories above the base are followed
             try:
-                info = os.lstat(target)
+                fd = self._open_dir(probe, None, probe, follow=follow)
+                break
+            except FileNotFoundError:
+                head, tail = os.path.split(probe)
+                if tail in ("", ".", ".."):
+                    raise
+                missing.append(tail)
+                probe = head or "."
+        made = False
+        for name in reversed(missing):
+            probe = os.path.join(probe, name)
+            fd, made = self._make_dir(fd, name, probe)
+        if made:
+            self.fresh.add(())
+        return fd
+
+    def directory(self, parts: Parts) -> int:
+        """The open directory ``parts`` below the base, created (with its parents) if missing."""
+        if parts in self.dirs:
+            return self.dirs[parts]
+        if not parts:
+            fd = self._open_base()
+        else:
+            parent = self.directory(parts[:-1])
+            shown = self.shown(parts)
+            made = False
+            if parts[:-1] in self.fresh:  # nothing exists yet in a directory made here
+                fd, made = self._make_dir(parent, parts[-1], shown)
+            else:
+                try:
+                    fd = self._open_dir(parts[-1], parent, shown)
+                except FileNotFoundError:
+                    fd, made = self._make_dir(parent, parts[-1], shown)
+            self.fresh.discard(parts[:-1])  # it holds a directory now
+            if made:
+                self.fresh.add(parts)
+        self.dirs[parts] = fd
+        return fd
+
+    def stage(self, parts: Parts, data: bytes, mode: int) -> None:
+        directory = self.directory(parts[:-1])
+        entry = _Staged(directory, parts[-1], self.shown(parts))
+        if parts[:-1] not in self.fresh:
+            try:
+                info = os.stat(entry.name, dir_fd=directory, follow_symlinks=False)
             except FileNotFoundError:
                 pass
             else:
-                exists = True
+                if stat.S_ISLNK(info.st_mode):
+                    raise _link_error(entry.shown)
                 if stat.S_ISDIR(info.st_mode):
-                    raise IsADirectoryError(errno.EISDIR, "is a directory", str(target))
-        fd, tmp = self._create_temp(target)
-        self.temps.append((tmp, target, exists))
+                    raise IsADirectoryError(errno.EISDIR, "is a directory", entry.shown)
+                entry.existed = True
+        fd = self._create_temp(entry)
+        self.staged.append(entry)
         try:
             view = memoryview(data)
             while view:
@@ -79,52 +176,71 @@ class _Txn:
         finally:
             os.close(fd)
 
-    def _create_temp(self, target: Path) -> tuple[int, str]:
-        """A new 0600 file beside ``target`` (``mkstemp``'s guarantees, cheaper per file)."""
+    def _create_temp(self, entry: _Staged) -> int:
+        """A new 0600 file beside the target (``mkstemp``'s guarantees, cheaper per file)."""
         while True:
             self.count += 1
-            tmp = f"{target.parent}/.{target.name[:40]}.{self.token}{self.count}{TMP_SUFFIX}"
+            temp = f".{entry.name[:40]}.{self.token}{self.count}{TMP_SUFFIX}"
             try:
-                return os.open(tmp, _TEMP_FLAGS, FILE_MODE), tmp
+                fd = os.open(temp, _TEMP_FLAGS, FILE_MODE, dir_fd=entry.directory)
             except FileExistsError:
                 self.token = _random.token_hex(4)
+                continue
+            entry.temp = temp
+            return fd
 
     def commit(self) -> None:
-        for tmp, target, exists in self.temps:
-            backup = _backup(target) if exists else None
-            self.done.append((target, backup, exists))  # before: a failed rename is undone too
-            os.replace(tmp, target)
-        self.temps.clear()
-        for _, backup, _ in self.done:
-            if backup is not None:
+        for entry in self.staged:
+            if entry.existed:
+                entry.backup = _backup(entry.directory, entry.name)
+            self.renamed.append(entry)  # before: a failed rename is undone too
+            try:
+                os.replace(entry.temp or "", entry.name, src_dir_fd=entry.directory,
+                           dst_dir_fd=entry.directory)  # fmt: skip
+            except OSError as exc:
+                exc.filename = entry.shown
+                raise
+            entry.temp = None
+        for entry in self.renamed:
+            if entry.backup is not None:
                 with contextlib.suppress(OSError):
-                    os.unlink(backup)
+                    os.unlink(entry.backup, dir_fd=entry.directory)
+                entry.backup = None
 
     def rollback(self) -> None:
-        for target, backup, existed in reversed(self.done):
+        for entry in reversed(self.renamed):
             with contextlib.suppress(OSError):
-                if backup is not None:
-                    os.replace(backup, target)
-                    if os.path.lexists(backup):  # rename between two links of one file: a no-op
-                        os.unlink(backup)
-                elif not existed:
-                    os.unlink(target)
+                if entry.backup is not None:
+                    os.replace(entry.backup, entry.name, src_dir_fd=entry.directory,
+                               dst_dir_fd=entry.directory)  # fmt: skip
+                    # a rename between two links of one file is a no-op: the backup stays
+                    os.unlink(entry.backup, dir_fd=entry.directory)
+                elif not entry.existed and entry.temp is None:
+                    os.unlink(entry.name, dir_fd=entry.directory)
                 # else: an old file that could not be linked aside keeps its new content
-        for tmp, _, _ in self.temps:
+        for entry in self.staged:
+            if entry.temp is not None:
+                with contextlib.suppress(OSError):
+                    os.unlink(entry.temp, dir_fd=entry.directory)
+        for parent, name in reversed(self.created):
             with contextlib.suppress(OSError):
-                os.unlink(tmp)
-        for directory in reversed(self.created_dirs):
+                os.rmdir(name, dir_fd=parent)
+
+    def close(self) -> None:
+        for fd in self.fds:
             with contextlib.suppress(OSError):
-                os.rmdir(directory)
+                os.close(fd)
+        self.fds.clear()
 
 
-def _backup(target: Path) -> str | None:
-    """A hard link to ``target`` under a fresh name beside it (None if links are not possible)."""
+def _backup(directory: int, name: str) -> str | None:
+    """A hard link to ``name`` under a fresh name beside it (None if links are not possible)."""
     for _ in range(10):
-        name = str(target.parent / f".{target.name[:40]}.{_random.token_hex(6)}.gitsm-old")
+        backup = f".{name[:40]}.{_random.token_hex(6)}.gitsm-old"
         try:
-            os.link(target, name, follow_symlinks=False)
-            return name
+            os.link(name, backup, src_dir_fd=directory, dst_dir_fd=directory,
+                    follow_symlinks=False)  # fmt: skip
+            return backup
         except FileExistsError:
             continue
         except OSError:
@@ -136,44 +252,75 @@ def _reason(exc: OSError) -> str:
     return exc.strerror or type(exc).__name__
 
 
-def write_files(files: Sequence[tuple[Path, bytes, int]]) -> None:
-    """Write every (path, data, mode), or, on any failure, none of them.
-
-    Every file that cannot be prepared is listed in the one :class:`MaterializeError` raised.
-    """
-    txn = _Txn()
-    problems: list[str] = []
+def _room_for(directories: int) -> None:
+    """Raise the soft limit on open files if the directories of one run need more."""
     try:
-        for target, data, mode in files:
+        import resource
+    except ImportError:  # pragma: no cover - not a POSIX system
+        return
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = directories + _FD_HEADROOM
+    if soft == resource.RLIM_INFINITY or soft >= wanted:
+        return
+    if hard != resource.RLIM_INFINITY:
+        wanted = min(wanted, hard)
+    with contextlib.suppress(ValueError, OSError):
+        resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+
+
+def write_files(
+    base: str, files: Sequence[tuple[Parts, bytes, int]], *, follow_base: bool = False
+) -> None:
+    """Write every (parts, data, mode) below directory ``base``, or, on any failure, none of them.
+
+    No component from ``base`` down is followed if it is a symbolic link (``base`` itself is, with
+    ``follow_base``). Every file that cannot be prepared is listed in the one
+    :class:`MaterializeError` raised.
+    """
+    txn = _Txn(base, follow_base)
+    problems: list[str] = []
+    _room_for(len({parts[:-1] for parts, _, _ in files}))
+    try:
+        for parts, data, mode in files:
             try:
-                txn.stage(target, data, mode)
+                txn.stage(parts, data, mode)
             except OSError as exc:
-                problems.append(f"{target}: cannot write: {_reason(exc)}")
+                problems.append(f"{txn.shown(parts)}: cannot write: {_reason(exc)}")
         if not problems:
             try:
                 txn.commit()
             except OSError as exc:
                 problems.append(f"{exc.filename or 'a target'}: cannot move into place: "
                                 f"{_reason(exc)}")  # fmt: skip
+        if problems:
+            txn.rollback()
     except BaseException:
         txn.rollback()
         raise
+    finally:
+        txn.close()
     if problems:
-        txn.rollback()
         raise MaterializeError(problems)
 
 
-def write_file(path: Path, data: bytes, mode: int = FILE_MODE) -> None:
-    """Write one file atomically (same rules as :func:`write_files`)."""
-    write_files([(path, data, mode)])
+def write_file(path: str, data: bytes, mode: int = FILE_MODE) -> None:
+    """Write one file atomically (same rules as :func:`write_files`; its directory may be reached
+    through links, the file itself is never a link followed)."""
+    directory, name = os.path.split(path)
+    if name in ("", ".", ".."):
+        raise MaterializeError([f"{path}: not a file name"])
+    write_files(directory or ".", [((name,), data, mode)], follow_base=True)
 
 
-def append_file(path: Path, data: bytes) -> None:
-    """Append ``data`` (``O_APPEND``); a new file is created 0600. A failed append is cut back."""
+def append_file(path: str, data: bytes) -> None:
+    """Append ``data`` (``O_APPEND``); a new file is created 0600; a symbolic link is refused. A
+    failed append is cut back."""
+    flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, FILE_MODE)
+        fd = os.open(path, flags, FILE_MODE)
     except OSError as exc:
-        raise MaterializeError([f"{path}: cannot open for appending: {_reason(exc)}"]) from None
+        reason = f"{path} {LINK_REFUSED}" if os.path.islink(path) else _reason(exc)
+        raise MaterializeError([f"{path}: cannot open for appending: {reason}"]) from None
     try:
         info = os.fstat(fd)
         start = info.st_size if stat.S_ISREG(info.st_mode) else None

@@ -1,7 +1,11 @@
 """The ``local`` provider: AES-256 key-encryption keys in a key ring outside the repository.
 
 Keys live in ``$GITSM_HOME/keys/<key-id>.key`` (default ``~/.config/gitsm``; files 0600 in a 0700
-directory), one base64 line each. CI can supply keys without files through ``GITSM_LOCAL_KEYS``:
+directory), one base64 line each. The directories gitsm creates on the way (``GITSM_HOME``, any
+missing parent of it, ``keys``) are made 0700 and key files 0600 whatever the umask; directories
+that already exist are left as they are (they may be shared on purpose, and gitsm changes no mode
+it did not set), with a warning when they let other users at the keys: a ``keys`` directory open
+to them, or a ``GITSM_HOME`` they can write to (and so replace ``keys`` in). CI can supply keys without files through ``GITSM_LOCAL_KEYS``:
 whitespace- or comma-separated ``<key-id>:<base64 key>`` entries. Key ids are UUIDs, like KMS key ids.
 A data key is wrapped with AES-256-GCM; the associated data binds the key id and the encryption
 context, so a stanza moved to another secret or version does not unwrap.
@@ -9,8 +13,10 @@ context, so a stanza moved to another secret or version does not unwrap.
 
 from __future__ import annotations
 
+import logging
 import os
 import re
+import stat
 import uuid
 from collections.abc import Mapping
 from pathlib import Path
@@ -27,7 +33,10 @@ from gitsm.providers.base import (
 )
 
 ENV_KEYS = "GITSM_LOCAL_KEYS"
+DIR_MODE = 0o700
+KEY_MODE = 0o600
 _KEY_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+log = logging.getLogger("gitsm.providers.local")
 
 
 def gitsm_home(env: Mapping[str, str] | None = None) -> Path:
@@ -37,6 +46,52 @@ def gitsm_home(env: Mapping[str, str] | None = None) -> Path:
         return Path(env["GITSM_HOME"])
     base = env.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
     return Path(base) / "gitsm"
+
+
+def private_dirs(path: Path) -> list[Path]:
+    """Create ``path`` and its missing parents, each 0700 whatever the umask; return the ones this
+    call created (an existing directory is left as it is)."""
+    missing: list[Path] = []
+    probe = path
+    while not os.path.lexists(probe) and probe != probe.parent:
+        missing.append(probe)
+        probe = probe.parent
+    created: list[Path] = []
+    for directory in reversed(missing):
+        try:
+            os.mkdir(directory, DIR_MODE)
+        except FileExistsError:  # made meanwhile by someone else: theirs, left as it is
+            continue
+        fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        try:
+            os.fchmod(fd, DIR_MODE)  # mkdir's mode went through the umask
+        finally:
+            os.close(fd)
+        created.append(directory)
+    return created
+
+
+def exposure(key_dir: Path, created: list[Path]) -> list[str]:
+    """Why other users could reach the keys in ``key_dir`` through a directory gitsm did not
+    create (``created`` lists those it did): never a key, only paths and modes."""
+    problems: list[str] = []
+    home = key_dir.parent
+    if home not in created:
+        mode = stat.S_IMODE(os.stat(home).st_mode)
+        if mode & 0o022 and not mode & stat.S_ISVTX:
+            problems.append(
+                f"{home} (GITSM_HOME) is writable by other users (mode {mode:04o}), who could "
+                f"replace the key ring in it; gitsm leaves existing directories as they are: run "
+                f"'chmod 700 {home}'"
+            )
+    if key_dir not in created:
+        mode = stat.S_IMODE(os.stat(key_dir).st_mode)
+        if mode & 0o077:
+            problems.append(
+                f"the key ring {key_dir} is open to other users (mode {mode:04o}); gitsm leaves "
+                f"existing directories as they are: run 'chmod 700 {key_dir}'"
+            )
+    return problems
 
 
 class LocalProvider(KeyProvider):
@@ -73,11 +128,17 @@ class LocalProvider(KeyProvider):
         )
 
     def create_key(self) -> str:
-        """Make a new random key in the key ring (0600 file, 0700 directory); return its id."""
-        self.key_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-        os.chmod(self.key_dir, 0o700)
+        """Make a new random key in the key ring (0600 file, 0700 directory); return its id.
+
+        Missing directories are created 0700 whatever the umask; existing ones keep their mode,
+        with a warning (logged) when other users can reach the keys through them."""
+        created = private_dirs(self.key_dir)
+        for problem in exposure(self.key_dir, created):
+            log.warning("gitsm: warning: %s", problem)
         key_id = str(uuid.uuid4())
-        fd = os.open(self._path(key_id), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+        fd = os.open(self._path(key_id), flags, KEY_MODE)
+        os.fchmod(fd, KEY_MODE)  # whatever the umask
         with os.fdopen(fd, "w") as fh:
             fh.write(b64encode(AESGCM.generate_key(bit_length=256)) + "\n")
             fh.flush()
