@@ -83,6 +83,8 @@ class OperationCheck:
             where = next(iter([*self.op.secrets, *self.op.strays]), paths.CONFIG_PATH)
             self.add(where, "changes the store but is not a gitsm operation (no Gitsm-Operation "
                      "trailer)")  # fmt: skip
+            for change in self.op.secrets.values():  # and say what it changed, as for any other
+                self.check_secret(change)
             return self.problems
         if self.name not in KNOWN:
             self.add(paths.CONFIG_PATH, f"names operation {self.name!r}, which gitsm does not know")

@@ -79,6 +79,10 @@ def test_a_hand_made_rollback_is_a_label_moved_outside_an_operation(
     found = problems_of(store, base)
     commit = run_git(tmp_path / "bad", "rev-parse", "--short=12", "main").stdout.strip()
     assert any(f"commit {commit}" in p and "not a gitsm operation" in p for p in found), found
+    assert any(
+        f"commit {commit}" in p and "moves labels outside an operation that moves them" in p
+        for p in found
+    ), found
     done = run_gitsm(["verify", "--range", f"{base}..main"], cwd=tmp_path / "bad")
     assert done.returncode == 1 and commit.encode() in done.stdout
 
