@@ -273,6 +273,37 @@ class SecretsManagerClient:
         self.store.untag_resource(p["SecretId"], p["TagKeys"])
         return {}
 
+    @_operation("GetResourcePolicy", {"SecretId"}, {"SecretId"})
+    def get_resource_policy(self, **p: Any) -> dict[str, Any]:
+        """GetResourcePolicy (no ResourcePolicy key when none is attached)."""
+        r = self.store.get_resource_policy(p["SecretId"])
+        return _drop_none(ARN=r.arn, Name=r.name, ResourcePolicy=r.resource_policy)
+
+    @_operation(
+        "PutResourcePolicy",
+        {"SecretId", "ResourcePolicy", "BlockPublicPolicy"},
+        {"SecretId", "ResourcePolicy"},
+    )
+    def put_resource_policy(self, **p: Any) -> dict[str, Any]:
+        """PutResourcePolicy."""
+        r = self.store.put_resource_policy(
+            p["SecretId"], p["ResourcePolicy"], block_public_policy=p.get("BlockPublicPolicy")
+        )
+        return {"ARN": r.arn, "Name": r.name}
+
+    @_operation("DeleteResourcePolicy", {"SecretId"}, {"SecretId"})
+    def delete_resource_policy(self, **p: Any) -> dict[str, Any]:
+        """DeleteResourcePolicy (no error when none is attached)."""
+        r = self.store.delete_resource_policy(p["SecretId"])
+        return {"ARN": r.arn, "Name": r.name}
+
+    @_operation("ValidateResourcePolicy", {"ResourcePolicy", "SecretId"}, {"ResourcePolicy"})
+    def validate_resource_policy(self, **p: Any) -> dict[str, Any]:
+        """ValidateResourcePolicy."""
+        r = self.store.validate_resource_policy(p["ResourcePolicy"], secret_id=p.get("SecretId"))
+        errs = [{"CheckName": check, "ErrorMessage": message} for check, message in r.errors]
+        return {"PolicyValidationPassed": r.passed, "ValidationErrors": errs}
+
     @_operation(
         "GetRandomPassword",
         {"PasswordLength", "ExcludeCharacters", "ExcludeNumbers", "ExcludePunctuation",

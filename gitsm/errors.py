@@ -96,6 +96,18 @@ class InternalServiceError(OperationError):
     http_status = 500
 
 
+class MalformedPolicyDocumentException(OperationError):
+    """The resource policy is not valid JSON, or not a policy document of the right shape."""
+
+    code = "MalformedPolicyDocumentException"
+
+
+class PublicPolicyException(OperationError):
+    """BlockPublicPolicy is set and the resource policy grants broad access to the secret."""
+
+    code = "PublicPolicyException"
+
+
 class StoreError(GitsmError):
     """The environment is not usable: no store at the path, a newer format, an unreadable config."""
 
@@ -201,6 +213,8 @@ ERROR_TABLE: dict[str, tuple[int, int]] = {
         ValidationException,
         InvalidNextTokenException,
         InternalServiceError,
+        MalformedPolicyDocumentException,
+        PublicPolicyException,
         StoreError,
         MalformedStoreFile,
         LocalChangesError,

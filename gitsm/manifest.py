@@ -14,7 +14,7 @@ from typing import Any, TypeVar, cast
 
 import yaml
 
-from gitsm import strict
+from gitsm import policy, strict
 from gitsm.model import (
     ACCOUNT_ID,
     ALIAS_MAX,
@@ -28,6 +28,7 @@ from gitsm.model import (
     NAME_MAX,
     RECIPIENTS_MAX,
     REGION_MAX,
+    RESOURCE_POLICY_MAX,
     STAGE_MAX_LEN,
     STAGES_PER_VERSION,
     TAG_KEY_MAX,
@@ -108,6 +109,8 @@ def dump_secret(secret: Secret) -> bytes:
         lines.append(f"description: {quote(secret.description)}")
     if secret.kms_key_id is not None:
         lines.append(f"kms_key_id: {quote(secret.kms_key_id)}")
+    if secret.resource_policy is not None:
+        lines.append(f"resource_policy: {quote(secret.resource_policy)}")
     lines.append(f"created: {quote(_ts(secret.created))}")
     lines.append(f"last_changed: {quote(_ts(secret.last_changed))}")
     if secret.deleted_date is not None and secret.deletion_date is not None:
@@ -216,11 +219,21 @@ def secret_from_doc(doc: dict[Any, Any], path: str) -> Secret:
         last_changed=_required(top.timestamp("last_changed")),
         description=top.text("description", DESCRIPTION_MAX, low=0, optional=True),
         kms_key_id=top.text("kms_key_id", KMS_KEY_ID_MAX, optional=True),
+        resource_policy=_resource_policy(top),
         tags=tags,
         deleted_date=top.timestamp("deleted", optional=True),
         deletion_date=top.timestamp("deletion_date", optional=True),
         versions=versions,
     )
+
+
+def _resource_policy(top: strict.Fields) -> str | None:
+    """The optional ``resource_policy``: at most 20,480 characters of canonical JSON."""
+    text = top.text("resource_policy", RESOURCE_POLICY_MAX, optional=True)
+    problem = None if text is None else policy.stored_problem(text)
+    if problem is not None:
+        top.fail("resource_policy", problem)
+    return text
 
 
 def _version_where(vid: str) -> str:

@@ -177,7 +177,7 @@ def merge_secret(
 
     ``first`` happened before ``later`` (``later``'s label moves are replayed after ``first``'s).
     Versions of both sides are kept; a version one side pruned stays pruned; description, KmsKeyId,
-    the deletion schedule and each tag merge three-way; a deletion scheduled on one side while the
+    the resource policy, the deletion schedule and each tag merge three-way; a deletion scheduled on one side while the
     other added a version is a conflict, as is anything both sides changed differently. Returns
     the merged secret (``first``'s value where a fact conflicts, ``later``'s with
     ``prefer_later``) and the conflicts."""
@@ -195,6 +195,7 @@ def merge_secret(
                 conflicts.append(Conflict(name, _show(f), _show(lt)))
             chosen = lt if prefer_later else f
         fields[name] = chosen
+    fields["resource_policy"] = _policy(base, first, later, conflicts, prefer_later)
     deletion = pick(
         (base.deleted_date, base.deletion_date) if base is not None else (None, None),
         (first.deleted_date, first.deletion_date),
@@ -232,6 +233,27 @@ def merge_secret(
         versions={vid: replace(v, stages=stages[vid]) for vid, v in versions.items()}, **fields,
     )  # fmt: skip
     return merged, conflicts
+
+
+def _policy(
+    base: Secret | None, first: Secret, later: Secret, conflicts: list[Conflict], prefer_later: bool
+) -> str | None:
+    """The resource policy merged three-way (None: no policy, so a Delete on one side wins over
+    no change on the other); two different policies are a conflict."""
+    b = base.resource_policy if base is not None else None
+    f, lt = first.resource_policy, later.resource_policy
+    if f == lt or lt == b:
+        return f
+    if f == b:
+        return lt
+    conflicts.append(Conflict("resource_policy", _policy_shown(f), _policy_shown(lt)))
+    return lt if prefer_later else f
+
+
+def _policy_shown(policy: str | None) -> str:
+    if policy is None:
+        return "no policy"
+    return repr(policy if len(policy) <= 60 else policy[:57] + "...")
 
 
 def _deletion(secret: Secret) -> str:

@@ -35,6 +35,7 @@ ARN_MAX = 2_048
 REGION_MAX = 64
 ACCOUNT_ID = re.compile(r"[0-9]{12}")
 ALIAS_MAX = 256
+RESOURCE_POLICY_MAX = 20_480
 
 # Limits of the files gitsm reads from a tree (docs/FORMAT.md, "Limits"). Each is far above what
 # gitsm writes for real data and far below what would cost a reader noticeable time or memory.
@@ -75,6 +76,8 @@ class Secret:
     last_changed: datetime
     description: str | None = None
     kms_key_id: str | None = None
+    resource_policy: str | None = None
+    """The resource policy as canonical JSON (:mod:`gitsm.policy`), None when none is attached."""
     tags: list[tuple[str, str]] = field(default_factory=list)
     deleted_date: datetime | None = None
     deletion_date: datetime | None = None

@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 
-from gitsm import labels, paths
+from gitsm import labels, paths, policy
 from gitsm.commitop import CommitOp, SecretChange
 from gitsm.errors import GitsmError
 from gitsm.manifest import StoreConfig, load_secret
@@ -27,6 +27,7 @@ from gitsm.problems import Problem
 VERSION_WRITES = frozenset({"CreateSecret", "UpdateSecret", "PutSecretValue"})
 ONE_SECRET = VERSION_WRITES | {"UpdateSecretVersionStage", "DeleteSecret", "RestoreSecret",
                                "TagResource", "UntagResource"}  # fmt: skip
+ONE_SECRET |= policy.OPERATIONS
 KEY_OPERATIONS = frozenset(
     {"PutKeyAlias", "AddKeyRecipients", "RemoveKeyRecipients", "DeleteKeyAlias"}
 )
@@ -38,10 +39,12 @@ FIELDS = {
     "UntagResource": {"tags"},
     "DeleteSecret": {"deleted_date", "deletion_date"},
     "RestoreSecret": {"deleted_date", "deletion_date"},
+    "PutResourcePolicy": {"resource_policy"},
+    "DeleteResourcePolicy": {"resource_policy"},
 }
 """The manifest fields each operation may change (besides versions, labels and last_changed)."""
 _COMPARED = ("name", "arn", "created", "description", "kms_key_id", "tags", "deleted_date",
-             "deletion_date")  # fmt: skip
+             "deletion_date", "resource_policy")  # fmt: skip
 FIX = (
     "change the store only through gitsm operations: revert this commit (git revert) or redo the "
     "change with gitsm, and check who made it"
@@ -175,7 +178,13 @@ class OperationCheck:
                 name, ()
             ):
                 self.add(where, f"changes {field} outside an operation that sets it")
+        self.check_policy(where, after)
         self.check_versions(change, before, after)
+
+    def check_policy(self, where: str, after: Secret) -> None:
+        """DeleteResourcePolicy leaves no policy (PutResourcePolicy's is checked when read)."""
+        if self.name == "DeleteResourcePolicy" and after.resource_policy is not None:
+            self.add(where, "sets a resource policy in DeleteResourcePolicy")
 
     def check_removal(self, change: SecretChange, before: Secret | None) -> None:
         where = f"{change.directory}/{paths.MANIFEST}"
@@ -197,6 +206,8 @@ class OperationCheck:
         expected = labels.add_version({}, token, None) if token else {}
         if after.stage_map() != expected:
             self.add(where, f"creates the secret with labels {after.stage_map()}, not {expected}")
+        if after.resource_policy is not None:
+            self.add(where, "creates the secret with a resource policy (set by PutResourcePolicy)")
         added = {f for f, (old, new) in change.envelopes.items() if old is None and new}
         wanted = {paths.version_file_name(token)} if token else set()
         if added != wanted or set(after.versions) != ({token} if token else set()):

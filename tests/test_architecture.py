@@ -24,7 +24,7 @@ LAYERS: list[list[str]] = [
     ["errors", "problems"],
     ["gitenv", "upstream"],
     ["model", "labels", "manifest", "paths", "retention", "passwords", "merge3", "mergedriver",
-     "strict"],
+     "strict", "policy"],
     ["providers", "keys"],
     ["envelope"],
     ["gitrepo"],

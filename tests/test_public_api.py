@@ -35,19 +35,23 @@ PUBLIC = {
 CLIENT_METHODS = [
     "batch_get_secret_value",
     "create_secret",
+    "delete_resource_policy",
     "delete_secret",
     "describe_secret",
     "exceptions",
     "get_random_password",
+    "get_resource_policy",
     "get_secret_value",
     "list_secret_version_ids",
     "list_secrets",
+    "put_resource_policy",
     "put_secret_value",
     "restore_secret",
     "tag_resource",
     "untag_resource",
     "update_secret",
     "update_secret_version_stage",
+    "validate_resource_policy",
 ]
 
 

@@ -29,11 +29,13 @@ VALUE_MEMBERS = ("SecretString", "SecretBinary")
 WRITES = frozenset({
     "CreateSecret", "UpdateSecret", "PutSecretValue", "UpdateSecretVersionStage", "DeleteSecret",
     "RestoreSecret", "TagResource", "UntagResource",
+    "PutResourcePolicy", "DeleteResourcePolicy",
 })  # fmt: skip
 """The operations that change the store: their output failing after they land still exits 0."""
 READS = frozenset({
     "GetSecretValue", "BatchGetSecretValue", "DescribeSecret", "ListSecrets",
     "ListSecretVersionIds", "GetRandomPassword",
+    "GetResourcePolicy", "ValidateResourcePolicy",
 })  # fmt: skip
 """The operations that change nothing."""
 LANDED_IDS = ("ARN", "Name", "VersionId", "DeletionDate")

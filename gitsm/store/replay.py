@@ -19,7 +19,7 @@ import json
 from dataclasses import replace
 from datetime import datetime
 
-from gitsm import labels, paths
+from gitsm import labels, paths, policy
 from gitsm.commitop import CommitOp, SecretChange
 from gitsm.errors import GitsmError, LimitExceededException
 from gitsm.gitrepo import Snapshot
@@ -96,11 +96,23 @@ class ReplayOps(ReplayBase):
             restore = operation == "RestoreSecret"
             cur = self._target(ctx, name, before, pending=restore)
             self._save(ctx, cur, self._apply(ctx, cur, change, before, after))
+        elif operation in policy.OPERATIONS and before is not None and after is not None:
+            cur = self._target(ctx, name, before, pending=False)
+            self._save(ctx, cur, self._replay_policy(cur, after))
         else:
             raise Refused(
                 f"gitsm does not know how to replay {operation} on secret {name}",
                 "redo the change through gitsm on the synced store (or upgrade gitsm)",
             )
+
+    @staticmethod
+    def _replay_policy(cur: Secret, after: Secret) -> Secret:
+        """PutResourcePolicy / DeleteResourcePolicy in push order: the commit's policy (None after
+        a Delete) replaces upstream's; the same policy upstream, or none to delete, is a no-op."""
+        if cur.resource_policy == after.resource_policy:
+            return cur
+        changed = max(cur.last_changed, after.last_changed)
+        return replace(cur, resource_policy=after.resource_policy, last_changed=changed)
 
     def _apply(
         self, ctx: ReplayContext, cur: Secret, change: SecretChange, before: Secret, after: Secret

@@ -1,0 +1,83 @@
+"""Resource policies: GetResourcePolicy, PutResourcePolicy, DeleteResourcePolicy and
+ValidateResourcePolicy.
+
+The policy lives in the secret's manifest as canonical JSON (:mod:`gitsm.policy`); a Put or Delete
+that changes it is one commit (``Gitsm-Operation: PutResourcePolicy`` / ``DeleteResourcePolicy``),
+and one that changes nothing (the same policy again, or no policy to delete) makes none. A secret
+pending deletion refuses all three with InvalidRequestException, as AWS does.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+from gitsm import policy
+from gitsm.errors import InvalidParameterException
+from gitsm.gitrepo import Snapshot
+from gitsm.manifest import StoreConfig
+from gitsm.store.core import Change, StoreCore, WriteResult
+
+
+@dataclass(frozen=True)
+class ResourcePolicy:
+    """GetResourcePolicy's answer: the secret and its policy (None when none is attached)."""
+
+    arn: str
+    name: str
+    resource_policy: str | None
+
+
+@dataclass(frozen=True)
+class PolicyValidation:
+    """ValidateResourcePolicy's answer: passed, and each failed check as (CheckName, message)."""
+
+    passed: bool
+    errors: list[tuple[str, str]]
+
+
+class PolicyOps(StoreCore):
+    """Get, Put, Delete and ValidateResourcePolicy."""
+
+    def get_resource_policy(self, secret_id: str) -> ResourcePolicy:
+        """GetResourcePolicy: the attached policy, or None (no error) when there is none."""
+        snap = self.repo.tip()
+        secret = self._find_live(snap, self.config(snap), secret_id)
+        return ResourcePolicy(secret.arn, secret.name, secret.resource_policy)
+
+    def put_resource_policy(
+        self, secret_id: str, resource_policy: str, *, block_public_policy: bool | None = None
+    ) -> WriteResult:
+        """PutResourcePolicy: attach ``resource_policy`` (kept as canonical JSON), replacing any
+        other; with ``block_public_policy``, a policy granting broad access is refused."""
+        if block_public_policy is not None and not isinstance(block_public_policy, bool):
+            raise InvalidParameterException("BlockPublicPolicy must be true or false.")
+        text = policy.canonical(resource_policy, block_public=bool(block_public_policy))
+        return self._set_policy(secret_id, text, "PutResourcePolicy")
+
+    def delete_resource_policy(self, secret_id: str) -> WriteResult:
+        """DeleteResourcePolicy: detach the policy; no error and no commit when there is none."""
+        return self._set_policy(secret_id, None, "DeleteResourcePolicy")
+
+    def _set_policy(self, secret_id: str, text: str | None, operation: str) -> WriteResult:
+        def plan(snap: Snapshot, config: StoreConfig, now: datetime) -> Change[WriteResult]:
+            secret = self._find_live(snap, config, secret_id)
+            result = WriteResult(secret.arn, secret.name)
+            if secret.resource_policy == text:
+                return Change(result)
+            files = self._secret_files(replace(secret, resource_policy=text, last_changed=now))
+            return Change(result, operation, secret.name, files, {"Secret-Arn": secret.arn})
+
+        return self._transact(plan)
+
+    def validate_resource_policy(
+        self, resource_policy: str, *, secret_id: str | None = None
+    ) -> PolicyValidation:
+        """ValidateResourcePolicy: the syntax and broad-access checks of ``resource_policy``
+        (MalformedPolicyDocumentException when it is not JSON at all); a ``secret_id`` must name
+        a secret (ResourceNotFoundException)."""
+        found = policy.findings(resource_policy)
+        if secret_id is not None:
+            snap = self.repo.tip()
+            self._find(snap, self.config(snap), secret_id)
+        return PolicyValidation(not found, found)
