@@ -5,9 +5,9 @@
 one that operation makes. Labels move only in operations that move labels, exactly as AWS's rules
 move them (:mod:`gitsm.labels`); an envelope's sealed value (nonce, ciphertext) never changes, and
 its key stanzas change only in a re-wrap; a version file disappears only by pruning or a deletion;
-a description, key, tags or deletion schedule change only in the operation that sets them; the
-config changes only in key operations (and when a write creates the default key). A hand-edited
-rollback (AWSCURRENT moved back by plain git) is a label moved outside an operation.
+a description, key, tags, resource policy or deletion schedule change only in the operation that
+sets them; the config changes only in key operations (and when a write creates the default key). A
+hand-edited rollback (AWSCURRENT moved back by plain git) is a label moved outside an operation.
 
 Pure apart from reading blobs: no keys, no values.
 """
