@@ -17,17 +17,18 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 
-from gitsm import labels, paths, policy
+from gitsm import labels, paths
 from gitsm.commitop import CommitOp, SecretChange
 from gitsm.errors import GitsmError
 from gitsm.manifest import StoreConfig, load_secret
 from gitsm.model import DEFAULT_KEY_ALIAS, Secret
+from gitsm.policy import OPERATIONS as POLICY_OPERATIONS
 from gitsm.problems import Problem
 
 VERSION_WRITES = frozenset({"CreateSecret", "UpdateSecret", "PutSecretValue"})
 ONE_SECRET = VERSION_WRITES | {"UpdateSecretVersionStage", "DeleteSecret", "RestoreSecret",
                                "TagResource", "UntagResource"}  # fmt: skip
-ONE_SECRET |= policy.OPERATIONS
+ONE_SECRET |= POLICY_OPERATIONS
 KEY_OPERATIONS = frozenset(
     {"PutKeyAlias", "AddKeyRecipients", "RemoveKeyRecipients", "DeleteKeyAlias"}
 )
