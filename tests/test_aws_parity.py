@@ -92,6 +92,18 @@ def test_a_filter_without_key_says_null(bare_client: SecretsManagerClient) -> No
     )
 
 
+def test_secret_binary_as_str_is_sent_as_its_utf8_bytes(bare_client: SecretsManagerClient) -> None:
+    """boto3 accepts a str (or a bytearray) for a blob member and sends its UTF-8 bytes
+    (botocore's serializer: ``value.encode("utf-8")`` for a str); so does gitsm.client."""
+    client = bare_client
+    made = client.create_secret(Name="b", SecretBinary="é-text")["VersionId"]
+    put = client.put_secret_value(SecretId="b", SecretBinary=bytearray(b"\x00\x01"))["VersionId"]
+    updated = client.update_secret(SecretId="b", SecretBinary="ü")["VersionId"]
+    for vid, data in ((made, "é-text".encode()), (put, b"\x00\x01"), (updated, "ü".encode())):
+        got = client.get_secret_value(SecretId="b", VersionId=vid)
+        assert got["SecretBinary"] == data and "SecretString" not in got
+
+
 def test_describe_omits_rotation_and_empty_stage_maps(bare_client: SecretsManagerClient) -> None:
     """API reference, DescribeSecret: RotationEnabled is "null" for a secret never configured
     for rotation, and "Secrets Manager only returns fields that have a value in the response"

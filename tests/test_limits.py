@@ -174,17 +174,6 @@ def test_wrong_value_types_are_refused(target: SecretsManagerClient, any_path: P
     assert target.get_secret_value(SecretId="t")["SecretString"] == "start"
 
 
-def test_secret_binary_as_str_is_sent_as_its_utf8_bytes(target: SecretsManagerClient) -> None:
-    """boto3 accepts a str for a blob member and sends its UTF-8 bytes (botocore's serializer)."""
-    for op in sorted(WRITERS):
-        vid = WRITERS[op](target, {"SecretBinary": "é-text"})["VersionId"]
-        assert read_back(target, op, vid)["SecretBinary"] == "é-text".encode()
-        if op == "create":
-            target.delete_secret(SecretId="new", ForceDeleteWithoutRecovery=True)
-    vid = target.put_secret_value(SecretId="t", SecretBinary=bytearray(b"\x00\x01"))["VersionId"]
-    assert read_back(target, "put", vid)["SecretBinary"] == b"\x00\x01"
-
-
 # -- names ------------------------------------------------------------------------------------------
 
 BAD_NAMES = [
