@@ -15,7 +15,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
-from gitsm import errors
+from gitsm import apimodel, errors, paramcheck
+from gitsm.awserrors import ClientError, ParamValidationError, client_error, exceptions
 from gitsm.model import DEFAULT_KEY_ALIAS, Secret
 from gitsm.passwords import random_password
 from gitsm.store import SecretStore, SecretValue
@@ -23,78 +24,33 @@ from gitsm.store import SecretStore, SecretValue
 F = TypeVar("F", bound=Callable[..., dict[str, Any]])
 
 
-class ClientError(Exception):
-    """An operation error, shaped like ``botocore.exceptions.ClientError``."""
-
-    def __init__(self, error_response: dict[str, Any], operation_name: str) -> None:
-        self.response = error_response
-        self.operation_name = operation_name
-        err = error_response.get("Error", {})
-        super().__init__(
-            f"An error occurred ({err.get('Code')}) when calling the {operation_name} operation: "
-            f"{err.get('Message')}"
-        )
+def _fallback_shape(allowed: set[str], required: set[str]) -> dict[str, Any]:
+    """An input structure for an operation missing from the API model: names only, no types."""
+    members = {m: {"type": "unchecked"} for m in sorted(allowed)}
+    return {"type": "structure", "members": members, "required": sorted(required)}
 
 
-class ParamValidationError(errors.GitsmError, ValueError):
-    """A call with unknown or missing parameters (botocore raises this before any request)."""
+def _operation(
+    name: str, allowed: set[str] | None = None, required: set[str] | None = None
+) -> Callable[[F], F]:
+    """Check parameters like botocore and translate core errors into ClientError.
 
-    code = "ParamValidationError"
-    exit_code = errors.EXIT_USAGE
-
-
-# Environment errors (StoreError and its subclasses: LocalChangesError, MergeInProgress) are not
-# service errors: they leave the client as they are, with no ClientError class of their own.
-_CODES = [
-    c for c, (_, exit_code) in errors.ERROR_TABLE.items() if exit_code != errors.EXIT_ENVIRONMENT
-]
-
-
-_ClientError = ClientError
-
-
-class _Exceptions:
-    """``client.exceptions``: one ClientError subclass per AWS error code."""
-
-    ClientError: type[_ClientError] = _ClientError
-
-    def __init__(self) -> None:
-        for code in _CODES:
-            setattr(self, code, _EXCEPTION_CLASSES[code])
-
-    def from_code(self, code: str) -> type[_ClientError]:
-        """The exception class for an error code."""
-        return _EXCEPTION_CLASSES.get(code, _ClientError)
-
-
-_EXCEPTION_CLASSES: dict[str, type[ClientError]] = {
-    code: type(code, (ClientError,), {"__doc__": f"The {code} error of Secrets Manager."})
-    for code in _CODES
-}
-exceptions = _Exceptions()
-
-
-def _operation(name: str, allowed: set[str], required: set[str] = frozenset()) -> Callable[[F], F]:  # type: ignore[assignment]
-    """Check parameters like botocore and translate core errors into ClientError."""
+    The parameters are checked against ``name``'s input shape in :mod:`gitsm.apimodel` (from
+    botocore's model); ``allowed`` and ``required`` name the members only for an operation the
+    model does not hold yet (regenerate it with ``tests/cli/gen_awsmodel.py``).
+    """
+    shape = apimodel.OPERATIONS.get(name) or _fallback_shape(allowed or set(), required or set())
 
     def wrap(fn: F) -> F:
         @functools.wraps(fn)
         def call(self: SecretsManagerClient, **kwargs: Any) -> dict[str, Any]:
-            unknown = sorted(set(kwargs) - allowed)
-            missing = sorted(required - set(kwargs))
-            if unknown or missing:
-                problems = [f'Unknown parameter in input: "{k}", must be one of: '
-                            f"{', '.join(sorted(allowed))}" for k in unknown]  # fmt: skip
-                problems += [f'Missing required parameter in input: "{k}"' for k in missing]
-                raise ParamValidationError("Parameter validation failed:\n" + "\n".join(problems))
+            problems = paramcheck.problems(kwargs, shape)
+            if problems:
+                raise ParamValidationError("\n".join(problems))
             try:
                 out = fn(self, **kwargs)
             except errors.OperationError as exc:
-                response = {
-                    "Error": {"Code": exc.code, "Message": exc.message},
-                    "ResponseMetadata": {"HTTPStatusCode": exc.http_status},
-                }
-                raise _EXCEPTION_CLASSES.get(exc.code, ClientError)(response, name) from None
+                raise client_error(exc.code, exc.message, name, exc.http_status) from None
             out["ResponseMetadata"] = {
                 "RequestId": str(uuid.uuid4()),
                 "HTTPStatusCode": 200,
@@ -112,6 +68,18 @@ def _drop_none(**fields: Any) -> dict[str, Any]:
     return {k: v for k, v in fields.items() if v is not None}
 
 
+def _blob(value: object) -> bytes | None:
+    """SecretBinary as boto3 sends it: a str as its UTF-8 bytes, a file-like object's content."""
+    if value is None or isinstance(value, bytes):
+        return value
+    if isinstance(value, str):
+        return value.encode("utf-8")
+    if isinstance(value, bytearray):
+        return bytes(value)
+    data = value.read()  # type: ignore[attr-defined]  # a file-like object (checked by paramcheck)
+    return data.encode("utf-8") if isinstance(data, str) else bytes(data)
+
+
 def _value_dict(v: SecretValue) -> dict[str, Any]:
     out: dict[str, Any] = {"ARN": v.arn, "Name": v.name, "VersionId": v.version_id}
     if v.kind == "string":
@@ -123,22 +91,39 @@ def _value_dict(v: SecretValue) -> dict[str, Any]:
     return out
 
 
+def _rotation(s: Secret) -> dict[str, Any]:
+    """RotationEnabled and the other rotation fields of DescribeSecret and ListSecrets.
+
+    AWS returns them only for a secret that has been set up for rotation ("RotationEnabled ... null
+    for a secret that has never been configured for rotation", API reference); gitsm stores no
+    rotation configuration, so there are none to return.
+    """
+    return {}
+
+
 def _metadata(s: Secret, stages_key: str) -> dict[str, Any]:
+    """DescribeSecret's answer (``VersionIdsToStages``) or a ListSecrets entry's
+    (``SecretVersionsToStages``): only the fields that have a value, as AWS returns them."""
     out = _drop_none(ARN=s.arn, Name=s.name, Description=s.description)
     if s.kms_key_id and s.kms_key_id != DEFAULT_KEY_ALIAS:
         out["KmsKeyId"] = s.kms_key_id
-    out["RotationEnabled"] = False
+    out |= _rotation(s)
     out["LastChangedDate"] = s.last_changed
     if s.deleted_date is not None:
         out["DeletedDate"] = s.deleted_date
-    if s.tags:
+    if s.tags is not None:  # [] once every tag was removed: AWS keeps an empty list
         out["Tags"] = [{"Key": k, "Value": v} for k, v in s.tags]
-    out[stages_key] = {vid: list(v.stages) for vid, v in s.versions.items() if v.stages}
+    stages = {vid: list(v.stages) for vid, v in s.versions.items() if v.stages}
+    if stages:
+        out[stages_key] = stages
     out["CreatedDate"] = s.created
     return out
 
 
-_VALUE_IN = {"ClientRequestToken", "SecretString", "SecretBinary"}
+_NO_REPLICAS = (
+    "gitsm does not replicate secrets to other Regions: a gitsm store is a git repository, and "
+    "git replicates it (clone it, and push or gitsm sync to share changes)."
+)
 
 
 class SecretsManagerClient:
@@ -149,41 +134,43 @@ class SecretsManagerClient:
     def __init__(self, store: SecretStore) -> None:
         self.store = store
 
-    @_operation("CreateSecret", {"Name", "Description", "KmsKeyId", "Tags", *_VALUE_IN}, {"Name"})
+    @_operation("CreateSecret")
     def create_secret(self, **p: Any) -> dict[str, Any]:
-        """CreateSecret."""
+        """CreateSecret. AddReplicaRegions is refused (InvalidRequestException): see
+        :meth:`replicate_secret_to_regions`."""
+        if "AddReplicaRegions" in p:
+            raise errors.InvalidRequestException(f"{_NO_REPLICAS} Remove AddReplicaRegions.")
         r = self.store.create_secret(
             p["Name"], client_request_token=p.get("ClientRequestToken"),
             description=p.get("Description"), kms_key_id=p.get("KmsKeyId"),
-            secret_string=p.get("SecretString"), secret_binary=p.get("SecretBinary"),
+            secret_string=p.get("SecretString"), secret_binary=_blob(p.get("SecretBinary")),
             tags=p.get("Tags"),
         )  # fmt: skip
         return _drop_none(ARN=r.arn, Name=r.name, VersionId=r.version_id)
 
-    @_operation("UpdateSecret", {"SecretId", "Description", "KmsKeyId", *_VALUE_IN}, {"SecretId"})
+    @_operation("UpdateSecret")
     def update_secret(self, **p: Any) -> dict[str, Any]:
         """UpdateSecret."""
         r = self.store.update_secret(
             p["SecretId"], client_request_token=p.get("ClientRequestToken"),
             description=p.get("Description"), kms_key_id=p.get("KmsKeyId"),
-            secret_string=p.get("SecretString"), secret_binary=p.get("SecretBinary"),
+            secret_string=p.get("SecretString"), secret_binary=_blob(p.get("SecretBinary")),
         )  # fmt: skip
         return _drop_none(ARN=r.arn, Name=r.name, VersionId=r.version_id)
 
-    @_operation(
-        "PutSecretValue", {"SecretId", "VersionStages", "RotationToken", *_VALUE_IN}, {"SecretId"}
-    )
+    @_operation("PutSecretValue")
     def put_secret_value(self, **p: Any) -> dict[str, Any]:
         """PutSecretValue."""
+        stages = p.get("VersionStages")
         r = self.store.put_secret_value(
             p["SecretId"], client_request_token=p.get("ClientRequestToken"),
-            secret_string=p.get("SecretString"), secret_binary=p.get("SecretBinary"),
-            version_stages=p.get("VersionStages"),
+            secret_string=p.get("SecretString"), secret_binary=_blob(p.get("SecretBinary")),
+            version_stages=list(stages) if stages is not None else None,
         )  # fmt: skip
         return {"ARN": r.arn, "Name": r.name, "VersionId": r.version_id,
                 "VersionStages": r.version_stages}  # fmt: skip
 
-    @_operation("GetSecretValue", {"SecretId", "VersionId", "VersionStage"}, {"SecretId"})
+    @_operation("GetSecretValue")
     def get_secret_value(self, **p: Any) -> dict[str, Any]:
         """GetSecretValue."""
         v = self.store.get_secret_value(
@@ -191,31 +178,25 @@ class SecretsManagerClient:
         )
         return _value_dict(v)
 
-    @_operation("DescribeSecret", {"SecretId"}, {"SecretId"})
+    @_operation("DescribeSecret")
     def describe_secret(self, **p: Any) -> dict[str, Any]:
         """DescribeSecret."""
         return _metadata(self.store.describe_secret(p["SecretId"]), "VersionIdsToStages")
 
-    @_operation(
-        "ListSecrets",
-        {"IncludePlannedDeletion", "MaxResults", "NextToken", "Filters", "SortOrder", "SortBy"},
-    )
+    @_operation("ListSecrets")
     def list_secrets(self, **p: Any) -> dict[str, Any]:
         """ListSecrets."""
         page, token = self.store.list_secrets(
             include_planned_deletion=bool(p.get("IncludePlannedDeletion")),
             max_results=p.get("MaxResults"), next_token=p.get("NextToken"),
-            filters=p.get("Filters"), sort_order=p.get("SortOrder"), sort_by=p.get("SortBy"),
+            filters=_filters(p.get("Filters")), sort_order=p.get("SortOrder"),
+            sort_by=p.get("SortBy"),
         )  # fmt: skip
         return _drop_none(
             SecretList=[_metadata(s, "SecretVersionsToStages") for s in page], NextToken=token
         )
 
-    @_operation(
-        "ListSecretVersionIds",
-        {"SecretId", "MaxResults", "NextToken", "IncludeDeprecated"},
-        {"SecretId"},
-    )
+    @_operation("ListSecretVersionIds")
     def list_secret_version_ids(self, **p: Any) -> dict[str, Any]:
         """ListSecretVersionIds."""
         secret, versions, token = self.store.list_secret_version_ids(
@@ -229,11 +210,7 @@ class SecretsManagerClient:
         ]  # fmt: skip
         return _drop_none(Versions=listed, NextToken=token, ARN=secret.arn, Name=secret.name)
 
-    @_operation(
-        "UpdateSecretVersionStage",
-        {"SecretId", "VersionStage", "RemoveFromVersionId", "MoveToVersionId"},
-        {"SecretId", "VersionStage"},
-    )
+    @_operation("UpdateSecretVersionStage")
     def update_secret_version_stage(self, **p: Any) -> dict[str, Any]:
         """UpdateSecretVersionStage."""
         r = self.store.update_secret_version_stage(
@@ -242,11 +219,7 @@ class SecretsManagerClient:
         )  # fmt: skip
         return {"ARN": r.arn, "Name": r.name}
 
-    @_operation(
-        "DeleteSecret",
-        {"SecretId", "RecoveryWindowInDays", "ForceDeleteWithoutRecovery"},
-        {"SecretId"},
-    )
+    @_operation("DeleteSecret")
     def delete_secret(self, **p: Any) -> dict[str, Any]:
         """DeleteSecret."""
         r = self.store.delete_secret(
@@ -255,35 +228,31 @@ class SecretsManagerClient:
         )  # fmt: skip
         return {"ARN": r.arn, "Name": r.name, "DeletionDate": r.deletion_date}
 
-    @_operation("RestoreSecret", {"SecretId"}, {"SecretId"})
+    @_operation("RestoreSecret")
     def restore_secret(self, **p: Any) -> dict[str, Any]:
         """RestoreSecret."""
         r = self.store.restore_secret(p["SecretId"])
         return {"ARN": r.arn, "Name": r.name}
 
-    @_operation("TagResource", {"SecretId", "Tags"}, {"SecretId", "Tags"})
+    @_operation("TagResource")
     def tag_resource(self, **p: Any) -> dict[str, Any]:
         """TagResource."""
-        self.store.tag_resource(p["SecretId"], p["Tags"])
+        self.store.tag_resource(p["SecretId"], list(p["Tags"]))
         return {}
 
-    @_operation("UntagResource", {"SecretId", "TagKeys"}, {"SecretId", "TagKeys"})
+    @_operation("UntagResource")
     def untag_resource(self, **p: Any) -> dict[str, Any]:
         """UntagResource."""
-        self.store.untag_resource(p["SecretId"], p["TagKeys"])
+        self.store.untag_resource(p["SecretId"], list(p["TagKeys"]))
         return {}
 
-    @_operation("GetResourcePolicy", {"SecretId"}, {"SecretId"})
+    @_operation("GetResourcePolicy")
     def get_resource_policy(self, **p: Any) -> dict[str, Any]:
         """GetResourcePolicy (no ResourcePolicy key when none is attached)."""
         r = self.store.get_resource_policy(p["SecretId"])
         return _drop_none(ARN=r.arn, Name=r.name, ResourcePolicy=r.resource_policy)
 
-    @_operation(
-        "PutResourcePolicy",
-        {"SecretId", "ResourcePolicy", "BlockPublicPolicy"},
-        {"SecretId", "ResourcePolicy"},
-    )
+    @_operation("PutResourcePolicy")
     def put_resource_policy(self, **p: Any) -> dict[str, Any]:
         """PutResourcePolicy."""
         r = self.store.put_resource_policy(
@@ -291,24 +260,20 @@ class SecretsManagerClient:
         )
         return {"ARN": r.arn, "Name": r.name}
 
-    @_operation("DeleteResourcePolicy", {"SecretId"}, {"SecretId"})
+    @_operation("DeleteResourcePolicy")
     def delete_resource_policy(self, **p: Any) -> dict[str, Any]:
         """DeleteResourcePolicy (no error when none is attached)."""
         r = self.store.delete_resource_policy(p["SecretId"])
         return {"ARN": r.arn, "Name": r.name}
 
-    @_operation("ValidateResourcePolicy", {"ResourcePolicy", "SecretId"}, {"ResourcePolicy"})
+    @_operation("ValidateResourcePolicy")
     def validate_resource_policy(self, **p: Any) -> dict[str, Any]:
         """ValidateResourcePolicy."""
         r = self.store.validate_resource_policy(p["ResourcePolicy"], secret_id=p.get("SecretId"))
         errs = [{"CheckName": check, "ErrorMessage": message} for check, message in r.errors]
         return {"PolicyValidationPassed": r.passed, "ValidationErrors": errs}
 
-    @_operation(
-        "GetRandomPassword",
-        {"PasswordLength", "ExcludeCharacters", "ExcludeNumbers", "ExcludePunctuation",
-         "ExcludeUppercase", "ExcludeLowercase", "IncludeSpace", "RequireEachIncludedType"},
-    )  # fmt: skip
+    @_operation("GetRandomPassword")
     def get_random_password(self, **p: Any) -> dict[str, Any]:
         """GetRandomPassword."""
         password = random_password(
@@ -322,12 +287,14 @@ class SecretsManagerClient:
         )  # fmt: skip
         return {"RandomPassword": password}
 
-    @_operation("BatchGetSecretValue", {"SecretIdList", "Filters", "MaxResults", "NextToken"})
+    @_operation("BatchGetSecretValue")
     def batch_get_secret_value(self, **p: Any) -> dict[str, Any]:
         """BatchGetSecretValue."""
+        ids = p.get("SecretIdList")
         values, errs, token = self.store.batch_get_secret_value(
-            secret_id_list=p.get("SecretIdList"), filters=p.get("Filters"),
-            max_results=p.get("MaxResults"), next_token=p.get("NextToken"),
+            secret_id_list=list(ids) if ids is not None else None,
+            filters=_filters(p.get("Filters")), max_results=p.get("MaxResults"),
+            next_token=p.get("NextToken"),
         )  # fmt: skip
         return _drop_none(
             SecretValues=[_value_dict(v) for v in values],
@@ -337,6 +304,45 @@ class SecretsManagerClient:
             ],
             NextToken=token,
         )
+
+    # Replication: refused, after the secret is found (docs/SEMANTICS.md, "Replication").
+
+    @_operation("ReplicateSecretToRegions")
+    def replicate_secret_to_regions(self, **p: Any) -> dict[str, Any]:
+        """ReplicateSecretToRegions: refused with InvalidRequestException (gitsm keeps no replicas;
+        git replicates the store); ResourceNotFoundException first when the secret is missing."""
+        secret = self.store.describe_secret(p["SecretId"])
+        raise errors.InvalidRequestException(
+            f"{_NO_REPLICAS} Secret {secret.name} was not replicated."
+        )
+
+    @_operation("RemoveRegionsFromReplication")
+    def remove_regions_from_replication(self, **p: Any) -> dict[str, Any]:
+        """RemoveRegionsFromReplication: refused with InvalidRequestException, as no gitsm secret
+        has replicas; ResourceNotFoundException first when the secret is missing."""
+        secret = self.store.describe_secret(p["SecretId"])
+        raise errors.InvalidRequestException(
+            f"{_NO_REPLICAS} Secret {secret.name} has no replicas."
+        )
+
+    @_operation("StopReplicationToReplica")
+    def stop_replication_to_replica(self, **p: Any) -> dict[str, Any]:
+        """StopReplicationToReplica: refused with InvalidRequestException, as no gitsm secret is a
+        replica; ResourceNotFoundException first when the secret is missing."""
+        secret = self.store.describe_secret(p["SecretId"])
+        raise errors.InvalidRequestException(
+            f"{_NO_REPLICAS} Secret {secret.name} is not a replica."
+        )
+
+
+def _filters(filters: Any) -> Any:
+    """Filters as the store reads them: lists (boto3 also takes tuples for list members)."""
+    if not isinstance(filters, list | tuple):
+        return filters
+    return [
+        {**f, "Values": list(f["Values"])} if isinstance(f.get("Values"), tuple) else f
+        for f in filters
+    ]
 
 
 def client(

@@ -227,4 +227,7 @@ ERROR_TABLE: dict[str, tuple[int, int]] = {
 """AWS error code -> (HTTP status, CLI exit code)."""
 
 SECRET_NOT_FOUND = "Secrets Manager can't find the specified secret."
-MARKED_DELETED = "You tried to perform the operation on a secret that's currently marked deleted."
+MARKED_DELETED = (
+    "You can't perform this operation on the secret because it was marked for deletion."
+)
+"""AWS's InvalidRequestException for a secret pending deletion, as AWS SDK error traces quote it."""

@@ -120,6 +120,8 @@ def dump_secret(secret: Secret) -> bytes:
         lines.append("tags:")
         for key, value in secret.tags:
             lines += [f"- key: {quote(key)}", f"  value: {quote(value)}"]
+    elif secret.tags is not None:
+        lines.append("tags: []")  # it had tags: DescribeSecret answers "Tags": []
     if not secret.versions:
         lines.append("versions: {}")
     else:
@@ -160,6 +162,8 @@ def _fast_doc(data: bytes) -> dict[str, Any] | None:
             doc[mode] = tags if mode == "tags" else versions
         elif line == "versions: {}":
             doc["versions"] = versions
+        elif line == "tags: []" and not mode:
+            doc["tags"] = tags
         elif mode == "versions" and (m := _VERSION_LINE.fullmatch(line)):
             versions[_unquote(m[1])] = {
                 "created": _unquote(m[2]),
@@ -207,10 +211,11 @@ def secret_from_doc(doc: dict[Any, Any], path: str) -> Secret:
             kms_key_ids=v.texts("kms_key_ids", KEY_IDS_PER_VERSION, KMS_KEY_ID_MAX),
             stages=v.texts("stages", STAGES_PER_VERSION, STAGE_MAX_LEN),
         )
-    tags: list[tuple[str, str]] = []
+    tags: list[tuple[str, str]] | None = None if top.get("tags", True) is None else []
     for i, item in enumerate(top.items("tags", TAGS_MAX)):
         tag = strict.Fields(item, path, f"tags[{i}]")
         key = _required(tag.text("key", TAG_KEY_MAX))
+        assert tags is not None
         tags.append((key, _required(tag.text("value", TAG_VALUE_MAX, low=0))))
     return Secret(
         name=_required(top.text("name", NAME_MAX)),

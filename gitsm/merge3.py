@@ -118,10 +118,13 @@ _ABSENT = object()
 
 def _tags(
     base: Secret | None, first: Secret, later: Secret, conflicts: list[Conflict], prefer_later: bool
-) -> list[tuple[str, str]]:
-    """Tags merged key by key, in ``first``'s order and then ``later``'s new keys."""
-    b = dict(base.tags) if base is not None else {}
-    f, lt = dict(first.tags), dict(later.tags)
+) -> list[tuple[str, str]] | None:
+    """Tags merged key by key, in ``first``'s order and then ``later``'s new keys; None while no
+    side ever had tags (a secret that had tags keeps a list, maybe empty: that fact only grows)."""
+    sides = (base.tags if base is not None else None, first.tags, later.tags)
+    if all(tags is None for tags in sides):
+        return None
+    b, f, lt = (dict(tags or []) for tags in sides)
     out: list[tuple[str, str]] = []
     for key in [*f, *(k for k in lt if k not in f)]:
         bv, fv, lv = b.get(key, _ABSENT), f.get(key, _ABSENT), lt.get(key, _ABSENT)

@@ -78,7 +78,9 @@ class Secret:
     kms_key_id: str | None = None
     resource_policy: str | None = None
     """The resource policy as canonical JSON (:mod:`gitsm.policy`), None when none is attached."""
-    tags: list[tuple[str, str]] = field(default_factory=list)
+    tags: list[tuple[str, str]] | None = None
+    """(key, value) pairs in insertion order; None until the secret is first tagged, then a list
+    (empty once every tag is removed: AWS then returns ``"Tags": []``)."""
     deleted_date: datetime | None = None
     deletion_date: datetime | None = None
     versions: dict[str, VersionInfo] = field(default_factory=dict)
@@ -238,9 +240,11 @@ def validate_tag_key(key: str) -> str:
     return key
 
 
-def merge_tags(current: list[tuple[str, str]], new: list[tuple[str, str]]) -> list[tuple[str, str]]:
+def merge_tags(
+    current: list[tuple[str, str]] | None, new: list[tuple[str, str]]
+) -> list[tuple[str, str]]:
     """Add or overwrite tags, keeping the existing order and appending new keys."""
-    merged = dict(current)
+    merged = dict(current or [])
     for key, value in new:
         merged[key] = value
     if len(merged) > TAGS_MAX:

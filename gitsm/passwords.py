@@ -26,23 +26,25 @@ def random_password(
         raise InvalidParameterException("PasswordLength must be an integer between 1 and 4096.")
     if not isinstance(exclude_characters, str) or len(exclude_characters) > 4096:
         raise InvalidParameterException("ExcludeCharacters must be at most 4096 characters.")
+    # RequireEachIncludedType: "at least one upper and lowercase letter, one number, and one
+    # punctuation" (API reference). The space is never a required type: it only joins the pool.
     classes = []
     for excluded, chars in (
         (exclude_lowercase, string.ascii_lowercase),
         (exclude_uppercase, string.ascii_uppercase),
         (exclude_numbers, string.digits),
         (exclude_punctuation, PUNCTUATION),
-        (not include_space, " "),
     ):
         if not excluded:
             allowed = "".join(c for c in chars if c not in exclude_characters)
             if allowed:
                 classes.append(allowed)
-    if not classes:
+    space = " " if include_space and " " not in exclude_characters else ""
+    pool = "".join(classes) + space
+    if not pool:
         raise InvalidParameterException(
             "No characters are left to build a password from. Exclude fewer characters or types."
         )
-    pool = "".join(classes)
     if require_each_included_type and length < len(classes):
         raise InvalidParameterException("Password length is too short based on the required types.")
     rng = secrets.SystemRandom()

@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 import yaml
 
-from gitsm import paths
-from gitsm.awsclient import SecretsManagerClient
+from gitsm import errors, paths
+from gitsm.awsclient import ParamValidationError, SecretsManagerClient
 from gitsm.store import SecretStore
 from tests.conftest import Clock, commits, git
 
@@ -53,6 +53,18 @@ def refused(
     assert state(path) == before
     message: str = err["Message"]
     return message
+
+
+def refused_early(path: Path, call: Callable[[], object], *fragments: str) -> str:
+    """Run ``call``, expect the ParamValidationError that boto3 raises before any request (a value
+    below the model's minimum, or of the wrong type), holding ``fragments``; nothing written."""
+    before = state(path)
+    with pytest.raises(ParamValidationError) as info:
+        call()
+    for fragment in fragments:
+        assert fragment in info.value.message, info.value.message
+    assert state(path) == before
+    return info.value.message
 
 
 def tree(path: Path) -> list[str]:
@@ -98,13 +110,22 @@ def test_value_sizes_accepted(target: SecretsManagerClient) -> None:
 
 def test_value_sizes_refused(target: SecretsManagerClient, any_path: Path) -> None:
     for op in sorted(WRITERS):
-        for size in (0, MAX + 1):
-            for kind, value in (("SecretString", "s" * size), ("SecretBinary", b"\x01" * size)):
+        for kind, value in (("SecretString", "s"), ("SecretBinary", b"\x01")):
+            for size in (0, MAX + 1):
+                if (kind, size) == ("SecretString", 0):
+                    continue  # below the model's min: boto3 refuses it first (below)
                 refused(
                     target, any_path, "InvalidParameterException",
-                    lambda k=kind, v=value, o=op: WRITERS[o](target, {k: v}),
+                    lambda k=kind, v=value * size, o=op: WRITERS[o](target, {k: v}),
                     kind, "65536", f"{size} bytes",
                 )  # fmt: skip
+        # botocore checks a string's min length (1) but neither a blob's nor any maximum.
+        refused_early(
+            any_path, lambda o=op: WRITERS[o](target, {"SecretString": ""}),
+            "Invalid length for parameter SecretString, value: 0, valid min length: 1",
+        )  # fmt: skip
+    with pytest.raises(errors.InvalidParameterException, match="0 bytes"):  # the core's check
+        target.store.put_secret_value("t", secret_string="")
     assert target.get_secret_value(SecretId="t")["SecretString"] == "start"
 
 
@@ -132,16 +153,25 @@ def test_string_and_binary_together_are_refused(
 
 
 def test_wrong_value_types_are_refused(target: SecretsManagerClient, any_path: Path) -> None:
-    refused(
-        target, any_path, "InvalidParameterException",
-        lambda: target.put_secret_value(SecretId="t", SecretString=b"bytes"),
-        "SecretString",
+    # boto3 checks types before any request; the value itself is never shown (botocore would
+    # print it: gitsm's errors never carry a secret value).
+    message = refused_early(
+        any_path, lambda: target.put_secret_value(SecretId="t", SecretString=b"bytes-value"),
+        "Invalid type for parameter SecretString, value: ****, type: <class 'bytes'>, "
+        "valid types: <class 'str'>",
     )  # fmt: skip
-    refused(
-        target, any_path, "InvalidParameterException",
-        lambda: target.put_secret_value(SecretId="t", SecretBinary="text"),
-        "SecretBinary",
+    assert "bytes-value" not in message
+    refused_early(
+        any_path, lambda: target.put_secret_value(SecretId="t", SecretBinary=12345),
+        "Invalid type for parameter SecretBinary, value: ****, type: <class 'int'>, valid types: "
+        "<class 'bytes'>, <class 'bytearray'>, file-like object",
     )  # fmt: skip
+    # The core refuses them too, for callers of SecretStore.
+    with pytest.raises(errors.InvalidParameterException, match="SecretString"):
+        target.store.put_secret_value("t", secret_string=b"bytes")  # type: ignore[arg-type]
+    with pytest.raises(errors.InvalidParameterException, match="SecretBinary"):
+        target.store.put_secret_value("t", secret_binary="text")  # type: ignore[arg-type]
+    assert target.get_secret_value(SecretId="t")["SecretString"] == "start"
 
 
 # -- names ------------------------------------------------------------------------------------------
@@ -162,7 +192,13 @@ def test_bad_characters_in_names_are_refused(client: SecretsManagerClient, any_p
 
 
 def test_name_length_is_refused(client: SecretsManagerClient, any_path: Path) -> None:
-    for name in ("", "n" * 513, "a/" * 256 + "b"):
+    refused_early(
+        any_path, lambda: client.create_secret(Name="", SecretString="x"),
+        "Invalid length for parameter Name, value: 0, valid min length: 1",
+    )  # fmt: skip
+    with pytest.raises(errors.InvalidParameterException, match="1-512"):
+        client.store.create_secret("", secret_string="x")
+    for name in ("n" * 513, "a/" * 256 + "b"):
         refused(
             client, any_path, "InvalidParameterException",
             lambda n=name: client.create_secret(Name=n, SecretString="x"),
@@ -247,7 +283,6 @@ def test_kms_key_id_length_limit(client: SecretsManagerClient, any_path: Path) -
 
 
 TAG_VIOLATIONS = [
-    ({"Key": "", "Value": "v"}, "1-128"),
     ({"Key": "k" * 129, "Value": "v"}, "1-128"),
     ({"Key": "k", "Value": "v" * 257}, "256"),
 ]
@@ -268,6 +303,13 @@ def test_tag_limits(client: SecretsManagerClient, any_path: Path) -> None:
             lambda t=tag: client.create_secret(Name="tg2", SecretString="x", Tags=[t]),
             fragment,
         )  # fmt: skip
+    empty = {"Key": "", "Value": "v"}  # below the model's min of 1: boto3 refuses it first
+    refused_early(
+        any_path, lambda: client.tag_resource(SecretId="tg", Tags=[{"Key": "ok"}, empty]),
+        "Invalid length for parameter Tags[1].Key, value: 0, valid min length: 1",
+    )  # fmt: skip
+    with pytest.raises(errors.InvalidParameterException, match="1-128"):
+        client.store.tag_resource("tg", [empty])
     assert "Tags" not in client.describe_secret(SecretId="tg")
 
 
@@ -279,7 +321,14 @@ def test_tag_lengths_at_the_limit(client: SecretsManagerClient) -> None:
 
 def test_stage_label_limits_in_put(client: SecretsManagerClient, any_path: Path) -> None:
     client.create_secret(Name="sl", SecretString="x")
-    for stages in (["L" * 257], [""], ["ok", "L" * 257]):
+    refused_early(
+        any_path,
+        lambda: client.put_secret_value(SecretId="sl", SecretString="y", VersionStages=["ok", ""]),
+        "Invalid length for parameter VersionStages[1], value: 0, valid min length: 1",
+    )  # fmt: skip
+    with pytest.raises(errors.InvalidParameterException, match="1-256"):
+        client.store.put_secret_value("sl", secret_string="y", version_stages=[""])
+    for stages in (["L" * 257], ["ok", "L" * 257]):
         refused(
             client, any_path, "InvalidParameterException",
             lambda s=stages: client.put_secret_value(
@@ -294,7 +343,19 @@ def test_stage_label_limits_in_put(client: SecretsManagerClient, any_path: Path)
 
 def test_token_length_is_refused(target: SecretsManagerClient, any_path: Path) -> None:
     message = "ClientRequestToken must be 32-64 characters long."
-    for token in ("", "t", "t" * 31, "t" * 65, "t" * 200):
+    for token in ("", "t", "t" * 31):  # below the model's min of 32: boto3 refuses it first
+        for op in sorted(WRITERS):
+            refused_early(
+                any_path,
+                lambda o=op, t=token: WRITERS[o](
+                    target, {"ClientRequestToken": t, "SecretString": "x"}
+                ),
+                f"Invalid length for parameter ClientRequestToken, value: {len(token)}",
+            )  # fmt: skip
+        with pytest.raises(errors.InvalidParameterException) as info:
+            target.store.put_secret_value("t", client_request_token=token, secret_string="x")
+        assert info.value.message == message
+    for token in ("t" * 65, "t" * 200):  # botocore checks no maximum: the service answers
         for op in sorted(WRITERS):
             call = lambda o=op, t=token: WRITERS[o](  # noqa: E731
                 target, {"ClientRequestToken": t, "SecretString": "x"}

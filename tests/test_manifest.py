@@ -38,7 +38,7 @@ def secrets(draw: st.DrawFn) -> Secret:
         last_changed=draw(stamps),
         description=draw(st.none() | text),
         kms_key_id=draw(st.none() | some),
-        tags=draw(st.lists(st.tuples(some, text), max_size=3)),
+        tags=draw(st.none() | st.lists(st.tuples(some, text), max_size=3)),
         deleted_date=deleted,
         deletion_date=deleted + timedelta(days=7) if deleted else None,
         versions=versions,

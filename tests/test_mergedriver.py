@@ -94,6 +94,23 @@ def test_conflicts_name_the_fact() -> None:
     assert [c.field for c in merge_secret(None, first, other)[1]] == ["arn"]
 
 
+def test_having_had_tags_merges_as_a_fact_that_only_grows() -> None:
+    """``tags: []`` (a secret whose last tag was removed: DescribeSecret answers ``"Tags": []``)
+    survives a merge with a side that never touched tags; untagged on all sides stays None."""
+    never = secret({V[0]: [AWSCURRENT]})
+    emptied = secret({V[0]: [AWSCURRENT]}, tags=[])
+    tagged = secret({V[0]: [AWSCURRENT]}, tags=[("k", "v")])
+    assert merge_secret(never, never, never)[0].tags is None
+    assert merge_secret(never, emptied, never)[0].tags == []
+    assert merge_secret(never, never, emptied)[0].tags == []
+    assert merge_secret(tagged, emptied, tagged) == (emptied, [])
+    assert merge_secret(tagged, tagged, emptied) == (emptied, [])
+    both = merge_secret(never, emptied, secret({V[0]: [AWSCURRENT]}, tags=[("x", "y")]))
+    assert both == (secret({V[0]: [AWSCURRENT]}, tags=[("x", "y")]), [])
+    for side in (never, emptied, tagged):  # the canonical form round-trips each state
+        assert load_secret(dump_secret(side), "m") == side
+
+
 def test_config_aliases_merge_alias_by_alias() -> None:
     base = StoreConfig(
         "123456789012", "us-east-1", keys={"alias/a": [{"provider": "local", "key_id": "k1"}]}

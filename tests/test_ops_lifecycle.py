@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from gitsm import paths
-from gitsm.awsclient import SecretsManagerClient
+from gitsm import errors, paths
+from gitsm.awsclient import ParamValidationError, SecretsManagerClient
 from gitsm.store import SecretStore
 from tests.conftest import Clock, commits, error, git
 
@@ -165,10 +165,15 @@ def test_label_moves_on_unknown_things(
         )
     with pytest.raises(client.exceptions.ResourceNotFoundException):
         client.update_secret_version_stage(SecretId="nope", VersionStage="Y", MoveToVersionId=v1)
-    with pytest.raises(client.exceptions.InvalidParameterException):
-        client.update_secret_version_stage(SecretId="st", VersionStage="Y", MoveToVersionId="short")
-    with pytest.raises(client.exceptions.InvalidParameterException):
-        client.update_secret_version_stage(SecretId="st", VersionStage="", MoveToVersionId=v1)
+    # Below the model's minimums (VersionId 32, a label 1): the core refuses them with
+    # InvalidParameterException, boto3 with ParamValidationError before any request.
+    for stage, move_to, problem in (("Y", "short", "MoveToVersionId"), ("", v1, "VersionStage")):
+        with pytest.raises(errors.InvalidParameterException):
+            client.store.update_secret_version_stage("st", stage, move_to_version_id=move_to)
+        with pytest.raises(ParamValidationError, match=f"Invalid length for parameter {problem}"):
+            client.update_secret_version_stage(
+                SecretId="st", VersionStage=stage, MoveToVersionId=move_to
+            )
     with pytest.raises(client.exceptions.InvalidParameterException):
         client.update_secret_version_stage(
             SecretId="st", VersionStage="L" * 257, MoveToVersionId=v1
@@ -417,7 +422,10 @@ def test_untag(client: SecretsManagerClient, any_path: Path) -> None:
     client.untag_resource(SecretId="ut", TagKeys=["not-there"])
     assert commits(any_path) == before + 1
     client.untag_resource(SecretId="ut", TagKeys=["a", "c"])
-    assert "Tags" not in client.describe_secret(SecretId="ut")
+    # A secret that had tags answers "Tags": [] once the last one is removed, as AWS does;
+    # a secret never tagged has no Tags at all (test_aws_prefix_is_refused).
+    assert client.describe_secret(SecretId="ut")["Tags"] == []
+    assert client.list_secrets()["SecretList"][0]["Tags"] == []
 
 
 def test_aws_prefix_is_refused(client: SecretsManagerClient, any_path: Path) -> None:

@@ -15,8 +15,9 @@ from typing import Any
 
 import pytest
 
-from gitsm.awsclient import SecretsManagerClient
-from gitsm.passwords import PUNCTUATION
+from gitsm import errors
+from gitsm.awsclient import ParamValidationError, SecretsManagerClient
+from gitsm.passwords import PUNCTUATION, random_password
 from gitsm.store import SecretStore
 from tests.conftest import Clock, commits, error, git
 
@@ -98,8 +99,11 @@ def test_get_with_version_id_and_stage_that_agree_or_not(
     assert both["SecretString"] == "three"
     with pytest.raises(client.exceptions.InvalidRequestException) as info:
         client.get_secret_value(SecretId="gv", VersionId=v["v3"], VersionStage="AWSPREVIOUS")
+    # The API reference: "If you include both this parameter and VersionStage, the two
+    # parameters must refer to the same secret version." (moto's wording is not AWS's.)
     assert error(info)[1] == (
-        "You provided a VersionStage that is not associated to the provided VersionId."
+        f"VersionId {v['v3']} does not carry the staging label AWSPREVIOUS. If you include both "
+        "VersionId and VersionStage, the two parameters must refer to the same secret version."
     )
     with pytest.raises(client.exceptions.InvalidRequestException):
         client.get_secret_value(SecretId="gv", VersionId=v["v1"], VersionStage="AWSCURRENT")
@@ -151,7 +155,9 @@ def test_describe_lists_only_labelled_versions(
     assert "DeletedDate" not in described
     assert "Description" not in described
     assert "Tags" not in described
-    assert described["RotationEnabled"] is False
+    # API reference: RotationEnabled is null for a secret never configured for rotation, and AWS
+    # returns only the fields that have a value.
+    assert "RotationEnabled" not in described
     for key in ("CreatedDate", "LastChangedDate"):
         assert isinstance(described[key], datetime)
     with pytest.raises(client.exceptions.ResourceNotFoundException):
@@ -267,7 +273,6 @@ def test_list_unknown_filter_key_is_validation_exception(
 
 BAD_FILTERS = [
     [flt("name", "a")] * 11,
-    [flt("name")],
     [flt("name", *["v"] * 11)],
     [flt("name", "a" * 513)],
     [flt("name", "bad#char")],
@@ -281,6 +286,11 @@ def test_list_bad_filters_are_invalid_parameter(
     for filters in BAD_FILTERS:
         with pytest.raises(client.exceptions.InvalidParameterException):
             client.list_secrets(Filters=filters)
+    # A filter without values: the core refuses it; boto3 before any request (min 1 in the model).
+    with pytest.raises(errors.InvalidParameterException):
+        client.store.list_secrets(filters=[flt("name")])
+    with pytest.raises(ParamValidationError, match=r"Filters\[0\]\.Values, value: 0"):
+        client.list_secrets(Filters=[flt("name")])
 
 
 def test_list_pages_with_max_results_and_next_token(
@@ -325,8 +335,13 @@ def test_list_bad_next_token(client: SecretsManagerClient) -> None:
 
 
 def test_list_bad_max_results(client: SecretsManagerClient) -> None:
-    for bad in (0, 101, -1, True, "3"):
+    for bad in (101, True):  # botocore lets these through (no max check; a bool is an int)
         with pytest.raises(client.exceptions.InvalidParameterException):
+            client.list_secrets(MaxResults=bad)
+    for bad in (0, -1, "3"):  # below the model's min of 1, or not an integer: refused by boto3
+        with pytest.raises(errors.InvalidParameterException):
+            client.store.list_secrets(max_results=bad)  # type: ignore[arg-type]
+        with pytest.raises(ParamValidationError, match="parameter MaxResults"):
             client.list_secrets(MaxResults=bad)
 
 
@@ -491,10 +506,8 @@ BAD_BATCH_CALLS: list[dict[str, Any]] = [
     {},
     {"SecretIdList": ["a"], "Filters": [flt("name", "a")]},
     {"SecretIdList": ["a"], "MaxResults": 5},
-    {"SecretIdList": []},
     {"SecretIdList": [f"s{i}" for i in range(21)]},
     {"Filters": [flt("name", "a")], "MaxResults": 21},
-    {"Filters": [flt("name", "a")], "MaxResults": 0},
 ]
 
 
@@ -503,6 +516,17 @@ def test_batch_parameter_errors(client: SecretsManagerClient) -> None:
         with pytest.raises(client.exceptions.InvalidParameterException) as info:
             client.batch_get_secret_value(**kwargs)
         assert error(info)[1], kwargs
+    # Below the model's minimums: the core refuses them, boto3 before any request.
+    for kwargs, problem in (
+        ({"SecretIdList": []}, "SecretIdList, value: 0, valid min length: 1"),
+        ({"Filters": [flt("name", "a")], "MaxResults": 0}, "MaxResults, value: 0"),
+    ):
+        core = {{"SecretIdList": "secret_id_list", "Filters": "filters", "MaxResults":
+                 "max_results"}[k]: v for k, v in kwargs.items()}  # fmt: skip
+        with pytest.raises(errors.InvalidParameterException):
+            client.store.batch_get_secret_value(**core)
+        with pytest.raises(ParamValidationError, match=problem):
+            client.batch_get_secret_value(**kwargs)
 
 
 def test_batch_messages_for_both_neither_and_max_results(client: SecretsManagerClient) -> None:
@@ -543,8 +567,14 @@ def test_random_password_length(gen: SecretsManagerClient, length: int) -> None:
 
 @pytest.mark.parametrize("bad", [0, 4097, -5, "12"])
 def test_random_password_bad_length(gen: SecretsManagerClient, bad: object) -> None:
-    with pytest.raises(gen.exceptions.InvalidParameterException):
-        gen.get_random_password(PasswordLength=bad)
+    with pytest.raises(errors.InvalidParameterException):
+        random_password(bad)  # type: ignore[arg-type]
+    if bad == 4097:  # botocore checks no maximum: the service refuses it
+        with pytest.raises(gen.exceptions.InvalidParameterException):
+            gen.get_random_password(PasswordLength=bad)
+    else:  # below the model's min of 1, or not an integer: boto3 refuses it before any request
+        with pytest.raises(ParamValidationError, match="parameter PasswordLength"):
+            gen.get_random_password(PasswordLength=bad)
 
 
 @pytest.mark.parametrize(

@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
-from gitsm import paths
-from gitsm.awsclient import SecretsManagerClient
+from gitsm import errors, paths
+from gitsm.awsclient import ParamValidationError, SecretsManagerClient
 from gitsm.providers.local import LocalProvider
 from tests.conftest import commits, error, git
 
@@ -79,7 +79,8 @@ def test_create_with_binary_value(client: SecretsManagerClient) -> None:
 def test_create_without_value_has_no_version(client: SecretsManagerClient) -> None:
     out = client.create_secret(Name="empty", Description="later")
     assert "VersionId" not in out
-    assert client.describe_secret(SecretId="empty")["VersionIdsToStages"] == {}
+    # AWS returns only the fields that have a value: no VersionIdsToStages without versions.
+    assert "VersionIdsToStages" not in client.describe_secret(SecretId="empty")
     with pytest.raises(client.exceptions.ResourceNotFoundException) as info:
         client.get_secret_value(SecretId="empty")
     assert "AWSCURRENT" in error(info)[1]
@@ -93,7 +94,7 @@ def test_create_without_value_ignores_the_token(
     out = client.create_secret(Name="tokonly", ClientRequestToken=token)
     assert "VersionId" not in out
     assert "Version-Id" not in git(any_path, "log", "-1", "--format=%B")
-    assert client.describe_secret(SecretId="tokonly")["VersionIdsToStages"] == {}
+    assert "VersionIdsToStages" not in client.describe_secret(SecretId="tokonly")
     put = client.put_secret_value(SecretId="tokonly", ClientRequestToken=token, SecretString="v")
     assert put["VersionId"] == token
     assert put["VersionStages"] == ["AWSCURRENT"]
@@ -285,7 +286,7 @@ def test_more_than_20_labels_on_a_version_is_limit_exceeded(
         client.put_secret_value(SecretId="many", SecretString="x", VersionStages=labels20)
     assert "20" in error(info)[1]
     assert commits(any_path) == before
-    assert client.describe_secret(SecretId="many")["VersionIdsToStages"] == {}
+    assert "VersionIdsToStages" not in client.describe_secret(SecretId="many")
     # 19 custom labels + AWSCURRENT = 20 is fine.
     vid = client.put_secret_value(SecretId="many", SecretString="x", VersionStages=labels20[:19])[
         "VersionId"
@@ -307,7 +308,10 @@ def test_put_more_than_20_version_stages_is_refused(
             SecretId="many21", SecretString="y", VersionStages=[f"L{i}" for i in range(21)]
         )
     assert "1-20" in error(info)[1]
-    with pytest.raises(client.exceptions.InvalidParameterException):
+    with pytest.raises(errors.InvalidParameterException):  # the core's own check
+        client.store.put_secret_value("many21", secret_string="y", version_stages=[])
+    # boto3 refuses an empty list before any request (the model's min of 1).
+    with pytest.raises(ParamValidationError, match="Invalid length for parameter VersionStages"):
         client.put_secret_value(SecretId="many21", SecretString="y", VersionStages=[])
     assert commits(any_path) == before
 
@@ -343,8 +347,6 @@ def test_writes_to_a_missing_secret_are_not_found(client: SecretsManagerClient) 
 def test_unknown_and_missing_parameters_are_refused_before_any_write(
     client: SecretsManagerClient, any_path: Path
 ) -> None:
-    from gitsm.awsclient import ParamValidationError
-
     before = commits(any_path)
     with pytest.raises(ParamValidationError, match="Unknown parameter"):
         client.create_secret(Name="p", SecretString="x", Bogus=1)

@@ -36,6 +36,7 @@ def history(tmp_path_factory: pytest.TempPathFactory) -> Path:
     store.update_secret("app", description="new", kms_key_id="alias/team")
     store.tag_resource("app", [{"Key": "x", "Value": "y"}])
     store.untag_resource("app", ["k"])
+    store.untag_resource("app", ["x"])  # the last tag: the manifest keeps "tags: []"
     store.rekey(secret_id="app", force=True)
     store.create_secret("gone", secret_string="x")
     store.delete_secret("gone", recovery_window_in_days=7)

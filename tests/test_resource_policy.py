@@ -195,11 +195,15 @@ def test_parameters_are_checked_like_the_other_operations(one: SecretsManagerCli
     with pytest.raises(ParamValidationError, match='Unknown parameter in input: "PolicyName"'):
         one.get_resource_policy(SecretId="app", PolicyName="default")
     too_long = document(statement(Sid="x" * RESOURCE_POLICY_MAX))
-    for bad in (too_long, "", 7):
-        with pytest.raises(one.exceptions.InvalidParameterException) as info:
+    with pytest.raises(one.exceptions.InvalidParameterException) as info:  # boto3 sends it
+        one.put_resource_policy(SecretId="app", ResourcePolicy=too_long)
+    assert error(info)[1] == "ResourcePolicy must be a string of 1-20,480 characters."
+    for bad in ("", 7):  # refused by boto3 before any request (the model's min length and type)
+        with pytest.raises(ParamValidationError, match="ResourcePolicy"):
             one.put_resource_policy(SecretId="app", ResourcePolicy=bad)
-        assert error(info)[1] == "ResourcePolicy must be a string of 1-20,480 characters."
-    with pytest.raises(one.exceptions.InvalidParameterException, match="BlockPublicPolicy"):
+        with pytest.raises(errors.InvalidParameterException):  # and by the store itself
+            one.store.put_resource_policy("app", bad)  # type: ignore[arg-type]
+    with pytest.raises(ParamValidationError, match="BlockPublicPolicy"):
         one.put_resource_policy(SecretId="app", ResourcePolicy=document(), BlockPublicPolicy="yes")
     for call in (one.get_resource_policy, one.delete_resource_policy):
         with pytest.raises(one.exceptions.ResourceNotFoundException) as info:

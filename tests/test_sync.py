@@ -125,6 +125,8 @@ def test_every_operation_replays_exactly(team: Team) -> None:
     alice.create_secret("a/two", secret_binary=b"\x00\x01", kms_key_id="alias/alice")
     alice.delete_secret("a/two", recovery_window_in_days=7)
     alice.restore_secret("a/two")
+    alice.tag_resource("a/two", [{"Key": "t", "Value": "1"}])
+    alice.untag_resource("a/two", ["t"])  # its last tag: "tags: []" replays too
     alice.create_secret("a/gone", secret_string="gone")
     alice.delete_secret("a/gone", force_delete_without_recovery=True)
     alice.delete_secret("other", recovery_window_in_days=30)
@@ -139,6 +141,7 @@ def test_every_operation_replays_exactly(team: Team) -> None:
         for path in [paths.manifest_path(name), *after.files_under(paths.secret_dir(name))]:
             assert after.read(path) == before.read(path), path
     assert not after.is_dir(paths.secret_dir("a/gone"))
+    assert b"\ntags: []\n" in after.read(paths.manifest_path("a/two"))
     assert alice.describe_key_alias("alias/alice").recipients[0].key_id == alias_key
     assert after.read(paths.manifest_path("b/one")) is not None
     assert alice.get_secret_value("a/one").secret_string == "three"

@@ -29,14 +29,16 @@ class LifecycleOps(StoreCore):
         force_delete_without_recovery: bool | None = None,
     ) -> WriteResult:
         """DeleteSecret: schedule deletion after 7-30 days (default 30), or delete at once."""
-        if force_delete_without_recovery and recovery_window_in_days is not None:
-            raise InvalidParameterException(
-                "You can't use ForceDeleteWithoutRecovery in conjunction with RecoveryWindowInDays."
-            )
+        # The window is checked first: AWS answers RecoveryWindowInDays=0 with
+        # ForceDeleteWithoutRecovery=True with the window's error, not the conflict's.
         window = 30 if recovery_window_in_days is None else recovery_window_in_days
         if not isinstance(window, int) or isinstance(window, bool) or not 7 <= window <= 30:
             raise InvalidParameterException(
                 "The RecoveryWindowInDays value must be between 7 and 30 days (inclusive)."
+            )
+        if force_delete_without_recovery and recovery_window_in_days is not None:
+            raise InvalidParameterException(
+                "You can't use ForceDeleteWithoutRecovery in conjunction with RecoveryWindowInDays."
             )
 
         def plan(snap: Snapshot, config: StoreConfig, now: datetime) -> Change[WriteResult]:
@@ -82,7 +84,7 @@ class LifecycleOps(StoreCore):
         def plan(snap: Snapshot, config: StoreConfig, now: datetime) -> Change[None]:
             secret = self._find_live(snap, config, secret_id)
             merged = merge_tags(secret.tags, new)
-            if merged == secret.tags:
+            if merged == (secret.tags or []):
                 return Change(None)
             files = self._secret_files(replace(secret, tags=merged, last_changed=now))
             return Change(None, "TagResource", secret.name, files, {"Secret-Arn": secret.arn})
@@ -98,8 +100,8 @@ class LifecycleOps(StoreCore):
 
         def plan(snap: Snapshot, config: StoreConfig, now: datetime) -> Change[None]:
             secret = self._find_live(snap, config, secret_id)
-            kept = [(k, v) for k, v in secret.tags if k not in tag_keys]
-            if kept == secret.tags:
+            kept = [(k, v) for k, v in secret.tags or [] if k not in tag_keys]
+            if kept == (secret.tags or []):
                 return Change(None)
             files = self._secret_files(replace(secret, tags=kept, last_changed=now))
             return Change(None, "UntagResource", secret.name, files, {"Secret-Arn": secret.arn})

@@ -1,10 +1,13 @@
 """ListSecrets filters, sorting and NextToken pagination (pure functions).
 
-Filter semantics follow the API reference: ``name``, ``tag-key``, ``tag-value``, ``primary-region``
-and ``owning-service`` are case-sensitive prefix matches; ``description`` is a case-insensitive prefix
-match; ``all`` splits the value into words and each word must prefix-match some attribute (or a word
-of it), case-insensitively. A value starting with ``!`` negates. Values of one filter are OR-ed
-(negated values must all hold); filters are AND-ed.
+Filter semantics follow the API reference and the user guide's "Find secrets": ``name``,
+``tag-key``, ``tag-value``, ``primary-region`` and ``owning-service`` are case-sensitive prefix
+matches. ``description`` and ``all`` match words, case-insensitively: the value is split into words
+(:func:`words`: at every change from lower to upper case, between letters and digits, and at
+punctuation and spaces), and every word must be the start of a word of one attribute (the
+description; for ``all`` the name, the description, a tag key, a tag value or the region: "both
+words in the same field", as AWS's announcement of the search puts it). A value starting with ``!``
+negates. Values of one filter are OR-ed (negated values must all hold); filters are AND-ed.
 """
 
 from __future__ import annotations
@@ -50,8 +53,9 @@ def validate_filters(filters: object) -> Filters:
     for i, f in enumerate(filters, 1):
         key = f.get("Key") if isinstance(f, dict) else None
         if key not in FILTER_KEYS:
+            shown = "null" if key is None else f"'{key}'"  # AWS's JSON null, not Python's None
             raise ValidationException(
-                f"1 validation error detected: Value '{key}' at 'filters.{i}.member.key' failed "
+                f"1 validation error detected: Value {shown} at 'filters.{i}.member.key' failed "
                 f"to satisfy constraint: Member must satisfy enum value set: [{', '.join(FILTER_KEYS)}]"
             )
         values = f.get("Values", [])
@@ -67,35 +71,59 @@ def validate_filters(filters: object) -> Filters:
     return out
 
 
-def _words(text: str) -> list[str]:
-    return [w for w in re.split(r"[^a-z0-9]+", text.lower()) if w]
+_WORD_RUN = re.compile(r"[^\W_]+")  # letters and digits (punctuation, spaces and _ separate words)
 
 
-def _attributes(secret: Secret, key: str, region: str) -> tuple[list[str], bool]:
-    """The strings a filter key looks at, and whether the match ignores case."""
+def words(text: str) -> list[str]:
+    """``text`` split into lower-case words as AWS's search does: at punctuation and spaces, between
+    letters and digits, and where lower case turns to upper case (``credsDatabase#892`` gives
+    creds, database, 892; ``AppBeta`` app, beta; an upper-case run before a capitalised word, as
+    in ``HTTPServer``, gives http, server)."""
+    out: list[str] = []
+    for run in _WORD_RUN.findall(text):
+        start = 0
+        for i in range(1, len(run)):
+            prev, ch = run[i - 1], run[i]
+            nxt = run[i + 1] if i + 1 < len(run) else ""
+            if (
+                prev.isdigit() != ch.isdigit()
+                or (prev.islower() and ch.isupper())
+                or (prev.isupper() and ch.isupper() and nxt.islower())
+            ):
+                out.append(run[start:i].lower())
+                start = i
+        out.append(run[start:].lower())
+    return out
+
+
+def _attributes(secret: Secret, key: str, region: str) -> list[str]:
+    """The strings a filter key looks at."""
+    tags = secret.tags or []
     if key == "name":
-        return [secret.name], False
+        return [secret.name]
     if key == "description":
-        return [secret.description or ""], True
+        return [secret.description] if secret.description is not None else []
     if key == "tag-key":
-        return [k for k, _ in secret.tags], False
+        return [k for k, _ in tags]
     if key == "tag-value":
-        return [v for _, v in secret.tags], False
+        return [v for _, v in tags]
     if key == "primary-region":
-        return [region], False
+        return [region]
     if key == "owning-service":
-        return [], False
-    texts = [secret.name, secret.description or "", region]
-    texts += [k for k, _ in secret.tags] + [v for _, v in secret.tags]
-    return [t.lower() for t in texts] + [w for t in texts for w in _words(t)], True
+        return []
+    texts = [secret.name, *([secret.description] if secret.description else []), region]
+    return texts + [k for k, _ in tags] + [v for _, v in tags]
 
 
 def _value_matches(secret: Secret, key: str, value: str, region: str) -> bool:
-    attrs, fold = _attributes(secret, key, region)
-    if key == "all":
-        return all(any(a.startswith(w) for a in attrs) for w in value.lower().split())
-    needle = value.lower() if fold else value
-    return any((a.lower() if fold else a).startswith(needle) for a in attrs)
+    attrs = _attributes(secret, key, region)
+    if key in ("description", "all"):
+        wanted = words(value)
+        return any(
+            all(any(w.startswith(x) for w in have) for x in wanted)
+            for have in (words(a) for a in attrs)
+        )
+    return any(a.startswith(value) for a in attrs)
 
 
 def matches(secret: Secret, filters: Filters, region: str) -> bool:

@@ -65,8 +65,10 @@ class ReadOps(StoreCore):
                     f"Secrets Manager can't find the specified secret value for VersionId: {version_id}"
                 )
             if version_stage is not None and version_stage not in version.stages:
-                raise InvalidRequestException(
-                    "You provided a VersionStage that is not associated to the provided VersionId."
+                raise InvalidRequestException(  # the API reference's rule, in its words
+                    f"VersionId {version_id} does not carry the staging label {version_stage}. If "
+                    "you include both VersionId and VersionStage, the two parameters must refer "
+                    "to the same secret version."
                 )
             return version
         stage = version_stage or AWSCURRENT
@@ -196,7 +198,7 @@ class ReadOps(StoreCore):
         """BatchGetSecretValue: by a list of ids (1-20) or by filters (paged, MaxResults 1-20)."""
         if (secret_id_list is None) == (filters is None):
             raise InvalidParameterException(
-                "Either 'SecretIdList' or 'Filters' must be provided, but not both."
+                "You must include Filters or SecretIdList, but not both."
             )
         snap = self.repo.tip()
         config = self.config(snap)
@@ -205,8 +207,7 @@ class ReadOps(StoreCore):
         if secret_id_list is not None:
             if max_results is not None:
                 raise InvalidParameterException(
-                    "'Filters' not specified. 'Filters' must also be specified when "
-                    "'MaxResults' is provided."
+                    "To use MaxResults, you must also use the Filters parameter."
                 )
             if not isinstance(secret_id_list, list) or not 1 <= len(secret_id_list) <= 20:
                 raise InvalidParameterException("SecretIdList must list 1-20 secret ids.")

@@ -126,12 +126,15 @@ class ReplayOps(ReplayBase):
                 return cur
             return replace(cur, deleted_date=None, deletion_date=None, last_changed=changed)
         if operation in ("TagResource", "UntagResource"):
-            old, new = dict(before.tags), dict(after.tags)
+            old, new = dict(before.tags or []), dict(after.tags or [])
+            added = [(k, v) for k, v in new.items() if old.get(k) != v]
             try:
-                tags = merge_tags(cur.tags, [(k, v) for k, v in after.tags if old.get(k) != v])
+                merged = merge_tags(cur.tags, added)
             except LimitExceededException as exc:
                 raise Refused(exc.message, f"remove tags from {name}, then tag again") from None
-            tags = [(k, v) for k, v in tags if k in new or k not in old]
+            tags = [(k, v) for k, v in merged if k in new or k not in old]
+            if cur.tags is None and not tags and not added and not old:
+                return cur  # nothing was tagged on either side: still never tagged
             return cur if tags == cur.tags else replace(cur, tags=tags, last_changed=changed)
         if operation == "UpdateSecretVersionStage":
             return self._replay_stage(cur, trailers, changed)

@@ -140,6 +140,7 @@ class WriteOps(StoreCore):
         description = validate_description(description)
         kms_key_id = validate_kms_key_id(kms_key_id)
         tag_pairs = merge_tags([], validate_tags(tags)) if tags is not None else []
+        # Tags=[] sets no tag: the secret stays untagged (no "Tags" in DescribeSecret)
 
         def plan(snap: Snapshot, config: StoreConfig, now: datetime) -> Change[WriteResult]:
             files: dict[str, bytes | None] = {}
@@ -165,7 +166,7 @@ class WriteOps(StoreCore):
                 _, new_config = self._resolve_key(kms_key_id, config)  # a default made here is kept
             secret = Secret(
                 name=name, arn=make_arn(self.region(config), config.account_id, name), created=now,
-                last_changed=now, description=description, kms_key_id=kms_key_id, tags=tag_pairs,
+                last_changed=now, description=description, kms_key_id=kms_key_id, tags=tag_pairs or None,
             )  # fmt: skip
             if value is not None:
                 assert token is not None

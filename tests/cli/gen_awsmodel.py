@@ -1,9 +1,11 @@
-"""Generate ``gitsm/cli/awsmodel.py`` from botocore's secretsmanager service model.
+"""Generate ``gitsm/cli/awsmodel.py`` and ``gitsm/apimodel.py`` from botocore's secretsmanager model.
 
 Run ``.venv/bin/python tests/cli/gen_awsmodel.py`` after changing :data:`SUPPORTED` (or botocore);
-``tests/cli/test_awsmodel.py`` fails while the committed module differs from what this produces.
+``tests/cli/test_awsmodel.py`` fails while a committed module differs from what this produces.
 Only the operations and input members that gitsm implements are kept; the option names, the shapes
 and the skeletons of ``--generate-cli-skeleton`` all come from botocore, so they match the aws CLI.
+``gitsm/apimodel.py`` holds the same members (and :data:`CLIENT_ONLY`'s) as the client checks them,
+types and minimums, the way botocore validates a call before sending it.
 """
 
 from __future__ import annotations
@@ -42,7 +44,17 @@ SUPPORTED: dict[str, list[str]] = {
     "BatchGetSecretValue": ["SecretIdList", "Filters", "MaxResults", "NextToken"],
 }  # fmt: skip
 
+CLIENT_ONLY: dict[str, list[str]] = {
+    "CreateSecret": ["AddReplicaRegions", "ForceOverwriteReplicaSecret"],
+    "ReplicateSecretToRegions": ["SecretId", "AddReplicaRegions", "ForceOverwriteReplicaSecret"],
+    "RemoveRegionsFromReplication": ["SecretId", "RemoveReplicaRegions"],
+    "StopReplicationToReplica": ["SecretId"],
+}
+"""Members the client accepts only to refuse them with a service error (replication: see
+docs/SEMANTICS.md), as AWS would receive them, instead of a ParamValidationError. No CLI options."""
+
 TARGET = Path(__file__).resolve().parents[2] / "gitsm" / "cli" / "awsmodel.py"
+API_TARGET = Path(__file__).resolve().parents[2] / "gitsm" / "apimodel.py"
 
 HEADER = '''\
 """The slice of the AWS Secrets Manager API model that the CLI mirrors. GENERATED: do not edit.
@@ -85,6 +97,67 @@ def shape_of(shape: Any) -> Any:
     if kind == "string" and shape.enum:
         return "enum:" + "|".join(shape.enum)
     return kind
+
+
+def validated_shape(shape: Any) -> dict[str, Any]:
+    """A shape as botocore's ParamValidator sees it: type, ``min``, ``sensitive``, the members
+    (with ``required``) of a structure, the member of a list, the key and value of a map."""
+    out: dict[str, Any] = {"type": shape.type_name}
+    for key in ("min", "sensitive"):
+        if key in shape.metadata:
+            out[key] = shape.metadata[key]
+    if shape.type_name == "structure":
+        out["members"] = {n: validated_shape(m) for n, m in shape.members.items()}
+        out["required"] = list(shape.required_members)
+    elif shape.type_name == "list":
+        out["member"] = validated_shape(shape.member)
+    elif shape.type_name == "map":
+        out["key"], out["value"] = validated_shape(shape.key), validated_shape(shape.value)
+    return out
+
+
+def build_api() -> dict[str, Any]:
+    """The data of ``gitsm/apimodel.py``: per operation, its input structure restricted to the
+    members the client accepts; and the error shapes of the service, for ``client.exceptions``."""
+    import botocore.session
+
+    model = botocore.session.get_session().get_service_model("secretsmanager")
+    operations: dict[str, Any] = {}
+    for op in [*SUPPORTED, *(o for o in CLIENT_ONLY if o not in SUPPORTED)]:
+        accepted = set(SUPPORTED.get(op, [])) | set(CLIENT_ONLY.get(op, []))
+        full = validated_shape(model.operation_model(op).input_shape)
+        full["members"] = {n: m for n, m in full["members"].items() if n in accepted}
+        full["required"] = [n for n in full["required"] if n in accepted]
+        operations[op] = full
+    errors = sorted(n for n in model.shape_names if model.shape_for(n).metadata.get("exception"))
+    return {"OPERATIONS": operations, "ERRORS": errors}
+
+
+API_HEADER = '''\
+"""The input shapes of the operations ``gitsm.client`` serves. GENERATED: do not edit.
+
+Made from botocore's secretsmanager service model by ``tests/cli/gen_awsmodel.py`` (the members gitsm
+implements, and those it accepts only to refuse them); ``tests/cli/test_awsmodel.py`` fails when it
+is stale. A shape is ``{"type": ...}`` with botocore's ``min`` and ``sensitive`` where the model
+has them, ``members`` and ``required`` for a structure, ``member`` for a list, ``key`` and
+``value`` for a map: what botocore's parameter validation reads. ``ERRORS`` lists the service's
+error shapes (the classes of a boto3 client's ``exceptions``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+'''
+
+
+def render_api() -> str:
+    """The text of ``gitsm/apimodel.py``: one line per operation, kept out of ruff format."""
+    data = build_api()
+    lines = [API_HEADER + "# fmt: off", "OPERATIONS: dict[str, dict[str, Any]] = {"]
+    lines += [f"    {op!r}: {shape!r}," for op, shape in data["OPERATIONS"].items()]
+    lines += ["}", f"ERRORS: list[str] = {data['ERRORS']!r}", "# fmt: on", ""]
+    return "\n".join(lines)
 
 
 def jsonable(value: Any) -> Any:
@@ -146,9 +219,10 @@ def render() -> str:
 
 
 def main() -> None:
-    """Write the module."""
+    """Write both modules."""
     TARGET.write_text(render())
-    print(f"wrote {TARGET}")
+    API_TARGET.write_text(render_api())
+    print(f"wrote {TARGET} and {API_TARGET}")
 
 
 if __name__ == "__main__":

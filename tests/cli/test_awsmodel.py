@@ -1,4 +1,5 @@
-"""The CLI's slice of the API model matches botocore (names, shapes, skeletons) and the client."""
+"""The CLI's slice of the API model matches botocore (names, shapes, skeletons) and the client, and
+the client's input shapes (gitsm/apimodel.py) are botocore's."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from gitsm import apimodel
 from gitsm.awsclient import ParamValidationError, SecretsManagerClient
 from gitsm.cli import awsmodel, params
 from tests.cli import gen_awsmodel
@@ -17,6 +19,21 @@ def test_generated_module_is_current() -> None:
     assert gen_awsmodel.build() == awsmodel.OPERATIONS, (
         "gitsm/cli/awsmodel.py is stale: run .venv/bin/python tests/cli/gen_awsmodel.py"
     )
+
+
+def test_generated_api_module_is_current() -> None:
+    fresh = gen_awsmodel.build_api()
+    assert (fresh["OPERATIONS"], fresh["ERRORS"]) == (apimodel.OPERATIONS, apimodel.ERRORS), (
+        "gitsm/apimodel.py is stale: run .venv/bin/python tests/cli/gen_awsmodel.py"
+    )
+
+
+def test_the_cli_and_the_client_take_the_same_members() -> None:
+    """Every CLI option is a member the client checks; the client's others are refused ones."""
+    for op, data in awsmodel.OPERATIONS.items():
+        client_members = set(apimodel.OPERATIONS[op]["members"])
+        assert client_members - set(data["members"]) == set(gen_awsmodel.CLIENT_ONLY.get(op, []))
+        assert set(data["required"]) == set(apimodel.OPERATIONS[op]["required"])
 
 
 def test_option_names_are_the_aws_cli_names() -> None:
@@ -51,7 +68,7 @@ def test_input_skeletons_match_botocore() -> None:
         assert ours == expected, op
 
 
-@pytest.mark.parametrize("op", sorted(awsmodel.OPERATIONS))
+@pytest.mark.parametrize("op", sorted(apimodel.OPERATIONS))
 def test_members_are_what_the_client_accepts(op: str, tmp_path: Path) -> None:
     client = SecretsManagerClient(store=None)  # type: ignore[arg-type]
     method = getattr(client, re.sub(r"(?<!^)([A-Z])", r"_\1", op).lower())
@@ -59,4 +76,4 @@ def test_members_are_what_the_client_accepts(op: str, tmp_path: Path) -> None:
         method(NoSuchMember=1)
     allowed = re.search(r"must be one of: (.*)", info.value.message)
     assert allowed is not None
-    assert set(allowed.group(1).split(", ")) == set(awsmodel.OPERATIONS[op]["members"])
+    assert set(allowed.group(1).split(", ")) == set(apimodel.OPERATIONS[op]["members"])
