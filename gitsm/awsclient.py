@@ -15,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
-from gitsm import errors
+from gitsm import errors, rotationstate
 from gitsm.model import DEFAULT_KEY_ALIAS, Secret
 from gitsm.passwords import random_password
 from gitsm.store import SecretStore, SecretValue
@@ -135,6 +135,7 @@ def _metadata(s: Secret, stages_key: str) -> dict[str, Any]:
         out["Tags"] = [{"Key": k, "Value": v} for k, v in s.tags]
     out[stages_key] = {vid: list(v.stages) for vid, v in s.versions.items() if v.stages}
     out["CreatedDate"] = s.created
+    rotationstate.describe(s, out, stages_key)
     return out
 
 
@@ -272,6 +273,28 @@ class SecretsManagerClient:
         """UntagResource."""
         self.store.untag_resource(p["SecretId"], p["TagKeys"])
         return {}
+
+    @_operation(
+        "RotateSecret",
+        {"SecretId", "ClientRequestToken", "RotationLambdaARN", "RotationRules",
+         "RotateImmediately"},
+        {"SecretId"},
+    )  # fmt: skip
+    def rotate_secret(self, **p: Any) -> dict[str, Any]:
+        """RotateSecret: runs the rotation function's steps before it returns (gitsm runs the
+        store's rotation_functions command where AWS invokes the Lambda function)."""
+        r = self.store.rotate_secret(
+            p["SecretId"], client_request_token=p.get("ClientRequestToken"),
+            rotation_lambda_arn=p.get("RotationLambdaARN"), rotation_rules=p.get("RotationRules"),
+            rotate_immediately=p.get("RotateImmediately"),
+        )  # fmt: skip
+        return _drop_none(ARN=r.arn, Name=r.name, VersionId=r.version_id)
+
+    @_operation("CancelRotateSecret", {"SecretId"}, {"SecretId"})
+    def cancel_rotate_secret(self, **p: Any) -> dict[str, Any]:
+        """CancelRotateSecret."""
+        r = self.store.cancel_rotate_secret(p["SecretId"])
+        return _drop_none(ARN=r.arn, Name=r.name, VersionId=r.version_id)
 
     @_operation(
         "GetRandomPassword",

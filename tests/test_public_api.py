@@ -34,6 +34,7 @@ PUBLIC = {
 
 CLIENT_METHODS = [
     "batch_get_secret_value",
+    "cancel_rotate_secret",
     "create_secret",
     "delete_secret",
     "describe_secret",
@@ -44,6 +45,7 @@ CLIENT_METHODS = [
     "list_secrets",
     "put_secret_value",
     "restore_secret",
+    "rotate_secret",
     "tag_resource",
     "untag_resource",
     "update_secret",

@@ -31,6 +31,8 @@ WRITES = frozenset({
     "RestoreSecret", "TagResource", "UntagResource",
 })  # fmt: skip
 """The operations that change the store: their output failing after they land still exits 0."""
+
+WRITES |= {"RotateSecret", "CancelRotateSecret"}
 READS = frozenset({
     "GetSecretValue", "BatchGetSecretValue", "DescribeSecret", "ListSecrets",
     "ListSecretVersionIds", "GetRandomPassword",

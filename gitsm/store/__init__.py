@@ -7,11 +7,14 @@ from gitsm.store.keyops import KeyOps
 from gitsm.store.lifecycle import LifecycleOps
 from gitsm.store.reads import BatchError, ReadOps, SecretValue
 from gitsm.store.rekey import RekeyOps
+from gitsm.store.rotation import RotationOps
 from gitsm.store.sync import SyncedOp, SyncOps, SyncReport
 from gitsm.store.writes import WriteOps, WriteResult
 
 
-class SecretStore(SyncOps, WriteOps, LifecycleOps, ReadOps, KeyOps, RekeyOps, AttributesOps):
+class SecretStore(
+    SyncOps, WriteOps, LifecycleOps, ReadOps, KeyOps, RekeyOps, AttributesOps, RotationOps
+):
     """A gitsm store: a git repository whose branch holds secrets, versions and labels.
 
     Open one with :meth:`SecretStore.open` or create one with :meth:`SecretStore.init`.

@@ -36,6 +36,9 @@ SUPPORTED: dict[str, list[str]] = {
                           "ExcludePunctuation", "ExcludeUppercase", "ExcludeLowercase",
                           "IncludeSpace", "RequireEachIncludedType"],
     "BatchGetSecretValue": ["SecretIdList", "Filters", "MaxResults", "NextToken"],
+    "RotateSecret": ["SecretId", "ClientRequestToken", "RotationLambdaARN", "RotationRules",
+                     "RotateImmediately"],
+    "CancelRotateSecret": ["SecretId"],
 }  # fmt: skip
 
 TARGET = Path(__file__).resolve().parents[2] / "gitsm" / "cli" / "awsmodel.py"
