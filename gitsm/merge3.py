@@ -134,8 +134,8 @@ def merge_functions(
     conflicts: list[Conflict] = []
     for name in [*ours, *(n for n in theirs if n not in ours)]:
         b, o, t = base.get(name), ours.get(name), theirs.get(name)
-        chosen = pick(b, o, t)
-        if chosen is None and o != t:
+        chosen = o if o == t or t == b else t if o == b else None  # None: absent or conflict
+        if o != t and b not in (o, t):
             show = ["no such function" if f is None else " ".join(f.command) for f in (o, t)]
             conflicts.append(Conflict(f"rotation function {name}", show[0], show[1]))
             chosen = t if prefer_theirs else o
