@@ -36,7 +36,7 @@ def rotations(draw: st.DrawFn) -> Rotation:
     )
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=50, deadline=None)
 @given(secrets(), rotations())
 def test_rotation_lines_round_trip_and_both_parsers_agree(secret: Secret, rot: Rotation) -> None:
     secret = replace(secret, rotation=rot)
