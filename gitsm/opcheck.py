@@ -40,10 +40,6 @@ FIELDS = {
     "RestoreSecret": {"deleted_date", "deletion_date"},
 }
 """The manifest fields each operation may change (besides versions, labels and last_changed)."""
-
-ONE_SECRET |= rotationcheck.ROTATION_OPERATIONS  # the rotation field: gitsm.rotationcheck
-CONFIG_ONLY |= rotationcheck.FUNCTION_OPERATIONS
-KNOWN |= rotationcheck.ROTATION_OPERATIONS | rotationcheck.FUNCTION_OPERATIONS
 _COMPARED = ("name", "arn", "created", "description", "kms_key_id", "tags", "deleted_date",
              "deletion_date")  # fmt: skip
 FIX = (
@@ -52,6 +48,10 @@ FIX = (
 )
 
 Blobs = Callable[[str], bytes]
+
+ONE_SECRET |= rotationcheck.ROTATION_OPERATIONS  # their rotation field: gitsm.rotationcheck
+CONFIG_ONLY |= rotationcheck.FUNCTION_OPERATIONS
+KNOWN |= rotationcheck.ROTATION_OPERATIONS | rotationcheck.FUNCTION_OPERATIONS
 
 
 def _sealing(data: bytes) -> tuple[object, ...] | None:

@@ -33,6 +33,7 @@ WRITES = frozenset({
 """The operations that change the store: their output failing after they land still exits 0."""
 
 WRITES |= {"RotateSecret", "CancelRotateSecret"}
+
 READS = frozenset({
     "GetSecretValue", "BatchGetSecretValue", "DescribeSecret", "ListSecrets",
     "ListSecretVersionIds", "GetRandomPassword",
