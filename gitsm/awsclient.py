@@ -15,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
-from gitsm import apimodel, errors, paramcheck
+from gitsm import apimodel, errors, paramcheck, rotationstate
 from gitsm.awserrors import ClientError, ParamValidationError, client_error, exceptions
 from gitsm.model import DEFAULT_KEY_ALIAS, Secret
 from gitsm.passwords import random_password
@@ -91,23 +91,12 @@ def _value_dict(v: SecretValue) -> dict[str, Any]:
     return out
 
 
-def _rotation(s: Secret) -> dict[str, Any]:
-    """RotationEnabled and the other rotation fields of DescribeSecret and ListSecrets.
-
-    AWS returns them only for a secret that has been set up for rotation ("RotationEnabled ... null
-    for a secret that has never been configured for rotation", API reference); gitsm stores no
-    rotation configuration, so there are none to return.
-    """
-    return {}
-
-
 def _metadata(s: Secret, stages_key: str) -> dict[str, Any]:
     """DescribeSecret's answer (``VersionIdsToStages``) or a ListSecrets entry's
     (``SecretVersionsToStages``): only the fields that have a value, as AWS returns them."""
     out = _drop_none(ARN=s.arn, Name=s.name, Description=s.description)
     if s.kms_key_id and s.kms_key_id != DEFAULT_KEY_ALIAS:
         out["KmsKeyId"] = s.kms_key_id
-    out |= _rotation(s)
     out["LastChangedDate"] = s.last_changed
     if s.deleted_date is not None:
         out["DeletedDate"] = s.deleted_date
@@ -117,6 +106,7 @@ def _metadata(s: Secret, stages_key: str) -> dict[str, Any]:
     if stages:
         out[stages_key] = stages
     out["CreatedDate"] = s.created
+    rotationstate.describe(s, out, stages_key)
     return out
 
 
@@ -272,6 +262,23 @@ class SecretsManagerClient:
         r = self.store.validate_resource_policy(p["ResourcePolicy"], secret_id=p.get("SecretId"))
         errs = [{"CheckName": check, "ErrorMessage": message} for check, message in r.errors]
         return {"PolicyValidationPassed": r.passed, "ValidationErrors": errs}
+
+    @_operation("RotateSecret")
+    def rotate_secret(self, **p: Any) -> dict[str, Any]:
+        """RotateSecret: runs the rotation function's steps before it returns (gitsm runs the
+        store's rotation_functions command where AWS invokes the Lambda function)."""
+        r = self.store.rotate_secret(
+            p["SecretId"], client_request_token=p.get("ClientRequestToken"),
+            rotation_lambda_arn=p.get("RotationLambdaARN"), rotation_rules=p.get("RotationRules"),
+            rotate_immediately=p.get("RotateImmediately"),
+        )  # fmt: skip
+        return _drop_none(ARN=r.arn, Name=r.name, VersionId=r.version_id)
+
+    @_operation("CancelRotateSecret")
+    def cancel_rotate_secret(self, **p: Any) -> dict[str, Any]:
+        """CancelRotateSecret."""
+        r = self.store.cancel_rotate_secret(p["SecretId"])
+        return _drop_none(ARN=r.arn, Name=r.name, VersionId=r.version_id)
 
     @_operation("GetRandomPassword")
     def get_random_password(self, **p: Any) -> dict[str, Any]:

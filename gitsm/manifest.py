@@ -36,11 +36,13 @@ from gitsm.model import (
     TAGS_MAX,
     TOKEN_MAX,
     TOKEN_MIN,
+    Rotation,
     Secret,
     ValueKind,
     VersionInfo,
 )
 from gitsm.paths import CONFIG_PATH
+from gitsm.rotationconfig import RotationFunction, dump_functions, load_functions
 
 FORMAT = 1
 
@@ -116,6 +118,8 @@ def dump_secret(secret: Secret) -> bytes:
     if secret.deleted_date is not None and secret.deletion_date is not None:
         lines.append(f"deleted: {quote(_ts(secret.deleted_date))}")
         lines.append(f"deletion_date: {quote(_ts(secret.deletion_date))}")
+    if secret.rotation is not None:
+        lines += _rotation_lines(secret.rotation)
     if secret.tags:
         lines.append("tags:")
         for key, value in secret.tags:
@@ -141,6 +145,7 @@ _VERSION_LINE = re.compile(
     rf"kms_key_ids: \[((?:{_QUOTED}(?:, )?)*)\], stages: \[((?:{_QUOTED}(?:, )?)*)\]\}}"
 )
 _ITEM = re.compile(_QUOTED)
+_BARE_LINE = re.compile(r"([a-z_]+): (true|false|[1-9][0-9]{0,8})")
 
 
 def _fast_doc(data: bytes) -> dict[str, Any] | None:
@@ -177,6 +182,8 @@ def _fast_doc(data: bytes) -> dict[str, Any] | None:
             tags[-1]["value"] = _unquote(line[9:])
         elif not mode and (m := _SCALAR_LINE.fullmatch(line)):
             doc[m[1]] = _unquote(m[2])
+        elif not mode and (m := _BARE_LINE.fullmatch(line)):
+            doc[m[1]] = m[2] == "true" if m[2] in ("true", "false") else int(m[2])
         else:
             return None
     return doc
@@ -229,6 +236,50 @@ def secret_from_doc(doc: dict[Any, Any], path: str) -> Secret:
         deleted_date=top.timestamp("deleted", optional=True),
         deletion_date=top.timestamp("deletion_date", optional=True),
         versions=versions,
+        rotation=_rotation(top),
+    )
+
+
+ROTATION_FIELDS = ("rotation_enabled", "rotation_lambda_arn", "rotation_after_days",
+                   "rotation_schedule", "rotation_duration", "last_rotated", "next_rotation",
+                   "rotation_token")  # fmt: skip
+"""The manifest lines of a secret set up for rotation, in their canonical order."""
+
+
+def _rotation_lines(r: Rotation) -> list[str]:
+    lines = [f"rotation_enabled: {'true' if r.enabled else 'false'}"]
+    if r.lambda_arn is not None:
+        lines.append(f"rotation_lambda_arn: {quote(r.lambda_arn)}")
+    if r.after_days is not None:
+        lines.append(f"rotation_after_days: {r.after_days}")
+    for key, text in (("rotation_schedule", r.schedule), ("rotation_duration", r.duration)):
+        if text is not None:
+            lines.append(f"{key}: {quote(text)}")
+    for key, when in (("last_rotated", r.last_rotated), ("next_rotation", r.next_rotation)):
+        if when is not None:
+            lines.append(f"{key}: {quote(_ts(when))}")
+    if r.token is not None:
+        lines.append(f"rotation_token: {quote(r.token)}")
+    return lines
+
+
+def _rotation(top: strict.Fields) -> Rotation | None:
+    """The rotation fields of a manifest (None: the secret was never set up for rotation)."""
+    if not any(key in top.doc for key in ROTATION_FIELDS):
+        return None
+    enabled = top.get("rotation_enabled", False)
+    if not isinstance(enabled, bool):
+        top.fail("rotation_enabled", f"is {strict.describe(enabled)}, not true or false")
+    days = top.number("rotation_after_days", 1, 1000, integer=True)
+    return Rotation(
+        enabled=enabled,
+        lambda_arn=top.text("rotation_lambda_arn", ARN_MAX, optional=True),
+        after_days=None if days is None else int(days),
+        schedule=top.text("rotation_schedule", 256, optional=True),
+        duration=top.text("rotation_duration", 3, low=2, optional=True),
+        last_rotated=top.timestamp("last_rotated", optional=True),
+        next_rotation=top.timestamp("next_rotation", optional=True),
+        token=top.text("rotation_token", TOKEN_MAX, low=TOKEN_MIN, optional=True),
     )
 
 
@@ -252,7 +303,8 @@ def _required(value: T | None) -> T:
 
 @dataclass
 class StoreConfig:
-    """The store's ``.gitsm/config.yaml``: identity, key registry and retention."""
+    """The store's ``.gitsm/config.yaml``: identity, key registry, retention and rotation
+    functions."""
 
     account_id: str
     region: str
@@ -260,6 +312,7 @@ class StoreConfig:
     keys: dict[str, list[dict[str, str]]] = field(default_factory=dict)
     max_versions: int = 100
     min_version_age_hours: float = 24.0
+    rotation_functions: dict[str, RotationFunction] = field(default_factory=dict)
 
     def dump(self) -> bytes:
         """The canonical config file."""
@@ -275,6 +328,7 @@ class StoreConfig:
                     "min_version_age_hours": self.min_version_age_hours,
                 },
             }
+            | dump_functions(self.rotation_functions)
         )
 
     @classmethod
@@ -307,6 +361,7 @@ class StoreConfig:
             keys=keys,
             max_versions=100 if max_versions is None else int(max_versions),
             min_version_age_hours=24.0 if min_age is None else float(min_age),
+            rotation_functions=load_functions(top.mapping("rotation_functions"), path),
         )
 
 

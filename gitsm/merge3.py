@@ -17,7 +17,8 @@ from typing import Any, TypeVar
 from gitsm import labels
 from gitsm.errors import LimitExceededException
 from gitsm.manifest import StoreConfig
-from gitsm.model import RECIPIENTS_MAX, Secret, VersionInfo
+from gitsm.model import RECIPIENTS_MAX, Rotation, Secret, VersionInfo
+from gitsm.rotationconfig import RotationFunction
 
 T = TypeVar("T")
 
@@ -81,6 +82,7 @@ def merge_config(
     Every key alias merges on its own (:func:`merge_recipients`); the default key, the retention
     settings, the account and the region are single facts. Returns the merged config (ours'
     value where a fact conflicts, theirs' with ``prefer_theirs``) and the conflicts."""
+    base_functions = base.rotation_functions if base is not None else {}
     conflicts: list[Conflict] = []
     if base is None:
         if (ours.account_id, ours.region) != (theirs.account_id, theirs.region):
@@ -110,7 +112,36 @@ def merge_config(
             merged = (theirs if prefer_theirs else ours).keys.get(alias)
         if merged is not None:
             keys[alias] = merged
+    fields["rotation_functions"], more = merge_functions(
+        base_functions, ours.rotation_functions, theirs.rotation_functions,
+        prefer_theirs=prefer_theirs,
+    )  # fmt: skip
+    conflicts += more
     return StoreConfig(keys=keys, **fields), conflicts  # type: ignore[arg-type]
+
+
+def merge_functions(
+    base: dict[str, RotationFunction],
+    ours: dict[str, RotationFunction],
+    theirs: dict[str, RotationFunction],
+    *,
+    prefer_theirs: bool = False,
+) -> tuple[dict[str, RotationFunction], list[Conflict]]:
+    """Merge two changes of the rotation function registry, function by function: each side's
+    registrations and removals are kept; a function changed differently on both sides is a
+    conflict named ``rotation function <name>`` (ours kept, theirs with ``prefer_theirs``)."""
+    merged: dict[str, RotationFunction] = {}
+    conflicts: list[Conflict] = []
+    for name in [*ours, *(n for n in theirs if n not in ours)]:
+        b, o, t = base.get(name), ours.get(name), theirs.get(name)
+        chosen = o if o == t or t == b else t if o == b else None  # None: absent or conflict
+        if o != t and b not in (o, t):
+            show = ["no such function" if f is None else " ".join(f.command) for f in (o, t)]
+            conflicts.append(Conflict(f"rotation function {name}", show[0], show[1]))
+            chosen = t if prefer_theirs else o
+        if chosen is not None:
+            merged[name] = chosen
+    return merged, conflicts
 
 
 _ABSENT = object()
@@ -234,6 +265,7 @@ def merge_secret(
         tags=_tags(base, first, later, conflicts, prefer_later), deleted_date=deletion[0],
         deletion_date=deletion[1],
         versions={vid: replace(v, stages=stages[vid]) for vid, v in versions.items()}, **fields,
+        rotation=merge_rotation(base, first, later, conflicts, prefer_later),
     )  # fmt: skip
     return merged, conflicts
 
@@ -263,3 +295,39 @@ def _deletion(secret: Secret) -> str:
     if secret.deletion_date is None:
         return "not scheduled for deletion"
     return f"deletion on {secret.deletion_date.isoformat()}"
+
+
+_NO_ROTATION = Rotation(enabled=False)
+
+
+def merge_rotation(
+    base: Secret | None, first: Secret, later: Secret, conflicts: list[Conflict],
+    prefer_later: bool,
+) -> Rotation | None:  # fmt: skip
+    """The rotation settings merged: whole when one side changed them; else on/off, the function
+    and the schedule three-way (a conflict when both changed one differently), the later
+    LastRotatedDate and next window, and the rotation in progress (a conflict when both sides
+    started one)."""
+    b = base.rotation if base is not None else None
+    f, lt = first.rotation, later.rotation
+    if f == lt or lt == b:
+        return f
+    if f == b:
+        return lt
+    bb, ff, ll = (r or _NO_ROTATION for r in (b, f, lt))
+    out: dict[str, object] = {}
+    for name, keys in (("rotation enabled", ("enabled",)), ("rotation function", ("lambda_arn",)),
+                       ("rotation rules", ("after_days", "schedule", "duration")),
+                       ("rotation in progress", ("token",))):  # fmt: skip
+        values = [tuple(getattr(r, k) for k in keys) for r in (bb, ff, ll)]
+        chosen = pick(*values)
+        if chosen is None:
+            shown = [" ".join(str(v) for v in t if v is not None) or "none" for t in values]
+            conflicts.append(Conflict(name, shown[1], shown[2]))
+            chosen = values[2] if prefer_later else values[1]
+        out.update(zip(keys, chosen, strict=True))
+    for key in ("last_rotated", "next_rotation"):  # changed on both sides: the later one
+        was, one, other = getattr(bb, key), getattr(ff, key), getattr(ll, key)
+        both = one != other and was not in (one, other)
+        out[key] = max(d for d in (one, other) if d) if both else pick(was, one, other)
+    return Rotation(**out)  # type: ignore[arg-type]

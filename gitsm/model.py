@@ -66,6 +66,24 @@ class VersionInfo:
     stages: list[str] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class Rotation:
+    """A secret's rotation settings and state (DescribeSecret's Rotation* fields and dates).
+
+    Present once the secret was set up for rotation (RotateSecret); CancelRotateSecret turns it off
+    and keeps the function and rules, as AWS shows them. ``next_rotation`` is when the next
+    rotation window opens; ``token`` is the ClientRequestToken of the rotation in progress."""
+
+    enabled: bool
+    lambda_arn: str | None = None
+    after_days: int | None = None
+    schedule: str | None = None
+    duration: str | None = None
+    last_rotated: datetime | None = None
+    next_rotation: datetime | None = None
+    token: str | None = None
+
+
 @dataclass
 class Secret:
     """A secret's metadata: everything in its manifest. Versions are kept in creation order."""
@@ -84,6 +102,7 @@ class Secret:
     deleted_date: datetime | None = None
     deletion_date: datetime | None = None
     versions: dict[str, VersionInfo] = field(default_factory=dict)
+    rotation: Rotation | None = None
 
     def stage_map(self) -> dict[str, list[str]]:
         """VersionId -> staging labels, for every version."""

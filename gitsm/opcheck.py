@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 
-from gitsm import labels, paths
+from gitsm import labels, paths, rotationcheck
 from gitsm.commitop import CommitOp, SecretChange
 from gitsm.errors import GitsmError
 from gitsm.manifest import StoreConfig, load_secret
@@ -52,6 +52,10 @@ FIX = (
 )
 
 Blobs = Callable[[str], bytes]
+
+ONE_SECRET |= rotationcheck.ROTATION_OPERATIONS  # their rotation field: gitsm.rotationcheck
+CONFIG_ONLY |= rotationcheck.FUNCTION_OPERATIONS
+KNOWN |= rotationcheck.ROTATION_OPERATIONS | rotationcheck.FUNCTION_OPERATIONS
 
 
 def _sealing(data: bytes) -> tuple[object, ...] | None:
@@ -144,6 +148,8 @@ class OperationCheck:
         if aliases - allowed:
             self.add(where, f"changes key alias(es) {', '.join(sorted(aliases - allowed))} outside "
                      "a key operation on them")  # fmt: skip
+        for problem in rotationcheck.config_problems(self.name or "", trailers, before, after):
+            self.add(where, problem)
         if default_moved and (self.name != "SetDefaultKey" or
                               after.default_kms_key_id != trailers.get("Key-Id")):  # fmt: skip
             self.add(where, "changes the default key outside SetDefaultKey")
@@ -171,6 +177,11 @@ class OperationCheck:
         if after is None:
             self.check_removal(change, before)
             return
+        created = before is None or (name == "CreateSecret" and before.arn != after.arn)
+        for problem in rotationcheck.secret_problems(
+            name, trailers, None if created else before, after
+        ):
+            self.add(where, problem)
         if before is None or (name == "CreateSecret" and before.arn != after.arn):
             self.check_created(change, before, after)
             return
@@ -254,6 +265,8 @@ class OperationCheck:
                 elif name == "PutSecretValue":
                     asked = after.versions[token].stages
                 stages = labels.add_version(stages, token, asked)
+            elif name in rotationcheck.ROTATION_OPERATIONS:
+                stages = rotationcheck.expected_stages(name, trailers, stages)
             elif name == "UpdateSecretVersionStage":
                 stages = labels.move_label(
                     stages, trailers.get("Version-Stage", ""),

@@ -24,7 +24,7 @@ LAYERS: list[list[str]] = [
     ["errors", "problems"],
     ["gitenv", "upstream"],
     ["model", "labels", "manifest", "paths", "retention", "passwords", "merge3", "mergedriver",
-     "strict", "policy", "apimodel", "paramcheck"],
+     "strict", "policy", "apimodel", "paramcheck", "schedule", "rotationstate", "rotationconfig"],
     ["providers", "keys"],
     ["envelope"],
     ["gitrepo"],
@@ -34,8 +34,8 @@ LAYERS: list[list[str]] = [
     ["awsclient", "awserrors"],
     ["sigformat", "sigverify"],
     ["verify", "verifyfiles", "leaks", "hookinstall"],
-    ["opcheck", "rangecheck", "signatures"],
-    ["materialize"],
+    ["opcheck", "rangecheck", "signatures", "rotationcheck"],
+    ["materialize", "rotation"],
     ["cli"],
 ]  # fmt: skip
 """Layer by layer, lowest first: the first name after ``gitsm.`` of each module."""

@@ -34,6 +34,7 @@ PUBLIC = {
 
 CLIENT_METHODS = [
     "batch_get_secret_value",
+    "cancel_rotate_secret",
     "create_secret",
     "delete_resource_policy",
     "delete_secret",
@@ -49,6 +50,7 @@ CLIENT_METHODS = [
     "remove_regions_from_replication",
     "replicate_secret_to_regions",
     "restore_secret",
+    "rotate_secret",
     "stop_replication_to_replica",
     "tag_resource",
     "untag_resource",

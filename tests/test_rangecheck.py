@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import uuid
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -14,9 +16,11 @@ from gitsm.gitrepo import GitRepo
 from gitsm.manifest import dump_secret
 from gitsm.model import AWSCURRENT, AWSPREVIOUS
 from gitsm.rangecheck import verify_range
+from gitsm.rotationconfig import RotationFunction
 from gitsm.store import SecretStore
 from tests.cli.conftest import run_gitsm
 from tests.gitremote import run_git
+from tests.rotating import NOOP, rotate_by_hand
 
 
 @pytest.fixture(scope="module")
@@ -46,6 +50,13 @@ def history(tmp_path_factory: pytest.TempPathFactory) -> Path:
     store.create_secret("other", secret_binary=b"\x00")
     store.remove_key_recipients("alias/team", [key])
     store.rekey(alias="alias/team")
+    store.create_secret("rotated", secret_string="r1")
+    rotate_by_hand(store, "rotated", str(uuid.uuid4()))
+    store.rotate_secret("rotated", rotate_immediately=False,
+                        rotation_rules={"ScheduleExpression": "cron(0 4 ? * SUN *)"})  # fmt: skip
+    store.cancel_rotate_secret("rotated")
+    store.register_rotation_function("spare", NOOP)
+    store.deregister_rotation_function("spare")
     return path
 
 
@@ -217,3 +228,38 @@ def test_require_signed_names_unsigned_and_unallowed_commits(tmp_path: Path) -> 
     )
     usage = run_gitsm(["verify", "--require-signed"], cwd=where)
     assert usage.returncode == 252
+
+
+def test_rotation_changed_outside_the_rotation_operations(history: Path, tmp_path: Path) -> None:
+    store, base = branch_off(history, tmp_path)
+    secret = store.describe_secret("rotated")
+    assert secret.rotation is not None and not secret.rotation.enabled
+    turned_on = replace(secret, rotation=replace(secret.rotation, enabled=True))
+    forge(store, {paths.manifest_path("rotated"): dump_secret(turned_on)},
+          trailers("TagResource", "rotated"))  # fmt: skip
+    current = turned_on.version_with_stage(AWSCURRENT)
+    previous = turned_on.version_with_stage(AWSPREVIOUS)
+    assert current and previous
+    swapped = {current: [AWSPREVIOUS], previous: [AWSCURRENT]}
+    versions = {
+        v: replace(i, stages=swapped.get(v, i.stages)) for v, i in turned_on.versions.items()
+    }
+    assert turned_on.rotation is not None
+    recorded = replace(turned_on.rotation, last_rotated=datetime.now(UTC))
+    rolled_back = replace(turned_on, versions=versions, rotation=recorded)
+    forge(store, {paths.manifest_path("rotated"): dump_secret(rolled_back)},
+          trailers("RotationSucceeded", "rotated", Client_Request_Token=current))  # fmt: skip
+    config = store.config()
+    evil = replace(
+        config,
+        rotation_functions=config.rotation_functions
+        | {"evil": RotationFunction(("sh", "-c", "true"))},
+    )
+    forge(store, {paths.CONFIG_PATH: evil.dump()}, trailers("SetDefaultKey", "", Key_Id="x"))
+    found = problems_of(store, base)
+    assert any("changes the rotation settings outside RotateSecret" in p for p in found), found
+    assert any("records the end of rotation" in p and "which was not in progress" in p
+               for p in found), found  # fmt: skip
+    assert any("moves labels outside an operation that moves them" in p for p in found), found
+    assert any("changes rotation function(s) evil outside a RegisterRotationFunction" in p
+               for p in found), found  # fmt: skip

@@ -23,6 +23,10 @@ def main(argv: Sequence[str] | None = None) -> None:
         code = quick(args)
         if code is not None:
             sys.exit(code)
+    if args[:2] == ["rotation", "run-lambda"] and len(args) == 3 and args[2][:1] != "-":
+        from gitsm.rotation.handler import main as run_lambda  # a rotation step: no CLI needed
+
+        sys.exit(run_lambda(args[2]))
     from gitsm.cli.app import run
 
     run(argv)

@@ -218,6 +218,8 @@ LAZY_VERBS = {
     "materialize": "gitsm.cli.materialize_cmd",
     "exec": "gitsm.cli.materialize_cmd",
     "sync": "gitsm.cli.sync_cmd",
+    "rotation": "gitsm.cli.rotation_cmd",
+    "rotate-due": "gitsm.cli.rotation_cmd",
 }
 """gitsm's own verbs that live in modules of their own: command name -> module (which has a
 ``register(app, command_cls, fast, epilog)`` function)."""
@@ -280,8 +282,9 @@ options.with_signature(
     "gitsm: a git-backed secrets manager with AWS Secrets Manager semantics.\n\n"
     "The commands and options are those of 'aws secretsmanager' (run them with or without the\n"
     "word 'secretsmanager'); init, log, purge-deleted-secrets, keys, verify, hook, materialize,\n"
-    "exec and sync are gitsm's own. Values can come from files: --secret-string file://PATH,\n"
-    "--secret-binary fileb://PATH (file:///dev/stdin reads standard input).",
+    "exec, sync, rotation and rotate-due are gitsm's own. Values can come from files:\n"
+    "--secret-string file://PATH, --secret-binary fileb://PATH (file:///dev/stdin reads standard\n"
+    "input).",
 )
 app.callback()(_callback)
 

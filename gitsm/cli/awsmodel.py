@@ -215,5 +215,27 @@ OPERATIONS: dict[str, dict[str, Any]] = {
         'output_skeleton': {'SecretValues': [{'ARN': 'ARN', 'Name': 'Name', 'VersionId': 'VersionId', 'SecretBinary': None, 'SecretString': 'SecretString', 'VersionStages': ['SecretVersionStageType'], 'CreatedDate': '1970-01-01T00:00:00+00:00'}], 'NextToken': 'NextToken', 'Errors': [{'SecretId': 'SecretId', 'ErrorCode': 'ErrorCode', 'Message': 'Message'}]},
         'paginator': None,
     },
+    'RotateSecret': {
+        'command': 'rotate-secret',
+        'doc': 'Configures and starts the asynchronous process of rotating the secret.',
+        'options': {'SecretId': '--secret-id', 'ClientRequestToken': '--client-request-token', 'RotationLambdaARN': '--rotation-lambda-arn', 'RotationRules': '--rotation-rules', 'RotateImmediately': '--rotate-immediately'},
+        'members': {'SecretId': 'string', 'ClientRequestToken': 'string', 'RotationLambdaARN': 'string', 'RotationRules': {'AutomaticallyAfterDays': 'long', 'Duration': 'string', 'ScheduleExpression': 'string'}, 'RotateImmediately': 'boolean'},
+        'required': ['SecretId'],
+        'idempotency_token': ['ClientRequestToken'],
+        'docs': {'SecretId': 'The ARN or name of the secret to rotate.', 'ClientRequestToken': 'A unique identifier for the new version of the secret.', 'RotationLambdaARN': 'For secrets that use a Lambda rotation function to rotate, the ARN of the Lambda rotation function.', 'RotationRules': 'A structure that defines the rotation configuration for this secret.', 'RotateImmediately': 'Specifies whether to rotate the secret immediately or wait until the next scheduled rotation window.'},
+        'output_skeleton': {'ARN': 'ARN', 'Name': 'Name', 'VersionId': 'VersionId'},
+        'paginator': None,
+    },
+    'CancelRotateSecret': {
+        'command': 'cancel-rotate-secret',
+        'doc': 'Turns off automatic rotation, and if a rotation is currently in progress, cancels the rotation.',
+        'options': {'SecretId': '--secret-id'},
+        'members': {'SecretId': 'string'},
+        'required': ['SecretId'],
+        'idempotency_token': [],
+        'docs': {'SecretId': 'The ARN or name of the secret.'},
+        'output_skeleton': {'ARN': 'ARN', 'Name': 'Name', 'VersionId': 'VersionId'},
+        'paginator': None,
+    },
 }
 # fmt: on

@@ -32,6 +32,9 @@ WRITES = frozenset({
     "PutResourcePolicy", "DeleteResourcePolicy",
 })  # fmt: skip
 """The operations that change the store: their output failing after they land still exits 0."""
+
+WRITES |= {"RotateSecret", "CancelRotateSecret"}
+
 READS = frozenset({
     "GetSecretValue", "BatchGetSecretValue", "DescribeSecret", "ListSecrets",
     "ListSecretVersionIds", "GetRandomPassword",

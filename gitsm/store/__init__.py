@@ -8,12 +8,21 @@ from gitsm.store.lifecycle import LifecycleOps
 from gitsm.store.policies import PolicyOps
 from gitsm.store.reads import BatchError, ReadOps, SecretValue
 from gitsm.store.rekey import RekeyOps
+from gitsm.store.rotation import RotationOps
 from gitsm.store.sync import SyncedOp, SyncOps, SyncReport
 from gitsm.store.writes import WriteOps, WriteResult
 
 
 class SecretStore(
-    SyncOps, WriteOps, LifecycleOps, ReadOps, KeyOps, RekeyOps, AttributesOps, PolicyOps
+    SyncOps,
+    WriteOps,
+    LifecycleOps,
+    ReadOps,
+    KeyOps,
+    RekeyOps,
+    AttributesOps,
+    PolicyOps,
+    RotationOps,
 ):
     """A gitsm store: a git repository whose branch holds secrets, versions and labels.
 

@@ -25,6 +25,7 @@ from gitsm.errors import GitsmError, LimitExceededException
 from gitsm.gitrepo import Snapshot
 from gitsm.model import AWSCURRENT, AWSPENDING, AWSPREVIOUS, Secret, merge_tags
 from gitsm.store.replay_base import Landed, Refused, ReplayBase, ReplayContext
+from gitsm.store.replay_rotation import ROTATION_OPERATIONS, replay_rotation
 
 __all__ = ["Landed", "Refused", "ReplayOps"]
 
@@ -85,6 +86,8 @@ class ReplayOps(ReplayBase):
             self._replay_create(ctx, name, change, after)
         elif operation == "DeleteSecret" and before is not None:
             self._replay_delete(ctx, name, before, after)
+        elif operation in ROTATION_OPERATIONS and before is not None and after is not None:
+            replay_rotation(self, ctx, name, before, after)
         elif operation == "Rekey" and before is not None and after is not None:
             cur = self._load(ctx.snap, name)
             if cur is not None and cur.arn == before.arn and not self._expired(cur, ctx.now):

@@ -95,6 +95,12 @@ class ReplayBase(WriteOps):
         after = StoreConfig.load(self._blob(new))
         merged, conflicts = merge_config(before, ctx.config, after)
         for conflict in conflicts:
+            if conflict.field.startswith("rotation function "):  # the later write (this) wins
+                function = conflict.field.removeprefix("rotation function ")
+                merged.rotation_functions.pop(function, None)
+                if function in after.rotation_functions:
+                    merged.rotation_functions[function] = after.rotation_functions[function]
+                continue
             alias = conflict.alias
             if alias is None and before is None:
                 raise Refused("upstream is another store (its account id or region differs)",

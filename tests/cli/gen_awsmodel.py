@@ -42,6 +42,9 @@ SUPPORTED: dict[str, list[str]] = {
                           "ExcludePunctuation", "ExcludeUppercase", "ExcludeLowercase",
                           "IncludeSpace", "RequireEachIncludedType"],
     "BatchGetSecretValue": ["SecretIdList", "Filters", "MaxResults", "NextToken"],
+    "RotateSecret": ["SecretId", "ClientRequestToken", "RotationLambdaARN", "RotationRules",
+                     "RotateImmediately"],
+    "CancelRotateSecret": ["SecretId"],
 }  # fmt: skip
 
 CLIENT_ONLY: dict[str, list[str]] = {

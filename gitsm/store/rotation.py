@@ -1,0 +1,313 @@
+"""Rotation: RotateSecret, CancelRotateSecret, rotation functions, and rotating what is due.
+
+RotateSecret sets the secret's rotation up (function, schedule) and, unless told not to, starts a
+rotation in one commit (``RotateSecret``: the new version's token shows with AWSPENDING), then
+runs the rotation function's four steps (:mod:`gitsm.store.rotationrun`). The function itself
+writes through gitsm as a Lambda writes through Secrets Manager: ``createSecret`` puts the new
+value with ``VersionStages=["AWSPENDING"]`` and the token, ``finishSecret`` moves AWSCURRENT with
+UpdateSecretVersionStage; those are ordinary operations, one commit each. When the last step has
+moved AWSCURRENT, one more commit (``RotationSucceeded``) records LastRotatedDate and the next
+rotation window. A step that fails raises :class:`RotationFailed` and leaves AWSPENDING where it
+is, as on AWS: the rotation is retried with the same ClientRequestToken (``rotate_due`` does so
+when it is due), or cancelled.
+
+Unlike AWS, the rotation runs while RotateSecret waits (AWS starts it and returns), so a caller
+learns at once whether it worked.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+from gitsm import paths, rotationstate
+from gitsm.errors import (
+    GitsmError,
+    InvalidParameterException,
+    InvalidRequestException,
+    ResourceNotFoundException,
+)
+from gitsm.gitrepo import Snapshot
+from gitsm.manifest import StoreConfig
+from gitsm.model import AWSCURRENT, Secret, validate_token
+from gitsm.rotationconfig import RotationFunction, validate_function
+from gitsm.schedule import Rules, validate_rules
+from gitsm.store.core import Change, StoreCore, WriteResult
+from gitsm.store.rotationrun import RotationFailed, run_step, secret_texts, stderr_tail
+
+__all__ = ["DueRotation", "RotationFailed", "RotationOps"]
+
+
+@dataclass(frozen=True)
+class DueRotation:
+    """One secret that :meth:`RotationOps.rotate_due` rotated, or tried to."""
+
+    name: str
+    arn: str
+    version_id: str | None
+    error: GitsmError | None = None
+
+
+@dataclass(frozen=True)
+class _Started:
+    result: WriteResult
+    function: RotationFunction | None = None
+    """The function to run (None: nothing to run)."""
+    record_only: bool = False
+    """The rotation finished earlier but was not recorded: record it, run nothing."""
+
+
+def rules_trailer(rules: Rules) -> str:
+    """RotationRules as the ``Gitsm-Rotation-Rules`` trailer (JSON, AWS's member names)."""
+    doc = {"AutomaticallyAfterDays": rules.after_days, "ScheduleExpression": rules.schedule,
+           "Duration": rules.duration}  # fmt: skip
+    return json.dumps({k: v for k, v in doc.items() if v is not None}, sort_keys=True)
+
+
+class RotationOps(StoreCore):
+    """RotateSecret, CancelRotateSecret, rotation functions and ``rotate_due``."""
+
+    # -- rotation functions --------------------------------------------------------------------
+
+    def rotation_functions(self) -> dict[str, RotationFunction]:
+        """The store's rotation functions: name -> command and timeout."""
+        return dict(self.config().rotation_functions)
+
+    def register_rotation_function(
+        self, name: str, command: list[str], *, timeout_seconds: int | None = None
+    ) -> bool:
+        """Register (or change) rotation function ``name``: one commit changing only the config
+        (``RegisterRotationFunction``), none when it is registered so already. True if it
+        changed anything."""
+        rotationstate.validate_function_name(name)
+        function = validate_function(command, timeout_seconds)
+
+        def plan(snap: Snapshot, config: StoreConfig, now: datetime) -> Change[bool]:
+            if config.rotation_functions.get(name) == function:
+                return Change(False)
+            functions = {**config.rotation_functions, name: function}
+            files: dict[str, bytes | None] = {
+                paths.CONFIG_PATH: replace(config, rotation_functions=functions).dump()
+            }
+            trailers = {"Rotation-Function": name}
+            return Change(True, "RegisterRotationFunction", "", files, trailers)
+
+        return self._transact(plan)
+
+    def deregister_rotation_function(self, name: str) -> None:
+        """Remove rotation function ``name`` from the config (``DeregisterRotationFunction``);
+        ResourceNotFoundException when there is none of that name."""
+
+        def plan(snap: Snapshot, config: StoreConfig, now: datetime) -> Change[None]:
+            if name not in config.rotation_functions:
+                raise ResourceNotFoundException(
+                    f"This store has no rotation function named {name}."
+                )
+            functions = {k: f for k, f in config.rotation_functions.items() if k != name}
+            files: dict[str, bytes | None] = {
+                paths.CONFIG_PATH: replace(config, rotation_functions=functions).dump()
+            }
+            return Change(None, "DeregisterRotationFunction", "", files,
+                          {"Rotation-Function": name})  # fmt: skip
+
+        self._transact(plan)
+
+    @staticmethod
+    def _function(config: StoreConfig, lambda_arn: str) -> RotationFunction:
+        name = rotationstate.function_name(lambda_arn)
+        found = config.rotation_functions.get(name)
+        if found is None:
+            raise InvalidRequestException(
+                f"Secrets Manager cannot invoke the specified Lambda function {lambda_arn}: this "
+                f"store has no rotation function named {name}. Register one (gitsm rotation "
+                f"register-function {name} --command '...') or name a registered one (gitsm "
+                "rotation list-functions)."
+            )
+        return found
+
+    # -- RotateSecret, CancelRotateSecret ------------------------------------------------------
+
+    def rotate_secret(
+        self,
+        secret_id: str,
+        *,
+        client_request_token: str | None = None,
+        rotation_lambda_arn: str | None = None,
+        rotation_rules: dict[str, object] | None = None,
+        rotate_immediately: bool | None = None,
+    ) -> WriteResult:
+        """RotateSecret: set the rotation up and (by default) rotate now, running the rotation
+        function's steps. Raises :class:`RotationFailed` when a step fails (the setup and the
+        rotation's start stay committed)."""
+        token = str(uuid.uuid4()) if client_request_token is None else client_request_token
+        validate_token(token)
+        lambda_arn = rotationstate.validate_lambda_arn(rotation_lambda_arn)
+        rules = validate_rules(rotation_rules) if rotation_rules is not None else None
+        if rotate_immediately is not None and not isinstance(rotate_immediately, bool):
+            raise InvalidParameterException("RotateImmediately must be true or false.")
+        start = token if rotate_immediately is not False else None
+
+        def plan(snap: Snapshot, config: StoreConfig, now: datetime) -> Change[_Started]:
+            secret = self._find_live(snap, config, secret_id)
+            finished = start in secret.versions and rotationstate.pending(secret) != start
+            if start is not None and finished:  # this request's rotation is done: a retry
+                done = secret.rotation is not None and secret.rotation.token == start
+                return Change(_Started(WriteResult(secret.arn, secret.name, start),
+                                       record_only=done))  # fmt: skip
+            if start is not None:
+                rotationstate.check_can_start(secret, start)
+            rotation = rotationstate.configure(secret, lambda_arn, rules, start, now)
+            assert rotation.lambda_arn is not None
+            function = self._function(config, rotation.lambda_arn)
+            stages = secret.stage_map()
+            if start is not None:
+                stages = rotationstate.start_stages(stages, start)
+            versions = {vid: replace(v, stages=stages[vid]) for vid, v in secret.versions.items()}
+            updated = replace(secret, rotation=rotation, versions=versions)
+            started = _Started(WriteResult(secret.arn, secret.name, start), function)
+            if updated == secret:  # a retry of the rotation in progress: run it again
+                return Change(started)
+            files = self._secret_files(replace(updated, last_changed=now))
+            trailers = {"Secret-Arn": secret.arn,
+                        "Rotate-Immediately": "true" if start is not None else "false"}  # fmt: skip
+            if start is not None:
+                trailers["Client-Request-Token"] = start
+            if lambda_arn is not None:
+                trailers["Rotation-Lambda-Arn"] = lambda_arn
+            if rules is not None:
+                trailers["Rotation-Rules"] = rules_trailer(rules)
+            return Change(started, "RotateSecret", secret.name, files, trailers)
+
+        started = self._transact(plan)
+        result = started.result
+        if start is not None and started.function is not None:
+            self._run(result, started.function, start)
+        if started.record_only:
+            self._record_success(result, start or "")
+        return result
+
+    def cancel_rotate_secret(self, secret_id: str) -> WriteResult:
+        """CancelRotateSecret: turn rotation off and forget the rotation in progress (its version,
+        if the function put one, keeps AWSPENDING: remove it with UpdateSecretVersionStage).
+        Returns that version's id as VersionId."""
+
+        def plan(snap: Snapshot, config: StoreConfig, now: datetime) -> Change[WriteResult]:
+            secret = self._find_live(snap, config, secret_id)
+            rotation = secret.rotation
+            if rotation is None or rotation.lambda_arn is None:
+                raise InvalidRequestException(rotationstate.NO_FUNCTION)
+            if not rotation.enabled:
+                raise InvalidRequestException(
+                    f"Rotation is not turned on for secret {secret.name}, so there is no rotation "
+                    "to cancel. Turn it on with RotateSecret."
+                )
+            result = WriteResult(secret.arn, secret.name, rotationstate.pending(secret))
+            updated = replace(secret, rotation=rotationstate.cancel(rotation), last_changed=now)
+            files = self._secret_files(updated)
+            return Change(result, "CancelRotateSecret", secret.name, files,
+                          {"Secret-Arn": secret.arn})  # fmt: skip
+
+        return self._transact(plan)
+
+    # -- running a rotation --------------------------------------------------------------------
+
+    def _run(self, result: WriteResult, function: RotationFunction, token: str) -> None:
+        """Run the four steps of ``function`` for the rotation ``token`` of ``result``'s secret,
+        then record its success."""
+        region = result.arn.split(":")[3]
+        rotation_token = str(uuid.uuid4())
+        for step in rotationstate.STEPS:
+            event = {"Step": step, "SecretId": result.arn, "ClientRequestToken": token,
+                     "RotationToken": rotation_token}  # fmt: skip
+            outcome = run_step(function, event, self.repo.workdir or self.repo.gitdir, region)
+            if not outcome.ok:
+                tail = stderr_tail(outcome.stderr, self._masked(result.arn, token))
+                raise RotationFailed(
+                    f"Rotation of secret {result.name} failed at step {step}: the rotation "
+                    f"function {outcome.describe()}; its standard error ends: {tail}. "
+                    + self._redo(result.name, token)
+                )
+            if step == "createSecret" and token not in self._secret(result.arn).versions:
+                raise RotationFailed(
+                    f"Rotation of secret {result.name} failed after step createSecret: the "
+                    f"rotation function put no version {token} (createSecret must put the new "
+                    f"value with ClientRequestToken {token} and VersionStages [AWSPENDING]). "
+                    + self._redo(result.name, token)
+                )
+        self._record_success(result, token)
+
+    @staticmethod
+    def _redo(name: str, token: str) -> str:
+        return (
+            f"Version {token} keeps AWSPENDING: fix the rotation function and retry (RotateSecret "
+            f"--secret-id {name} --client-request-token {token}), or cancel the rotation "
+            "(CancelRotateSecret)."
+        )
+
+    def _secret(self, arn: str) -> Secret:
+        snap = self.repo.tip()
+        return self._find(snap, self.config(snap), arn)
+
+    def _masked(self, arn: str, token: str) -> set[str] | None:
+        """The strings a failed step's standard error must not show: every labeled value of the
+        secret and the new one. None when they cannot be read (no key here, say)."""
+        try:
+            snap = self.repo.tip()
+            secret = self._find(snap, self.config(snap), arn)
+            wanted = [
+                (secret, vid) for vid, v in secret.versions.items() if v.stages or vid == token
+            ]
+            opened = self._decrypt_many(snap, wanted)
+        except GitsmError:
+            return None
+        if any(isinstance(o, GitsmError) for o in opened):
+            return None
+        return secret_texts(o[0] for o in opened if not isinstance(o, GitsmError))
+
+    def _record_success(self, result: WriteResult, token: str) -> None:
+        """The ``RotationSucceeded`` commit: LastRotatedDate, the next window, AWSPENDING off the
+        new AWSCURRENT version. Nothing when the rotation was cancelled meanwhile."""
+
+        def plan(snap: Snapshot, config: StoreConfig, now: datetime) -> Change[None]:
+            secret = self._find_live(snap, config, result.arn)
+            rotation = secret.rotation
+            if rotation is None or rotation.token != token:
+                return Change(None)
+            version = secret.versions.get(token)
+            if version is None or AWSCURRENT not in version.stages:
+                raise RotationFailed(
+                    f"Rotation of secret {secret.name} failed after step finishSecret: version "
+                    f"{token} does not have AWSCURRENT (finishSecret must move AWSCURRENT to it "
+                    "with UpdateSecretVersionStage). " + self._redo(secret.name, token)
+                )
+            stages = rotationstate.finish_stages(secret.stage_map(), token)
+            versions = {vid: replace(v, stages=stages[vid]) for vid, v in secret.versions.items()}
+            updated = replace(secret, rotation=rotationstate.succeed(rotation, now),
+                              versions=versions, last_changed=now)  # fmt: skip
+            trailers = {"Secret-Arn": secret.arn, "Client-Request-Token": token}
+            files = self._secret_files(updated)
+            return Change(None, "RotationSucceeded", secret.name, files, trailers)
+
+        self._transact(plan)
+
+    def rotate_due(self) -> list[DueRotation]:
+        """Rotate every secret whose next rotation window has opened (in name order), each with
+        its function; a due rotation that failed before is retried with its token. Failures are
+        returned, not raised, so that one failing secret does not stop the others."""
+        snap = self.repo.tip()
+        now = self.clock()
+        due = sorted((s for s in self._all(snap) if rotationstate.is_due(s, now)),
+                     key=lambda s: s.name)  # fmt: skip
+        out: list[DueRotation] = []
+        for secret in due:
+            assert secret.rotation is not None
+            token = secret.rotation.token or str(uuid.uuid4())
+            try:
+                done = self.rotate_secret(secret.arn, client_request_token=token)
+            except GitsmError as exc:
+                out.append(DueRotation(secret.name, secret.arn, token, exc))
+            else:
+                out.append(DueRotation(secret.name, secret.arn, done.version_id))
+        return out

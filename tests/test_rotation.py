@@ -1,0 +1,295 @@
+"""RotateSecret and CancelRotateSecret through the boto3-shaped client: AWS's errors, the
+AWSPENDING lifecycle with real rotation functions (processes), failed steps, cancelling, retries,
+and rotate_due with a moved clock."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import gitsm
+from gitsm.awsclient import ClientError, SecretsManagerClient
+from gitsm.awserrors import ParamValidationError
+from gitsm.errors import (
+    MARKED_DELETED,
+    InvalidParameterException,
+    OperationError,
+    ResourceNotFoundException,
+)
+from gitsm.history import history
+from gitsm.rotationstate import NO_FUNCTION
+from gitsm.store import SecretStore
+from tests.conftest import Clock, commits, error
+from tests.rotating import ARN, NOOP, PASSWORD, SCRIPTED
+
+AFTER_30 = {"AutomaticallyAfterDays": 30}
+
+
+@pytest.fixture
+def sm(repo_path: Path) -> SecretsManagerClient:
+    """A client on a fresh checkout store with secret ``app`` and the function ``noop``."""
+    client = gitsm.client(repo=repo_path)
+    client.create_secret(Name="app", SecretString="first value")
+    client.store.register_rotation_function("noop", NOOP)
+    return client
+
+
+def rotation_fields(described: dict[str, Any]) -> dict[str, Any]:
+    keys = ("RotationEnabled", "RotationLambdaARN", "RotationRules", "LastRotatedDate",
+            "NextRotationDate")  # fmt: skip
+    return {k: described[k] for k in keys if k in described}
+
+
+def operations(path: Path) -> list[str]:
+    return [e.trailers.get("Operation", "") for e in history(SecretStore.open(path).repo)][::-1]
+
+
+@pytest.mark.parametrize(
+    ("request_", "code", "message"),
+    [
+        ({"RotationRules": {"AutomaticallyAfterDays": 0}}, "InvalidParameterException",
+         "RotationRules.AutomaticallyAfterDays must be within 1-1000."),
+        ({"RotationRules": {"AutomaticallyAfterDays": 1001}}, "InvalidParameterException",
+         "RotationRules.AutomaticallyAfterDays must be within 1-1000."),
+        ({"RotationRules": {"AutomaticallyAfterDays": 7, "ScheduleExpression": "rate(7 days)"}},
+         "InvalidParameterException",
+         "You cannot specify both rotation frequency and schedule expression together."),
+        ({}, "InvalidRequestException", NO_FUNCTION),
+        ({"RotationLambdaARN": ARN.format("nope")}, "InvalidRequestException",
+         "Secrets Manager cannot invoke the specified Lambda function"),
+        ({"RotationRules": {"ScheduleExpression": "rate(2 hours)"}}, "InvalidParameterException",
+         "at most every four hours"),
+        ({"RotationRules": {"ScheduleExpression": "cron(30 4 * * ? *)"}},
+         "InvalidParameterException", "the minutes field must be 0"),
+        ({"RotationRules": {"ScheduleExpression": "cron(0 4 1 * MON *)"}},
+         "InvalidParameterException", "one of Day-of-month and Day-of-week must be ?"),
+        ({"RotationRules": {"ScheduleExpression": "cron(0 20 * * ? *)", "Duration": "6h"}},
+         "InvalidParameterException", "would reach into the next UTC day"),
+        ({"RotationRules": {"ScheduleExpression": "rate(6 hours)", "Duration": "7h"}},
+         "InvalidParameterException", "would reach into the next UTC day or the next"),
+        ({"RotationRules": {"AutomaticallyAfterDays": 3, "Duration": "25h"}},
+         "InvalidParameterException", "Duration must be a number of hours from 1h to 24h"),
+        ({"RotationRules": {"ScheduleExpression": "every day"}}, "InvalidParameterException",
+         "Invalid ScheduleExpression every day"),
+        ({"ClientRequestToken": "short"}, "InvalidParameterException",
+         "ClientRequestToken must be 32-64 characters long."),
+    ],
+)  # fmt: skip
+def test_aws_errors_write_nothing(
+    sm: SecretsManagerClient, repo_path: Path, request_: dict[str, Any], code: str, message: str
+) -> None:
+    before = commits(repo_path)
+    params = {"RotationLambdaARN": ARN.format("noop")} if code != "InvalidRequestException" else {}
+    call = params | request_
+    try:
+        sm.rotate_secret(SecretId="app", **call)
+    except ClientError as exc:
+        got_code, got_message = exc.response["Error"]["Code"], exc.response["Error"]["Message"]
+    except ParamValidationError:  # boto3 refuses it before any request (the model's minimums):
+        with pytest.raises(OperationError) as raw:  # the store's own check says AWS's words
+            sm.store.rotate_secret(
+                "app", client_request_token=call.get("ClientRequestToken"),
+                rotation_lambda_arn=call.get("RotationLambdaARN"),
+                rotation_rules=call.get("RotationRules"),
+            )  # fmt: skip
+        got_code, got_message = raw.value.code, raw.value.message
+    else:
+        raise AssertionError("the request was accepted")
+    assert got_code == code and message in got_message
+    assert commits(repo_path) == before
+    assert "RotationEnabled" not in sm.describe_secret(SecretId="app")
+
+
+def test_a_secret_marked_for_deletion_is_refused(sm: SecretsManagerClient) -> None:
+    sm.delete_secret(SecretId="app", RecoveryWindowInDays=7)
+    for call in (
+        lambda: sm.rotate_secret(SecretId="app", RotationLambdaARN=ARN.format("noop")),
+        lambda: sm.cancel_rotate_secret(SecretId="app"),
+    ):
+        with pytest.raises(sm.exceptions.InvalidRequestException) as info:
+            call()
+        assert error(info)[1] == MARKED_DELETED
+
+
+def test_a_pending_version_blocks_another_rotation(sm: SecretsManagerClient) -> None:
+    pending = sm.put_secret_value(
+        SecretId="app", SecretString="half made", VersionStages=["AWSPENDING"]
+    )["VersionId"]
+    with pytest.raises(sm.exceptions.InvalidRequestException) as info:
+        sm.rotate_secret(SecretId="app", RotationLambdaARN=ARN.format("noop"))
+    message = error(info)[1]
+    assert message.startswith(f"A previous rotation isn't complete: version {pending} ")
+    assert "RotationEnabled" not in sm.describe_secret(SecretId="app")
+    # AWSPENDING on the AWSCURRENT version (where a finished rotation may leave it) does not block
+    current = sm.describe_secret(SecretId="app")["VersionIdsToStages"]
+    old = next(v for v, s in current.items() if "AWSCURRENT" in s)
+    sm.update_secret_version_stage(
+        SecretId="app", VersionStage="AWSCURRENT", MoveToVersionId=pending,
+        RemoveFromVersionId=old,
+    )  # fmt: skip
+    token = str(uuid.uuid4())
+    with pytest.raises(sm.exceptions.InvalidRequestException, match="put no version"):
+        sm.rotate_secret(
+            SecretId="app", ClientRequestToken=token, RotationLambdaARN=ARN.format("noop")
+        )
+    stages = sm.describe_secret(SecretId="app")["VersionIdsToStages"]
+    assert stages == {old: ["AWSPREVIOUS"], pending: ["AWSCURRENT"], token: ["AWSPENDING"]}
+
+
+def test_the_generic_function_rotates_and_rotate_due_follows_the_schedule(
+    repo_path: Path,
+) -> None:
+    clock = Clock()
+    store = SecretStore.open(repo_path, clock=clock)
+    sm = SecretsManagerClient(store)
+    sm.create_secret(Name="db", SecretString=json.dumps({"username": "app", "password": "first"}))
+    first = sm.describe_secret(SecretId="db")["VersionIdsToStages"]
+    store.register_rotation_function("password", PASSWORD)
+    assert store.rotate_due() == []  # rotation is not set up
+    new = sm.rotate_secret(
+        SecretId="db", RotationLambdaARN=ARN.format("password"), RotationRules=AFTER_30
+    )["VersionId"]
+    described = sm.describe_secret(SecretId="db")
+    (old,) = first
+    assert described["VersionIdsToStages"] == {old: ["AWSPREVIOUS"], new: ["AWSCURRENT"]}
+    midnight = clock.now.replace(hour=0, minute=0, second=0, microsecond=0)
+    assert rotation_fields(described) == {
+        "RotationEnabled": True,
+        "RotationLambdaARN": ARN.format("password"),
+        "RotationRules": AFTER_30,
+        "LastRotatedDate": clock.now,
+        "NextRotationDate": midnight + timedelta(days=31),  # the end of day 30's window
+    }
+    value = json.loads(sm.get_secret_value(SecretId="db")["SecretString"])
+    assert value["username"] == "app" and value["password"] != "first"
+    assert len(value["password"]) == 32 and not set(value["password"]) & set("/@\"'\\")
+    assert operations(repo_path)[-4:] == [
+        "RotateSecret", "PutSecretValue", "UpdateSecretVersionStage", "RotationSucceeded"
+    ]  # fmt: skip
+    listed = sm.list_secrets()["SecretList"][0]
+    assert rotation_fields(listed) == rotation_fields(described)
+
+    clock.advance(days=29)
+    assert store.rotate_due() == []
+    clock.advance(hours=17)  # just past midnight of day 30: the window has opened
+    (done,) = store.rotate_due()
+    assert done.error is None and done.name == "db"
+    described = sm.describe_secret(SecretId="db")
+    assert described["VersionIdsToStages"] == {
+        new: ["AWSPREVIOUS"],
+        done.version_id: ["AWSCURRENT"],
+    }
+    assert described["LastRotatedDate"] == clock.now
+    assert store.rotate_due() == []
+
+
+def test_a_failed_step_leaves_awspending_and_an_error_without_the_value(
+    sm: SecretsManagerClient, repo_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    new_value = json.dumps({"username": "app", "password": "n3w-Pa55word-xyz"})
+    monkeypatch.setenv("GITSM_TEST_VALUE", new_value)
+    monkeypatch.setenv("GITSM_TEST_FAIL_AT", "setSecret")
+    sm.store.register_rotation_function("scripted", SCRIPTED)
+    old = sm.describe_secret(SecretId="app")["VersionIdsToStages"]
+    token = str(uuid.uuid4())
+    request = {"SecretId": "app", "RotationLambdaARN": ARN.format("scripted"),
+               "RotationRules": AFTER_30}  # fmt: skip
+    with pytest.raises(sm.exceptions.InvalidRequestException) as info:
+        sm.rotate_secret(ClientRequestToken=token, **request)
+    message = error(info)[1]
+    assert "failed at step setSecret: the rotation function exited with status 1" in message
+    assert "connecting with password **** | error: cannot reach the database" in message
+    assert "n3w-Pa55word" not in message and "first value" not in message
+    assert f"Version {token} keeps AWSPENDING" in message
+    stages = sm.describe_secret(SecretId="app")["VersionIdsToStages"]
+    assert stages == old | {token: ["AWSPENDING"]}
+    assert (
+        sm.get_secret_value(SecretId="app", VersionStage="AWSPENDING")["SecretString"] == new_value
+    )
+    assert sm.get_secret_value(SecretId="app")["SecretString"] == "first value"
+    with pytest.raises(sm.exceptions.InvalidRequestException, match="previous rotation isn't"):
+        sm.rotate_secret(**request)  # another rotation, with another token
+
+    monkeypatch.delenv("GITSM_TEST_FAIL_AT")  # the function is fixed: retry with the token
+    assert sm.rotate_secret(SecretId="app", ClientRequestToken=token)["VersionId"] == token
+    described = sm.describe_secret(SecretId="app")
+    (previous,) = old
+    assert described["VersionIdsToStages"] == {previous: ["AWSPREVIOUS"], token: ["AWSCURRENT"]}
+    assert "LastRotatedDate" in described
+    before = commits(repo_path)
+    assert sm.rotate_secret(SecretId="app", ClientRequestToken=token)["VersionId"] == token
+    assert commits(repo_path) == before  # a retry of a finished rotation changes nothing
+
+
+def test_a_rotation_that_fails_at_once_shows_its_empty_version_until_cancelled(
+    sm: SecretsManagerClient, repo_path: Path
+) -> None:
+    failing = ["sh", "-c", "cat >/dev/null; echo 'no route to the service' >&2; exit 3"]
+    sm.store.register_rotation_function("broken", failing)
+    with pytest.raises(sm.exceptions.InvalidRequestException) as info:
+        sm.cancel_rotate_secret(SecretId="app")  # never set up for rotation
+    assert error(info)[1] == NO_FUNCTION
+    token = str(uuid.uuid4())
+    with pytest.raises(sm.exceptions.InvalidRequestException) as info:
+        sm.rotate_secret(SecretId="app", ClientRequestToken=token,
+                         RotationLambdaARN="broken", RotationRules=AFTER_30)  # fmt: skip
+    assert (
+        "failed at step createSecret: the rotation function exited with status 3"
+        in (error(info)[1])
+        and "no route to the service" in error(info)[1]
+    )
+    described = sm.describe_secret(SecretId="app")
+    assert described["VersionIdsToStages"][token] == ["AWSPENDING"]  # the empty version
+    assert described["RotationEnabled"] is True and described["RotationLambdaARN"] == "broken"
+    versions = sm.list_secret_version_ids(SecretId="app")["Versions"]
+    assert token not in [v["VersionId"] for v in versions]  # only versions with a value
+    with pytest.raises(sm.exceptions.ResourceNotFoundException):
+        sm.get_secret_value(SecretId="app", VersionStage="AWSPENDING")
+
+    cancelled = sm.cancel_rotate_secret(SecretId="app")
+    assert cancelled["VersionId"] == token
+    described = sm.describe_secret(SecretId="app")
+    assert token not in described["VersionIdsToStages"]
+    assert rotation_fields(described) == {
+        "RotationEnabled": False, "RotationLambdaARN": "broken", "RotationRules": AFTER_30,
+    }  # fmt: skip
+    with pytest.raises(sm.exceptions.InvalidRequestException, match="not turned on"):
+        sm.cancel_rotate_secret(SecretId="app")
+    assert operations(repo_path)[-2:] == ["RotateSecret", "CancelRotateSecret"]
+
+    # RotateSecret turns rotation on again; without rotating now, the function does not run
+    again = sm.rotate_secret(SecretId="app", RotateImmediately=False)
+    assert "VersionId" not in again
+    described = sm.describe_secret(SecretId="app")
+    assert described["RotationEnabled"] is True and "NextRotationDate" in described
+    assert "LastRotatedDate" not in described and len(described["VersionIdsToStages"]) == 1
+
+
+def test_a_step_past_its_timeout_fails(sm: SecretsManagerClient) -> None:
+    sm.store.register_rotation_function("slow", ["sleep", "30"], timeout_seconds=1)
+    with pytest.raises(sm.exceptions.InvalidRequestException) as info:
+        sm.rotate_secret(SecretId="app", RotationLambdaARN=ARN.format("slow"))
+    assert "did not finish within its timeout of 1 s" in error(info)[1]
+
+
+def test_rotation_functions_are_registered_by_commits(store: SecretStore, repo_path: Path) -> None:
+    before = commits(repo_path)
+    assert store.register_rotation_function("pw", PASSWORD) is True
+    assert store.register_rotation_function("pw", PASSWORD) is False  # no change, no commit
+    assert store.register_rotation_function("pw", PASSWORD, timeout_seconds=60) is True
+    assert commits(repo_path) == before + 2
+    assert store.rotation_functions()["pw"].timeout_seconds == 60
+    assert operations(repo_path)[-1] == "RegisterRotationFunction"
+    store.deregister_rotation_function("pw")
+    assert store.rotation_functions() == {}
+    with pytest.raises(ResourceNotFoundException):
+        store.deregister_rotation_function("pw")
+    for name, command in (("bad name!", PASSWORD), ("ok", []), ("ok", ["x\0y"])):
+        with pytest.raises(InvalidParameterException):
+            store.register_rotation_function(name, command)
+    assert commits(repo_path) == before + 3

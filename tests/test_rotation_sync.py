@@ -1,0 +1,55 @@
+"""gitsm sync replays the rotation operations (serial rules), between real clones."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from gitsm import paths
+from gitsm.errors import SyncConflict
+from gitsm.store.rotation import RotationFailed
+from tests.rotating import ARN, NOOP, rotate_by_hand
+from tests.test_sync import Team, assert_clean, team
+
+__all__ = ["team"]
+
+
+def test_rotation_operations_replay_exactly(team: Team) -> None:
+    alice, bob = team.clone("alice"), team.clone("bob")
+    alice.create_secret("a/rot", secret_string="before rotation")
+    rotate_by_hand(alice, "a/rot", str(uuid.uuid4()))
+    alice.rotate_secret("a/rot", rotate_immediately=False,
+                        rotation_rules={"ScheduleExpression": "rate(7 days)"})  # fmt: skip
+    alice.cancel_rotate_secret("a/rot")
+    alice.register_rotation_function("spare", NOOP)
+    alice.deregister_rotation_function("spare")
+    bob.register_rotation_function("bobs", NOOP)  # the config moved upstream too
+    bob.update_secret("app", secret_string="bob")
+    bob.sync()
+    before = alice.repo.tip()
+    report = alice.sync()
+    assert not report.failed and report.pushed
+    after = alice.repo.tip()
+    for path in [paths.manifest_path("a/rot"), *after.files_under(paths.secret_dir("a/rot"))]:
+        assert after.read(path) == before.read(path), path
+    assert set(alice.rotation_functions()) == {"noop", "bobs"}
+    assert_clean(alice)
+
+
+def test_a_rotation_started_upstream_first_refuses_the_later_one(team: Team) -> None:
+    alice, bob = team.clone("alice"), team.clone("bob")
+    tokens = {}
+    for who, store in (("alice", alice), ("bob", bob)):
+        store.register_rotation_function("noop", NOOP)
+        tokens[who] = str(uuid.uuid4())
+        with pytest.raises(RotationFailed, match="put no version"):
+            store.rotate_secret("app", client_request_token=tokens[who],
+                                rotation_lambda_arn=ARN.format("noop"))  # fmt: skip
+    bob.sync()
+    with pytest.raises(SyncConflict, match="A previous rotation isn't complete") as info:
+        alice.sync()
+    assert tokens["bob"] in info.value.message and "(upstream)" in info.value.message
+    rotation = alice.describe_secret("app").rotation
+    assert rotation is not None and rotation.token == tokens["bob"]
+    assert_clean(alice)
