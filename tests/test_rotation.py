@@ -262,12 +262,70 @@ def test_a_rotation_that_fails_at_once_shows_its_empty_version_until_cancelled(
         sm.cancel_rotate_secret(SecretId="app")
     assert operations(repo_path)[-2:] == ["RotateSecret", "CancelRotateSecret"]
 
-    # RotateSecret turns rotation on again; without rotating now, the function does not run
-    again = sm.rotate_secret(SecretId="app", RotateImmediately=False)
-    assert "VersionId" not in again
+    # RotateSecret turns rotation on again; without rotating now, only its test runs, and fails
+    before = commits(repo_path)
+    with pytest.raises(sm.exceptions.InvalidRequestException) as info:
+        sm.rotate_secret(SecretId="app", RotateImmediately=False)
+    assert "rotation test of secret app failed" in error(info)[1]
+    assert "at step testSecret" in error(info)[1] and "no route to the service" in error(info)[1]
+    assert commits(repo_path) == before + 1  # the settings, saved
     described = sm.describe_secret(SecretId="app")
     assert described["RotationEnabled"] is True and "NextRotationDate" in described
     assert "LastRotatedDate" not in described and len(described["VersionIdsToStages"]) == 1
+
+
+RECORDER = """
+import json, os, sys
+from gitsm.rotation import client
+event = json.load(sys.stdin)
+sm = client()
+seen = {"event": event, "store": os.environ["GITSM_REPO"],
+        "described": sm.describe_secret(SecretId=event["SecretId"])["VersionIdsToStages"]}
+got = sm.get_secret_value(SecretId=event["SecretId"], VersionId=event["ClientRequestToken"],
+                          VersionStage="AWSPENDING")
+seen["pending"] = {k: got[k] for k in ("VersionId", "SecretString", "VersionStages")}
+with open(os.environ["GITSM_TEST_RECORD"], "a") as out:
+    out.write(json.dumps(seen) + "\\n")
+"""
+
+
+def test_without_rotating_now_the_test_step_runs_on_a_temporary_pending_copy(
+    sm: SecretsManagerClient, repo_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """API reference, RotateSecret, RotateImmediately: "If you set RotateImmediately to false,
+    Secrets Manager tests the rotation configuration by running the testSecret step of the Lambda
+    rotation function. This test creates an AWSPENDING version of the secret and then removes
+    it." What the step sees is what moto's AWS-verified
+    test_rotate_secret_using_lambda_dont_rotate_immediately records on AWS: the token with
+    AWSPENDING, holding the AWSCURRENT value; afterwards the store has only the settings."""
+    import sys
+
+    record = tmp_path / "record.jsonl"
+    monkeypatch.setenv("GITSM_TEST_RECORD", str(record))
+    sm.store.register_rotation_function("recorder", [sys.executable, "-c", RECORDER])
+    before = commits(repo_path)
+    versions = sm.list_secret_version_ids(SecretId="app", IncludeDeprecated=True)["Versions"]
+    token = str(uuid.uuid4())
+    answer = sm.rotate_secret(SecretId="app", ClientRequestToken=token, RotateImmediately=False,
+                              RotationLambdaARN=ARN.format("recorder"), RotationRules=AFTER_30)  # fmt: skip
+    assert "VersionId" not in answer
+    [seen] = [json.loads(line) for line in record.read_text().splitlines()]
+    assert seen["event"]["Step"] == "testSecret" and seen["event"]["ClientRequestToken"] == token
+    assert seen["pending"] == {"VersionId": token, "SecretString": "first value",
+                               "VersionStages": ["AWSPENDING"]}  # fmt: skip
+    assert seen["described"][token] == ["AWSPENDING"] and seen["store"] != str(repo_path)
+    assert operations(repo_path)[-1] == "RotateSecret" and commits(repo_path) == before + 1
+    described = sm.describe_secret(SecretId="app")
+    assert token not in described["VersionIdsToStages"] and described["RotationEnabled"] is True
+    assert (
+        sm.list_secret_version_ids(SecretId="app", IncludeDeprecated=True)["Versions"] == versions
+    )
+    assert not Path(seen["store"]).exists()  # the scratch copy is gone
+
+    sm.create_secret(Name="empty")  # no value to test with: the step does not run
+    sm.rotate_secret(SecretId="empty", RotateImmediately=False,
+                     RotationLambdaARN="recorder", RotationRules=AFTER_30)  # fmt: skip
+    assert len(record.read_text().splitlines()) == 1
 
 
 def test_a_step_past_its_timeout_fails(sm: SecretsManagerClient) -> None:

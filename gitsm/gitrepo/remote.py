@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import subprocess
 from dataclasses import dataclass
+from pathlib import Path
 
-from gitsm.errors import RemoteError
+from gitsm.errors import RemoteError, StoreError
 from gitsm.gitrepo.base import RepoBase
 from gitsm.gitrepo.snapshot import git_cli_env
 from gitsm.upstream import fetch_args, missing_remote_ref, resolve_upstream, tracking_ref
@@ -75,6 +76,19 @@ class RepoRemote(RepoBase):
     def fetched_tip(self, remote: str, branch: str) -> str | None:
         """The tip of ``remote``'s ``branch`` as the last fetch left it (None: never fetched)."""
         return self._ref_id(tracking_ref(remote, branch))
+
+    def scratch_clone(self, dest: Path) -> None:
+        """A bare clone of the branch at ``dest`` that borrows this repository's objects (``git
+        clone --shared``): writes to it never reach this repository. Commit signing is off in
+        it (its commits are thrown away). Raises StoreError when git fails."""
+        proc = subprocess.run(
+            ["git", "clone", "--bare", "--shared", "--quiet", "--single-branch", "--branch",
+             self.branch, "--config", "commit.gpgsign=false", str(self.gitdir), str(dest)],
+            env=git_cli_env(), capture_output=True, text=True, check=False,
+            stdin=subprocess.DEVNULL,
+        )  # fmt: skip
+        if proc.returncode != 0:
+            raise StoreError(f"git could not make a scratch copy of the store: {proc.stderr[:500]}")
 
     def _ref_id(self, name: str) -> str | None:
         ref = self.repo.references.get(name)

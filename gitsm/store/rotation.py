@@ -11,6 +11,10 @@ rotation window. A step that fails raises :class:`RotationFailed` and leaves AWS
 is, as on AWS: the rotation is retried with the same ClientRequestToken (``rotate_due`` does so
 when it is due), or cancelled.
 
+With RotateImmediately=false only the settings are committed, and the configuration is tested as
+AWS tests it: the function's testSecret step runs with a temporary AWSPENDING copy of the AWSCURRENT
+value, made in a scratch copy of the store that is then thrown away.
+
 Unlike AWS, the rotation runs while RotateSecret waits (AWS starts it and returns), so a caller
 learns at once whether it worked.
 """
@@ -18,9 +22,11 @@ learns at once whether it worked.
 from __future__ import annotations
 
 import json
+import tempfile
 import uuid
 from dataclasses import dataclass, replace
 from datetime import datetime
+from pathlib import Path
 
 from gitsm import paths, rotationstate
 from gitsm.errors import (
@@ -36,6 +42,7 @@ from gitsm.rotationconfig import RotationFunction, validate_function
 from gitsm.schedule import Rules, validate_rules
 from gitsm.store.core import Change, StoreCore, WriteResult
 from gitsm.store.rotationrun import RotationFailed, run_step, secret_texts, stderr_tail
+from gitsm.store.writes import WriteOps
 
 __all__ = ["DueRotation", "RotationFailed", "RotationOps"]
 
@@ -139,7 +146,8 @@ class RotationOps(StoreCore):
         rotate_immediately: bool | None = None,
     ) -> WriteResult:
         """RotateSecret: set the rotation up and (by default) rotate now, running the rotation
-        function's steps. Raises :class:`RotationFailed` when a step fails (the setup and the
+        function's steps; with ``rotate_immediately=False``, run only its testSecret step on a
+        temporary copy. Raises :class:`RotationFailed` when a step fails (the setup and the
         rotation's start stay committed)."""
         token = str(uuid.uuid4()) if client_request_token is None else client_request_token
         validate_token(token)
@@ -184,6 +192,8 @@ class RotationOps(StoreCore):
         result = started.result
         if start is not None and started.function is not None:
             self._run(result, started.function, start)
+        elif start is None and started.function is not None:
+            self._test(result, started.function, token)
         if started.record_only:
             self._record_success(result, start or "")
         return result
@@ -237,6 +247,46 @@ class RotationOps(StoreCore):
                     + self._redo(result.name, token)
                 )
         self._record_success(result, token)
+
+    def _test(self, result: WriteResult, function: RotationFunction, token: str) -> None:
+        """RotateImmediately=false: test the rotation configuration as AWS does, by running the
+        function's testSecret step with a temporary AWSPENDING version ``token`` that holds the
+        AWSCURRENT value. That version lives in a scratch copy of the store (``GITSM_REPO`` names
+        it for the step), which is then thrown away, so the store itself keeps only the
+        RotateSecret commit. Nothing to test (no step runs) when the secret has no value."""
+        snap = self.repo.tip()
+        secret = self._find(snap, self.config(snap), result.arn)
+        current = secret.version_with_stage(AWSCURRENT)
+        if current is None:
+            return
+        opened = self._decrypt_many(snap, [(secret, current)])[0]
+        if isinstance(opened, GitsmError):
+            raise opened
+        value, kind = opened
+        region = result.arn.split(":")[3]
+        event = {"Step": "testSecret", "SecretId": result.arn, "ClientRequestToken": token,
+                 "RotationToken": str(uuid.uuid4())}  # fmt: skip
+        with tempfile.TemporaryDirectory(prefix="gitsm-rotation-test-") as tmp:
+            scratch = Path(tmp) / "store.git"
+            self.repo.scratch_clone(scratch)
+            copy = WriteOps.open(scratch, fsync=False, keys=self.keys, clock=self.clock,
+                                 region=self.region_override)  # fmt: skip
+            copy.put_secret_value(
+                result.arn, client_request_token=token, version_stages=["AWSPENDING"],
+                secret_string=value.decode("utf-8") if kind == "string" else None,
+                secret_binary=value if kind != "string" else None,
+            )  # fmt: skip
+            outcome = run_step(function, event, scratch, region,
+                               cwd=self.repo.workdir or self.repo.gitdir)  # fmt: skip
+        if not outcome.ok:
+            tail = stderr_tail(outcome.stderr, self._masked(result.arn, token))
+            raise RotationFailed(
+                f"The rotation test of secret {result.name} failed: the rotation function "
+                f"{outcome.describe()} at step testSecret (run with a temporary AWSPENDING version "
+                f"{token} holding the AWSCURRENT value, as RotateImmediately=false runs it); its "
+                f"standard error ends: {tail}. The rotation settings are saved: fix the function "
+                "and call RotateSecret again, or turn rotation off (CancelRotateSecret)."
+            )
 
     @staticmethod
     def _redo(name: str, token: str) -> str:

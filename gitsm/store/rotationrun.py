@@ -72,9 +72,14 @@ def argv(function: RotationFunction) -> list[str]:
 
 
 def run_step(
-    function: RotationFunction, event: dict[str, str], repo_path: Path, region: str
+    function: RotationFunction,
+    event: dict[str, str],
+    repo_path: Path,
+    region: str,
+    cwd: Path | None = None,
 ) -> StepOutcome:
-    """Run one step of ``function`` with ``event`` on its standard input."""
+    """Run one step of ``function`` with ``event`` on its standard input, ``GITSM_REPO`` naming
+    ``repo_path``, in ``cwd`` (default: ``repo_path``)."""
     env = dict(os.environ)
     for name in ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE"):
         env.pop(name, None)
@@ -82,7 +87,8 @@ def run_step(
     try:
         process = subprocess.Popen(
             argv(function), stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE, cwd=repo_path, env=env, start_new_session=True,
+            stderr=subprocess.PIPE, cwd=cwd or repo_path, env=env,
+            start_new_session=True,
         )  # fmt: skip
     except OSError as exc:
         return StepOutcome(None, b"", f"could not start ({type(exc).__name__}: {exc.strerror})")

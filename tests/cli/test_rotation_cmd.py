@@ -50,7 +50,8 @@ def test_functions_rotate_and_cancel(cli: Invoke) -> None:
 def test_rotate_due_reports_each_failure_and_exits_254(cli: Invoke, store: Path) -> None:
     nothing = out(cli("rotate-due"))
     assert nothing == {"Rotated": [], "Failed": []}
-    failing = ["sh", "-c", "cat >/dev/null; echo 'db down' >&2; exit 2"]
+    # passes the test that RotateImmediately=false runs (testSecret), fails a rotation
+    failing = ["sh", "-c", "grep -q testSecret && exit 0; echo 'db down' >&2; exit 2"]
     past = SecretStore.open(store, clock=Clock(datetime(2020, 1, 1, tzinfo=UTC)))
     past.register_rotation_function("broken", failing)
     past.create_secret("app", secret_string="first value")
