@@ -44,7 +44,8 @@ def _operation(
     def wrap(fn: F) -> F:
         @functools.wraps(fn)
         def call(self: SecretsManagerClient, **kwargs: Any) -> dict[str, Any]:
-            problems = paramcheck.problems(kwargs, shape)
+            minimums = getattr(self, "check_minimums", True)
+            problems = paramcheck.problems(kwargs, shape, minimums=minimums)
             if problems:
                 raise ParamValidationError("\n".join(problems))
             try:
@@ -121,8 +122,11 @@ class SecretsManagerClient:
 
     exceptions = exceptions
 
-    def __init__(self, store: SecretStore) -> None:
+    def __init__(self, store: SecretStore, *, check_minimums: bool = True) -> None:
         self.store = store
+        self.check_minimums = check_minimums
+        """False for a client made with ``Config(parameter_validation=False)``: values below the
+        model's minimums reach the store, whose own checks answer with the service's errors."""
 
     @_operation("CreateSecret")
     def create_secret(self, **p: Any) -> dict[str, Any]:
@@ -358,16 +362,22 @@ def client(
     branch: str | None = None,
     fsync: bool | None = None,
     region_name: str | None = None,
+    config: Any = None,
     **_ignored: Any,
 ) -> SecretsManagerClient:
     """Open the store at ``repo`` and return a boto3-shaped client for it.
 
     ``region_name``, as in boto3, overrides the store config's region for this client (the ARNs it
-    makes and accepts). Other keyword arguments that boto3 accepts (``endpoint_url``...) are
-    ignored, so ``gitsm.client(repo=..., region_name=...)`` is a drop-in for ``boto3.client(...)``.
+    makes and accepts). ``config`` is read as boto3 reads a ``botocore.config.Config`` for what
+    applies to a store: with ``parameter_validation=False`` values below the model's minimums are
+    not refused with ParamValidationError but answered by the store's own checks, with the
+    service's errors (types, required and unknown parameters are still checked first). Other
+    keyword arguments that boto3 accepts (``endpoint_url``...) are ignored, so
+    ``gitsm.client(repo=..., region_name=...)`` is a drop-in for ``boto3.client(...)``.
     """
     store = SecretStore.open(repo, branch=branch, fsync=fsync, region=region_name)
-    return SecretsManagerClient(store)
+    validate = getattr(config, "parameter_validation", None)
+    return SecretsManagerClient(store, check_minimums=validate is not False)
 
 
 __all__ = ["ClientError", "ParamValidationError", "SecretsManagerClient", "client", "exceptions"]

@@ -44,8 +44,9 @@ def _name(name: str) -> str:
 class _Report:
     """The problems found so far, in botocore's words and order."""
 
-    def __init__(self) -> None:
+    def __init__(self, minimums: bool = True) -> None:
         self.lines: list[str] = []
+        self.minimums = minimums
 
     def type_error(self, name: str, value: object, shape: Shape, valid: list[str]) -> None:
         shown = _HIDDEN if shape.get("sensitive") else value
@@ -56,7 +57,7 @@ class _Report:
 
     def below_min(self, name: str, value: int, shape: Shape, length: bool) -> None:
         low = shape.get("min")
-        if low is None or value >= low:
+        if not self.minimums or low is None or value >= low:
             return
         word = "length" if length else "value"
         self.lines.append(
@@ -113,9 +114,10 @@ def _structure(params: dict[Any, Any], shape: Shape, report: _Report, name: str)
             _check(value, members[param], report, f"{name}.{param}")
 
 
-def problems(params: dict[str, Any], shape: Shape) -> list[str]:
+def problems(params: dict[str, Any], shape: Shape, *, minimums: bool = True) -> list[str]:
     """Every problem of ``params`` against the input structure ``shape``, one line each in
-    botocore's words (empty when the call is valid)."""
-    report = _Report()
+    botocore's words (empty when the call is valid). ``minimums=False`` leaves the model's
+    minimums to the service, as a boto3 client made with ``parameter_validation=False`` does."""
+    report = _Report(minimums)
     _check(params, shape, report, "")
     return report.lines

@@ -14,6 +14,7 @@ import pytest
 import gitsm
 from gitsm import paths
 from gitsm.awsclient import SecretsManagerClient
+from gitsm.awserrors import ParamValidationError
 from gitsm.passwords import PUNCTUATION
 from gitsm.store.listing import words
 from tests.conftest import commits, error, git
@@ -82,14 +83,41 @@ def test_filter_description_matches_words(bare_client: SecretsManagerClient) -> 
     assert names(client, "description", "mydescription") == ["d5"]
 
 
-def test_a_filter_without_key_says_null(bare_client: SecretsManagerClient) -> None:
-    """AWS's validation messages print a missing value as JSON's null, not Python's None."""
-    with pytest.raises(bare_client.exceptions.ValidationException) as info:
-        bare_client.list_secrets(Filters=[{"Values": ["x"]}])
+def test_a_filter_without_key_or_values_is_an_invalid_parameter(
+    bare_client: SecretsManagerClient,
+) -> None:
+    """Key and Values are optional members of Filter in the model, so a filter without one passes
+    the request's validation and the service refuses it: InvalidParameterException "Invalid
+    filter key" / "Invalid filter values for key: K" (moto's tests expect these words; the same
+    tests quote the unknown-key ValidationException with the keys in an order no SDK model has,
+    [all, name, tag-key, description, tag-value], so they were taken from AWS's answers). An
+    unknown key is the model's enum constraint: ValidationException."""
+    client = bare_client
+    with pytest.raises(client.exceptions.InvalidParameterException) as info:
+        client.list_secrets(Filters=[{"Values": ["x"]}])
+    assert error(info)[1] == "Invalid filter key"
+    with pytest.raises(client.exceptions.InvalidParameterException) as info:
+        client.batch_get_secret_value(Filters=[{"Key": "description"}])
+    assert error(info)[1] == "Invalid filter values for key: description"
+    with pytest.raises(client.exceptions.ValidationException) as info:
+        client.list_secrets(Filters=[{"Key": "nope", "Values": ["x"]}])
     assert error(info)[1].startswith(
-        "1 validation error detected: Value null at 'filters.1.member.key' failed to satisfy "
+        "1 validation error detected: Value 'nope' at 'filters.1.member.key' failed to satisfy "
         "constraint: Member must satisfy enum value set: [description, name, "
     )
+
+
+def test_a_filter_value_without_words_matches_nothing(bare_client: SecretsManagerClient) -> None:
+    """AWS-verified in moto's test_with_all_filter_special_characters: ``all`` with the value
+    "+" finds no secret, even where every name holds a "+" (punctuation separates words, so the
+    value holds no word to look for); its negation finds them all."""
+    client = bare_client
+    client.create_secret(Name="prod+AppBeta+1", Description="a+b")
+    client.create_secret(Name="other")
+    for key in ("all", "description"):
+        assert names(client, key, "+") == []
+        assert names(client, key, "!+") == ["other", "prod+AppBeta+1"]
+    assert names(client, "all", "Beta") == ["prod+AppBeta+1"]
 
 
 def test_secret_binary_as_str_is_sent_as_its_utf8_bytes(bare_client: SecretsManagerClient) -> None:
@@ -240,3 +268,29 @@ def test_replication_operations_are_refused(
         with pytest.raises(client.exceptions.ResourceNotFoundException):
             call("missing")
     assert commits(bare_path) == before
+
+
+def test_without_parameter_validation_the_store_answers_as_the_service(bare_path: Path) -> None:
+    """A boto3 client made with ``Config(parameter_validation=False)`` sends values below the
+    model's minimums, and the service answers with its own errors (moto's
+    test_rotate_secret_client_request_token_too_short: InvalidParameterException
+    "ClientRequestToken must be 32-64 characters long."); gitsm.client reads the same Config."""
+    from botocore.config import Config
+
+    checked = gitsm.client(repo=bare_path)
+    unchecked = gitsm.client(repo=bare_path, config=Config(parameter_validation=False))
+    checked.create_secret(Name="app", SecretString="v")
+    with pytest.raises(ParamValidationError, match="valid min length: 32"):
+        checked.rotate_secret(SecretId="app", ClientRequestToken="TOO-SHORT")
+    with pytest.raises(unchecked.exceptions.InvalidParameterException) as info:
+        unchecked.rotate_secret(SecretId="app", ClientRequestToken="TOO-SHORT")
+    assert error(info)[1] == "ClientRequestToken must be 32-64 characters long."
+    with pytest.raises(unchecked.exceptions.InvalidParameterException) as info:
+        unchecked.rotate_secret(SecretId="app", RotationRules={"AutomaticallyAfterDays": 0})
+    assert error(info)[1] == "RotationRules.AutomaticallyAfterDays must be within 1-1000."
+    with pytest.raises(unchecked.exceptions.InvalidParameterException):
+        unchecked.put_secret_value(SecretId="app", SecretString="")
+    with pytest.raises(ParamValidationError, match="Invalid type for parameter SecretId"):
+        unchecked.describe_secret(SecretId=7)  # types are still checked: nothing is sent
+    assert [v["VersionStages"] for v in checked.list_secret_version_ids(SecretId="app")[
+        "Versions"]] == [["AWSCURRENT"]]  # fmt: skip

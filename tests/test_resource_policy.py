@@ -213,6 +213,23 @@ def test_parameters_are_checked_like_the_other_operations(one: SecretsManagerCli
         one.put_resource_policy(SecretId="nope", ResourcePolicy=document())
 
 
+def test_the_secret_is_looked_up_before_the_document_is_read(one: SecretsManagerClient) -> None:
+    """A document is judged as the policy of a secret: a missing secret (or one pending deletion)
+    is reported before a malformed document, as moto's test_policies_for_unknown_secrets expects
+    (``ResourcePolicy="p"`` on an unknown secret: ResourceNotFoundException); only the length
+    limit, a check of the parameter itself, comes first."""
+    for call in (one.put_resource_policy, one.validate_resource_policy):
+        with pytest.raises(one.exceptions.ResourceNotFoundException):
+            call(SecretId="nope", ResourcePolicy="p")
+    with pytest.raises(one.exceptions.InvalidParameterException):
+        one.put_resource_policy(SecretId="nope", ResourcePolicy="x" * (RESOURCE_POLICY_MAX + 1))
+    with pytest.raises(one.exceptions.MalformedPolicyDocumentException):
+        one.put_resource_policy(SecretId="app", ResourcePolicy="p")
+    one.delete_secret(SecretId="app", RecoveryWindowInDays=7)
+    with pytest.raises(one.exceptions.InvalidRequestException):
+        one.put_resource_policy(SecretId="app", ResourcePolicy="p")
+
+
 def test_a_secret_pending_deletion_refuses_all_three_and_keeps_its_policy(
     one: SecretsManagerClient,
 ) -> None:

@@ -52,13 +52,17 @@ def validate_filters(filters: object) -> Filters:
     out: Filters = []
     for i, f in enumerate(filters, 1):
         key = f.get("Key") if isinstance(f, dict) else None
+        if key is None:  # not an enum violation: the model does not require Key
+            raise InvalidParameterException("Invalid filter key")
         if key not in FILTER_KEYS:
-            shown = "null" if key is None else f"'{key}'"  # AWS's JSON null, not Python's None
+            shown = f"'{key}'"
             raise ValidationException(
                 f"1 validation error detected: Value {shown} at 'filters.{i}.member.key' failed "
                 f"to satisfy constraint: Member must satisfy enum value set: [{', '.join(FILTER_KEYS)}]"
             )
-        values = f.get("Values", [])
+        values = f.get("Values")
+        if values is None:  # the model does not require Values either
+            raise InvalidParameterException(f"Invalid filter values for key: {key}")
         if not isinstance(values, list) or not 1 <= len(values) <= 10:
             raise InvalidParameterException(f"Filter {key} must have 1-10 values.")
         for v in values:
@@ -119,6 +123,8 @@ def _value_matches(secret: Secret, key: str, value: str, region: str) -> bool:
     attrs = _attributes(secret, key, region)
     if key in ("description", "all"):
         wanted = words(value)
+        if not wanted:  # "+" alone: no word to look for, so nothing matches
+            return False
         return any(
             all(any(w.startswith(x) for w in have) for x in wanted)
             for have in (words(a) for a in attrs)

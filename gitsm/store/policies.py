@@ -9,6 +9,7 @@ pending deletion refuses all three with InvalidRequestException, as AWS does.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
 
@@ -49,19 +50,31 @@ class PolicyOps(StoreCore):
         self, secret_id: str, resource_policy: str, *, block_public_policy: bool | None = None
     ) -> WriteResult:
         """PutResourcePolicy: attach ``resource_policy`` (kept as canonical JSON), replacing any
-        other; with ``block_public_policy``, a policy granting broad access is refused."""
+        other; with ``block_public_policy``, a policy granting broad access is refused.
+
+        The parameters' types and ResourcePolicy's length are checked first; then the secret is
+        looked up (ResourceNotFoundException, InvalidRequestException when it is pending deletion)
+        and only then the document read (MalformedPolicyDocumentException,
+        PublicPolicyException), since a document is judged as the policy of a secret."""
         if block_public_policy is not None and not isinstance(block_public_policy, bool):
             raise InvalidParameterException("BlockPublicPolicy must be true or false.")
-        text = policy.canonical(resource_policy, block_public=bool(block_public_policy))
-        return self._set_policy(secret_id, text, "PutResourcePolicy")
+        policy.check_text(resource_policy)
+        return self._set_policy(
+            secret_id,
+            lambda: policy.canonical(resource_policy, block_public=bool(block_public_policy)),
+            "PutResourcePolicy",
+        )
 
     def delete_resource_policy(self, secret_id: str) -> WriteResult:
         """DeleteResourcePolicy: detach the policy; no error and no commit when there is none."""
-        return self._set_policy(secret_id, None, "DeleteResourcePolicy")
+        return self._set_policy(secret_id, lambda: None, "DeleteResourcePolicy")
 
-    def _set_policy(self, secret_id: str, text: str | None, operation: str) -> WriteResult:
+    def _set_policy(
+        self, secret_id: str, make_text: Callable[[], str | None], operation: str
+    ) -> WriteResult:
         def plan(snap: Snapshot, config: StoreConfig, now: datetime) -> Change[WriteResult]:
             secret = self._find_live(snap, config, secret_id)
+            text = make_text()
             result = WriteResult(secret.arn, secret.name)
             if secret.resource_policy == text:
                 return Change(result)
@@ -76,8 +89,9 @@ class PolicyOps(StoreCore):
         """ValidateResourcePolicy: the syntax and broad-access checks of ``resource_policy``
         (MalformedPolicyDocumentException when it is not JSON at all); a ``secret_id`` must name
         a secret (ResourceNotFoundException)."""
-        found = policy.findings(resource_policy)
-        if secret_id is not None:
+        policy.check_text(resource_policy)
+        if secret_id is not None:  # looked up first, as PutResourcePolicy does
             snap = self.repo.tip()
             self._find(snap, self.config(snap), secret_id)
+        found = policy.findings(resource_policy)
         return PolicyValidation(not found, found)
