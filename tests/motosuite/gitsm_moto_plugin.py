@@ -1,0 +1,321 @@
+"""A pytest plugin that runs moto's own Secrets Manager tests against gitsm (``scripts/moto-suite``).
+
+Loaded with ``-p gitsm_moto_plugin`` in a run of moto's ``tests/test_secretsmanager``:
+
+- every ``boto3.client("secretsmanager", ...)`` (``boto3.session.Session.client``, which
+  ``boto3.client`` calls) made inside a test returns ``gitsm.client`` on a gitsm store made for
+  that test: one bare store per account and region the test uses (``gitsm.init`` with that
+  account id and region), shared by every client the test makes there, as one AWS Region is one
+  Secrets Manager. Every other service (lambda, iam, sts, dynamodb) is moto's, under the test's
+  own ``mock_aws``.
+- the stores are throwaway: fsync off, a private ``GITSM_HOME`` (key ring) for the run, a git
+  identity; freezegun's default ignore list loses ``"gi"`` (README, Library), so gitsm's dates
+  follow ``freeze_time`` as moto's do.
+- rotation: when a test passes ``RotationLambdaARN`` naming a Lambda function that exists in moto,
+  the plugin registers a rotation function of that name in the test's store first. Its command
+  (``gitsm_moto_lambda.py``) invokes that moto Lambda function with the step's event, through a
+  small HTTP bridge into this process (where moto's backends live), as Secrets Manager invokes the
+  Lambda, and then does the step's work with gitsm's generic password function
+  (``gitsm.rotation.password``), since moto's Lambda functions run no code here (no docker).
+- tests listed in ``deselected.txt`` do not run (they assert moto internals or need moto's
+  server), and tests listed in ``expected_failures.txt`` must fail: they are marked
+  ``xfail(strict=True)``, so a listed test that passes fails the run, as does an unlisted test
+  that fails, and an entry naming no collected test is a usage error.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import secrets
+import sys
+import tempfile
+import threading
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import boto3.session
+import freezegun
+import pytest
+from botocore.exceptions import NoRegionError
+from freezegun.config import DEFAULT_IGNORE_LIST
+from gitsm_moto_lists import KINDS, Entry, ListError, deselected, expected_failures
+
+import gitsm
+from gitsm import rotationstate
+from gitsm.awsclient import SecretsManagerClient
+
+HERE = Path(__file__).resolve().parent
+LAMBDA_COMMAND = HERE / "gitsm_moto_lambda.py"
+BRIDGE_ENV = "GITSM_MOTO_BRIDGE"
+
+
+# -- the stores ----------------------------------------------------------------------------------
+
+
+@dataclass
+class Stores:
+    """The gitsm stores of the running test: one per (account, region), made on first use."""
+
+    root: Path
+    stores: dict[tuple[str, str], Path] = field(default_factory=dict)
+
+    def path(self, account_id: str, region: str) -> Path:
+        """The store for ``account_id`` and ``region`` (created the first time)."""
+        key = (account_id, region)
+        if key not in self.stores:
+            path = self.root / f"{account_id}-{region}.git"
+            gitsm.init(path, bare=True, account_id=account_id, region=region, fsync=False)
+            self.stores[key] = path
+        return self.stores[key]
+
+
+_current: Stores | None = None
+_original_client = boto3.session.Session.client
+
+
+def _account_id() -> str:
+    """The account moto's tests run as (moto's default, or ``MOTO_ACCOUNT_ID``)."""
+    from moto.core import DEFAULT_ACCOUNT_ID
+
+    return os.environ.get("MOTO_ACCOUNT_ID") or DEFAULT_ACCOUNT_ID
+
+
+class MotoSuiteClient(SecretsManagerClient):
+    """gitsm's client, which before a RotateSecret naming a moto Lambda function registers that
+    function in the store (a command that invokes it through the bridge)."""
+
+    def rotate_secret(self, **p: Any) -> dict[str, Any]:
+        """RotateSecret, with the moto Lambda function it names registered first."""
+        arn = p.get("RotationLambdaARN")
+        if isinstance(arn, str) and _moto_function_exists(arn):
+            name = rotationstate.function_name(arn)
+            self.store.register_rotation_function(name, _bridge_command(arn))
+        return super().rotate_secret(**p)
+
+
+def _moto_function_exists(arn: str) -> bool:
+    from moto.awslambda.utils import get_backend
+
+    parts = arn.split(":")
+    if len(parts) < 7 or parts[:3] != ["arn", "aws", "lambda"]:
+        return False
+    try:
+        get_backend(parts[4], parts[3]).get_function(arn)
+    except Exception:  # moto's "function not found", whatever its class
+        return False
+    return True
+
+
+def _bridge_command(arn: str) -> list[str]:
+    return [sys.executable, str(LAMBDA_COMMAND), arn]
+
+
+def _client(self: boto3.session.Session, service_name: str, *args: Any, **kwargs: Any) -> Any:
+    """``Session.client``: a gitsm client for secretsmanager inside a test, else boto3's."""
+    if service_name != "secretsmanager" or _current is None:
+        return _original_client(self, service_name, *args, **kwargs)
+    region = (args[0] if args else kwargs.get("region_name")) or self.region_name
+    if region is None:
+        raise NoRegionError()
+    path = _current.path(kwargs.get("aws_account_id") or _account_id(), region)
+    base = gitsm.client(repo=path, region_name=region, fsync=False, config=kwargs.get("config"))
+    return MotoSuiteClient(base.store, check_minimums=base.check_minimums)
+
+
+@pytest.fixture(autouse=True)
+def _gitsm_stores(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stores]:
+    """This test's stores (made when its first secretsmanager client is)."""
+    global _current
+    _current = Stores(tmp_path_factory.mktemp("stores"))
+    try:
+        yield _current
+    finally:
+        _current = None
+
+
+@pytest.fixture(autouse=True)
+def _seeded_uuid4(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``uuid4`` in a moto test module draws from a generator seeded with the test's node id, so
+    every run gives a test the same ids. moto's list tests end names with ``str(uuid4())[:6]``, and
+    under AWS's word splitting (between letters and digits too) that suffix decides what a
+    one-letter search finds: with random suffixes such a test would pass or fail by chance."""
+    module = getattr(request.node, "module", None)
+    if module is not None and getattr(module, "uuid4", None) is uuid.uuid4:
+        rng = random.Random(request.node.nodeid)
+        monkeypatch.setattr(module, "uuid4", lambda: uuid.UUID(int=rng.getrandbits(128), version=4))
+
+
+# -- the Lambda bridge ---------------------------------------------------------------------------
+
+
+class _Bridge(BaseHTTPRequestHandler):
+    """POST {"FunctionArn", "Event"}: invoke that moto Lambda function with the event, as moto's
+    Secrets Manager backend invokes a rotation function."""
+
+    key = ""
+
+    def do_POST(self) -> None:
+        """Invoke the function; 200 with its answer, or 500 with the error."""
+        if self.path != f"/{self.key}":
+            self.send_error(404)
+            return
+        try:
+            request = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            arn = request["FunctionArn"]
+            from moto.awslambda.utils import get_backend
+
+            parts = arn.split(":")
+            result = get_backend(parts[4], parts[3]).invoke(
+                arn, qualifier=None, body=json.dumps(request["Event"]), headers={},
+                response_headers={},
+            )  # fmt: skip
+            status, body = 200, result if isinstance(result, bytes) else str(result).encode()
+        except Exception as exc:  # the step fails with this as its error
+            status, body = 500, f"{type(exc).__name__}: {exc}".encode()
+        self.send_response(status)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Quiet."""
+
+
+def _start_bridge() -> ThreadingHTTPServer:
+    _Bridge.key = secrets.token_hex(16)
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Bridge)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    host, port = server.server_address[:2]
+    os.environ[BRIDGE_ENV] = f"http://{host!s}:{port}/{_Bridge.key}"
+    return server
+
+
+# -- pytest hooks --------------------------------------------------------------------------------
+
+_bridge: ThreadingHTTPServer | None = None
+_home: tempfile.TemporaryDirectory[str] | None = None
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Point boto3's secretsmanager clients at gitsm, start the bridge, isolate gitsm."""
+    global _bridge, _home
+    freezegun.configure(default_ignore_list=[m for m in DEFAULT_IGNORE_LIST if m != "gi"])
+    _home = tempfile.TemporaryDirectory(prefix="gitsm-moto-home-")
+    os.environ["GITSM_HOME"] = _home.name
+    os.environ["GITSM_FSYNC"] = "0"
+    os.environ.pop("GITSM_LOCAL_KEYS", None)
+    for name in ("GIT_AUTHOR", "GIT_COMMITTER"):
+        os.environ[f"{name}_NAME"] = "moto suite"
+        os.environ[f"{name}_EMAIL"] = "moto-suite@example.com"
+    boto3.session.Session.client = _client  # type: ignore[method-assign]
+    _bridge = _start_bridge()
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """Undo what pytest_configure did."""
+    boto3.session.Session.client = _original_client  # type: ignore[method-assign]
+    if _bridge is not None:
+        _bridge.shutdown()
+    if _home is not None:
+        _home.cleanup()
+
+
+def _relative(item: pytest.Item) -> str:
+    """The item's node id from moto's source tree root (``tests/test_secretsmanager/...``)."""
+    return item.nodeid[item.nodeid.index("tests/") :] if "tests/" in item.nodeid else item.nodeid
+
+
+def _lists() -> tuple[dict[str, Entry], dict[str, Entry]]:
+    """(deselected, expected failures), by node id; a malformed list is a usage error."""
+    try:
+        return ({e.node_id: e for e in deselected()}, {e.node_id: e for e in expected_failures()})
+    except ListError as exc:
+        raise pytest.UsageError(str(exc)) from None
+
+
+def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
+    """Whole files listed as deselected are not even imported (test_server.py needs moto's
+    server, which needs flask)."""
+    for node_id in _lists()[0]:
+        if "::" not in node_id and collection_path.as_posix().endswith(node_id):
+            return True
+    return None
+
+
+@pytest.hookimpl(tryfirst=True)  # before -k and -m narrow the items down
+def pytest_collection_modifyitems(
+    session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
+) -> None:
+    """Deselect the listed tests; mark the expected failures strict xfail. A listed node id
+    without its parameters (``test_x`` for ``test_x[a]``) names every parametrization. A listed
+    test missing from a file that was collected is a usage error (a list out of date)."""
+    deselect, expected = _lists()
+    deselect = {n: e for n, e in deselect.items() if "::" in n}
+    collected = {_relative(item) for item in items}
+    bases = {n.split("[")[0] for n in collected}
+    files = {n.split("::")[0] for n in collected}
+    stale = sorted(
+        n for n in [*deselect, *expected]
+        if n not in collected and n not in bases and n.split("::")[0] in files
+    )  # fmt: skip
+    if stale:
+        raise pytest.UsageError(
+            "listed tests that moto's suite does not have (renamed or removed in this moto "
+            "version? update the lists): " + ", ".join(stale)
+        )
+    kept, dropped = [], []
+    for item in items:
+        node_id = _relative(item)
+        base = node_id.split("[")[0]
+        if node_id in deselect or base in deselect:
+            dropped.append(item)
+            continue
+        entry = expected.get(node_id) or expected.get(base)
+        if entry is not None:
+            item.add_marker(
+                pytest.mark.xfail(reason=f"{KINDS[entry.kind]}: {entry.reason}", strict=True)
+            )
+        kept.append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+    items[:] = kept
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    """Say what runs against what."""
+    import moto
+
+    return [
+        f"gitsm_moto_plugin: moto {moto.__version__}'s tests, secretsmanager served by gitsm "
+        f"{gitsm.__version__} (other services by moto)"
+    ]
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    """The run in the list's terms: passed, expected failures, moto's own skips, what did not
+    run, and anything unexpected (a failure not listed, a listed test that passed)."""
+    if hasattr(config, "workerinput"):  # an xdist worker: the controller reports
+        return
+    stats = terminalreporter.stats
+    count = {key: len(stats.get(key, [])) for key in ("passed", "xfailed", "skipped")}
+    unexpected = [r.nodeid for r in stats.get("failed", []) + stats.get("error", [])]
+    deselect = _lists()[0]
+    files = [n for n in deselect if "::" not in n]
+    write = terminalreporter.write_line
+    terminalreporter.section("gitsm moto-suite")
+    write(f"passed: {count['passed']}")
+    write(f"failed as listed (tests/motosuite/expected_failures.txt): {count['xfailed']}")
+    write(f"skipped by moto itself: {count['skipped']}")
+    write(f"not run (tests/motosuite/deselected.txt): {len(deselect) - len(files)} tests and "
+          f"{', '.join(files)}")  # fmt: skip
+    if unexpected:
+        write("UNEXPECTED (an unlisted failure, or a listed test that passed): " +
+              ", ".join(unexpected), red=True)  # fmt: skip
+    else:
+        write("unexpected: none", green=True)

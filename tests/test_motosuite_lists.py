@@ -1,0 +1,33 @@
+"""The moto suite's lists (tests/motosuite/*.txt) are well formed and docs/SEMANTICS.md shows
+them as they are: the run of moto's tests (scripts/moto-suite) is not part of this suite, but its
+lists are cheap to check here."""
+
+from __future__ import annotations
+
+import re
+
+from tests.motosuite.gitsm_moto_lists import (
+    SEMANTICS,
+    deselected,
+    expected_failures,
+    rewrite,
+)
+
+
+def test_semantics_shows_the_lists_as_they_are() -> None:
+    text = SEMANTICS.read_text(encoding="utf-8")
+    assert rewrite(text) == text, "run: python tests/motosuite/gitsm_moto_lists.py"
+
+
+def test_every_listed_test_has_a_reason_of_its_kind() -> None:
+    headings = set(re.findall(r"^## (.+)$", SEMANTICS.read_text(encoding="utf-8"), re.M))
+    failures, skipped = expected_failures(), deselected()
+    assert failures and skipped
+    for entry in failures:
+        assert entry.node_id.startswith("tests/test_secretsmanager/"), entry
+        if entry.kind == "gitsm":  # a rule of SEMANTICS.md, named by its section
+            named = re.findall(r"SEMANTICS\.md, ([^)]+?)\)", entry.reason)
+            assert named and all(any(h.startswith(n) for h in headings) for n in named), entry
+        else:  # what AWS does, and where AWS says so
+            assert "AWS" in entry.reason or "API reference" in entry.reason, entry
+    assert {e.node_id for e in failures}.isdisjoint(e.node_id for e in skipped)
