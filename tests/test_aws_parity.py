@@ -181,8 +181,10 @@ def test_include_space_is_not_a_required_type(
         assert len(password) == length
         for cls in (string.ascii_lowercase, string.ascii_uppercase, string.digits, PUNCTUATION):
             assert set(password) & set(cls)
+    # 4,096 characters from 43 (digits, punctuation, space): the chance of no space at all is
+    # (42/43)**4096, about 1e-42, so the check cannot flake; at 200 it failed one run in a hundred.
     spaced = bare_client.get_random_password(
-        PasswordLength=200, IncludeSpace=True, ExcludeCharacters=string.ascii_letters
+        PasswordLength=4096, IncludeSpace=True, ExcludeCharacters=string.ascii_letters
     )["RandomPassword"]
     assert " " in spaced
 
