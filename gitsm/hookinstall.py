@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import os
 import shlex
-import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 from gitsm.errors import StoreError
+from gitsm.gitenv import run_git
 
 MARKER = "# gitsm-hook: pre-commit"
 HOOK = "pre-commit"
@@ -95,11 +95,11 @@ class InstallResult:
 
 def hooks_dir(repo_path: str | Path) -> Path:
     """Where git runs hooks from for the repository at ``repo_path`` (honours core.hooksPath)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
-    proc = subprocess.run(
-        ["git", "-C", str(repo_path), "rev-parse", "--path-format=absolute", "--git-path", "hooks"],
-        capture_output=True, text=True, env=env, check=False,
-    )  # fmt: skip
+    try:
+        proc = run_git(["rev-parse", "--path-format=absolute", "--git-path", "hooks"],
+                       cwd=repo_path, text=True)  # fmt: skip
+    except OSError as exc:  # no such directory, or no git
+        raise StoreError(f"No git repository at {repo_path}: {exc.strerror or exc}.") from None
     if proc.returncode != 0:
         raise StoreError(f"No git repository at {repo_path}: {proc.stderr.strip()}")
     return Path(proc.stdout.strip())

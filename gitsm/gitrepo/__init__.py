@@ -10,29 +10,29 @@ then removes the stale file. Objects and refs are fsynced unless the store was o
 
 When the branch is checked out in a work tree, the touched paths in the index and work tree follow
 the commit; a journal (``<gitdir>/gitsm-worktree.json``) written before the ref moves lets the next
-writer finish a sync that a crash interrupted.
+writer finish a sync that a crash, a full disk or a read-only work tree interrupted.
 
 Commits carry the author and committer that ``git commit`` would record (``git var``; see
 ``identity``), and are signed as ``git commit -S`` signs when git's config asks for it (see
 ``signing``).
 
-Modules: ``snapshot`` (read-only tree views, environments for git subprocesses), ``repo`` (opening,
-locking, committing), ``identity`` (who a commit is by), ``signing`` (signed commits),
-``worktree`` (keeping a checkout in step), ``views`` (other revisions, the index, history).
+Every public method of these classes raises gitsm errors only: pygit2's and the system's errors are
+translated once, at this boundary (``failures``): a damaged repository is a RepositoryError, a
+full, read-only or failing disk a StorageError; a write that fails before its ref moves says that
+nothing was written, and one whose ref moved stands (a checkout that could not follow is finished
+by the next command). git's index lock is taken as git takes it (``indexlock``). git subprocesses
+run through :func:`gitsm.gitenv.run_git`.
+
+Modules: ``snapshot`` (read-only tree views), ``repo`` (opening, locking, committing), ``identity``
+(who a commit is by), ``signing`` (signed commits), ``worktree`` (keeping a checkout in step),
+``indexlock`` (git's index lock), ``failures`` (translating errors), ``views`` (other revisions,
+the index, history).
 """
 
 from __future__ import annotations
 
 from gitsm.gitrepo.repo import LOCK_NAME, STALE_LOCK_WAIT, GitRepo
-from gitsm.gitrepo.snapshot import (
-    CommitInfo,
-    RefConflict,
-    Snapshot,
-    TreeFile,
-    clean_git_env,
-    conflicted_paths,
-    git_cli_env,
-)
+from gitsm.gitrepo.snapshot import CommitInfo, RefConflict, Snapshot, TreeFile, conflicted_paths
 from gitsm.gitrepo.views import GITLINK_MODE
 from gitsm.gitrepo.worktree import JOURNAL_NAME
 
@@ -46,7 +46,5 @@ __all__ = [
     "RefConflict",
     "Snapshot",
     "TreeFile",
-    "clean_git_env",
     "conflicted_paths",
-    "git_cli_env",
 ]

@@ -16,6 +16,7 @@ import pygit2
 
 from gitsm.errors import StoreError
 from gitsm.gitrepo.base import RepoBase
+from gitsm.gitrepo.failures import translating
 from gitsm.gitrepo.snapshot import Snapshot
 
 _TREE = pygit2.enums.FileMode.TREE
@@ -76,6 +77,7 @@ def _person(sig: pygit2.Signature) -> Person:
     return Person(str(sig.name), str(sig.email), int(sig.time), int(sig.offset))
 
 
+@translating
 class RepoGraph(RepoBase):
     """Reading commits and ranges; writing commits that no ref points to yet."""
 

@@ -13,8 +13,9 @@ import subprocess
 from dataclasses import dataclass
 
 from gitsm.errors import RemoteError
+from gitsm.gitenv import run_git
 from gitsm.gitrepo.base import RepoBase
-from gitsm.gitrepo.snapshot import git_cli_env
+from gitsm.gitrepo.failures import translating
 from gitsm.upstream import fetch_args, missing_remote_ref, resolve_upstream, tracking_ref
 
 _RACE = ("non-fast-forward", "fetch first", "stale info", "cannot lock ref", "failed to lock",
@@ -30,15 +31,15 @@ class PushOutcome:
     detail: str
 
 
+@translating
 class RepoRemote(RepoBase):
     """The branch's remote: which one, fetching it, pushing to it."""
 
     def _git(self, *args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            ["git", "--git-dir", str(self.gitdir), *args],
-            env=git_cli_env(), capture_output=True, text=True, check=False,
-            stdin=subprocess.DEVNULL,
-        )  # fmt: skip
+        try:
+            return run_git(args, git_dir=self.gitdir, text=True)
+        except OSError as exc:  # no git to run
+            return subprocess.CompletedProcess(args, 127, "", f"git: {exc.strerror or exc}")
 
     def has_remotes(self) -> bool:
         """True when at least one git remote is configured (the store is shared through it)."""

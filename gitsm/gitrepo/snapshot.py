@@ -9,10 +9,9 @@ from typing import cast
 
 import pygit2
 
-from gitsm.gitenv import REDIRECTING_GIT_VARS, clean_git_env, git_cli_env
+from gitsm.gitrepo.failures import translating
 
-__all__ = ["REDIRECTING_GIT_VARS", "CommitInfo", "RefConflict", "Snapshot", "TreeFile",
-           "clean_git_env", "conflicted_paths", "git_cli_env"]  # fmt: skip
+__all__ = ["CommitInfo", "RefConflict", "Snapshot", "TreeFile", "conflicted_paths"]
 
 _TREE = pygit2.enums.ObjectType.TREE
 _BLOB = pygit2.enums.ObjectType.BLOB
@@ -48,6 +47,7 @@ class TreeFile:
     oid: str
 
 
+@translating
 @dataclass(frozen=True)
 class Snapshot:
     """A read-only view of the tree at one commit of the store's branch."""
