@@ -102,7 +102,7 @@ def translate(
     if code is None and (writing or isinstance(exc, OSError)):
         code = _filesystem_errno(where)
     if code is not None:
-        return storage_error(OSError(code, f"{os.strerror(code)}: {text}"), what, advice)
+        return storage_error(OSError(code, text), what, advice)
     if writing and isinstance(exc, OSError):  # libgit2 could not write, for a reason it kept
         return StorageError(
             f"git could not write while {what} ({text}). Check the file system (free space, "

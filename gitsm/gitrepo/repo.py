@@ -219,7 +219,7 @@ class GitRepo(WorktreeSync, RepoViews, RepoGraph, RepoRemote):
             self._check_clean(parent, touched)
             oid = self._new_commit(parent, changes, message, when)
             self._write_journal(touched)
-            new = self._land(parent, oid, message)
+            new = self._land(parent, oid, message)  # the journal goes when the ref did not move
 
             def sync() -> None:
                 self._sync_worktree(new, touched, lock)
@@ -270,7 +270,7 @@ class GitRepo(WorktreeSync, RepoViews, RepoGraph, RepoRemote):
                 self._check_advance(old, new, lock)
             touched = self.paths_to_update(old, new) or []
             self._write_journal(touched)
-            tip = self._land(old, new, message, outcome=NOT_MOVED)
+            tip = self._land(old, new, message, outcome=NOT_MOVED)  # (the journal too)
 
             def sync() -> None:
                 if old.commit_id is not None and self._read_tree(
@@ -318,8 +318,15 @@ class GitRepo(WorktreeSync, RepoViews, RepoGraph, RepoRemote):
     def _land(
         self, parent: Snapshot, oid: str, message: str, *, outcome: str = NOT_WRITTEN
     ) -> Snapshot:
-        """Move the branch from ``parent`` to ``oid`` (the write lands); the new tip."""
-        self._move_ref(parent, oid, message, outcome)
+        """Move the branch from ``parent`` to ``oid`` (the write lands); the new tip. When the ref
+        did not move (RefConflict, a StorageError), a journal written for this move is removed:
+        there is nothing for the next command to finish."""
+        try:
+            self._move_ref(parent, oid, message, outcome)
+        except (GitsmError, RefConflict):
+            with contextlib.suppress(OSError):
+                (self.gitdir / JOURNAL_NAME).unlink(missing_ok=True)
+            raise
         return self.tip()
 
     def _move_ref(self, parent: Snapshot, oid: str, message: str, outcome: str) -> None:
