@@ -18,7 +18,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from gitsm.errors import StoreError
+from gitsm.errors import StoreError, storage_error
 from gitsm.gitenv import run_git
 
 MARKER = "# gitsm-hook: pre-commit"
@@ -123,18 +123,30 @@ def is_gitsm_hook(path: Path) -> bool:
 
 def _write(path: Path, text: str) -> None:
     tmp = path.with_name(f".{path.name}.gitsm-tmp")
-    tmp.write_text(text)
-    tmp.chmod(0o755)
-    os.replace(tmp, path)
+    try:
+        tmp.write_text(text)
+        tmp.chmod(0o755)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)  # never a half-written hook file left behind
+        raise
 
 
 def install(repo_path: str | Path, *, python: str | None = sys.executable) -> InstallResult:
     """Install the pre-commit hook into the repository at ``repo_path``; see the module docstring.
 
     Raises StoreError when ``repo_path`` is not a git repository, or when an earlier hook and a
-    ``pre-commit.local`` both exist (nothing is changed then).
+    ``pre-commit.local`` both exist (nothing is changed then); a StorageError (ReadOnlyStore, ...)
+    when the hooks directory cannot be written.
     """
     directory = hooks_dir(repo_path)
+    try:
+        return _install(directory, python)
+    except OSError as exc:
+        raise storage_error(exc, f"installing the hook in {directory}") from None
+
+
+def _install(directory: Path, python: str | None) -> InstallResult:
     directory.mkdir(parents=True, exist_ok=True)
     hook, local = directory / HOOK, directory / LOCAL
     text = render(python)
@@ -152,7 +164,11 @@ def install(repo_path: str | Path, *, python: str | None = sys.executable) -> In
                 "and install again."
             )
         os.rename(hook, local)
-        _write(hook, text)
+        try:
+            _write(hook, text)
+        except BaseException:
+            os.rename(local, hook)  # the other tool's hook goes back where it was
+            raise
         return InstallResult(hook, "installed", local)
     _write(hook, text)
     return InstallResult(hook, "installed", chained)
@@ -165,7 +181,10 @@ def uninstall(repo_path: str | Path) -> Path | None:
     hook, local = directory / HOOK, directory / LOCAL
     if not is_gitsm_hook(hook):
         return None
-    hook.unlink()
-    if local.exists() or local.is_symlink():
-        os.rename(local, hook)
+    try:
+        hook.unlink()
+        if local.exists() or local.is_symlink():
+            os.rename(local, hook)
+    except OSError as exc:
+        raise storage_error(exc, f"removing the hook from {directory}") from None
     return hook

@@ -7,6 +7,7 @@ what to do, nothing written, ``git status`` clean, ``git fsck`` clean, no value 
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 import subprocess
@@ -188,3 +189,19 @@ def test_an_unreadable_age_identity_file_is_an_environment_error(
     missing = gitsm_(store, "get-secret-value", "--secret-id", "aged")
     assert missing.exit_code == 254 and "DecryptionFailure" in missing.stderr  # a key not held
     no_value(done, missing)
+
+
+def test_hook_install_on_a_full_disk_keeps_the_existing_hook(
+    store: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.faultseam import fail_writes
+
+    hook = store / ".git" / "hooks" / "pre-commit"
+    hook.write_text("#!/bin/sh\necho the team's own hook\n")
+    fail_writes(monkeypatch, "write_text", errno.ENOSPC, lambda p: p.name.endswith("gitsm-tmp"))
+    done = gitsm_(store, "hook", "install")
+    assert done.exit_code == 253 and "No space left on the device" in done.stderr, done.stderr
+    assert hook.read_text() == "#!/bin/sh\necho the team's own hook\n"
+    assert sorted(p.name for p in hook.parent.iterdir() if "pre-commit" in p.name) == [
+        "pre-commit"
+    ]  # no pre-commit.local, no temporary file
