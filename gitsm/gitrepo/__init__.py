@@ -4,9 +4,10 @@ Writes build blobs, nested trees (TreeBuilder, touching only the changed directo
 directly in the object database, then advance the branch with a compare-and-swap. Writers serialize
 on an advisory lock (``<gitdir>/gitsm.lock``) held from reading the tip to moving the ref, which is
 what keeps concurrent writers from losing commits; the CAS is the second line against writers that
-do not take the lock (plain ``git``). A killed writer can leave ``refs/heads/<branch>.lock`` or
-``index.lock`` behind: the next writer, holding the advisory lock, waits briefly for a live owner and
-then removes the stale file. Objects and refs are fsynced unless the store was opened without fsync.
+do not take the lock (plain ``git``). A killed writer can leave ``refs/heads/<branch>.lock`` behind:
+the next writer, holding the advisory lock, waits briefly for a live owner and then removes the
+stale file. git's ``index.lock`` is taken as git takes it; the next writer removes one a killed
+gitsm writer left and never another program's (``indexlock``). Objects and refs are fsynced unless the store was opened without fsync.
 
 When the branch is checked out in a work tree, the touched paths in the index and work tree follow
 the commit; a journal (``<gitdir>/gitsm-worktree.json``) written before the ref moves lets the next
