@@ -136,13 +136,13 @@ def test_a_read_only_store_is_read_but_not_written(
         return opener(path, flags, *args, **kwargs)
 
     before = count(store)
-    monkeypatch.setattr(os, "open", read_only)
-    done = put(store, 1)
+    with monkeypatch.context() as seam:
+        seam.setattr(os, "open", read_only)
+        done = put(store, 1)
+        read = gitsm_(store, "get-secret-value", "--secret-id", "app/db", "--query", "VersionId")
     assert done.exit_code == 253 and "The store cannot be written" in done.stderr
     assert "gitsm.lock" in done.stderr and NOT_WRITTEN in done.stderr
-    read = gitsm_(store, "get-secret-value", "--secret-id", "app/db", "--query", "VersionId")
     assert read.exit_code == 0 and read.stderr == ""
-    monkeypatch.undo()
     assert count(store) == before and status(store) == "" and leftovers(store) == []
     no_value(done)
     fsck(store)
@@ -223,45 +223,61 @@ def fill(where: Path) -> Path:
 def test_a_really_full_disk(tmpfs: Path) -> None:
     from tests.cli.conftest import run_gitsm
 
-    store = tmpfs / "store"
-    assert run_gitsm(["init", str(store)]).returncode == 0
-    assert run_gitsm(["--repo", str(store), "create-secret", "--name", "a",
-                      "--secret-string", VALUE + "-1"]).returncode == 0  # fmt: skip
+    store = make_store(tmpfs)
     before = count(store)
     filler = fill(tmpfs)
-    done = run_gitsm(["--repo", str(store), "create-secret", "--name", "b",
-                      "--secret-string", VALUE + "-2" + "x" * 4000])  # fmt: skip
+    done = run_gitsm(
+        [
+            "--repo",
+            str(store),
+            "create-secret",
+            "--name",
+            "b",
+            "--secret-string",
+            VALUE + "-2" + "x" * 4000,
+        ]
+    )  # the installed script
     assert done.returncode == 253, done.stderr
     assert b"No space left on the device" in done.stderr and b"Nothing was written" in done.stderr
+    assert b"OSError" not in done.stderr
     assert count(store) == before and leftovers(store) == []
     no_value(done)
     filler.unlink()
     assert status(store) == ""
-    again = run_gitsm(["--repo", str(store), "create-secret", "--name", "b",
-                       "--secret-string", VALUE + "-3"])  # fmt: skip
-    assert again.returncode == 0 and count(store) == before + 1 and status(store) == ""
+    again = gitsm_(store, "create-secret", "--name", "b", "--secret-string", VALUE + "-3")
+    assert again.exit_code == 0 and count(store) == before + 1 and status(store) == ""
     fsck(store)
 
 
 def test_a_really_read_only_store(tmpfs: Path) -> None:
-    from tests.cli.conftest import run_gitsm
-
-    store = tmpfs / "store"
-    assert run_gitsm(["init", str(store)]).returncode == 0
-    assert run_gitsm(["--repo", str(store), "create-secret", "--name", "a",
-                      "--secret-string", VALUE + "-1"]).returncode == 0  # fmt: skip
+    store = make_store(tmpfs)
     before = count(store)
     subprocess.run(["mount", "-o", "remount,ro", str(tmpfs)], check=True)
     try:
-        done = run_gitsm(["--repo", str(store), "put-secret-value", "--secret-id", "a",
-                          "--secret-string", VALUE + "-2"])  # fmt: skip
-        read = run_gitsm(["--repo", str(store), "get-secret-value", "--secret-id", "a",
-                          "--query", "Name"])  # fmt: skip
+        done = put(store, 2)
+        read = gitsm_(store, "get-secret-value", "--secret-id", "app/db", "--query", "Name")
     finally:
         subprocess.run(["mount", "-o", "remount,rw", str(tmpfs)], check=True)
-    assert done.returncode == 253 and b"The store cannot be written" in done.stderr, done.stderr
-    assert b"Read-only file system" in done.stderr and b"Nothing was written" in done.stderr
-    assert read.returncode == 0 and read.stdout == b'"a"\n'
+    assert done.exit_code == 253 and "The store cannot be written" in done.stderr, done.stderr
+    assert "Read-only file system" in done.stderr and "Nothing was written" in done.stderr
+    assert read.exit_code == 0 and read.stdout == '"app/db"\n'
     assert count(store) == before and status(store) == "" and leftovers(store) == []
     no_value(done)
     fsck(store)
+
+
+def test_a_file_system_without_hard_links_still_takes_the_index_lock(
+    store: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def link(src: Any, dst: Any, *args: Any, **kwargs: Any) -> None:
+        raise system_error(errno.EPERM, dst)  # what such a file system answers
+
+    monkeypatch.setattr(os, "link", link)
+    monkeypatch.setattr("gitsm.gitrepo.worktree.INDEX_LOCK_WAIT", 0.2)
+    before = count(store)
+    assert put(store, 1).exit_code == 0
+    assert count(store) == before + 1 and status(store) == "" and leftovers(store) == []
+    lock = store / ".git" / "index.lock"
+    lock.write_text("")  # held by someone: the plain O_EXCL lock fails the write as well
+    held = put(store, 2)
+    assert held.exit_code == 253 and "index.lock" in held.stderr and count(store) == before + 1

@@ -37,6 +37,12 @@ def _no_store_from_env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("GITSM_REPO", raising=False)
 
 
+@pytest.fixture(autouse=True)
+def _short_lock_wait(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A held index.lock is waited for 0.2 s instead of 1 s (the tests' time, not the outcome)."""
+    monkeypatch.setattr("gitsm.gitrepo.worktree.INDEX_LOCK_WAIT", 0.2)
+
+
 @pytest.fixture
 def store(tmp_path: Path) -> Path:
     """A checkout store holding one secret, ``app/db``."""
@@ -127,6 +133,35 @@ def test_an_index_lock_held_by_a_running_git_fails_the_write_first(
         assert committing.wait(timeout=30) == 0
     assert count(store) == before + 1 and status(store) == "" and leftovers(store) == []
     assert put(store, 2).exit_code == 0 and status(store) == ""
+    fsck(store)
+
+
+def test_git_add_while_gitsm_updates_the_index_is_refused_not_lost(
+    store: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The race that lost a concurrent ``git add``: it runs while gitsm writes the index, and
+    must find git's lock held (and then succeed), never succeed and be overwritten."""
+    from gitsm.gitrepo.indexlock import IndexLock
+
+    (store / "mine.txt").write_text("staged by hand\n")
+    copy_entry = IndexLock.copy_entry
+    tries: list[subprocess.CompletedProcess[str]] = []
+
+    def meanwhile(source: object, target: object, path: str) -> None:
+        if not tries:
+            tries.append(subprocess.run(["git", "add", "mine.txt"], cwd=store,
+                                        capture_output=True, text=True))  # fmt: skip
+        copy_entry(source, target, path)  # type: ignore[arg-type]
+
+    with monkeypatch.context() as seam:
+        seam.setattr(IndexLock, "copy_entry", staticmethod(meanwhile))
+        assert put(store, 1).exit_code == 0
+    assert tries and tries[0].returncode != 0 and "index.lock" in tries[0].stderr
+    git(store, "add", "mine.txt")  # once gitsm is done, git add works
+    second = put(store, 2)
+    assert second.exit_code == 0, second.stderr
+    assert "mine.txt" in git(store, "ls-files", "--stage", "mine.txt")
+    assert status(store) == "A  mine.txt\n"
     fsck(store)
 
 
