@@ -55,7 +55,7 @@ def errno_of(text: str) -> int | None:
     return None
 
 
-def _filesystem_errno(where: Path) -> int | None:
+def filesystem_errno(where: Path) -> int | None:
     """ENOSPC or EROFS when the file system holding ``where`` is full or mounted read-only."""
     try:
         st = os.statvfs(where)
@@ -100,7 +100,7 @@ def translate(
     text = str(exc) if not isinstance(exc, KeyError) else f"object {exc.args[0]} is missing"
     code = errno_of(text)
     if code is None and (writing or isinstance(exc, OSError)):
-        code = _filesystem_errno(where)
+        code = filesystem_errno(where)
     if code is not None:
         return storage_error(OSError(code, text), what, advice)
     if writing and isinstance(exc, OSError):  # libgit2 could not write, for a reason it kept

@@ -45,14 +45,13 @@ WORK_NAME = "gitsm-index.new"
 _NO_LINKS = frozenset({errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EMLINK, errno.ENOSYS})
 
 
-def held_message(lock: Path, where: Path) -> str:
-    """What to do about an index lock another program holds."""
+def held_message(lock: Path, where: Path, outcome: str = "nothing was written") -> str:
+    """What to do about an index lock another program holds; ``outcome`` ends it."""
     return (
         f"git's index lock {lock} is held by another program, so gitsm cannot update the index "
         f"of {where}: a git command is running there (wait for it to finish: a 'git commit' "
         "holds it while its editor is open), or one was killed and left the lock behind (then "
-        "remove the file, once no git command is running there). Then run this again; nothing "
-        "was written."
+        f"remove the file, once no git command is running there). Then run this again; {outcome}."
     )
 
 
@@ -79,11 +78,14 @@ class IndexLock:
         self._fsync = fsync
 
     @classmethod
-    def acquire(cls, gitdir: Path, where: Path, *, fsync: bool, wait: float) -> IndexLock:
+    def acquire(
+        cls, gitdir: Path, where: Path, *, fsync: bool, wait: float,
+        outcome: str = "nothing was written",
+    ) -> IndexLock:  # fmt: skip
         """Take the index lock, waiting up to ``wait`` seconds while another program holds it.
 
-        Raises GitLockHeld when it is still held then (nothing changed), OSError when the lock
-        cannot be created (a full or read-only disk).
+        Raises GitLockHeld (its message ending with ``outcome``) when it is still held then,
+        OSError when the lock cannot be created (a full or read-only disk).
         """
         deadline = time.monotonic() + wait
         while True:
@@ -91,7 +93,8 @@ class IndexLock:
                 return cls._take(gitdir, fsync)
             except FileExistsError:
                 if time.monotonic() >= deadline:
-                    raise GitLockHeld(held_message(gitdir / LOCK_NAME, where)) from None
+                    lock = gitdir / LOCK_NAME
+                    raise GitLockHeld(held_message(lock, where, outcome)) from None
                 time.sleep(0.02)
 
     @classmethod

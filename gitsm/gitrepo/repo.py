@@ -20,7 +20,7 @@ import pygit2
 
 from gitsm.errors import GitsmError, LocalChangesError, StoreError, storage_error
 from gitsm.gitenv import run_git, start_git
-from gitsm.gitrepo.failures import errno_of, translate, translating
+from gitsm.gitrepo.failures import errno_of, filesystem_errno, translate, translating
 from gitsm.gitrepo.graph import Person, RepoGraph
 from gitsm.gitrepo.identity import FALLBACK_EMAIL, FALLBACK_NAME, identities
 from gitsm.gitrepo.indexlock import IndexLock, clear_own
@@ -150,7 +150,7 @@ class GitRepo(WorktreeSync, RepoViews, RepoGraph, RepoRemote):
         except (OSError, ValueError, KeyError, TypeError):
             paths = []
         outcome = (
-            f"An earlier write landed on branch {self.branch}, but the work tree of "
+            f"an earlier write landed on branch {self.branch}, but the work tree of "
             f"{self.workdir} is not up to date with it yet; this command wrote nothing"
         )
         with self._index_lock(outcome) as lock:
@@ -239,8 +239,9 @@ class GitRepo(WorktreeSync, RepoViews, RepoGraph, RepoRemote):
             author, committer = self._signatures(when)
             parents = [parent.commit_id] if parent.commit_id else []
             oid = self._create_commit(author, committer, message, tree_id, parents)
-            if oid not in self.repo:  # libgit2 was seen to return the id of a commit a full
-                raise OSError(errno.ENOSPC, "the commit object was not written")  # disk lost
+            if oid not in self.repo:  # libgit2 was seen to return the id of a commit that a
+                code = filesystem_errno(self.gitdir) or errno.EIO  # full disk kept it writing
+                raise OSError(code, "the commit object was not written")
         except Exception as exc:
             error = translate(exc, self.gitdir, "writing the commit", writing=True,
                               advice=NOT_WRITTEN)  # fmt: skip

@@ -177,7 +177,7 @@ class WorktreeSync(RepoBase):
         assert self.workdir is not None
         try:
             return IndexLock.acquire(
-                self.gitdir, self.workdir, fsync=self.fsync, wait=INDEX_LOCK_WAIT
+                self.gitdir, self.workdir, fsync=self.fsync, wait=INDEX_LOCK_WAIT, outcome=outcome
             )
         except OSError as exc:
             raise storage_error(exc, f"taking git's index lock in {self.gitdir}", outcome) from None
