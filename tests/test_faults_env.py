@@ -98,6 +98,28 @@ def test_a_damaged_repository_is_an_environment_error(
         assert "Internal error" not in done.stderr
         no_value(done)
     assert branch_file(copy) == tip  # nothing written
+
+
+@pytest.mark.parametrize("what", ["HEAD", "HEAD:secrets/app", "HEAD:secrets/app/db/~secret.yaml"])
+def test_a_truncated_loose_object_fails_instead_of_hanging(
+    store: Path, tmp_path: Path, what: str
+) -> None:
+    """libgit2 1.9 loops forever inflating a truncated loose object; gitsm vets the objects it
+    reads first. Run as a process with a time limit, so that a regression fails, not hangs."""
+    from tests.cli.conftest import GITSM_BIN
+
+    copy = tmp_path / "truncated"
+    shutil.copytree(store, copy, symlinks=True)
+    oid = git(copy, "rev-parse", what).strip()
+    loose = copy / ".git/objects" / oid[:2] / oid[2:]
+    loose.chmod(0o644)
+    loose.write_bytes(loose.read_bytes()[:20])
+    done = subprocess.run([str(GITSM_BIN), "--repo", str(copy), "get-secret-value",
+                           "--secret-id", "app/db"], capture_output=True, timeout=60)  # fmt: skip
+    assert done.returncode == 253, done.stderr
+    assert f"{oid}: the loose object".encode() in done.stderr and b"is truncated" in done.stderr
+    assert b"git fsck" in done.stderr
+    no_value(done)
     assert leftovers(copy) == []
 
 

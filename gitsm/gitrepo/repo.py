@@ -12,9 +12,8 @@ import shutil
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
-from typing import cast
 
 import pygit2
 
@@ -90,9 +89,7 @@ class GitRepo(WorktreeSync, RepoViews, RepoGraph, RepoRemote):
         ref = self.repo.references.get(self.ref)
         if ref is None:
             return Snapshot(self.repo, None, None, None)
-        commit = cast(pygit2.Commit, self.repo[ref.target])
-        when = datetime.fromtimestamp(commit.commit_time, UTC)
-        return Snapshot(self.repo, str(commit.id), commit.tree, when)
+        return self.snapshot_of(str(ref.target))
 
     @contextmanager
     def write_lock(self) -> Iterator[None]:
