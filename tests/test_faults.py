@@ -188,6 +188,27 @@ def test_disk_full_while_a_sync_updates_the_checkout(
     fsck(store)
 
 
+def test_disk_full_while_a_sync_fetches(
+    store: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    remote = tmp_path / "remote.git"
+    subprocess.run(["git", "init", "-q", "--bare", str(remote)], check=True)
+    git(store, "remote", "add", "origin", str(remote))
+    from gitsm.gitrepo import remote as remote_module
+
+    def fetch_fails(args: Any, **kwargs: Any) -> Any:
+        said = "error: unable to create temporary file: No space left on device\nfatal: index-pack failed"
+        return subprocess.CompletedProcess(args, 128, "", said)
+
+    before = count(store)
+    monkeypatch.setattr(remote_module, "run_git", fetch_fails)
+    done = gitsm_(store, "sync")
+    assert done.exit_code == 253 and "No space left on the device while fetching" in done.stderr
+    assert "nothing was changed here" in done.stderr.lower() and "network" not in done.stderr
+    assert count(store) == before and status(store) == "" and leftovers(store) == []
+    fsck(store)
+
+
 # -- the real thing, on a tiny tmpfs ---------------------------------------------------------------
 
 

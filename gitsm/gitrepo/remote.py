@@ -12,10 +12,10 @@ from __future__ import annotations
 import subprocess
 from dataclasses import dataclass
 
-from gitsm.errors import RemoteError
+from gitsm.errors import RemoteError, storage_error
 from gitsm.gitenv import run_git
 from gitsm.gitrepo.base import RepoBase
-from gitsm.gitrepo.failures import translating
+from gitsm.gitrepo.failures import errno_of, translating
 from gitsm.upstream import fetch_args, missing_remote_ref, resolve_upstream, tracking_ref
 
 _RACE = ("non-fast-forward", "fetch first", "stale info", "cannot lock ref", "failed to lock",
@@ -70,6 +70,14 @@ class RepoRemote(RepoBase):
         if proc.returncode != 0:
             if missing_remote_ref(proc.stderr):
                 return None
+            code = errno_of(proc.stderr)
+            if code is not None:  # this repository's disk, not the remote, failed the fetch
+                said = " ".join(ln.strip() for ln in proc.stderr.splitlines() if ln.strip())
+                raise storage_error(
+                    OSError(code, said[:2000]),
+                    f"fetching from {remote} into {self.gitdir}",
+                    "nothing was changed here",
+                )
             raise RemoteError(_failure("fetch from", remote, branch, proc.stderr))
         return self._ref_id(tracking_ref(remote, branch))
 
