@@ -96,7 +96,9 @@ def test_a_damaged_repository_is_an_environment_error(
         assert done.exit_code == 253, (args, done.stderr)
         assert "is damaged" in done.stderr and "git fsck" in done.stderr, done.stderr
         assert "Internal error" not in done.stderr
-        no_value(done)
+        debug = gitsm_(copy, "--debug", *args)
+        assert debug.exit_code == 253 and "RepositoryError" in debug.stderr
+        no_value(done, debug)
     assert branch_file(copy) == tip  # nothing written
 
 
@@ -224,8 +226,11 @@ def test_a_malformed_local_key_source_is_an_environment_error(
         "GITSM_LOCAL_KEYS is malformed" in done.stderr and "unset GITSM_LOCAL_KEYS" in done.stderr
     )
     assert "DecryptionFailure" not in done.stderr and "EncryptionFailure" not in done.stderr
+    debug = gitsm_(store, "--debug", *args)
+    assert debug.exit_code == 253 and "KeySourceError" in debug.stderr  # the traceback's end
     assert count(store) == before and status(store) == ""
-    no_value(done)
+    no_value(done, debug)
+    fsck(store)
 
 
 def test_an_unreadable_age_identity_file_is_an_environment_error(
