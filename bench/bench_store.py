@@ -44,7 +44,7 @@ import pygit2
 import gitsm
 from gitsm import envelope, paths
 from gitsm.awsclient import SecretsManagerClient
-from gitsm.gitrepo import clean_git_env
+from gitsm.gitenv import git_env
 from gitsm.manifest import dump_secret
 from gitsm.model import AWSCURRENT, Secret, VersionInfo, make_arn
 from gitsm.store import SecretStore
@@ -83,7 +83,7 @@ def value_for(name: str) -> str:
 
 def git(gitdir: Path, *args: str, data: bytes | None = None) -> str:
     out = subprocess.run(["git", "--git-dir", str(gitdir), *args], input=data,
-                         capture_output=True, check=True, env=clean_git_env())  # fmt: skip
+                         capture_output=True, check=True, env=git_env())  # fmt: skip
     return out.stdout.decode()
 
 

@@ -34,7 +34,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from gitsm import envelope, labels, paths  # noqa: E402
-from gitsm.gitrepo import GitRepo, clean_git_env  # noqa: E402
+from gitsm.gitenv import git_env  # noqa: E402
+from gitsm.gitrepo import GitRepo  # noqa: E402
 from gitsm.keys import KeyService  # noqa: E402
 from gitsm.manifest import StoreConfig, dump_secret  # noqa: E402
 from gitsm.model import Secret, VersionInfo, make_arn, utcnow  # noqa: E402
@@ -77,7 +78,7 @@ def build_store(path: Path, count: int) -> None:
 
 def git(cwd: Path, *args: str) -> None:
     """Run git quietly in ``cwd``."""
-    subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, env=clean_git_env())
+    subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, env=git_env())
 
 
 def stage_change(checkout: Path, files: int) -> None:
@@ -132,7 +133,7 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="gitsm-bench-") as tmp:
         base = Path(tmp)
-        env = clean_git_env()
+        env = git_env()
         env.update(GITSM_HOME=str(base / "home"), GITSM_FSYNC="0")
         env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
         os.environ.update(GITSM_HOME=env["GITSM_HOME"], GITSM_FSYNC="0")

@@ -9,6 +9,8 @@ Messages never contain a secret value, a hash of one, or key material.
 
 from __future__ import annotations
 
+import errno
+
 # CLI exit codes follow aws CLI v2: 252 parse error, 253 environment, 254 service error, 255 other.
 EXIT_USAGE = 252
 EXIT_ENVIRONMENT = 253
@@ -134,6 +136,83 @@ class SigningError(StoreError):
     code = "SigningError"
 
 
+class StorageError(StoreError):
+    """The disk or file system failed gitsm: an I/O error while reading or writing the store's
+    files. :class:`StorageFull` and :class:`ReadOnlyStore` name the two common causes."""
+
+    code = "StorageError"
+
+
+class StorageFull(StorageError):
+    """No space (or quota) left on the file system that holds the store or its work tree."""
+
+    code = "StorageFull"
+
+
+class ReadOnlyStore(StorageError):
+    """The store, its work tree or the key ring cannot be written: a read-only file system, or
+    permissions that do not allow it."""
+
+    code = "ReadOnlyStore"
+
+
+class RepositoryError(StoreError):
+    """The git repository is damaged: a corrupt or missing object, a truncated pack, an
+    unreadable index or ref. ``git fsck`` says what is broken."""
+
+    code = "RepositoryError"
+
+
+class GitLockHeld(StoreError):
+    """A lock file of git's (``index.lock``) is held by another program, so gitsm cannot update the
+    checkout's index: wait for that git command to finish, or remove a lock a killed one left."""
+
+    code = "GitLockHeld"
+
+
+class KeySourceError(StoreError):
+    """A key source of this machine is unusable (a malformed ``GITSM_LOCAL_KEYS``, an unreadable
+    ``GITSM_AGE_IDENTITY_FILE`` or key ring): an environment error, not a key that is not held."""
+
+    code = "KeySourceError"
+
+
+_FULL = frozenset({errno.ENOSPC, errno.EDQUOT, getattr(errno, "EFBIG", errno.ENOSPC)})
+_READ_ONLY = frozenset({errno.EROFS, errno.EACCES, errno.EPERM})
+
+
+def storage_error(exc: OSError, what: str, advice: str = "") -> StorageError:
+    """The gitsm error for an OSError that ``what`` (``writing the commit to /path/.git``) met:
+    StorageFull, ReadOnlyStore or StorageError, saying what to do; ``advice`` is appended (what
+    happened to the store, e.g. ``nothing was written``). The message names paths and the system's
+    words for the error, never file contents."""
+    reason = exc.strerror or str(exc) or type(exc).__name__
+    if exc.filename is not None and str(exc.filename) not in what:
+        reason += f": {exc.filename}"
+    tail = f" {_sentence(advice)}." if advice else ""
+    if exc.errno in _FULL:
+        return StorageFull(
+            f"No space left on the device while {what} ({reason}). Free space there (or raise "
+            f"the quota) and run the command again.{tail}"
+        )
+    if exc.errno in _READ_ONLY:
+        return ReadOnlyStore(
+            f"The store cannot be written while {what} ({reason}). Make it writable (remount the "
+            "file system read-write, or fix the owner and permissions of the repository) or work "
+            f"on a writable clone, and run the command again.{tail}"
+        )
+    if exc.errno == errno.EIO:
+        return StorageError(
+            f"The disk or file system failed while {what} ({reason}). Check the device (dmesg, "
+            f"the file system's health) and run the command again.{tail}"
+        )
+    return StorageError(
+        f"The file system refused {what} ({reason}). Check that path (something in the way "
+        f"where git or gitsm expects a file, its owner and permissions) and run the command "
+        f"again.{tail}"
+    )
+
+
 class SyncConflict(OperationError):
     """``gitsm sync`` could not replay some local operations on the upstream tip.
 
@@ -222,6 +301,12 @@ ERROR_TABLE: dict[str, tuple[int, int]] = {
         SigningError,
         SyncConflict,
         MergeInProgressError,
+        StorageError,
+        StorageFull,
+        ReadOnlyStore,
+        RepositoryError,
+        GitLockHeld,
+        KeySourceError,
     )
 }
 """AWS error code -> (HTTP status, CLI exit code)."""

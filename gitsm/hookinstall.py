@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import os
 import shlex
-import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from gitsm.errors import StoreError
+from gitsm.errors import StoreError, storage_error
+from gitsm.gitenv import run_git
 
 MARKER = "# gitsm-hook: pre-commit"
 HOOK = "pre-commit"
@@ -95,11 +95,11 @@ class InstallResult:
 
 def hooks_dir(repo_path: str | Path) -> Path:
     """Where git runs hooks from for the repository at ``repo_path`` (honours core.hooksPath)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
-    proc = subprocess.run(
-        ["git", "-C", str(repo_path), "rev-parse", "--path-format=absolute", "--git-path", "hooks"],
-        capture_output=True, text=True, env=env, check=False,
-    )  # fmt: skip
+    try:
+        proc = run_git(["rev-parse", "--path-format=absolute", "--git-path", "hooks"],
+                       cwd=repo_path, text=True)  # fmt: skip
+    except OSError as exc:  # no such directory, or no git
+        raise StoreError(f"No git repository at {repo_path}: {exc.strerror or exc}.") from None
     if proc.returncode != 0:
         raise StoreError(f"No git repository at {repo_path}: {proc.stderr.strip()}")
     return Path(proc.stdout.strip())
@@ -123,18 +123,30 @@ def is_gitsm_hook(path: Path) -> bool:
 
 def _write(path: Path, text: str) -> None:
     tmp = path.with_name(f".{path.name}.gitsm-tmp")
-    tmp.write_text(text)
-    tmp.chmod(0o755)
-    os.replace(tmp, path)
+    try:
+        tmp.write_text(text)
+        tmp.chmod(0o755)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)  # never a half-written hook file left behind
+        raise
 
 
 def install(repo_path: str | Path, *, python: str | None = sys.executable) -> InstallResult:
     """Install the pre-commit hook into the repository at ``repo_path``; see the module docstring.
 
     Raises StoreError when ``repo_path`` is not a git repository, or when an earlier hook and a
-    ``pre-commit.local`` both exist (nothing is changed then).
+    ``pre-commit.local`` both exist (nothing is changed then); a StorageError (ReadOnlyStore, ...)
+    when the hooks directory cannot be written.
     """
     directory = hooks_dir(repo_path)
+    try:
+        return _install(directory, python)
+    except OSError as exc:
+        raise storage_error(exc, f"installing the hook in {directory}") from None
+
+
+def _install(directory: Path, python: str | None) -> InstallResult:
     directory.mkdir(parents=True, exist_ok=True)
     hook, local = directory / HOOK, directory / LOCAL
     text = render(python)
@@ -152,7 +164,11 @@ def install(repo_path: str | Path, *, python: str | None = sys.executable) -> In
                 "and install again."
             )
         os.rename(hook, local)
-        _write(hook, text)
+        try:
+            _write(hook, text)
+        except BaseException:
+            os.rename(local, hook)  # the other tool's hook goes back where it was
+            raise
         return InstallResult(hook, "installed", local)
     _write(hook, text)
     return InstallResult(hook, "installed", chained)
@@ -165,7 +181,10 @@ def uninstall(repo_path: str | Path) -> Path | None:
     hook, local = directory / HOOK, directory / LOCAL
     if not is_gitsm_hook(hook):
         return None
-    hook.unlink()
-    if local.exists() or local.is_symlink():
-        os.rename(local, hook)
+    try:
+        hook.unlink()
+        if local.exists() or local.is_symlink():
+            os.rename(local, hook)
+    except OSError as exc:
+        raise storage_error(exc, f"removing the hook from {directory}") from None
     return hook

@@ -14,10 +14,21 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from gitsm.errors import DecryptionFailure, EncryptionFailure, InvalidParameterException
+from gitsm.errors import (
+    DecryptionFailure,
+    EncryptionFailure,
+    InvalidParameterException,
+    KeySourceError,
+)
 from gitsm.manifest import StoreConfig
 from gitsm.model import DEFAULT_KEY_ALIAS, KMS_KEY_ID_MAX
-from gitsm.providers import PROVIDERS, KeyProvider, KeyUnavailable, LocalProvider
+from gitsm.providers import (
+    PROVIDERS,
+    KeyProvider,
+    KeySourceUnusable,
+    KeyUnavailable,
+    LocalProvider,
+)
 
 KEY_KINDS = (
     "an alias of the store's key registry, an age recipient (age1...), an AWS KMS key ARN or "
@@ -28,6 +39,12 @@ TEAM_KEY_HINT = (
     "[--recipient age1...]' (age recipients from age-keygen; an AWS KMS key ARN works too), then "
     "'gitsm keys set-default alias/team'"
 )
+
+
+def source_error(exc: KeySourceUnusable) -> KeySourceError:
+    """The environment error (exit 253) of a key source that cannot be used: this is where the
+    providers' KeySourceUnusable becomes a gitsm error, once."""
+    return KeySourceError(f"A key source of this machine is unusable: {exc}.")
 
 
 def shared_store_refusal(key_id: str) -> EncryptionFailure:
@@ -57,12 +74,31 @@ class KeyService:
         self._providers: dict[str, KeyProvider] = {}
 
     def provider(self, name: str) -> KeyProvider:
-        """The provider registered as ``name`` (instantiated once)."""
+        """The provider registered as ``name`` (instantiated once). Raises KeyUnavailable for an
+        unknown provider, KeySourceUnusable when its key source is malformed."""
         if name not in self._providers:
             if name not in PROVIDERS:
                 raise KeyUnavailable(f"unknown key provider {name!r}")
             self._providers[name] = PROVIDERS[name](home=self.home, env=self.env)  # type: ignore[call-arg]
         return self._providers[name]
+
+    def local(self) -> LocalProvider:
+        """The local provider (this machine's key ring); KeySourceError when its source is
+        unusable (a malformed GITSM_LOCAL_KEYS)."""
+        try:
+            local = self.provider(LocalProvider.name)
+        except KeySourceUnusable as exc:
+            raise source_error(exc) from None
+        assert isinstance(local, LocalProvider)
+        return local
+
+    def create_local_key(self) -> str:
+        """A new key in this machine's key ring (its id); KeySourceError when the key ring cannot
+        take it (read-only, full) or GITSM_LOCAL_KEYS is malformed."""
+        try:
+            return self.local().create_key()
+        except KeySourceUnusable as exc:
+            raise source_error(exc) from None
 
     def resolve(
         self, kms_key_id: str | None, config: StoreConfig, *, create_default: bool = True
@@ -83,9 +119,7 @@ class KeyService:
         if key_id == DEFAULT_KEY_ALIAS:
             if not create_default:
                 raise shared_store_refusal(key_id)
-            local = self.provider(LocalProvider.name)
-            assert isinstance(local, LocalProvider)
-            new_id = local.create_key()
+            new_id = self.create_local_key()
             keys = dict(config.keys)
             keys[key_id] = [{"provider": LocalProvider.name, "key_id": new_id}]
             return [Recipient(LocalProvider.name, new_id)], replace(config, keys=keys)
@@ -134,13 +168,19 @@ class KeyService:
         return key_id
 
     def identify(self, key_id: str) -> Recipient | None:
-        """The provider-native key ``key_id`` as a recipient, or None when no provider claims it."""
+        """The provider-native key ``key_id`` as a recipient, or None when no provider claims it;
+        KeySourceError when none does and a provider's key source is unusable (it might)."""
+        unusable: KeySourceUnusable | None = None
         for name in PROVIDERS:
             try:
                 if self.provider(name).claims(key_id):
                     return Recipient(name, key_id)
+            except KeySourceUnusable as exc:
+                unusable = unusable or exc
             except KeyUnavailable:
                 continue
+        if unusable is not None:
+            raise source_error(unusable)
         return None
 
     def generate(
@@ -152,6 +192,8 @@ class KeyService:
         first = recipients[0]
         try:
             data_key, fields = self.provider(first.provider).generate(first.key_id, context)
+        except KeySourceUnusable as exc:
+            raise source_error(exc) from None
         except KeyUnavailable as exc:
             raise EncryptionFailure(
                 f"Secrets Manager can't encrypt with key {first.key_id} ({first.provider}): {exc}."
@@ -172,6 +214,8 @@ class KeyService:
         for r in recipients:
             try:
                 fields = self.provider(r.provider).wrap(r.key_id, data_key, context)
+            except KeySourceUnusable as exc:
+                raise source_error(exc) from None
             except KeyUnavailable as exc:
                 raise EncryptionFailure(
                     f"Secrets Manager can't encrypt with key {r.key_id} ({r.provider}): {exc}."
@@ -180,12 +224,17 @@ class KeyService:
         return stanzas
 
     def unwrap(self, stanzas: list[dict[str, str]], context: Mapping[str, str]) -> bytes:
-        """The data key from the first stanza that unwraps; else DecryptionFailure naming each try."""
+        """The data key from the first stanza that unwraps; else DecryptionFailure naming each try,
+        or KeySourceError when a key source that might have held the key is unusable."""
         reasons = []
+        unusable: KeySourceUnusable | None = None
         for stanza in stanzas:
             name, key_id = stanza.get("provider", "?"), stanza.get("key_id", "?")
             try:
                 key = self.provider(name).unwrap(key_id, stanza, context)
+            except KeySourceUnusable as exc:
+                unusable = unusable or exc
+                continue
             except KeyUnavailable as exc:
                 reasons.append(f"{name} key {key_id}: {exc}")
                 continue
@@ -193,6 +242,8 @@ class KeyService:
                 reasons.append(f"{name} key {key_id}: unwrapped data key has the wrong length")
                 continue
             return key
+        if unusable is not None:
+            raise source_error(unusable)
         tried = "; ".join(reasons) if reasons else "the version names no key"
         raise DecryptionFailure(
             f"Secrets Manager can't decrypt the protected secret text using the provided KMS key. "

@@ -31,6 +31,7 @@ from pathlib import Path
 
 from gitsm import paths
 from gitsm.errors import GitsmError
+from gitsm.gitenv import run_git
 from gitsm.manifest import StoreConfig, dump_secret, load_secret
 from gitsm.merge3 import Conflict, merge_config, merge_secret
 
@@ -64,10 +65,13 @@ def driver_command(python: str = sys.executable) -> str:
 
 
 def _git(*args: str) -> str:
-    import subprocess  # only the driver itself runs git; the store imports this module too
-
-    env = {k: v for k, v in os.environ.items() if k not in ("GIT_INDEX_FILE",)}
-    proc = subprocess.run(["git", *args], capture_output=True, text=True, env=env, check=False)
+    """Ask git about the repository whose merge runs this driver: the one git names in the
+    driver's own ``GIT_DIR`` (git exports it when it was started with ``--git-dir``), else the one
+    around the working directory git gives the driver (the top of the work tree)."""
+    try:
+        proc = run_git(args, git_dir=os.environ.get("GIT_DIR") or None, text=True)
+    except OSError:
+        return ""
     return proc.stdout.strip() if proc.returncode == 0 else ""
 
 

@@ -42,7 +42,7 @@ from pathlib import Path
 
 from gitsm import sigformat
 from gitsm.errors import StoreError
-from gitsm.gitenv import git_cli_env
+from gitsm.gitenv import git_env
 from gitsm.gitrepo import GitRepo
 from gitsm.gitrepo.graph import SignedData
 from gitsm.history import HistoryEntry
@@ -171,7 +171,7 @@ def _gnupg(source: AllowedSigners) -> Iterator[tuple[str | None, str | None, str
         yield None, str(keyring), ""
         return
     with tempfile.TemporaryDirectory(prefix="gitsm-keys-") as tmp:
-        env = {**git_cli_env(), "GNUPGHOME": tmp}
+        env = {**git_env(), "GNUPGHOME": tmp}
         args = [source.gpg_program, "--batch", "--no-tty", "--quiet", "--import", str(keyring)]
         try:
             proc = subprocess.run(args, env=env, capture_output=True, check=False, timeout=60)

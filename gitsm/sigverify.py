@@ -28,7 +28,7 @@ from pathlib import Path
 from urllib.parse import unquote
 
 from gitsm import sigformat
-from gitsm.gitenv import git_cli_env
+from gitsm.gitenv import git_env
 
 VERIFY_TIMEOUT = 60.0
 
@@ -100,7 +100,7 @@ def _run(args: list[str], stdin: bytes | None, env: dict[str, str] | None = None
     try:
         proc = subprocess.run(
             args, input=stdin, stdin=None if stdin is not None else subprocess.DEVNULL,
-            capture_output=True, env=env or git_cli_env(), timeout=VERIFY_TIMEOUT, check=False,
+            capture_output=True, env=env or git_env(), timeout=VERIFY_TIMEOUT, check=False,
         )  # fmt: skip
     except (OSError, subprocess.TimeoutExpired) as exc:
         why = "timed out" if isinstance(exc, subprocess.TimeoutExpired) else exc.strerror or exc
@@ -166,7 +166,7 @@ def verify_openpgp(
 ) -> SignatureCheck:
     """``base`` checked with ``gpg --verify`` against a GnuPG home (None: the user's own) or a
     binary keyring file (read through a throwaway GnuPG home)."""
-    env = git_cli_env()
+    env = git_env()
     with tempfile.TemporaryDirectory(prefix="gitsm-verify-") as tmp:
         sig_file = Path(tmp) / "commit.sig"
         sig_file.write_bytes(signature)

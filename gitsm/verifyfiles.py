@@ -21,11 +21,11 @@ from gitsm.errors import (
     MalformedStoreFile,
 )
 from gitsm.gitrepo import Snapshot
-from gitsm.keys import KeyService
+from gitsm.keys import KeyService, source_error
 from gitsm.manifest import StoreConfig, dump_secret, load_secret
 from gitsm.model import Secret, VersionInfo, validate_name
 from gitsm.problems import RESTORE, REWRITE, Problem
-from gitsm.providers import PROVIDERS, KeyUnavailable
+from gitsm.providers import PROVIDERS, KeySourceUnusable, KeyUnavailable
 from gitsm.providers.base import b64decode_strict
 
 _ARN_SUFFIX = re.compile(r"-[A-Za-z0-9]{6}")
@@ -61,6 +61,8 @@ class FileChecks:
         if (provider, key_id) not in self._claimed:
             try:
                 claimed = self.keys.provider(provider).claims(key_id)
+            except KeySourceUnusable as exc:  # a key source to fix, not a problem of the tree
+                raise source_error(exc) from None
             except KeyUnavailable:
                 claimed = False
             self._claimed[(provider, key_id)] = claimed

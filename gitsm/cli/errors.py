@@ -16,6 +16,11 @@ warning naming what landed and that only its output is missing (:class:`WriteLan
 :func:`gitsm.cli.output.emit` when given a :class:`Landed`). Running the command again would write
 again, so the warning says not to.
 
+A write that landed while the checkout it was made in could not follow (a full disk, a read-only
+work tree: the library logs that on ``gitsm.worktree`` and keeps the journal for the next command)
+exits 0 too: its output is printed, then a warning naming what landed (ARN, VersionId) and what is
+left (:data:`NOTES`, shown by :func:`~gitsm.cli.output.emit` and :func:`guarded`).
+
 Nothing printed on stderr may contain a secret value: core messages never hold one, the CLI never
 echoes the value options, and as a last guard every error line goes through :func:`redact`, which
 masks each value this invocation was given.
@@ -24,9 +29,10 @@ masks each value this invocation was given.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import sys
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 
 import typer
 
@@ -117,6 +123,56 @@ class WriteLanded(CliError):
         self.landed = landed
 
 
+class Notes(logging.Handler):
+    """What the library logs on ``gitsm.worktree`` while a command runs (a write that landed while
+    its checkout could not follow): kept to be shown once, after the command's output."""
+
+    LOGGER = "gitsm.worktree"
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        """Keep the record's message."""
+        self.messages.append(record.getMessage())
+
+    def take(self) -> list[str]:
+        """The messages kept so far, forgotten here."""
+        taken, self.messages = self.messages, []
+        return taken
+
+    @contextlib.contextmanager
+    def collecting(self) -> Iterator[None]:
+        """Keep what the library logs while the block runs, instead of printing it at once."""
+        logger = logging.getLogger(self.LOGGER)
+        logger.addHandler(self)
+        propagate, logger.propagate = logger.propagate, False
+        try:
+            yield
+        finally:
+            logger.removeHandler(self)
+            logger.propagate = propagate
+
+
+NOTES = Notes()
+
+
+def show_notes(
+    secrets: Secrets | None = None, landed: Landed | None = None, said: str | None = None
+) -> None:
+    """Write the kept notes to standard error as warnings, after what ``landed``, if given; a
+    note that repeats the error just reported (``said``) is left out."""
+    for note in NOTES.take():
+        if said and said in note:
+            continue
+        text = (
+            f"gitsm: warning: {landed.describe()}; {note}" if landed else f"gitsm: warning: {note}"
+        )
+        with contextlib.suppress(OSError, ValueError):
+            sys.stderr.write((secrets.redact(text) if secrets else text) + "\n")
+
+
 def silence_stdout() -> None:
     """Point standard output at /dev/null, so that flushing it at exit cannot fail again."""
     with contextlib.suppress(OSError, ValueError):
@@ -192,9 +248,11 @@ def report(exc: BaseException, *, secrets: Secrets, debug: bool, operation: str 
 
 
 def guarded(action: Callable[[], None], *, operation: str, debug: bool, secrets: Secrets) -> None:
-    """Run a command's action; any failure is reported and becomes ``typer.Exit(code)``."""
+    """Run a command's action; any failure is reported and becomes ``typer.Exit(code)``. Notes the
+    library logged meanwhile (:data:`NOTES`) that the output did not show are shown at the end."""
     try:
-        action()
+        with NOTES.collecting():
+            action()
     except (typer.Exit, typer.Abort):
         raise
     except KeyboardInterrupt:
@@ -204,4 +262,7 @@ def guarded(action: Callable[[], None], *, operation: str, debug: bool, secrets:
         raise typer.Exit(EXIT_OTHER) from None
     except Exception as exc:  # every failure leaves through report(): one format, no values
         code = report(exc, secrets=secrets, debug=debug, operation=operation)
+        show_notes(secrets, said=getattr(exc, "message", None))
         raise typer.Exit(code) from None
+    finally:
+        show_notes(secrets)

@@ -50,18 +50,22 @@ def group_class(fast: Callable[[Sequence[Any]], None]) -> type[TyperGroup]:
 
 
 def keys_verb(operation: str) -> Callable[[Callable[..., None]], Callable[..., None]]:
-    """:func:`with_globals`, and an unusable key source (a malformed GITSM_LOCAL_KEYS, say) is an
-    environment failure (exit 253) rather than an internal error."""
+    """:func:`with_globals`, and a key a verb reaches through the local provider directly that
+    cannot be used (an unreadable key file, say) is an environment failure (exit 253): the library
+    raises KeySourceError for an unusable key source itself."""
 
     def wrap(func: Callable[..., None]) -> Callable[..., None]:
         @functools.wraps(func)
         def verb(globals_: Globals, **values: Any) -> None:
-            from gitsm.providers import KeyUnavailable
+            from gitsm.keys import source_error
+            from gitsm.providers import KeySourceUnusable, KeyUnavailable
 
             try:
                 func(globals_, **values)
+            except KeySourceUnusable as exc:
+                raise source_error(exc) from None
             except KeyUnavailable as exc:
-                raise EnvironmentFailure(f"A key source is unusable: {exc}") from None
+                raise EnvironmentFailure(f"A key is unusable: {exc}.") from None
 
         return with_globals(operation)(verb)
 

@@ -38,9 +38,9 @@ RECIPIENT_HELP = (
 
 
 def _local_provider() -> Any:
-    from gitsm.providers import LocalProvider
+    from gitsm.keys import KeyService
 
-    return LocalProvider()  # KeyUnavailable (a malformed GITSM_LOCAL_KEYS): see keys_verb
+    return KeyService().local()  # KeySourceError (exit 253) for a malformed GITSM_LOCAL_KEYS
 
 
 def _recipient(info: RecipientInfo) -> dict[str, Any]:

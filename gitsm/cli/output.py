@@ -17,7 +17,14 @@ import sys
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from gitsm.cli.errors import CliError, Landed, UsageFailure, WriteLanded, silence_stdout
+from gitsm.cli.errors import (
+    CliError,
+    Landed,
+    UsageFailure,
+    WriteLanded,
+    show_notes,
+    silence_stdout,
+)
 from gitsm.cli.query import QueryFailure, compile_query, search
 
 if TYPE_CHECKING:
@@ -91,6 +98,7 @@ def emit(data: Any, globals_: Globals, title: str, *, landed: Landed | None = No
             raise
         reason = _reason(exc)
     else:
+        show_notes(landed=landed)  # a write that landed while its checkout could not follow
         return
     raise WriteLanded(landed, reason)  # outside the except: no chained error to show
 

@@ -18,7 +18,7 @@ from _json import encode_basestring  # json's own string encoder, without json's
 
 from gitsm.cli.locate import find_store, git_dir
 from gitsm.errors import RemoteError
-from gitsm.gitenv import git_cli_env
+from gitsm.gitenv import git_argv, git_env
 from gitsm.upstream import fetch_args, resolve_upstream, tracking_ref
 
 FETCHED: tuple[str, str] | None = None
@@ -64,7 +64,7 @@ def _git(gitdir: str, *args: str) -> tuple[int, str]:
                (os.POSIX_SPAWN_OPEN, 2, os.devnull, os.O_WRONLY, 0),
                (os.POSIX_SPAWN_CLOSE, read)]  # fmt: skip
     try:
-        pid = os.posix_spawnp("git", ["git", "--git-dir", gitdir, *args], git_cli_env(),
+        pid = os.posix_spawnp("git", git_argv(args, git_dir=gitdir), git_env(),
                               file_actions=actions)  # fmt: skip
     except OSError:
         os.close(read)

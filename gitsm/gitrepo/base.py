@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pygit2
 
-from gitsm.gitrepo import signing
+from gitsm.gitrepo import loose, signing
 from gitsm.gitrepo.signing import CONFIG_KEYS, ConfigEntries, SigningConfig
 
 # libgit2 caches no tree larger than 4 KiB by default, so every path lookup through a big folder
@@ -26,6 +26,7 @@ class RepoBase:
         self.workdir = Path(repo.workdir) if repo.workdir else None
         self.auto_pack = True
         pygit2.settings.cache_object_limit(pygit2.enums.ObjectType.TREE, TREE_CACHE_LIMIT)
+        loose.attach(repo, self.gitdir)  # loose objects are vetted before libgit2 reads them
 
     def _libgit2_signing_entries(self) -> ConfigEntries:
         """The signing keys as libgit2 reads the config (only when git is not installed)."""

@@ -15,7 +15,9 @@ from typing import cast
 import pygit2
 
 from gitsm.errors import StoreError
+from gitsm.gitrepo import loose
 from gitsm.gitrepo.base import RepoBase
+from gitsm.gitrepo.failures import translating
 from gitsm.gitrepo.snapshot import Snapshot
 
 _TREE = pygit2.enums.FileMode.TREE
@@ -76,6 +78,7 @@ def _person(sig: pygit2.Signature) -> Person:
     return Person(str(sig.name), str(sig.email), int(sig.time), int(sig.offset))
 
 
+@translating
 class RepoGraph(RepoBase):
     """Reading commits and ranges; writing commits that no ref points to yet."""
 
@@ -112,7 +115,9 @@ class RepoGraph(RepoBase):
         """A snapshot of ``commit_id`` (an empty one for None)."""
         if commit_id is None:
             return Snapshot(self.repo, None, None, None)
+        loose.check(self.repo, commit_id)  # the commit and its tree, vetted (see .loose)
         commit = cast(pygit2.Commit, self.repo[commit_id])
+        loose.check(self.repo, commit.tree_id)
         when = datetime.fromtimestamp(commit.commit_time, UTC)
         return Snapshot(self.repo, str(commit.id), commit.tree, when)
 
@@ -237,6 +242,8 @@ class RepoGraph(RepoBase):
                 builder.insert(head, self.repo.create_blob(data), pygit2.enums.FileMode.BLOB)
         for head, sub in nested.items():
             entry = builder.get(head)
+            if entry is not None:
+                loose.check(self.repo, entry.id)
             subtree = (
                 cast(pygit2.Tree, self.repo[entry.id])
                 if entry is not None and entry.type == pygit2.enums.ObjectType.TREE

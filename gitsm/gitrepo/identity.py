@@ -32,7 +32,7 @@ from pathlib import Path
 
 import pygit2
 
-from gitsm.gitrepo.snapshot import REDIRECTING_GIT_VARS, git_cli_env
+from gitsm.gitenv import REDIRECTING_GIT_VARS, start_git
 
 FALLBACK_NAME, FALLBACK_EMAIL = "gitsm", "gitsm@localhost"
 GIT_VAR_TIMEOUT = 10.0
@@ -128,17 +128,12 @@ def cache_key(gitdir: Path) -> CacheKey:
 
 def _ask_git(gitdir: Path) -> dict[str, Ident] | None:
     """The sides git answers for (``git var GIT_<SIDE>_IDENT``); None when git is missing."""
-    env = git_cli_env()
-    if shutil.which("git", path=env.get("PATH")) is None:
+    if shutil.which("git") is None:
         return None
     procs: dict[str, subprocess.Popen[bytes]] = {}
     for side in _SIDES:
         try:
-            procs[side] = subprocess.Popen(
-                ["git", "--git-dir", str(gitdir), "var", f"GIT_{side}_IDENT"],
-                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                env=env, cwd=str(gitdir),
-            )  # fmt: skip
+            procs[side] = start_git(["var", f"GIT_{side}_IDENT"], git_dir=gitdir, cwd=gitdir)
         except OSError:
             continue
     found: dict[str, Ident] = {}
@@ -153,7 +148,7 @@ def _ask_git(gitdir: Path) -> dict[str, Ident] | None:
         if parsed is None:
             continue
         name, email, seconds, offset = parsed
-        if env.get(f"GIT_{side}_DATE"):
+        if os.environ.get(f"GIT_{side}_DATE"):
             found[side] = Ident(name, email, seconds, offset)
         else:
             found[side] = Ident(name, email)

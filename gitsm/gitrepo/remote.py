@@ -13,9 +13,10 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from gitsm.errors import RemoteError, StoreError
+from gitsm.errors import RemoteError, StoreError, storage_error
+from gitsm.gitenv import run_git
 from gitsm.gitrepo.base import RepoBase
-from gitsm.gitrepo.snapshot import git_cli_env
+from gitsm.gitrepo.failures import errno_of, translating
 from gitsm.upstream import fetch_args, missing_remote_ref, resolve_upstream, tracking_ref
 
 _RACE = ("non-fast-forward", "fetch first", "stale info", "cannot lock ref", "failed to lock",
@@ -31,15 +32,15 @@ class PushOutcome:
     detail: str
 
 
+@translating
 class RepoRemote(RepoBase):
     """The branch's remote: which one, fetching it, pushing to it."""
 
     def _git(self, *args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            ["git", "--git-dir", str(self.gitdir), *args],
-            env=git_cli_env(), capture_output=True, text=True, check=False,
-            stdin=subprocess.DEVNULL,
-        )  # fmt: skip
+        try:
+            return run_git(args, git_dir=self.gitdir, text=True)
+        except OSError as exc:  # no git to run
+            return subprocess.CompletedProcess(args, 127, "", f"git: {exc.strerror or exc}")
 
     def has_remotes(self) -> bool:
         """True when at least one git remote is configured (the store is shared through it)."""
@@ -70,6 +71,14 @@ class RepoRemote(RepoBase):
         if proc.returncode != 0:
             if missing_remote_ref(proc.stderr):
                 return None
+            code = errno_of(proc.stderr)
+            if code is not None:  # this repository's disk, not the remote, failed the fetch
+                said = " ".join(ln.strip() for ln in proc.stderr.splitlines() if ln.strip())
+                raise storage_error(
+                    OSError(code, said[:2000]),
+                    f"fetching from {remote} into {self.gitdir}",
+                    "nothing was changed here",
+                )
             raise RemoteError(_failure("fetch from", remote, branch, proc.stderr))
         return self._ref_id(tracking_ref(remote, branch))
 
@@ -81,11 +90,10 @@ class RepoRemote(RepoBase):
         """A bare clone of the branch at ``dest`` that borrows this repository's objects (``git
         clone --shared``): writes to it never reach this repository. Commit signing is off in
         it (its commits are thrown away). Raises StoreError when git fails."""
-        proc = subprocess.run(
-            ["git", "clone", "--bare", "--shared", "--quiet", "--single-branch", "--branch",
+        proc = run_git(
+            ["clone", "--bare", "--shared", "--quiet", "--single-branch", "--branch",
              self.branch, "--config", "commit.gpgsign=false", str(self.gitdir), str(dest)],
-            env=git_cli_env(), capture_output=True, text=True, check=False,
-            stdin=subprocess.DEVNULL,
+            text=True,
         )  # fmt: skip
         if proc.returncode != 0:
             raise StoreError(f"git could not make a scratch copy of the store: {proc.stderr[:500]}")

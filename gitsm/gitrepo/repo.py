@@ -2,32 +2,40 @@
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import fcntl
 import json
+import logging
 import os
 import shutil
-import subprocess
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
-from typing import cast
 
 import pygit2
 
-from gitsm.errors import LocalChangesError, StoreError
+from gitsm.errors import GitsmError, LocalChangesError, StoreError, storage_error
+from gitsm.gitenv import run_git, start_git
+from gitsm.gitrepo.failures import errno_of, filesystem_errno, translate, translating
 from gitsm.gitrepo.graph import Person, RepoGraph
 from gitsm.gitrepo.identity import FALLBACK_EMAIL, FALLBACK_NAME, identities
+from gitsm.gitrepo.indexlock import IndexLock, clear_own
 from gitsm.gitrepo.remote import RepoRemote
-from gitsm.gitrepo.snapshot import RefConflict, Snapshot, clean_git_env
+from gitsm.gitrepo.snapshot import RefConflict, Snapshot
 from gitsm.gitrepo.views import RepoViews
 from gitsm.gitrepo.worktree import JOURNAL_NAME, WorktreeSync
 
 LOCK_NAME = "gitsm.lock"
 STALE_LOCK_WAIT = 1.0
+NOT_WRITTEN = "nothing was written"
+NOT_MOVED = "the branch was not moved (run the command again to finish)"
+log = logging.getLogger("gitsm.worktree")
 
 
+@translating
 class GitRepo(WorktreeSync, RepoViews, RepoGraph, RepoRemote):
     """A git repository used as a store, bound to one branch."""
 
@@ -55,8 +63,15 @@ class GitRepo(WorktreeSync, RepoViews, RepoGraph, RepoRemote):
             return cls.open(path, fsync=fsync)
         except StoreError:
             pass
-        Path(path).mkdir(parents=True, exist_ok=True)
-        pygit2.init_repository(str(path), bare=bare, initial_head=branch)
+        try:
+            Path(path).mkdir(parents=True, exist_ok=True)
+            pygit2.init_repository(str(path), bare=bare, initial_head=branch)
+        except (OSError, pygit2.GitError) as exc:
+            error = translate(exc, Path(path), "creating the repository", writing=True,
+                              advice=NOT_WRITTEN)  # fmt: skip
+            if error is None:
+                raise
+            raise error from None
         return cls.open(path, branch=branch, fsync=fsync)
 
     @staticmethod
@@ -74,18 +89,22 @@ class GitRepo(WorktreeSync, RepoViews, RepoGraph, RepoRemote):
         ref = self.repo.references.get(self.ref)
         if ref is None:
             return Snapshot(self.repo, None, None, None)
-        commit = cast(pygit2.Commit, self.repo[ref.target])
-        when = datetime.fromtimestamp(commit.commit_time, UTC)
-        return Snapshot(self.repo, str(commit.id), commit.tree, when)
+        return self.snapshot_of(str(ref.target))
 
     @contextmanager
     def write_lock(self) -> Iterator[None]:
         """Hold the store's advisory write lock (blocks until it is free).
 
         Raises MergeInProgressError, before anything is touched, while a merge, rebase,
-        cherry-pick or revert is in progress in the checkout or its index has conflicts.
+        cherry-pick or revert is in progress in the checkout or its index has conflicts; a
+        StorageError (ReadOnlyStore, ...) when the lock file cannot be created; and what finishing
+        an interrupted work-tree sync raised (GitLockHeld, StorageFull, ...), nothing written.
         """
-        fd = os.open(self.gitdir / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o644)
+        path = self.gitdir / LOCK_NAME
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        except OSError as exc:
+            raise storage_error(exc, f"taking gitsm's write lock {path}", NOT_WRITTEN) from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
             self._check_no_operation()
@@ -112,19 +131,49 @@ class GitRepo(WorktreeSync, RepoViews, RepoGraph, RepoRemote):
         lock.unlink(missing_ok=True)
 
     def _recover(self) -> None:
-        """Under the write lock: clear stale git locks and finish an interrupted work-tree sync."""
+        """Under the write lock: clear stale locks a killed writer left (the branch's ref lock;
+        gitsm's own index lock, never another program's) and finish an interrupted work-tree sync.
+        """
         self._clear_stale(self.gitdir / f"{self.ref}.lock")
-        if self._syncs_worktree():
-            self._clear_stale(self.gitdir / "index.lock")
         journal = self.gitdir / JOURNAL_NAME
-        if journal.exists():
-            try:
-                paths = json.loads(journal.read_text())["paths"]
-            except (OSError, ValueError, KeyError):
-                paths = []
-            if self._syncs_worktree():
-                self._sync_worktree(self.tip(), [str(p) for p in paths])
+        if not self._syncs_worktree():
             journal.unlink(missing_ok=True)
+            return
+        clear_own(self.gitdir)
+        if not journal.exists():
+            return
+        try:
+            paths = [str(p) for p in json.loads(journal.read_text())["paths"]]
+        except (OSError, ValueError, KeyError, TypeError):
+            paths = []
+        outcome = (
+            f"an earlier write landed on branch {self.branch}, but the work tree of "
+            f"{self.workdir} is not up to date with it yet; this command wrote nothing"
+        )
+        with self._index_lock(outcome) as lock:
+            try:
+                self._sync_worktree(self.tip(), paths, lock)
+            except Exception as exc:
+                doing = "bringing the work tree up to date"
+                error = translate(exc, self.workdir or self.gitdir, doing, advice=outcome)
+                if error is None:
+                    raise
+                raise error from None
+        journal.unlink(missing_ok=True)
+        self.pending = None
+
+    def finish_pending(self) -> None:
+        """Finish a work-tree sync that a write which landed left undone (its journal is there),
+        as the next writer would; a reader calls this. When it cannot be finished now, a warning
+        on the ``gitsm.worktree`` logger says why, and nothing is raised."""
+        if not (self.gitdir / JOURNAL_NAME).exists() or not self._syncs_worktree():
+            return
+        try:
+            with self.write_lock():
+                pass
+        except GitsmError as exc:
+            self.pending = exc.message
+            log.warning("the work tree is behind branch %s: %s", self.branch, exc.message)
 
     def committer(self, when: datetime) -> Person:
         """Who commits a write made at ``when`` (the identity gitsm's own commits get)."""
@@ -148,53 +197,102 @@ class GitRepo(WorktreeSync, RepoViews, RepoGraph, RepoRemote):
     ) -> Snapshot:
         """Commit ``changes`` (path -> bytes, or None to delete a file or directory) on ``parent``.
 
-        Must be called under :meth:`write_lock`. Raises RefConflict if the branch moved,
-        LocalChangesError (changing nothing) if checked-out paths have local edits, and
-        SigningError (changing nothing) if git's config asks for signed commits and signing failed.
+        Must be called under :meth:`write_lock`. Raises RefConflict if the branch moved, and,
+        changing nothing: LocalChangesError if checked-out paths have local edits, GitLockHeld if
+        another program holds git's index lock, SigningError if git's config asks for signed
+        commits and signing failed, a StorageError (StorageFull, ReadOnlyStore) or
+        RepositoryError when the objects, the journal or the ref cannot be written. Once the ref
+        has moved the write stands: a checkout that cannot follow is left for the next command
+        (:attr:`pending`, a warning), never raised.
         """
         pygit2.settings.enable_fsync_gitdir(self.fsync)
-        sync = self._syncs_worktree()
-        touched = self._touched(parent, changes) if sync else []
-        if sync:
+        if not self._syncs_worktree():
+            oid = self._new_commit(parent, changes, message, when)
+            new = self._land(parent, oid, message)
+            self._maybe_pack()
+            return new
+        with self._index_lock() as lock:
+            touched = self._touched(parent, changes)
             self._check_clean(parent, touched)
-        tree_id = self._build(parent.tree, changes)
-        if tree_id is None:
-            tree_id = str(self.repo.TreeBuilder().write())
-        author, committer = self._signatures(when)
-        parents = [parent.commit_id] if parent.commit_id else []
-        oid = self._create_commit(author, committer, message, tree_id, parents)
-        return self._land(parent, oid, message, touched if sync else None)
+            oid = self._new_commit(parent, changes, message, when)
+            self._write_journal(touched)
+            new = self._land(parent, oid, message)  # the journal goes when the ref did not move
+
+            def sync() -> None:
+                self._sync_worktree(new, touched, lock)
+
+            self._bring_along(parent, new, touched, lock, sync)
+        self._maybe_pack()
+        return new
+
+    def _new_commit(
+        self, parent: Snapshot, changes: Mapping[str, bytes | None], message: str, when: datetime
+    ) -> str:
+        """Write the objects of a commit of ``changes`` on ``parent`` (no ref moves); its id."""
+        try:
+            tree_id = self._build(parent.tree, changes)
+            if tree_id is None:
+                tree_id = str(self.repo.TreeBuilder().write())
+            author, committer = self._signatures(when)
+            parents = [parent.commit_id] if parent.commit_id else []
+            oid = self._create_commit(author, committer, message, tree_id, parents)
+            if oid not in self.repo:  # libgit2 was seen to return the id of a commit that a
+                code = filesystem_errno(self.gitdir) or errno.EIO  # full disk kept it writing
+                raise OSError(code, "the commit object was not written")
+        except Exception as exc:
+            error = translate(exc, self.gitdir, "writing the commit", writing=True,
+                              advice=NOT_WRITTEN)  # fmt: skip
+            if error is None or error is exc:
+                raise
+            raise error from None
+        return oid
 
     def advance(self, old: Snapshot, new: str, message: str, *, checked: bool = False) -> Snapshot:
         """Move the branch from ``old`` to the commit ``new`` (any commit: sync's result).
 
         Must be called under :meth:`write_lock`. A checked-out work tree and index follow every
         path that differs between the two commits, as ``git merge --ff-only`` brings them (``git
-        read-tree -m -u``: C speed for the thousands of files a sync can bring); local edits in
-        the way raise LocalChangesError before anything moves (``checked``: the caller already
-        ran :meth:`check_advance`). Raises RefConflict if the branch moved.
+        read-tree -m -u`` on a private copy of the index, under git's index lock: C speed for the
+        thousands of files a sync can bring); local edits in the way raise LocalChangesError
+        before anything moves (``checked``: the caller already ran :meth:`check_advance`), as
+        GitLockHeld does when another program holds the index lock. Raises RefConflict if the
+        branch moved. Once the ref has moved, a checkout that cannot follow is left for the next
+        command, as in :meth:`commit`.
         """
         if not self._syncs_worktree():
-            self._move_ref(old, new, message)
+            self._land(old, new, message, outcome=NOT_MOVED)
             self._maybe_pack()
             return self.tip()
-        if not checked:
-            self.check_advance(old, new)
-        touched = self.paths_to_update(old, new) or []
-        self._write_journal(touched)
-        self._move_ref(old, new, message)
-        if old.commit_id is None or not self._read_tree(old.commit_id, new, dry_run=False):
-            self._sync_worktree(self.tip(), touched)  # what git could not do, the slow way
-        (self.gitdir / JOURNAL_NAME).unlink(missing_ok=True)
+        with self._index_lock(NOT_MOVED) as lock:
+            if not checked:
+                self._check_advance(old, new, lock)
+            touched = self.paths_to_update(old, new) or []
+            self._write_journal(touched)
+            tip = self._land(old, new, message, outcome=NOT_MOVED)  # (the journal too)
+
+            def sync() -> None:
+                if old.commit_id is not None and self._read_tree(
+                    old.commit_id, new, lock, dry_run=False
+                ):
+                    lock.commit()
+                else:  # what git could not do, the slow way
+                    self._sync_worktree(tip, touched, lock)
+
+            self._bring_along(old, tip, touched, lock, sync)
         self._maybe_pack()
         return self.tip()
 
     def check_advance(self, old: Snapshot, new: str) -> None:
         """Raise LocalChangesError when local edits in the work tree or index stand in the way of
-        moving the branch from ``old`` to ``new`` (nothing when the branch is not checked out)."""
+        moving the branch from ``old`` to ``new`` (nothing when the branch is not checked out),
+        GitLockHeld when another program holds git's index lock."""
         if not self._syncs_worktree():
             return
-        if old.commit_id is not None and self._read_tree(old.commit_id, new, dry_run=True):
+        with self._index_lock(NOT_MOVED) as lock:
+            self._check_advance(old, new, lock)
+
+    def _check_advance(self, old: Snapshot, new: str, lock: IndexLock) -> None:
+        if old.commit_id is not None and self._read_tree(old.commit_id, new, lock, dry_run=True):
             return
         touched = self.paths_to_update(old, new) or []
         self._check_clean(old, touched)  # names the paths; git's own refusal if it finds none
@@ -216,20 +314,23 @@ class GitRepo(WorktreeSync, RepoViews, RepoGraph, RepoRemote):
         return sorted({c.path for c in changes if gitlink not in (c.old_mode, c.new_mode)})
 
     def _land(
-        self, parent: Snapshot, oid: str, message: str, touched: list[str] | None
+        self, parent: Snapshot, oid: str, message: str, *, outcome: str = NOT_WRITTEN
     ) -> Snapshot:
-        """Move the branch from ``parent`` to ``oid`` and bring ``touched`` checked-out paths along."""
-        if touched is not None:
-            self._write_journal(touched)
-        self._move_ref(parent, oid, message)
-        new = self.tip()
-        if touched is not None:
-            self._sync_worktree(new, touched)
-            (self.gitdir / JOURNAL_NAME).unlink(missing_ok=True)
-        self._maybe_pack()
-        return new
+        """Move the branch from ``parent`` to ``oid`` (the write lands); the new tip. When the ref
+        did not move (RefConflict, a StorageError), a journal written for this move is removed:
+        there is nothing for the next command to finish."""
+        try:
+            self._move_ref(parent, oid, message, outcome)
+        except (GitsmError, RefConflict):
+            with contextlib.suppress(OSError):
+                (self.gitdir / JOURNAL_NAME).unlink(missing_ok=True)
+            raise
+        return self.tip()
 
-    def _move_ref(self, parent: Snapshot, oid: str, message: str) -> None:
+    def _move_ref(self, parent: Snapshot, oid: str, message: str, outcome: str) -> None:
+        """Compare-and-swap the branch from ``parent`` to ``oid``. RefConflict when it moved (or a
+        live git holds its lock), a StorageError when it cannot be written; either way it did not
+        move. Landed is landed: an error reported after the ref moved (the reflog) is ignored."""
         reflog = message.splitlines()[0] if message else "gitsm"
         try:
             if parent.commit_id is None:
@@ -239,7 +340,12 @@ class GitRepo(WorktreeSync, RepoViews, RepoGraph, RepoRemote):
             if ref is None or str(ref.target) != parent.commit_id:
                 raise RefConflict(self.ref)
             ref.set_target(oid, reflog)
-        except (pygit2.GitError, ValueError, OSError) as exc:  # a held ref lock is an OSError
+        except (pygit2.GitError, ValueError, OSError) as exc:
+            if self.ref_target(self.ref) == oid:
+                return
+            error = translate(exc, self.gitdir, f"moving branch {self.branch}", advice=outcome)
+            if errno_of(str(exc)) is not None and error is not None:
+                raise error from None  # a full or read-only disk: retrying cannot help
             if "lock" in str(exc).lower():
                 self._clear_stale(self.gitdir / f"{self.ref}.lock")
             raise RefConflict(self.ref) from None
@@ -250,7 +356,7 @@ class GitRepo(WorktreeSync, RepoViews, RepoGraph, RepoRemote):
         """Start ``git gc --auto`` in the background when loose objects pile up (as git estimates).
 
         Like git, estimate from ``objects/17`` against the repository's ``gc.auto`` (default 6700;
-        0 turns automatic packing off).
+        0 turns automatic packing off). Runs after a write landed: it never fails the write.
         """
         if not self.auto_pack:
             return
@@ -266,20 +372,9 @@ class GitRepo(WorktreeSync, RepoViews, RepoGraph, RepoRemote):
             return
         if loose <= (auto + 255) // 256 or shutil.which("git") is None:
             return
-        subprocess.Popen(
-            ["git", "--git-dir", str(self.gitdir), "gc", "--auto", "--quiet"],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            env=clean_git_env(),
-            start_new_session=True,
-        )
+        with contextlib.suppress(OSError):
+            start_git(["gc", "--auto", "--quiet"], git_dir=self.gitdir, capture=False, detach=True)
 
     def pack(self) -> None:
         """Pack the repository now (``git gc``), waiting for it to finish."""
-        subprocess.run(
-            ["git", "--git-dir", str(self.gitdir), "gc", "--quiet"],
-            check=True,
-            env=clean_git_env(),
-            capture_output=True,
-        )
+        run_git(["gc", "--quiet"], git_dir=self.gitdir, check=True)

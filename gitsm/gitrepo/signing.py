@@ -37,8 +37,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from gitsm.errors import SigningError, StoreError
+from gitsm.gitenv import git_env, run_git
 from gitsm.gitrepo.identity import CacheKey, cache_key
-from gitsm.gitrepo.snapshot import git_cli_env
 
 CONFIG_KEYS = (
     "commit.gpgsign",
@@ -145,15 +145,11 @@ def from_entries(entries: ConfigEntries, base: Path) -> SigningConfig:
 
 def _ask_git(gitdir: Path) -> ConfigEntries | None:
     """The signing keys of every config source, as ``git config`` reads them; None without git."""
-    env = git_cli_env()
-    if shutil.which("git", path=env.get("PATH")) is None:
+    if shutil.which("git") is None:
         return None
-    args = ["git", "--git-dir", str(gitdir), "config", "-z", "--get-regexp", _REGEXP]
     try:
-        proc = subprocess.run(
-            args, env=env, cwd=str(gitdir), stdin=subprocess.DEVNULL, capture_output=True,
-            timeout=GIT_CONFIG_TIMEOUT, check=False,
-        )  # fmt: skip
+        proc = run_git(["config", "-z", "--get-regexp", _REGEXP], git_dir=gitdir, cwd=gitdir,
+                       timeout=GIT_CONFIG_TIMEOUT)  # fmt: skip
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise StoreError(
             f"git config did not answer ({type(exc).__name__}), so gitsm cannot tell whether "
@@ -251,7 +247,7 @@ def _run(args: list[str], content: bytes | None, cwd: Path, what: str) -> tuple[
     try:
         proc = subprocess.run(
             args, input=content, stdin=None if content is not None else subprocess.DEVNULL,
-            capture_output=True, env=git_cli_env(), cwd=str(cwd), check=False,
+            capture_output=True, env=git_env(), cwd=str(cwd), check=False,
         )  # fmt: skip
     except OSError as exc:
         raise SigningError(

@@ -9,10 +9,10 @@ from typing import cast
 
 import pygit2
 
-from gitsm.gitenv import REDIRECTING_GIT_VARS, clean_git_env, git_cli_env
+from gitsm.gitrepo.failures import translating
+from gitsm.gitrepo.loose import check
 
-__all__ = ["REDIRECTING_GIT_VARS", "CommitInfo", "RefConflict", "Snapshot", "TreeFile",
-           "clean_git_env", "conflicted_paths", "git_cli_env"]  # fmt: skip
+__all__ = ["CommitInfo", "RefConflict", "Snapshot", "TreeFile", "conflicted_paths"]
 
 _TREE = pygit2.enums.ObjectType.TREE
 _BLOB = pygit2.enums.ObjectType.BLOB
@@ -48,6 +48,7 @@ class TreeFile:
     oid: str
 
 
+@translating
 @dataclass(frozen=True)
 class Snapshot:
     """A read-only view of the tree at one commit of the store's branch."""
@@ -58,12 +59,22 @@ class Snapshot:
     commit_time: datetime | None
 
     def _obj(self, path: str) -> pygit2.Object | None:
-        if self.tree is None:
-            return None
-        try:
-            return self.tree[path]
-        except KeyError:
-            return None
+        """The object at ``path``, every object on the way vetted (see :mod:`.loose`)."""
+        node: pygit2.Object | None = self.tree
+        for part in path.split("/"):
+            if node is None or node.type != _TREE:
+                return None
+            try:
+                node = cast(pygit2.Tree, node)[part]
+            except KeyError:
+                return None
+            check(self.repo, node.id)
+        return node
+
+    def _load(self, oid: pygit2.Oid) -> pygit2.Object:
+        """The object ``oid``, vetted first."""
+        check(self.repo, oid)
+        return self.repo[oid]
 
     def read(self, path: str) -> bytes | None:
         """The content of the file at ``path``, or None if there is no file there."""
@@ -103,7 +114,7 @@ class Snapshot:
             for e in tree:
                 if e.type == _TREE:
                     if e.name != skip:
-                        stack.append((f"{path}/{e.name}", cast(pygit2.Tree, self.repo[e.id])))
+                        stack.append((f"{path}/{e.name}", cast(pygit2.Tree, self._load(e.id))))
                 elif e.name == entry:
                     yield path, self._tree_file(f"{path}/{e.name}", e, max_bytes)
 
@@ -114,7 +125,7 @@ class Snapshot:
         size = int(self.repo.odb.read_header(obj.id)[1])  # the size without reading the blob
         if mode != _REGULAR or size > max_bytes:
             return TreeFile(path, mode, size, None, oid)
-        return TreeFile(path, mode, size, bytes(cast(pygit2.Blob, self.repo[obj.id]).data), oid)
+        return TreeFile(path, mode, size, bytes(cast(pygit2.Blob, self._load(obj.id)).data), oid)
 
     def file(self, path: str, max_bytes: int) -> TreeFile | None:
         """The non-directory entry at ``path`` (None when there is none), its content read only
@@ -139,7 +150,7 @@ class Snapshot:
             for e in tree:
                 sub = f"{base}/{e.name}"
                 if e.type == _TREE:
-                    stack.append((sub, cast(pygit2.Tree, self.repo[e.id])))
+                    stack.append((sub, cast(pygit2.Tree, self._load(e.id))))
                 else:
                     out.append((sub, int(e.filemode)))
         return out
@@ -158,7 +169,7 @@ class Snapshot:
         item = self.blob_entry(path)
         if item is None:
             return None
-        return int(item.filemode), bytes(cast(pygit2.Blob, self.repo[item.id]).data)
+        return int(item.filemode), bytes(cast(pygit2.Blob, self._load(item.id)).data)
 
     def blob_id(self, path: str) -> str | None:
         """The blob id at ``path``, or None."""

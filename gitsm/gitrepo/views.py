@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import subprocess
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -12,12 +11,15 @@ from typing import cast
 import pygit2
 
 from gitsm.errors import StoreError
+from gitsm.gitenv import run_git
 from gitsm.gitrepo.base import RepoBase
-from gitsm.gitrepo.snapshot import CommitInfo, Snapshot, clean_git_env, conflicted_paths
+from gitsm.gitrepo.failures import translating
+from gitsm.gitrepo.snapshot import CommitInfo, Snapshot, conflicted_paths
 
 GITLINK_MODE = 0o160000
 
 
+@translating
 class RepoViews(RepoBase):
     """Snapshots of any revision or of the index, and walks over the branch's history."""
 
@@ -111,15 +113,9 @@ class RepoViews(RepoBase):
         if self.workdir is None and index_file is None:
             raise StoreError(f"{self.gitdir} is a bare repository: it has no staged changes.")
         base = self.head_snapshot().commit_id or str(self.repo.TreeBuilder().write())
-        env = clean_git_env()
-        if index_file:
-            env["GIT_INDEX_FILE"] = index_file
-        git = ["git", "--git-dir", str(self.gitdir)]
-        if self.workdir is not None:
-            git += ["--work-tree", str(self.workdir)]
-        proc = subprocess.run(
-            [*git, "diff-index", "--cached", "--no-renames", "-z", base, "--"],
-            env=env, capture_output=True, check=False,
+        proc = run_git(
+            ["diff-index", "--cached", "--no-renames", "-z", base, "--"],
+            git_dir=self.gitdir, work_tree=self.workdir, index_file=index_file or None,
         )  # fmt: skip
         if proc.returncode != 0:
             raise StoreError(f"git diff-index failed: {proc.stderr.decode(errors='replace')}")

@@ -1,28 +1,45 @@
 """Keeping a checked-out work tree and index in step with the commits gitsm makes.
 
 No write starts while a merge, rebase, cherry-pick or revert is in progress in the checkout, or
-while its index holds unmerged (conflict) entries (MergeInProgressError, nothing written). The
-touched paths are checked clean against the old tip before a commit (local edits abort with
-LocalChangesError, nothing written). A journal written before the ref moves lists them, so that the
-next writer can finish a sync that a crash interrupted.
+while its index holds unmerged (conflict) entries (MergeInProgressError, nothing written). A write
+that must bring the checkout along takes git's index lock first (:mod:`.indexlock`; a lock held by
+another program fails it, nothing written), then checks the touched paths clean against the old
+tip (local edits abort with LocalChangesError, nothing written). A journal written before the ref
+moves lists them, so that the next writer can finish a sync that a crash, a full disk or a
+read-only work tree interrupted; work-tree files are written to a temporary name and renamed, so
+none is ever left half-written, and the new index goes through the lock.
+
+When bringing the checkout along fails after the ref moved, the write has landed: the index is left
+as it was (the lock is given up), nothing half-written stays, the journal stays, and a warning on
+the ``gitsm.worktree`` logger (and :attr:`WorktreeSync.pending`) says what landed and what is
+left; the next gitsm command finishes it.
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
+import logging
 import os
 import stat
-import subprocess
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import pygit2
 
-from gitsm.errors import LocalChangesError, MergeInProgressError
+from gitsm.errors import GitsmError, LocalChangesError, MergeInProgressError, storage_error
+from gitsm.gitenv import run_git
 from gitsm.gitrepo.base import RepoBase
-from gitsm.gitrepo.snapshot import Snapshot, conflicted_paths, git_cli_env
+from gitsm.gitrepo.failures import errno_of
+from gitsm.gitrepo.indexlock import IndexLock
+from gitsm.gitrepo.snapshot import Snapshot, conflicted_paths
 
 JOURNAL_NAME = "gitsm-worktree.json"
+INDEX_LOCK_WAIT = 1.0
+"""How long a write waits for another program's ``index.lock`` to go (a git command that is
+running finishes in milliseconds; one waiting for its editor holds it for minutes)."""
+log = logging.getLogger("gitsm.worktree")
 _LINK = int(pygit2.enums.FileMode.LINK)
 _EXECUTABLE = int(pygit2.enums.FileMode.BLOB_EXECUTABLE)
 
@@ -136,46 +153,79 @@ class WorktreeSync(RepoBase):
         mode = _lmode(os.path.join(current, last))
         return mode is not None and not stat.S_ISREG(mode)
 
-    def _read_tree(self, old: str, new: str, *, dry_run: bool) -> bool:
-        """``git read-tree -m -u old new``: bring the index and work tree from ``old`` to ``new``
-        as a fast-forward does, keeping local changes to other paths; with ``dry_run``, refresh
-        the index's file stat data (as ``git merge`` does first) and only check that it would
-        succeed. False when git refused (or is missing)."""
+    def _read_tree(self, old: str, new: str, lock: IndexLock, *, dry_run: bool) -> bool:
+        """``git read-tree -m -u old new`` on the lock's working index: bring it and the work tree
+        from ``old`` to ``new`` as a fast-forward does, keeping local changes to other paths; with
+        ``dry_run``, refresh the index's file stat data (as ``git merge`` does first) and only
+        check that it would succeed. False when git refused (or is missing)."""
         assert self.workdir is not None
-        git = ["git", "--git-dir", str(self.gitdir), "--work-tree", str(self.workdir)]
+        if dry_run or not lock.work.exists():
+            lock.working_index()  # a fresh copy; the run proper uses the one the check refreshed
         steps = [["update-index", "-q", "--refresh"]] if dry_run else []  # as git merge does
         steps.append(["read-tree", "-m", "-u", *(["-n"] if dry_run else []), old, new])
         for step in steps:  # a refresh reports modified files by its status: read-tree decides
             try:
-                done = subprocess.run([*git, *step], env=git_cli_env(), capture_output=True,
-                                      check=False, stdin=subprocess.DEVNULL, cwd=self.workdir)  # fmt: skip
+                done = run_git(step, git_dir=self.gitdir, work_tree=self.workdir,
+                               index_file=lock.work, cwd=self.workdir)  # fmt: skip
             except OSError:
                 return False
         return done.returncode == 0
 
-    def _write_journal(self, paths: list[str]) -> None:
-        tmp = self.gitdir / (JOURNAL_NAME + ".tmp")
-        tmp.write_text(json.dumps({"paths": paths}))
-        os.replace(tmp, self.gitdir / JOURNAL_NAME)
+    def _index_lock(self, outcome: str = "nothing was written") -> IndexLock:
+        """git's index lock of this checkout (:mod:`.indexlock`); GitLockHeld or a StorageError,
+        ending with ``outcome``, when it cannot be taken."""
+        assert self.workdir is not None
+        try:
+            return IndexLock.acquire(
+                self.gitdir, self.workdir, fsync=self.fsync, wait=INDEX_LOCK_WAIT, outcome=outcome
+            )
+        except OSError as exc:
+            raise storage_error(exc, f"taking git's index lock in {self.gitdir}", outcome) from None
 
-    def _sync_worktree(self, snap: Snapshot, paths: list[str]) -> None:
+    def _write_journal(self, paths: list[str]) -> None:
+        """Name the paths a sync must bring along, before the ref moves (a StorageError, nothing
+        left behind, when it cannot be written)."""
+        tmp = self.gitdir / (JOURNAL_NAME + ".tmp")
+        try:
+            tmp.write_text(json.dumps({"paths": paths}))
+            os.replace(tmp, self.gitdir / JOURNAL_NAME)
+        except OSError as exc:
+            tmp.unlink(missing_ok=True)
+            raise storage_error(exc, f"writing the journal {tmp}", "nothing was written") from None
+
+    def _sync_worktree(self, snap: Snapshot, paths: list[str], lock: IndexLock) -> None:
+        """Bring ``paths`` of the work tree and the index to ``snap``; the index is written through
+        ``lock`` and committed. On failure no temporary file stays and the index is unchanged."""
         assert self.workdir is not None
         index = self.repo.index
         index.read(False)
-        for path in paths:
-            file = self.workdir / path
-            entry = snap.entry(path)
-            if entry is None:
-                if file.is_symlink() or file.is_file():
-                    file.unlink()
-                if path in index:
-                    index.remove(path)
-                self._prune_dirs(file.parent)
-                continue
-            mode, data = entry
-            file.parent.mkdir(parents=True, exist_ok=True)
-            tmp = file.with_name(file.name + ".gitsm-tmp")
-            tmp.unlink(missing_ok=True)
+        try:
+            work = lock.working_index()
+            for path in paths:
+                file = self.workdir / path
+                entry = snap.entry(path)
+                if entry is None:
+                    if file.is_symlink() or file.is_file():
+                        file.unlink()
+                    if path in work:
+                        work.remove(path)
+                    self._prune_dirs(file.parent)
+                    continue
+                self._place(file, *entry)
+                index.add(path)
+                lock.copy_entry(index, work, path)
+            work.write()
+            lock.commit()
+        finally:
+            index.read(True)  # drop what was staged in memory only; read what is on disk
+
+    @staticmethod
+    def _place(file: Path, mode: int, data: bytes) -> None:
+        """Write ``file`` through a temporary name, renamed into place; removed on failure."""
+        file.parent.mkdir(parents=True, exist_ok=True)
+        tmp = file.with_name(file.name + ".gitsm-tmp")
+        tmp.unlink(missing_ok=True)
+        try:
             if mode == _LINK:
                 os.symlink(os.fsdecode(data), tmp)
             else:
@@ -183,8 +233,10 @@ class WorktreeSync(RepoBase):
                 if mode == _EXECUTABLE:
                     tmp.chmod(tmp.stat().st_mode | ((tmp.stat().st_mode & 0o444) >> 2))
             os.replace(tmp, file)
-            index.add(path)
-        index.write()
+        except BaseException:
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+            raise
 
     def _prune_dirs(self, directory: Path) -> None:
         assert self.workdir is not None
@@ -194,3 +246,67 @@ class WorktreeSync(RepoBase):
             except OSError:
                 return
             directory = directory.parent
+
+    # -- after the ref moved -------------------------------------------------------------------
+
+    pending: str | None = None
+    """Why the checkout is behind the branch after a write that landed (None when it is not)."""
+
+    def _bring_along(
+        self, old: Snapshot, new: Snapshot, touched: list[str], lock: IndexLock,
+        sync: Callable[[], None],
+    ) -> None:  # fmt: skip
+        """Run ``sync`` (the ref has moved: the write landed) and remove the journal. A failure is
+        not raised: the checkout is left consistent (index as it was, nothing half-written), the
+        journal stays for the next gitsm command, and a warning says what is left."""
+        try:
+            sync()
+        except Exception as exc:
+            lock.release()
+            self._scrub(old, new, touched)
+            self.pending = self._behind(new, exc)
+            log.warning("%s", self.pending)
+            return
+        with contextlib.suppress(OSError):
+            (self.gitdir / JOURNAL_NAME).unlink(missing_ok=True)
+        self.pending = None
+
+    def _scrub(self, old: Snapshot, new: Snapshot, touched: list[str]) -> None:
+        """Remove what a failed sync left half-written: a touched file that is neither its old
+        nor its new version (git writes files in place; both versions are in the repository)."""
+        assert self.workdir is not None
+        for path in touched:
+            file = self.workdir / path
+            with contextlib.suppress(OSError):
+                if not file.is_file() or file.is_symlink():
+                    continue
+                have = str(pygit2.hashfile(str(file)))
+                if have not in (old.blob_id(path), new.blob_id(path)):
+                    file.unlink()
+
+    def _behind(self, new: Snapshot, exc: BaseException) -> str:
+        """The warning of a write that landed while its checkout could not follow."""
+        assert self.workdir is not None and new.commit_id is not None
+        where = self.workdir
+        code = getattr(exc, "errno", None)
+        if isinstance(exc, GitsmError):
+            reason = exc.message
+        elif isinstance(exc, OSError) and code is not None:
+            reason = f"{exc.strerror}" + (f" ({exc.filename})" if exc.filename else "") + "."
+        elif isinstance(exc, OSError | pygit2.GitError):
+            reason, code = f"{exc}.", errno_of(str(exc))
+        else:
+            reason = f"{type(exc).__name__}."
+        fix = {
+            errno.ENOSPC: "Free space on that disk",
+            errno.EDQUOT: "Free space on that disk (or raise the quota)",
+            errno.EROFS: f"Make {where} writable",
+            errno.EACCES: f"Make {where} writable",
+        }.get(code if isinstance(code, int) else -1, "Fix that")
+        return (
+            f"the write landed: commit {new.commit_id[:12]} is on branch {self.branch}. Only the "
+            f"work tree and index of {where} could not be brought up to date: {reason} {fix}; "
+            "the next gitsm command run there finishes it (the paths are listed in "
+            f"{self.gitdir / JOURNAL_NAME}). Until then 'git status' shows the write undone: do "
+            "not commit in that checkout before it is finished. Do not repeat the write."
+        )

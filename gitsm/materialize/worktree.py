@@ -11,18 +11,13 @@ directory.
 from __future__ import annotations
 
 import os
-import subprocess
 from collections.abc import Sequence
 from pathlib import Path
 
+from gitsm.gitenv import run_git
 from gitsm.materialize.errors import MaterializeError
 
 SHOWN = 10
-
-
-def _git_env() -> dict[str, str]:
-    """The environment for git, without GIT_* variables that would point it elsewhere."""
-    return {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
 
 
 def real_dir(directory: str) -> Path:
@@ -63,11 +58,11 @@ class _Finder:
 
 def _ignored(top: Path, relative: list[str]) -> tuple[set[str], str | None]:
     """The paths (relative to ``top``) that git ignores there, and git's error if it failed."""
-    proc = subprocess.run(
-        ["git", "check-ignore", "-z", "--stdin"],
-        cwd=top, input=b"".join(p.encode() + b"\0" for p in relative),
-        capture_output=True, env=_git_env(),
-    )  # fmt: skip
+    try:
+        proc = run_git(["check-ignore", "-z", "--stdin"], cwd=top,
+                       input=b"".join(p.encode() + b"\0" for p in relative))  # fmt: skip
+    except OSError as exc:
+        return set(), f"git could not run ({exc.strerror or exc})"
     if proc.returncode not in (0, 1):
         return set(), proc.stderr.decode(errors="replace").strip() or f"exit {proc.returncode}"
     return {p.decode() for p in proc.stdout.split(b"\0") if p}, None

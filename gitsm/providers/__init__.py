@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from gitsm.providers.age import AgeProvider
 from gitsm.providers.awskms import AwsKmsProvider
-from gitsm.providers.base import KeyProvider, KeyUnavailable
+from gitsm.providers.base import KeyProvider, KeySourceUnusable, KeyUnavailable
 from gitsm.providers.local import LocalProvider
 
 PROVIDERS: dict[str, type[KeyProvider]] = {
@@ -18,6 +18,7 @@ __all__ = [
     "AgeProvider",
     "AwsKmsProvider",
     "KeyProvider",
+    "KeySourceUnusable",
     "KeyUnavailable",
     "LocalProvider",
 ]

@@ -33,7 +33,13 @@ from pyrage import x25519
 
 from gitsm.providers import agefile
 from gitsm.providers.agefile import ARMOR_BEGIN, bech32_bytes
-from gitsm.providers.base import KeyProvider, KeyUnavailable, b64decode_strict, b64encode
+from gitsm.providers.base import (
+    KeyProvider,
+    KeySourceUnusable,
+    KeyUnavailable,
+    b64decode_strict,
+    b64encode,
+)
 
 ENV_IDENTITY_FILE = "GITSM_AGE_IDENTITY_FILE"
 ENV_KEY = "GITSM_AGE_KEY"
@@ -90,20 +96,22 @@ class AgeProvider(KeyProvider):
             if not line or line.startswith("#"):
                 continue
             if line.startswith(ARMOR_BEGIN) or line.startswith("age-encryption.org/"):
-                raise KeyUnavailable(
+                raise KeySourceUnusable(
                     f"{where} is an encrypted (passphrase-protected) identity file, which gitsm "
                     "cannot use; decrypt it to a private file first"
                 )
             if not line.upper().startswith(_IDENTITY_PREFIX):
-                raise KeyUnavailable(
+                raise KeySourceUnusable(
                     f"line {number} of {where} is not an age X25519 identity "
-                    f"({_IDENTITY_PREFIX}...); plugin and SSH identities are not supported"
+                    f"({_IDENTITY_PREFIX}...); plugin and SSH identities are not supported. "
+                    f"Fix it (age-keygen makes identities) or unset the variable"
                 )
             try:
                 out.append(x25519.Identity.from_str(line.upper()))
             except Exception:  # pyrage.IdentityError; never echo the line
-                raise KeyUnavailable(
-                    f"line {number} of {where} is not a valid age identity"
+                raise KeySourceUnusable(
+                    f"line {number} of {where} is not a valid age identity. Fix it (age-keygen "
+                    "makes identities) or unset the variable"
                 ) from None
         return out
 
@@ -118,7 +126,10 @@ class AgeProvider(KeyProvider):
                     text = Path(self.identity_file).read_text(encoding="utf-8")
                 except (OSError, UnicodeDecodeError) as exc:
                     reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
-                    raise KeyUnavailable(f"cannot read {where}: {reason}") from None
+                    raise KeySourceUnusable(
+                        f"cannot read {where} ({reason}). Point {ENV_IDENTITY_FILE} at a "
+                        f"readable age identity file, or unset it"
+                    ) from None
                 found += self._parse(text, where)
             if self._env_key.strip():
                 found += self._parse(re.sub(r"[\s,]+", "\n", self._env_key), ENV_KEY)

@@ -20,7 +20,13 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from gitsm.providers.base import KeyProvider, KeyUnavailable, b64decode_strict, b64encode
+from gitsm.providers.base import (
+    KeyProvider,
+    KeySourceUnusable,
+    KeyUnavailable,
+    b64decode_strict,
+    b64encode,
+)
 
 _ARN = re.compile(
     r"arn:aws(?:-[a-z]+)*:kms:(?P<region>[a-z]{2}(?:-[a-z]+)+-\d+):\d{12}:"
@@ -101,8 +107,9 @@ class AwsKmsProvider(KeyProvider):
                     config = importlib.import_module("botocore.config")
                     self._errors = importlib.import_module("botocore.exceptions")
                 except ImportError:
-                    raise KeyUnavailable(
-                        "the aws-kms provider needs boto3; install it with pip install 'gitsm[aws]'"
+                    raise KeySourceUnusable(
+                        "the aws-kms provider needs boto3, which is not installed: install it "
+                        "with pip install 'gitsm[aws]'"
                     ) from None
                 client = _new_client(
                     boto3,

@@ -21,6 +21,12 @@ class KeyUnavailable(Exception):
     """A provider cannot wrap or unwrap with a key; the message says why, never key material."""
 
 
+class KeySourceUnusable(KeyUnavailable):
+    """Where a provider takes its keys from is unusable (a malformed ``GITSM_LOCAL_KEYS``, an
+    unreadable identity file or key ring): an environment fault, not a key that is not held. The
+    message names the source and what to do."""
+
+
 class KeyProvider(ABC):
     """Wraps and unwraps data keys for the key ids it owns."""
 

@@ -26,6 +26,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from gitsm.providers.base import (
     KeyProvider,
+    KeySourceUnusable,
     KeyUnavailable,
     b64decode_strict,
     b64encode,
@@ -104,17 +105,19 @@ class LocalProvider(KeyProvider):
         self.key_dir = (home or gitsm_home(env)) / "keys"
         self._env_keys: dict[str, bytes] = {}
         self._cache: dict[str, bytes] = {}
-        for entry in re.split(r"[\s,]+", env.get(ENV_KEYS, "").strip()):
-            if not entry:
-                continue
+        entries = [e for e in re.split(r"[\s,]+", env.get(ENV_KEYS, "").strip()) if e]
+        for number, entry in enumerate(entries, start=1):
             key_id, _, material = entry.partition(":")
             try:
                 key = b64decode_strict(material)
             except ValueError:
                 key = b""
-            if len(key) != 32:
-                raise KeyUnavailable(
-                    f"{ENV_KEYS} entry for key {key_id!r} is not '<key-id>:<base64 of 32 bytes>'."
+            if len(key) != 32 or not _KEY_ID.fullmatch(key_id):
+                named = f" (key {key_id})" if _KEY_ID.fullmatch(key_id) else ""  # never material
+                raise KeySourceUnusable(
+                    f"{ENV_KEYS} is malformed: entry {number} of {len(entries)}{named} is not "
+                    "'<key-id>:<base64 of 32 bytes>'. Set it to the entries 'gitsm keys "
+                    f"export-key KEY_ID' prints (separated by commas or spaces), or unset {ENV_KEYS}"
                 )
             self._env_keys[key_id] = key
 
@@ -132,17 +135,32 @@ class LocalProvider(KeyProvider):
 
         Missing directories are created 0700 whatever the umask; existing ones keep their mode,
         with a warning (logged) when other users can reach the keys through them."""
-        created = private_dirs(self.key_dir)
-        for problem in exposure(self.key_dir, created):
-            log.warning("gitsm: warning: %s", problem)
         key_id = str(uuid.uuid4())
-        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
-        fd = os.open(self._path(key_id), flags, KEY_MODE)
-        os.fchmod(fd, KEY_MODE)  # whatever the umask
-        with os.fdopen(fd, "w") as fh:
-            fh.write(b64encode(AESGCM.generate_key(bit_length=256)) + "\n")
-            fh.flush()
-            os.fsync(fh.fileno())
+        path = self._path(key_id)
+        try:
+            created = private_dirs(self.key_dir)
+            for problem in exposure(self.key_dir, created):
+                log.warning("gitsm: warning: %s", problem)
+            flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+            fd = os.open(path, flags, KEY_MODE)
+        except OSError as exc:
+            raise KeySourceUnusable(
+                f"cannot create a key in the key ring {self.key_dir} ({exc.strerror}). Make it "
+                "writable (or free space there), or point GITSM_HOME at a private directory that "
+                "is; no key was made"
+            ) from None
+        try:
+            os.fchmod(fd, KEY_MODE)  # whatever the umask
+            with os.fdopen(fd, "w") as fh:
+                fh.write(b64encode(AESGCM.generate_key(bit_length=256)) + "\n")
+                fh.flush()
+                os.fsync(fh.fileno())
+        except OSError as exc:
+            path.unlink(missing_ok=True)  # never a key file that holds half a key
+            raise KeySourceUnusable(
+                f"cannot write a key into the key ring {self.key_dir} ({exc.strerror}). Free "
+                "space there (or point GITSM_HOME elsewhere); no key was made"
+            ) from None
         return key_id
 
     def export_key(self, key_id: str) -> str:
@@ -161,10 +179,18 @@ class LocalProvider(KeyProvider):
             raise KeyUnavailable(
                 f"local key {key_id} is not in {self.key_dir} nor in {ENV_KEYS}"
             ) from None
-        except (OSError, ValueError) as exc:
-            raise KeyUnavailable(f"local key file {path} is unreadable: {exc}") from None
+        except OSError as exc:
+            raise KeySourceUnusable(
+                f"the local key file {path} cannot be read ({exc.strerror}). Fix its owner and "
+                "permissions (0600, yours), or restore it from your backup of the key ring"
+            ) from None
+        except ValueError:
+            key = b""
         if len(key) != 32:
-            raise KeyUnavailable(f"local key file {path} does not hold a 256-bit key")
+            raise KeySourceUnusable(
+                f"the local key file {path} does not hold a 256-bit key in base64 (damaged?). "
+                "Restore it from your backup of the key ring"
+            )
         self._cache[key_id] = key
         return key
 

@@ -136,6 +136,7 @@ class StoreCore:
         ARNs it accepts as SecretId (the config itself is not changed).
         """
         repo = GitRepo.open(path, branch=branch, fsync=_fsync_default() if fsync is None else fsync)
+        repo.finish_pending()  # a write that landed left its checkout behind: catch it up
         store = cls(repo, keys, clock, region)
         store.config()  # fail early and clearly when this is not a store
         return store

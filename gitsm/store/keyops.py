@@ -96,9 +96,7 @@ class KeyOps(StoreCore):
 
     def create_local_key(self) -> str:
         """Create a local key in this machine's key ring (no commit); return its id."""
-        local = self.keys.provider(LocalProvider.name)
-        assert isinstance(local, LocalProvider)
-        return local.create_key()
+        return self.keys.create_local_key()
 
     def _info(self, r: Recipient) -> RecipientInfo:
         try:
@@ -112,8 +110,7 @@ class KeyOps(StoreCore):
         return KeyAlias(alias, [self._info(r) for r in recips], alias == config.default_kms_key_id)
 
     def _local_key_ids(self) -> list[str]:
-        local = self.keys.provider(LocalProvider.name)
-        assert isinstance(local, LocalProvider)
+        local = self.keys.local()
         ids = {
             entry.partition(":")[0]
             for entry in re.split(r"[\s,]+", self.keys.env.get(ENV_KEYS, "").strip())

@@ -122,9 +122,11 @@ def test_exit_codes_and_no_value_in_errors(store: Path, tmp_path: Path) -> None:
     )
     lock = store / ".git" / "gitsm.lock"
     lock.unlink(missing_ok=True)
-    lock.mkdir()  # an environment nobody planned for (the lock file is a directory): exit 255
+    lock.mkdir()  # an environment nobody planned for (the lock file is a directory): exit 253
     done = run_gitsm([*repo, "put-secret-value", "--secret-id", "e", "--secret-string", SECRET])
-    assert done.returncode == 255
+    assert done.returncode == 253, done.stderr
+    assert b"Is a directory" in done.stderr and str(lock).encode() in done.stderr
+    assert b"Nothing was written." in done.stderr
     assert b"EXAMPLE-PASSWORD" not in done.stderr and b"Traceback" not in done.stderr
 
 

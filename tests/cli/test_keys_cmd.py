@@ -252,8 +252,9 @@ def test_a_malformed_key_source_is_an_environment_failure(
     monkeypatch.setenv("GITSM_LOCAL_KEYS", "not-an-entry")
     for args in (["keys", "list"], ["keys", "create-key"]):
         result = cli(*args)
-        fails(result, 253, "GITSM_LOCAL_KEYS entry for key 'not-an-entry'")
+        fails(result, 253, "GITSM_LOCAL_KEYS is malformed: entry 1 of 1 is not")
         assert "Internal error" not in result.stderr
+        assert "not-an-entry" not in result.stderr  # an entry may be key material: never shown
 
 
 # -- the default key -----------------------------------------------------------------------------
