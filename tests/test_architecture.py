@@ -35,7 +35,7 @@ LAYERS: list[list[str]] = [
     ["sigformat", "sigverify"],
     ["verify", "verifyfiles", "leaks", "hookinstall"],
     ["opcheck", "rangecheck", "signatures", "rotationcheck"],
-    ["materialize", "rotation"],
+    ["materialize", "rotation", "serve"],
     ["cli"],
 ]  # fmt: skip
 """Layer by layer, lowest first: the first name after ``gitsm.`` of each module."""
