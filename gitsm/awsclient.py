@@ -37,7 +37,7 @@ def _operation(
 
     The parameters are checked against ``name``'s input shape in :mod:`gitsm.apimodel` (from
     botocore's model); ``allowed`` and ``required`` name the members only for an operation the
-    model does not hold yet (regenerate it with ``tests/cli/gen_awsmodel.py``).
+    model does not hold yet (add it to ``tests/gen_apimodel.py`` and regenerate the model).
     """
     shape = apimodel.OPERATIONS.get(name) or _fallback_shape(allowed or set(), required or set())
 
