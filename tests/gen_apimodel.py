@@ -47,8 +47,8 @@ ACCESS: dict[str, str] = {
     "StopReplicationToReplica": WRITE,
 }
 """Every operation ``gitsm.client`` serves, in the model's order: a read changes nothing, a write
-may change the store (the replication writes are refused, as AWS's access level still counts them
-writes: a caller allowed only reads is refused them before they run)."""
+may change the store (gitsm refuses the replication ones; they stay writes, as AWS counts them).
+Which permission a caller needs is the server policy's business, not this table's."""
 
 CLI_MEMBERS: dict[str, list[str]] = {
     "CreateSecret": ["Name", "ClientRequestToken", "Description", "KmsKeyId", "SecretBinary",
