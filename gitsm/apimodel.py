@@ -10,6 +10,9 @@ stale. Pure data.
   for a list, ``key`` and ``value`` for a map: what botocore's parameter validation reads
   (:mod:`gitsm.paramcheck`), and what a wire decoder reads.
 - ``ERRORS``: the service's error shapes (the classes of a boto3 client's ``exceptions``).
+- ``SERVICE``: the service's protocol metadata (``targetPrefix``: a request's ``X-Amz-Target`` is
+  ``<targetPrefix>.<Operation>``; ``jsonVersion``: its content type is
+  ``application/x-amz-json-<jsonVersion>``; ``signingName``: SigV4's service name...).
 - ``ACCESS``: the operations gitsm serves, each ``"read"`` (changes nothing) or ``"write"`` (may
   change the store); ``READS`` and ``WRITES`` split it.
 - ``OUTPUT_TIMESTAMPS_BLOBS``: per operation, the output members that are timestamps or blobs, as a
@@ -55,6 +58,7 @@ OPERATIONS: dict[str, dict[str, Any]] = {
     'StopReplicationToReplica': {'type': 'structure', 'members': {'SecretId': {'type': 'string', 'min': 1}}, 'required': ['SecretId']},
 }
 ERRORS: list[str] = ['DecryptionFailure', 'EncryptionFailure', 'InternalServiceError', 'InvalidNextTokenException', 'InvalidParameterException', 'InvalidRequestException', 'LimitExceededException', 'MalformedPolicyDocumentException', 'PreconditionNotMetException', 'PublicPolicyException', 'ResourceExistsException', 'ResourceNotFoundException']
+SERVICE: dict[str, str] = {'apiVersion': '2017-10-17', 'endpointPrefix': 'secretsmanager', 'jsonVersion': '1.1', 'protocol': 'json', 'signingName': 'secretsmanager', 'targetPrefix': 'secretsmanager'}
 ACCESS: dict[str, Literal["read", "write"]] = {
     'CreateSecret': 'write',
     'UpdateSecret': 'write',

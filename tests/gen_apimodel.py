@@ -92,6 +92,10 @@ CLIENT_ONLY: dict[str, list[str]] = {
 """Members the client accepts only to refuse them with a service error (replication: see
 docs/SEMANTICS.md), as AWS would receive them, instead of a ParamValidationError. No CLI options."""
 
+SERVICE_KEYS = ("apiVersion", "endpointPrefix", "jsonVersion", "protocol", "signingName",
+                "targetPrefix")  # fmt: skip
+"""The service metadata a server of the API needs."""
+
 TARGET = Path(__file__).resolve().parents[1] / "gitsm" / "apimodel.py"
 
 HEADER = '''\
@@ -107,6 +111,9 @@ stale. Pure data.
   for a list, ``key`` and ``value`` for a map: what botocore's parameter validation reads
   (:mod:`gitsm.paramcheck`), and what a wire decoder reads.
 - ``ERRORS``: the service's error shapes (the classes of a boto3 client's ``exceptions``).
+- ``SERVICE``: the service's protocol metadata (``targetPrefix``: a request's ``X-Amz-Target`` is
+  ``<targetPrefix>.<Operation>``; ``jsonVersion``: its content type is
+  ``application/x-amz-json-<jsonVersion>``; ``signingName``: SigV4's service name...).
 - ``ACCESS``: the operations gitsm serves, each ``"read"`` (changes nothing) or ``"write"`` (may
   change the store); ``READS`` and ``WRITES`` split it.
 - ``OUTPUT_TIMESTAMPS_BLOBS``: per operation, the output members that are timestamps or blobs, as a
@@ -252,10 +259,12 @@ def build() -> dict[str, Any]:
         typed = timestamps_and_blobs(om.output_shape) if om.output_shape else None
         outputs[op] = typed or {}
     errors = sorted(n for n in model.shape_names if model.shape_for(n).metadata.get("exception"))
+    service = {key: model.metadata[key] for key in SERVICE_KEYS}
     cli = {op: _cli_command(op, members, session, model) for op, members in CLI_MEMBERS.items()}
     return {
         "OPERATIONS": operations,
         "ERRORS": errors,
+        "SERVICE": service,
         "ACCESS": dict(ACCESS),
         "OUTPUT_TIMESTAMPS_BLOBS": outputs,
         "CLI": cli,
@@ -269,6 +278,7 @@ def render() -> str:
     lines = [HEADER + "# fmt: off", "OPERATIONS: dict[str, dict[str, Any]] = {"]
     lines += [f"    {op!r}: {shape!r}," for op, shape in data["OPERATIONS"].items()]
     lines += ["}", f"ERRORS: list[str] = {data['ERRORS']!r}"]
+    lines.append(f"SERVICE: dict[str, str] = {data['SERVICE']!r}")
     lines.append('ACCESS: dict[str, Literal["read", "write"]] = {')
     lines += [f"    {op!r}: {access!r}," for op, access in data["ACCESS"].items()]
     lines += ["}", "OUTPUT_TIMESTAMPS_BLOBS: dict[str, dict[str, Any]] = {"]
