@@ -24,22 +24,17 @@ from gitsm.store import SecretStore, SecretValue
 F = TypeVar("F", bound=Callable[..., dict[str, Any]])
 
 
-def _fallback_shape(allowed: set[str], required: set[str]) -> dict[str, Any]:
-    """An input structure for an operation missing from the API model: names only, no types."""
-    members = {m: {"type": "unchecked"} for m in sorted(allowed)}
-    return {"type": "structure", "members": members, "required": sorted(required)}
-
-
-def _operation(
-    name: str, allowed: set[str] | None = None, required: set[str] | None = None
-) -> Callable[[F], F]:
+def _operation(name: str) -> Callable[[F], F]:
     """Check parameters like botocore and translate core errors into ClientError.
 
     The parameters are checked against ``name``'s input shape in :mod:`gitsm.apimodel` (from
-    botocore's model); ``allowed`` and ``required`` name the members only for an operation the
-    model does not hold yet (regenerate it with ``tests/cli/gen_awsmodel.py``).
+    botocore's model), the one list of the operations gitsm serves: a method for an operation the
+    model does not hold fails here, as the module is imported (add the operation to
+    ``tests/gen_apimodel.py`` and regenerate the model).
     """
-    shape = apimodel.OPERATIONS.get(name) or _fallback_shape(allowed or set(), required or set())
+    shape = apimodel.OPERATIONS.get(name)
+    if shape is None:
+        raise LookupError(f"{name} is not in gitsm/apimodel.py: add it to tests/gen_apimodel.py")
 
     def wrap(fn: F) -> F:
         @functools.wraps(fn)

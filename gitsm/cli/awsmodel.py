@@ -1,241 +1,53 @@
-"""The slice of the AWS Secrets Manager API model that the CLI mirrors. GENERATED: do not edit.
+"""The CLI's view of :mod:`gitsm.apimodel`: each command's options with their shapes, in one dict.
 
-Made from botocore's secretsmanager service model by ``tests/cli/gen_awsmodel.py`` (which lists the
-operations and members gitsm implements); ``tests/cli/test_awsmodel.py`` fails when it is stale.
+Nothing here is data of its own: the aws CLI names, docs, skeletons and paginator are
+``apimodel.CLI``'s, the member shapes and required members ``apimodel.OPERATIONS``'s (the ones the
+client checks), so the CLI and the client cannot disagree about an operation's parameters.
 
-A shape is a scalar type name (``string``, ``integer``, ``long``, ``boolean``, ``blob``,
-``timestamp``), ``enum:a|b|...`` for a string enum, ``[member]`` for a list, ``{"Member": shape}``
-for a structure and ``{"*": value}`` for a map. Per operation: ``command`` (the aws CLI name),
-``doc``, ``options`` (each member's aws CLI option), ``members`` (input shapes, in the API's
-order), ``required``, ``idempotency_token``, ``docs`` (each member's first reference sentence),
-``output_skeleton`` (botocore's sample output) and ``paginator`` (ListSecrets only).
+Per operation the CLI has a command for: ``command``, ``doc``, ``options`` (member -> aws CLI
+option, in the API's order), ``members`` (member -> compact shape), ``required`` (the required
+members), ``idempotency_token``, ``docs``, ``output_skeleton`` and ``paginator``. A compact shape is
+a scalar type name (``string``, ``integer``, ``long``, ``boolean``, ``blob``, ``timestamp``),
+``enum:a|b|...`` for a string enum, ``[member]`` for a list, ``{"Member": shape}`` for a structure
+and ``{"*": value}`` for a map.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-# fmt: off
-OPERATIONS: dict[str, dict[str, Any]] = {
-    'CreateSecret': {
-        'command': 'create-secret',
-        'doc': 'Creates a new secret.',
-        'options': {'Name': '--name', 'ClientRequestToken': '--client-request-token', 'Description': '--description', 'KmsKeyId': '--kms-key-id', 'SecretBinary': '--secret-binary', 'SecretString': '--secret-string', 'Tags': '--tags'},
-        'members': {'Name': 'string', 'ClientRequestToken': 'string', 'Description': 'string', 'KmsKeyId': 'string', 'SecretBinary': 'blob', 'SecretString': 'string', 'Tags': [{'Key': 'string', 'Value': 'string'}]},
-        'required': ['Name'],
-        'idempotency_token': ['ClientRequestToken'],
-        'docs': {'Name': 'The name of the new secret.', 'ClientRequestToken': 'If you include SecretString or SecretBinary, then Secrets Manager creates an initial version for the secret, and this parameter specifies the unique identifier for the new version.', 'Description': 'The description of the secret.', 'KmsKeyId': 'The ARN, key ID, or alias of the KMS key that Secrets Manager uses to encrypt the secret value in the secret.', 'SecretBinary': 'The binary data to encrypt and store in the new version of the secret.', 'SecretString': 'The text data to encrypt and store in this new version of the secret.', 'Tags': 'A list of tags to attach to the secret.'},
-        'output_skeleton': {'ARN': 'ARN', 'Name': 'Name', 'VersionId': 'VersionId', 'ReplicationStatus': [{'Region': 'Region', 'KmsKeyId': 'KmsKeyId', 'Status': 'Status', 'StatusMessage': 'StatusMessage', 'LastAccessedDate': '1970-01-01T00:00:00+00:00'}]},
-        'paginator': None,
-    },
-    'UpdateSecret': {
-        'command': 'update-secret',
-        'doc': 'Modifies the details of a secret, including metadata and the secret value.',
-        'options': {'SecretId': '--secret-id', 'ClientRequestToken': '--client-request-token', 'Description': '--description', 'KmsKeyId': '--kms-key-id', 'SecretBinary': '--secret-binary', 'SecretString': '--secret-string'},
-        'members': {'SecretId': 'string', 'ClientRequestToken': 'string', 'Description': 'string', 'KmsKeyId': 'string', 'SecretBinary': 'blob', 'SecretString': 'string'},
-        'required': ['SecretId'],
-        'idempotency_token': ['ClientRequestToken'],
-        'docs': {'SecretId': 'The ARN or name of the secret.', 'ClientRequestToken': 'If you include SecretString or SecretBinary, then Secrets Manager creates a new version for the secret, and this parameter specifies the unique identifier for the new version.', 'Description': 'The description of the secret.', 'KmsKeyId': "The ARN, key ID, or alias of the KMS key that Secrets Manager uses to encrypt new secret versions as well as any existing versions with the staging labels AWSCURRENT, AWSPENDING, or AWSPREVIOUS. If you don't have kms:Encrypt permission to the new key, Secrets Manager does not re-encrypt existing secret versions with the new key.", 'SecretBinary': 'The binary data to encrypt and store in the new version of the secret.', 'SecretString': 'The text data to encrypt and store in the new version of the secret.'},
-        'output_skeleton': {'ARN': 'ARN', 'Name': 'Name', 'VersionId': 'VersionId'},
-        'paginator': None,
-    },
-    'PutSecretValue': {
-        'command': 'put-secret-value',
-        'doc': 'Creates a new version of your secret by creating a new encrypted value and attaching it to the secret. version can contain a new SecretString value or a new SecretBinary value.',
-        'options': {'SecretId': '--secret-id', 'ClientRequestToken': '--client-request-token', 'SecretBinary': '--secret-binary', 'SecretString': '--secret-string', 'VersionStages': '--version-stages', 'RotationToken': '--rotation-token'},
-        'members': {'SecretId': 'string', 'ClientRequestToken': 'string', 'SecretBinary': 'blob', 'SecretString': 'string', 'VersionStages': ['string'], 'RotationToken': 'string'},
-        'required': ['SecretId'],
-        'idempotency_token': ['ClientRequestToken'],
-        'docs': {'SecretId': 'The ARN or name of the secret to add a new version to.', 'ClientRequestToken': 'A unique identifier for the new version of the secret.', 'SecretBinary': 'The binary data to encrypt and store in the new version of the secret.', 'SecretString': 'The text to encrypt and store in the new version of the secret.', 'VersionStages': 'A list of staging labels to attach to this version of the secret.', 'RotationToken': 'A unique identifier that indicates the source of the request.'},
-        'output_skeleton': {'ARN': 'ARN', 'Name': 'Name', 'VersionId': 'VersionId', 'VersionStages': ['SecretVersionStageType']},
-        'paginator': None,
-    },
-    'GetSecretValue': {
-        'command': 'get-secret-value',
-        'doc': 'Retrieves the contents of the encrypted fields SecretString or SecretBinary from the specified version of a secret, whichever contains content.',
-        'options': {'SecretId': '--secret-id', 'VersionId': '--version-id', 'VersionStage': '--version-stage'},
-        'members': {'SecretId': 'string', 'VersionId': 'string', 'VersionStage': 'string'},
-        'required': ['SecretId'],
-        'idempotency_token': [],
-        'docs': {'SecretId': 'The ARN or name of the secret to retrieve.', 'VersionId': 'The unique identifier of the version of the secret to retrieve.', 'VersionStage': 'The staging label of the version of the secret to retrieve.'},
-        'output_skeleton': {'ARN': 'ARN', 'Name': 'Name', 'VersionId': 'VersionId', 'SecretBinary': None, 'SecretString': 'SecretString', 'VersionStages': ['SecretVersionStageType'], 'CreatedDate': '1970-01-01T00:00:00+00:00'},
-        'paginator': None,
-    },
-    'DescribeSecret': {
-        'command': 'describe-secret',
-        'doc': 'Retrieves the details of a secret.',
-        'options': {'SecretId': '--secret-id'},
-        'members': {'SecretId': 'string'},
-        'required': ['SecretId'],
-        'idempotency_token': [],
-        'docs': {'SecretId': 'The ARN or name of the secret.'},
-        'output_skeleton': {'ARN': 'ARN', 'Name': 'Name', 'Type': 'Type', 'Description': 'Description', 'KmsKeyId': 'KmsKeyId', 'RotationEnabled': True, 'RotationLambdaARN': 'RotationLambdaARN', 'RotationRules': {'AutomaticallyAfterDays': 0, 'Duration': 'Duration', 'ScheduleExpression': 'ScheduleExpression'}, 'ExternalSecretRotationMetadata': [{'Key': 'Key', 'Value': 'Value'}], 'ExternalSecretRotationRoleArn': 'ExternalSecretRotationRoleArn', 'LastRotatedDate': '1970-01-01T00:00:00+00:00', 'LastChangedDate': '1970-01-01T00:00:00+00:00', 'LastAccessedDate': '1970-01-01T00:00:00+00:00', 'DeletedDate': '1970-01-01T00:00:00+00:00', 'NextRotationDate': '1970-01-01T00:00:00+00:00', 'Tags': [{'Key': 'Key', 'Value': 'Value'}], 'VersionIdsToStages': {'KeyName': ['SecretVersionStageType']}, 'OwningService': 'OwningService', 'CreatedDate': '1970-01-01T00:00:00+00:00', 'PrimaryRegion': 'PrimaryRegion', 'ReplicationStatus': [{'Region': 'Region', 'KmsKeyId': 'KmsKeyId', 'Status': 'Status', 'StatusMessage': 'StatusMessage', 'LastAccessedDate': '1970-01-01T00:00:00+00:00'}], 'CrossAccountPrimary': {'PrimarySecretARN': 'PrimarySecretARN', 'ReplicationStatus': 'ReplicationStatus', 'StatusMessage': 'StatusMessage'}, 'CrossAccountReplicas': [{'ReplicaSecretARN': 'ReplicaSecretARN', 'ReplicationRoleARN': 'ReplicationRoleARN', 'ReplicationStatus': 'ReplicationStatus', 'StatusMessage': 'StatusMessage'}]},
-        'paginator': None,
-    },
-    'ListSecrets': {
-        'command': 'list-secrets',
-        'doc': 'Lists the secrets that are stored by Secrets Manager in the Amazon Web Services account, not including secrets that are marked for deletion.',
-        'options': {'IncludePlannedDeletion': '--include-planned-deletion', 'MaxResults': '--max-results', 'NextToken': '--next-token', 'Filters': '--filters', 'SortOrder': '--sort-order', 'SortBy': '--sort-by'},
-        'members': {'IncludePlannedDeletion': 'boolean', 'MaxResults': 'integer', 'NextToken': 'string', 'Filters': [{'Key': 'enum:description|name|tag-key|tag-value|primary-region|owning-service|all', 'Values': ['string']}], 'SortOrder': 'enum:asc|desc', 'SortBy': 'enum:created-date|last-accessed-date|last-changed-date|name'},
-        'required': [],
-        'idempotency_token': [],
-        'docs': {'IncludePlannedDeletion': 'Specifies whether to include secrets scheduled for deletion.', 'MaxResults': 'The number of results to include in the response.', 'NextToken': 'A token that indicates where the output should continue from, if a previous call did not show all results.', 'Filters': 'The filters to apply to the list of secrets.', 'SortOrder': 'Secrets are listed by CreatedDate.', 'SortBy': 'If not specified, secrets are listed by CreatedDate.'},
-        'output_skeleton': {'SecretList': [{'ARN': 'ARN', 'Name': 'Name', 'Type': 'Type', 'Description': 'Description', 'KmsKeyId': 'KmsKeyId', 'RotationEnabled': True, 'RotationLambdaARN': 'RotationLambdaARN', 'RotationRules': {'AutomaticallyAfterDays': 0, 'Duration': 'Duration', 'ScheduleExpression': 'ScheduleExpression'}, 'ExternalSecretRotationMetadata': [{'Key': 'Key', 'Value': 'Value'}], 'ExternalSecretRotationRoleArn': 'ExternalSecretRotationRoleArn', 'LastRotatedDate': '1970-01-01T00:00:00+00:00', 'LastChangedDate': '1970-01-01T00:00:00+00:00', 'LastAccessedDate': '1970-01-01T00:00:00+00:00', 'DeletedDate': '1970-01-01T00:00:00+00:00', 'NextRotationDate': '1970-01-01T00:00:00+00:00', 'Tags': [{'Key': 'Key', 'Value': 'Value'}], 'SecretVersionsToStages': {'KeyName': ['SecretVersionStageType']}, 'OwningService': 'OwningService', 'CreatedDate': '1970-01-01T00:00:00+00:00', 'PrimaryRegion': 'PrimaryRegion'}], 'NextToken': 'NextToken'},
-        'paginator': {'input_token': 'NextToken', 'limit_key': 'MaxResults', 'output_token': 'NextToken', 'result_key': 'SecretList'},
-    },
-    'ListSecretVersionIds': {
-        'command': 'list-secret-version-ids',
-        'doc': 'Lists the versions of a secret.',
-        'options': {'SecretId': '--secret-id', 'MaxResults': '--max-results', 'NextToken': '--next-token', 'IncludeDeprecated': '--include-deprecated'},
-        'members': {'SecretId': 'string', 'MaxResults': 'integer', 'NextToken': 'string', 'IncludeDeprecated': 'boolean'},
-        'required': ['SecretId'],
-        'idempotency_token': [],
-        'docs': {'SecretId': 'The ARN or name of the secret whose versions you want to list.', 'MaxResults': 'The number of results to include in the response.', 'NextToken': 'A token that indicates where the output should continue from, if a previous call did not show all results.', 'IncludeDeprecated': "Specifies whether to include versions of secrets that don't have any staging labels attached to them."},
-        'output_skeleton': {'Versions': [{'VersionId': 'VersionId', 'VersionStages': ['SecretVersionStageType'], 'LastAccessedDate': '1970-01-01T00:00:00+00:00', 'CreatedDate': '1970-01-01T00:00:00+00:00', 'KmsKeyIds': ['KmsKeyIdType']}], 'NextToken': 'NextToken', 'ARN': 'ARN', 'Name': 'Name'},
-        'paginator': None,
-    },
-    'UpdateSecretVersionStage': {
-        'command': 'update-secret-version-stage',
-        'doc': 'Modifies the staging labels attached to a version of a secret.',
-        'options': {'SecretId': '--secret-id', 'VersionStage': '--version-stage', 'RemoveFromVersionId': '--remove-from-version-id', 'MoveToVersionId': '--move-to-version-id'},
-        'members': {'SecretId': 'string', 'VersionStage': 'string', 'RemoveFromVersionId': 'string', 'MoveToVersionId': 'string'},
-        'required': ['SecretId', 'VersionStage'],
-        'idempotency_token': [],
-        'docs': {'SecretId': 'The ARN or the name of the secret with the version and staging labelsto modify.', 'VersionStage': 'The staging label to add to this version.', 'RemoveFromVersionId': 'The ID of the version that the staging label is to be removed from.', 'MoveToVersionId': 'The ID of the version to add the staging label to.'},
-        'output_skeleton': {'ARN': 'ARN', 'Name': 'Name'},
-        'paginator': None,
-    },
-    'DeleteSecret': {
-        'command': 'delete-secret',
-        'doc': 'Deletes a secret and all of its versions.',
-        'options': {'SecretId': '--secret-id', 'RecoveryWindowInDays': '--recovery-window-in-days', 'ForceDeleteWithoutRecovery': '--force-delete-without-recovery'},
-        'members': {'SecretId': 'string', 'RecoveryWindowInDays': 'long', 'ForceDeleteWithoutRecovery': 'boolean'},
-        'required': ['SecretId'],
-        'idempotency_token': [],
-        'docs': {'SecretId': 'The ARN or name of the secret to delete.', 'RecoveryWindowInDays': 'The number of days from 7 to 30 that Secrets Manager waits before permanently deleting the secret.', 'ForceDeleteWithoutRecovery': 'Specifies whether to delete the secret without any recovery window.'},
-        'output_skeleton': {'ARN': 'ARN', 'Name': 'Name', 'DeletionDate': '1970-01-01T00:00:00+00:00'},
-        'paginator': None,
-    },
-    'RestoreSecret': {
-        'command': 'restore-secret',
-        'doc': 'Cancels the scheduled deletion of a secret by removing the DeletedDate time stamp.',
-        'options': {'SecretId': '--secret-id'},
-        'members': {'SecretId': 'string'},
-        'required': ['SecretId'],
-        'idempotency_token': [],
-        'docs': {'SecretId': 'The ARN or name of the secret to restore.'},
-        'output_skeleton': {'ARN': 'ARN', 'Name': 'Name'},
-        'paginator': None,
-    },
-    'TagResource': {
-        'command': 'tag-resource',
-        'doc': 'Attaches tags to a secret.',
-        'options': {'SecretId': '--secret-id', 'Tags': '--tags'},
-        'members': {'SecretId': 'string', 'Tags': [{'Key': 'string', 'Value': 'string'}]},
-        'required': ['SecretId', 'Tags'],
-        'idempotency_token': [],
-        'docs': {'SecretId': 'The identifier for the secret to attach tags to.', 'Tags': 'The tags to attach to the secret as a JSON text string argument.'},
-        'output_skeleton': {},
-        'paginator': None,
-    },
-    'UntagResource': {
-        'command': 'untag-resource',
-        'doc': 'Removes specific tags from a secret.',
-        'options': {'SecretId': '--secret-id', 'TagKeys': '--tag-keys'},
-        'members': {'SecretId': 'string', 'TagKeys': ['string']},
-        'required': ['SecretId', 'TagKeys'],
-        'idempotency_token': [],
-        'docs': {'SecretId': 'The ARN or name of the secret.', 'TagKeys': 'A list of tag key names to remove from the secret.'},
-        'output_skeleton': {},
-        'paginator': None,
-    },
-    'GetResourcePolicy': {
-        'command': 'get-resource-policy',
-        'doc': 'Retrieves the JSON text of the resource-based policy document attached to the secret.',
-        'options': {'SecretId': '--secret-id'},
-        'members': {'SecretId': 'string'},
-        'required': ['SecretId'],
-        'idempotency_token': [],
-        'docs': {'SecretId': 'The ARN or name of the secret to retrieve the attached resource-based policy for.'},
-        'output_skeleton': {'ARN': 'ARN', 'Name': 'Name', 'ResourcePolicy': 'ResourcePolicy', 'PolicyName': 'PolicyName'},
-        'paginator': None,
-    },
-    'PutResourcePolicy': {
-        'command': 'put-resource-policy',
-        'doc': 'Attaches a resource-based permission policy to a secret.',
-        'options': {'SecretId': '--secret-id', 'ResourcePolicy': '--resource-policy', 'BlockPublicPolicy': '--block-public-policy'},
-        'members': {'SecretId': 'string', 'ResourcePolicy': 'string', 'BlockPublicPolicy': 'boolean'},
-        'required': ['SecretId', 'ResourcePolicy'],
-        'idempotency_token': [],
-        'docs': {'SecretId': 'The ARN or name of the secret to attach the resource-based policy.', 'ResourcePolicy': 'A JSON-formatted string for an Amazon Web Services resource-based policy.', 'BlockPublicPolicy': 'Specifies whether to block resource-based policies that allow broad access to the secret, for example those that use a wildcard for the principal.'},
-        'output_skeleton': {'ARN': 'ARN', 'Name': 'Name', 'PolicyName': 'PolicyName'},
-        'paginator': None,
-    },
-    'DeleteResourcePolicy': {
-        'command': 'delete-resource-policy',
-        'doc': 'Deletes the resource-based permission policy attached to the secret.',
-        'options': {'SecretId': '--secret-id'},
-        'members': {'SecretId': 'string'},
-        'required': ['SecretId'],
-        'idempotency_token': [],
-        'docs': {'SecretId': 'The ARN or name of the secret to delete the attached resource-based policy for.'},
-        'output_skeleton': {'ARN': 'ARN', 'Name': 'Name', 'PolicyName': 'PolicyName'},
-        'paginator': None,
-    },
-    'ValidateResourcePolicy': {
-        'command': 'validate-resource-policy',
-        'doc': 'Validates that a resource policy does not grant a wide range of principals access to your secret.',
-        'options': {'SecretId': '--secret-id', 'ResourcePolicy': '--resource-policy'},
-        'members': {'SecretId': 'string', 'ResourcePolicy': 'string'},
-        'required': ['ResourcePolicy'],
-        'idempotency_token': [],
-        'docs': {'SecretId': 'The ARN or name of the secret with the resource-based policy you want to validate.', 'ResourcePolicy': 'A JSON-formatted string that contains an Amazon Web Services resource-based policy.'},
-        'output_skeleton': {'PolicyValidationPassed': True, 'ValidationErrors': [{'CheckName': 'CheckName', 'ErrorMessage': 'ErrorMessage'}]},
-        'paginator': None,
-    },
-    'GetRandomPassword': {
-        'command': 'get-random-password',
-        'doc': 'Generates a random password.',
-        'options': {'PasswordLength': '--password-length', 'ExcludeCharacters': '--exclude-characters', 'ExcludeNumbers': '--exclude-numbers', 'ExcludePunctuation': '--exclude-punctuation', 'ExcludeUppercase': '--exclude-uppercase', 'ExcludeLowercase': '--exclude-lowercase', 'IncludeSpace': '--include-space', 'RequireEachIncludedType': '--require-each-included-type'},
-        'members': {'PasswordLength': 'long', 'ExcludeCharacters': 'string', 'ExcludeNumbers': 'boolean', 'ExcludePunctuation': 'boolean', 'ExcludeUppercase': 'boolean', 'ExcludeLowercase': 'boolean', 'IncludeSpace': 'boolean', 'RequireEachIncludedType': 'boolean'},
-        'required': [],
-        'idempotency_token': [],
-        'docs': {'PasswordLength': 'The length of the password.', 'ExcludeCharacters': "A string of the characters that you don't want in the password.", 'ExcludeNumbers': 'Specifies whether to exclude numbers from the password.', 'ExcludePunctuation': 'Specifies whether to exclude the following punctuation characters from the password: ! " # $ % & \' ( ) * +, -. /:; < = > ? @ [ \\ ] ^ _ ` { | } ~. If you don\'t include this switch, the password can contain punctuation.', 'ExcludeUppercase': 'Specifies whether to exclude uppercase letters from the password.', 'ExcludeLowercase': 'Specifies whether to exclude lowercase letters from the password.', 'IncludeSpace': 'Specifies whether to include the space character.', 'RequireEachIncludedType': 'Specifies whether to include at least one upper and lowercase letter, one number, and one punctuation.'},
-        'output_skeleton': {'RandomPassword': 'RandomPassword'},
-        'paginator': None,
-    },
-    'BatchGetSecretValue': {
-        'command': 'batch-get-secret-value',
-        'doc': 'Retrieves the contents of the encrypted fields SecretString or SecretBinary for up to 20 secrets.',
-        'options': {'SecretIdList': '--secret-id-list', 'Filters': '--filters', 'MaxResults': '--max-results', 'NextToken': '--next-token'},
-        'members': {'SecretIdList': ['string'], 'Filters': [{'Key': 'enum:description|name|tag-key|tag-value|primary-region|owning-service|all', 'Values': ['string']}], 'MaxResults': 'integer', 'NextToken': 'string'},
-        'required': [],
-        'idempotency_token': [],
-        'docs': {'SecretIdList': 'The ARN or names of the secrets to retrieve.', 'Filters': 'The filters to choose which secrets to retrieve.', 'MaxResults': 'The number of results to include in the response.', 'NextToken': 'A token that indicates where the output should continue from, if a previous call did not show all results.'},
-        'output_skeleton': {'SecretValues': [{'ARN': 'ARN', 'Name': 'Name', 'VersionId': 'VersionId', 'SecretBinary': None, 'SecretString': 'SecretString', 'VersionStages': ['SecretVersionStageType'], 'CreatedDate': '1970-01-01T00:00:00+00:00'}], 'NextToken': 'NextToken', 'Errors': [{'SecretId': 'SecretId', 'ErrorCode': 'ErrorCode', 'Message': 'Message'}]},
-        'paginator': None,
-    },
-    'RotateSecret': {
-        'command': 'rotate-secret',
-        'doc': 'Configures and starts the asynchronous process of rotating the secret.',
-        'options': {'SecretId': '--secret-id', 'ClientRequestToken': '--client-request-token', 'RotationLambdaARN': '--rotation-lambda-arn', 'RotationRules': '--rotation-rules', 'RotateImmediately': '--rotate-immediately'},
-        'members': {'SecretId': 'string', 'ClientRequestToken': 'string', 'RotationLambdaARN': 'string', 'RotationRules': {'AutomaticallyAfterDays': 'long', 'Duration': 'string', 'ScheduleExpression': 'string'}, 'RotateImmediately': 'boolean'},
-        'required': ['SecretId'],
-        'idempotency_token': ['ClientRequestToken'],
-        'docs': {'SecretId': 'The ARN or name of the secret to rotate.', 'ClientRequestToken': 'A unique identifier for the new version of the secret.', 'RotationLambdaARN': 'For secrets that use a Lambda rotation function to rotate, the ARN of the Lambda rotation function.', 'RotationRules': 'A structure that defines the rotation configuration for this secret.', 'RotateImmediately': 'Specifies whether to rotate the secret immediately or wait until the next scheduled rotation window.'},
-        'output_skeleton': {'ARN': 'ARN', 'Name': 'Name', 'VersionId': 'VersionId'},
-        'paginator': None,
-    },
-    'CancelRotateSecret': {
-        'command': 'cancel-rotate-secret',
-        'doc': 'Turns off automatic rotation, and if a rotation is currently in progress, cancels the rotation.',
-        'options': {'SecretId': '--secret-id'},
-        'members': {'SecretId': 'string'},
-        'required': ['SecretId'],
-        'idempotency_token': [],
-        'docs': {'SecretId': 'The ARN or name of the secret.'},
-        'output_skeleton': {'ARN': 'ARN', 'Name': 'Name', 'VersionId': 'VersionId'},
-        'paginator': None,
-    },
-}
-# fmt: on
+from gitsm import apimodel
+
+
+def compact(shape: dict[str, Any], enums: dict[str, list[str]], path: str) -> Any:
+    """The compact shape of the model shape ``shape`` found at member path ``path`` (enum values
+    from ``enums``, by dotted member path)."""
+    kind = shape["type"]
+    if kind == "structure":
+        return {
+            name: compact(member, enums, f"{path}.{name}")
+            for name, member in shape["members"].items()
+        }
+    if kind == "list":
+        return [compact(shape["member"], enums, path)]
+    if kind == "map":
+        return {"*": compact(shape["value"], enums, path)}
+    if path in enums:
+        return "enum:" + "|".join(enums[path])
+    return kind
+
+
+def command(name: str) -> dict[str, Any]:
+    """The CLI's data of operation ``name``: ``apimodel.CLI[name]`` with the shapes of its options
+    and its required members from ``apimodel.OPERATIONS[name]``."""
+    cli = apimodel.CLI[name]
+    shape = apimodel.OPERATIONS[name]
+    members = {m: compact(shape["members"][m], cli["enums"], m) for m in cli["options"]}
+    out = {key: value for key, value in cli.items() if key != "enums"}
+    out["members"] = members
+    out["required"] = [m for m in shape["required"] if m in members]
+    return out
+
+
+OPERATIONS: dict[str, dict[str, Any]] = {name: command(name) for name in apimodel.CLI}
+"""Every command's data, by operation name (``CreateSecret``...), in the model's order."""

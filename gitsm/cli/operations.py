@@ -1,4 +1,5 @@
-"""One command per AWS Secrets Manager operation, made from :mod:`gitsm.cli.awsmodel`.
+"""One command per AWS Secrets Manager operation, made from :mod:`gitsm.cli.awsmodel` (a view of
+:mod:`gitsm.apimodel`).
 
 Each command gathers its parameters (``--cli-input-json``/``--cli-input-yaml`` first, options on
 the command line over them), checks the required ones, generates the ClientRequestToken when a value
@@ -19,6 +20,7 @@ from typing import Any
 
 import typer
 
+from gitsm import apimodel
 from gitsm.cli import options, output, params
 from gitsm.cli.awsmodel import OPERATIONS
 from gitsm.cli.context import META_KEY, Globals, globals_from, open_client
@@ -26,21 +28,6 @@ from gitsm.cli.errors import Landed, ParamError, Secrets, UsageFailure, guarded
 
 SKELETON_CHOICES = ("input", "yaml-input", "output")
 VALUE_MEMBERS = ("SecretString", "SecretBinary")
-WRITES = frozenset({
-    "CreateSecret", "UpdateSecret", "PutSecretValue", "UpdateSecretVersionStage", "DeleteSecret",
-    "RestoreSecret", "TagResource", "UntagResource",
-    "PutResourcePolicy", "DeleteResourcePolicy",
-})  # fmt: skip
-"""The operations that change the store: their output failing after they land still exits 0."""
-
-WRITES |= {"RotateSecret", "CancelRotateSecret"}
-
-READS = frozenset({
-    "GetSecretValue", "BatchGetSecretValue", "DescribeSecret", "ListSecrets",
-    "ListSecretVersionIds", "GetRandomPassword",
-    "GetResourcePolicy", "ValidateResourcePolicy",
-})  # fmt: skip
-"""The operations that change nothing."""
 LANDED_IDS = ("ARN", "Name", "VersionId", "DeletionDate")
 PAGING = ("StartingToken", "PageSize", "MaxItems")
 OPERATION_HELP = {
@@ -139,9 +126,9 @@ def _run(name: str, values: dict[str, Any], globals_: Globals, secrets: Secrets)
     missing = [op["options"][m] for m in op["required"] if m not in api]
     if missing:
         raise UsageFailure(f"the following arguments are required: {', '.join(missing)}")
-    token = "ClientRequestToken"
-    if token in op["members"] and token not in api and any(m in api for m in VALUE_MEMBERS):
-        api[token] = str(uuid.uuid4())  # as the aws CLI does for an idempotency token
+    for token in op["idempotency_token"]:  # ClientRequestToken, as the model marks it
+        if token not in api and any(m in api for m in VALUE_MEMBERS):
+            api[token] = str(uuid.uuid4())  # as the aws CLI does for an idempotency token
     paging = _paging(op, values, api, globals_)
     if skeleton == "output":
         response: dict[str, Any] = op["output_skeleton"]
@@ -149,7 +136,7 @@ def _run(name: str, values: dict[str, Any], globals_: Globals, secrets: Secrets)
         method = getattr(_client(name, globals_), _snake(name))
         response = _paginate(method, api, op, paging) if paging is not None else method(**api)
         _remember_values(response, secrets)
-    landed = _landed(name, api, response) if skeleton is None and name in WRITES else None
+    landed = _landed(name, api, response) if skeleton is None and name in apimodel.WRITES else None
     output.emit(response, globals_, name, landed=landed)
 
 

@@ -2,7 +2,8 @@
 
 Commands are plain functions whose ``__signature__`` lists ``Annotated[..., typer.Option(...)]``
 parameters, so typer builds them like hand-written ones. Operation options are made from
-:mod:`gitsm.cli.awsmodel`, which is where their aws CLI names come from.
+:mod:`gitsm.cli.awsmodel` (the CLI's view of :mod:`gitsm.apimodel`), which is where their aws CLI
+names come from.
 """
 
 from __future__ import annotations

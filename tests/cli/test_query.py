@@ -175,11 +175,10 @@ def test_tagging_names_the_secret_it_changed(cli: Invoke, seeded: Path) -> None:
 
 
 def test_every_operation_is_a_read_or_a_write() -> None:
+    from gitsm.apimodel import ACCESS
     from gitsm.cli.awsmodel import OPERATIONS
-    from gitsm.cli.operations import READS as READ_OPS
-    from gitsm.cli.operations import WRITES as WRITE_OPS
 
-    assert set(OPERATIONS) == READ_OPS | WRITE_OPS and not READ_OPS & WRITE_OPS
+    assert set(OPERATIONS) <= set(ACCESS) and set(ACCESS.values()) == {"read", "write"}
 
 
 def test_a_value_read_from_the_store_is_masked_in_any_error(
