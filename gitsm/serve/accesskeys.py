@@ -152,11 +152,11 @@ class AccessKeys:
         return keys.get(access_key_id)
 
     def list(self, principal: str | None = None) -> tuple[AccessKeyInfo, ...]:
-        """The access keys (of ``principal``, if given), oldest first, without their secrets.
-        AccessKeyFileError when the file is unusable (a server checks this once at start)."""
+        """The access keys (of ``principal``, if given) in the order they were made, without
+        their secrets; AccessKeyFileError when the file is unusable (a server checks this once,
+        at start)."""
         _, keys = self._read()
-        rows = [k.info() for k in keys.values() if principal in (None, k.principal)]
-        return tuple(sorted(rows, key=lambda k: (k.created, k.access_key_id)))
+        return tuple(k.info() for k in keys.values() if principal in (None, k.principal))
 
     def _read(self) -> tuple[Signature | None, dict[str, AccessKey]]:
         """(the file's stat signature, its keys); an absent file holds no keys."""
@@ -271,7 +271,7 @@ class AccessKeys:
             os.close(fd)
 
     def _write(self, keys: dict[str, AccessKey]) -> None:
-        rows = [_row(k) for k in sorted(keys.values(), key=lambda k: (k.created, k.access_key_id))]
+        rows = [_row(k) for k in keys.values()]  # in the order they were made
         data = json.dumps({"Version": FORMAT_VERSION, "AccessKeys": rows}, indent=2) + "\n"
         temp = self.path.with_name(f".{self.path.name}.{secrets.token_hex(6)}.tmp")
         sync = _fsync_wanted(self.env)
