@@ -5,6 +5,7 @@ exception, never a secret in the message)."""
 from __future__ import annotations
 
 import calendar
+import contextlib
 import hashlib
 import json
 import random
@@ -13,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import pytest
 from botocore.auth import SigV4Auth
@@ -179,15 +180,15 @@ def test_the_skew_allowed_is_five_minutes_either_way() -> None:
         assert request.check(SigV4Verifier(lookup, clock=at(request, offset))).principal == "alice"
 
 
-def test_a_plain_boto3_style_request_costs_little() -> None:
-    """Not a timing assertion: the cached signing key is used again for the same day and region."""
+def test_the_signing_key_is_derived_once_per_secret_day_and_region() -> None:
     verifier = SigV4Verifier(lookup)
-    sign().check(verifier)
-    first = verifier.signing_key(KEY.secret_access_key, time.strftime("%Y%m%d"), "us-east-1")
-    sign().check(verifier)
-    assert (
-        verifier.signing_key(KEY.secret_access_key, time.strftime("%Y%m%d"), "us-east-1") is first
-    )
+    request = sign()
+    request.check(verifier)
+    day = request.headers["x-amz-date"][:8]
+    first = verifier.signing_key(KEY.secret_access_key, day, "us-east-1")
+    request.check(verifier)
+    assert verifier.signing_key(KEY.secret_access_key, day, "us-east-1") is first
+    assert verifier.signing_key(KEY.secret_access_key, day, "us-west-2") != first
 
 
 # -- refused -------------------------------------------------------------------------------------
@@ -373,3 +374,32 @@ def test_garbled_dates_paths_and_queries_are_refused_cleanly(seed: int) -> None:
         "Date must be in ISO-8601 'basic format'. Got '20261340T000000Z'. See "
         "http://en.wikipedia.org/wiki/ISO_8601",
     )
+
+
+def test_what_a_boto3_client_sends_is_accepted() -> None:
+    """A real boto3 client's request, caught just before it would go on the wire."""
+    import boto3
+    from botocore.awsrequest import AWSResponse
+
+    seen: list[Any] = []
+
+    def catch(request: Any, **_: Any) -> AWSResponse:
+        seen.append(request)
+        return AWSResponse(request.url, 200, {}, None)
+
+    client = boto3.client(
+        "secretsmanager", region_name="us-west-2", endpoint_url="http://127.0.0.1:8080",
+        aws_access_key_id=OTHER.access_key_id, aws_secret_access_key=OTHER.secret_access_key,
+    )  # fmt: skip
+    client.meta.events.register("before-send", catch)
+    with contextlib.suppress(Exception):  # the canned response is empty: only the request counts
+        client.get_secret_value(SecretId="prod/db", VersionStage="AWSCURRENT")
+    request = seen[0]
+    parts = urlsplit(request.url)
+    headers = {name.lower(): value for name, value in request.headers.items()}
+    headers["host"] = parts.netloc  # what the HTTP client adds
+    headers = {k: v.decode() if isinstance(v, bytes) else v for k, v in headers.items()}
+    caller = SigV4Verifier(lookup, regions=["us-west-2"]).authenticate(
+        request.method, parts.path or "/", parts.query, headers, request.body
+    )
+    assert caller == Caller("bob", OTHER.access_key_id, "us-west-2")
