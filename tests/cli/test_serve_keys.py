@@ -12,7 +12,9 @@ from pathlib import Path
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
+from typer.testing import CliRunner, Result
 
+from gitsm.cli.app import app
 from gitsm.serve.accesskeys import AccessKeys, access_keys_path
 from gitsm.serve.sigv4 import SigV4Verifier
 from tests.cli.conftest import GITSM_BIN, run_gitsm
@@ -36,13 +38,15 @@ def test_create_list_delete(tmp_path: Path) -> None:
 
     gone = run_gitsm(["serve", "delete-access-key", "--access-key-id", key["AccessKeyId"]])
     assert (gone.returncode, gone.stdout, gone.stderr) == (0, b"", b"")
-    again = run_gitsm(["serve", "delete-access-key", "--access-key-id", key["AccessKeyId"]])
-    assert again.returncode == 254
-    assert again.stderr.decode().strip() == (
+    again = CliRunner().invoke(app, ["serve", "delete-access-key", "--access-key-id",
+                                     key["AccessKeyId"]])  # fmt: skip
+    assert again.exit_code == 254
+    assert again.stderr.strip() == (
         "An error occurred (NoSuchEntity) when calling the DeleteAccessKey operation: The "
         f"Access Key with id {key['AccessKeyId']} cannot be found."
     )
-    assert json.loads(run_gitsm(["serve", "list-access-keys"]).stdout) == {"AccessKeyMetadata": []}
+    empty = CliRunner().invoke(app, ["serve", "list-access-keys"])
+    assert json.loads(empty.stdout) == {"AccessKeyMetadata": []}
 
 
 def test_a_key_made_by_the_cli_signs_requests_the_server_accepts() -> None:
@@ -61,16 +65,19 @@ def test_a_key_made_by_the_cli_signs_requests_the_server_accepts() -> None:
 
 
 def test_failures_have_the_cli_s_exit_codes() -> None:
-    missing = run_gitsm(["serve", "create-access-key"])
-    assert missing.returncode == 252 and b"--principal" in missing.stderr
-    bad = run_gitsm(["serve", "create-access-key", "--principal", "a b"])
-    assert bad.returncode == 254 and b"(ValidationException)" in bad.stderr
+    def invoke(*args: str) -> Result:
+        return CliRunner().invoke(app, ["serve", *args])
+
+    missing = invoke("create-access-key")
+    assert missing.exit_code == 252 and "--principal" in missing.stderr
+    bad = invoke("create-access-key", "--principal", "a b")
+    assert bad.exit_code == 254 and "(ValidationException)" in bad.stderr
     assert not access_keys_path().exists()
-    run_gitsm(["serve", "create-access-key", "--principal", "alice"])
+    assert invoke("create-access-key", "--principal", "alice").exit_code == 0
     access_keys_path().chmod(0o640)
-    exposed = run_gitsm(["serve", "list-access-keys"])
-    assert exposed.returncode == 253 and exposed.stdout == b""
-    assert f"Run 'chmod 600 {access_keys_path()}'".encode() in exposed.stderr
+    exposed = invoke("list-access-keys")
+    assert exposed.exit_code == 253 and exposed.stdout == ""
+    assert f"Run 'chmod 600 {access_keys_path()}'" in exposed.stderr
 
 
 def test_the_verbs_load_no_pydantic() -> None:
