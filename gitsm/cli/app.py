@@ -220,9 +220,10 @@ LAZY_VERBS = {
     "sync": "gitsm.cli.sync_cmd",
     "rotation": "gitsm.cli.rotation_cmd",
     "rotate-due": "gitsm.cli.rotation_cmd",
+    "serve": "gitsm.cli.serve_cmd",
 }
 """gitsm's own verbs that live in modules of their own: command name -> module (which has a
-``register(app, command_cls, fast, epilog)`` function)."""
+``register(app, command_cls, fast, epilog)`` function, or a ready typer group ``<name>_app``)."""
 
 
 def lazy_commands(module_name: str) -> dict[str, Any]:
@@ -230,7 +231,13 @@ def lazy_commands(module_name: str) -> dict[str, Any]:
     module = importlib.import_module(module_name)
     holder = typer.Typer(add_completion=False, rich_markup_mode=None)
     holder.callback()(lambda: None)  # a callback makes typer build a group, even for one command
-    module.register(holder, GitsmCommand, _fast, EPILOG)
+    if hasattr(module, "register"):
+        module.register(holder, GitsmCommand, _fast, EPILOG)
+    else:  # gitsm.cli.serve_cmd: its group is ready-made (serve_app)
+        from gitsm.cli.keys_base import group_class
+
+        group = getattr(module, module_name.rpartition(".")[2].removesuffix("_cmd") + "_app")
+        holder.add_typer(group, cls=group_class(_fast), context_settings={"max_content_width": 100})
     return dict(typer.main.get_command(holder).commands)  # type: ignore[attr-defined]
 
 
@@ -282,7 +289,7 @@ options.with_signature(
     "gitsm: a git-backed secrets manager with AWS Secrets Manager semantics.\n\n"
     "The commands and options are those of 'aws secretsmanager' (run them with or without the\n"
     "word 'secretsmanager'); init, log, purge-deleted-secrets, keys, verify, hook, materialize,\n"
-    "exec, sync, rotation and rotate-due are gitsm's own. Values can come from files:\n"
+    "exec, sync, rotation, rotate-due and serve are gitsm's own. Values can come from files:\n"
     "--secret-string file://PATH, --secret-binary fileb://PATH (file:///dev/stdin reads standard\n"
     "input).",
 )
