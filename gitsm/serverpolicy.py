@@ -190,7 +190,7 @@ def parse_rules(text: bytes, where: str = SERVER_PATH) -> ServerRules:
     try:
         return _parse(text, where)
     except MalformedStoreFile as exc:  # an administrator's file: edit it, not restore it
-        fix = FIX if exc.fix == RESTORE else exc.fix
+        fix = exc.fix.replace(", as gitsm does", "").replace(RESTORE, FIX)
         if "YAML alias" in exc.problem or "not valid YAML" in exc.problem:  # a bare * is one
             fix = f'write "*" in quotes (a bare * is YAML syntax); {FIX}'
         raise MalformedStoreFile(exc.path, exc.problem, fix) from None
