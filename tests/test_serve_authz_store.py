@@ -23,6 +23,7 @@ from gitsm.store import SecretStore
 from gitsm.verify import run_verify
 from tests.cli.conftest import run_gitsm
 from tests.conftest import git
+from tests.gitremote import Daemon, clone, run_git
 
 RULES = """\
 format: 1
@@ -196,6 +197,26 @@ def test_an_administrators_commit_of_the_server_policy_passes_verify_range(
     git(repo_path, "commit", "-q", "--amend", "--no-verify", "-a", "--no-edit")
     found = [str(p) for p in verify_range(repo_path, f"{base}..HEAD")]
     assert any("not a gitsm operation" in p for p in found), found
+
+
+def test_sync_replays_an_administrators_server_policy_commit(
+    tmp_path: Path, git_daemon: Daemon
+) -> None:
+    url = git_daemon.new_origin(f"{tmp_path.name}.git")
+    seed = tmp_path / "seed"
+    store = gitsm.init(seed)
+    store.create_secret("prod/db", secret_string="v1")
+    run_git(seed, "remote", "add", "origin", url)
+    store.sync()
+    teammate = SecretStore.open(clone(url, tmp_path / "teammate"))
+    teammate.put_secret_value("prod/db", secret_string="v2")
+    assert teammate.sync().pushed
+    commit_file(seed, RULES, message="let reader read prod/")  # diverged: replayed on theirs
+    report = store.sync()
+    assert report.pushed and [o.outcome for o in report.operations] == ["replayed"], report
+    assert teammate.sync().fast_forward
+    assert load_server_policy(teammate)[1].allows(caller("reader"), "GetSecretValue", "prod/db")
+    assert verify_range(tmp_path / "teammate", "..HEAD") == []
 
 
 def test_the_pre_commit_hook_refuses_a_broken_server_policy(repo_path: Path) -> None:
