@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import time
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,7 @@ from gitsm.verify import run_verify
 from tests.cli.conftest import run_gitsm
 from tests.conftest import git
 from tests.gitremote import Daemon, clone, run_git
+from tests.hostile import bomb
 
 RULES = """\
 format: 1
@@ -175,6 +177,23 @@ def test_verify_reports_a_broken_server_policy(repo_path: Path) -> None:
     (repo_path / paths.SERVER_PATH).write_text("format: 1\nprincipals: {x: {write: [7]}}\n")
     git(repo_path, "add", paths.SERVER_PATH)
     assert [p.path for p in run_verify(repo_path, staged=True)] == [paths.SERVER_PATH]
+
+
+def test_a_hostile_server_policy_is_refused_quickly_and_denies_everything(repo_path: Path) -> None:
+    store = SecretStore.open(repo_path)
+    commit_file(repo_path, "format: 1\nprincipals: {}\n" + bomb())
+    started = time.monotonic()
+    loaded = load_server_policy(store)[1]
+    assert time.monotonic() - started < 1.0
+    assert loaded.problem is not None and "YAML anchor" in loaded.problem
+    (repo_path / paths.SERVER_PATH).unlink()
+    (repo_path / paths.SERVER_PATH).symlink_to("/etc/passwd")
+    git(repo_path, "add", paths.SERVER_PATH)
+    git(repo_path, "commit", "-q", "--no-verify", "-m", "a link")
+    found = run_verify(repo_path)
+    assert [p.path for p in found] == [paths.SERVER_PATH] and "symbolic link" in found[0].problem
+    linked = load_server_policy(store)[1]
+    assert linked.problem is not None and not linked.allows(caller("admin"), "ListSecrets", None)
 
 
 def test_an_administrators_commit_of_the_server_policy_passes_verify_range(
