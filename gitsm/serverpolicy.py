@@ -34,6 +34,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import yaml
+
 from gitsm import strict
 from gitsm.apimodel import OPERATIONS as API_OPERATIONS
 from gitsm.errors import MalformedStoreFile
@@ -196,8 +198,32 @@ def parse_rules(text: bytes, where: str = SERVER_PATH) -> ServerRules:
         raise MalformedStoreFile(exc.path, exc.problem, fix) from None
 
 
+def _no_repeated_keys(text: bytes, where: str) -> None:
+    """Refuse a key said twice in one mapping: YAML keeps only the last, so a reader of the file
+    could take the first for the rule in force. Run after :func:`gitsm.strict.load_yaml` accepted
+    the file, so composing it again is bounded the same way."""
+    loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    stack: list[tuple[yaml.Node | None, str]] = [(yaml.compose(text, Loader=loader), "")]
+    while stack:
+        node, where_in = stack.pop()
+        if isinstance(node, yaml.SequenceNode):
+            stack += [(item, f"{where_in}[{i}]") for i, item in enumerate(node.value)]
+        if not isinstance(node, yaml.MappingNode):
+            continue
+        seen: set[str] = set()
+        for key, value in node.value:
+            text_key = str(key.value) if isinstance(key, yaml.ScalarNode) else repr(key)
+            name = f"{where_in}.{text_key}" if where_in else text_key
+            if text_key in seen:
+                strict.refuse(where, f"is malformed: {strict.short(name, 80)} is given twice (YAML "
+                              "would keep only the last); say it once")  # fmt: skip
+            seen.add(text_key)
+            stack.append((value, name))
+
+
 def _parse(text: bytes, where: str) -> ServerRules:
     doc: dict[Any, Any] = strict.load_yaml(text, where, "the server policy", SERVER_MAX_BYTES)
+    _no_repeated_keys(text, where)
     bad = strict.format_problem(doc.get("format"), FORMAT)
     if bad is not None:
         strict.refuse(where, bad[0].replace("store format", "server policy format"), bad[1])

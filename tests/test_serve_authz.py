@@ -86,6 +86,12 @@ BAD = [
     (b"format: 2\nprincipals: {}\n", "server policy format 2, newer", "upgrade gitsm"),
     (b"format: 1\nprincipals:\n  a: &x {read: [p/]}\n  b: *x\n", "YAML anchor", "tags, or edit"),
     (b"- format: 1\n", "is not a YAML mapping", "FORMAT.md"),
+    (
+        b"format: 1\nprincipals:\n  a: {read: [x/]}\n  a: {read: ['*']}\n",
+        "'principals.a' is given twice",
+        "FORMAT.md",
+    ),
+    (b"format: 1\nprincipals:\n  a: {read: [x/], read: ['*']}\n", "a.read' is given", "FORMAT"),
     (b"format: 1\nprincipals:\n  a: {read: [" + b"x" * 5000 + b"]}\n", "unquoted", "quote it, or"),
     (b"format: 1\n" + b"#" * SERVER_MAX_BYTES, "over the limit of the server policy", "FORMAT"),
 ]
