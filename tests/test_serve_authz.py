@@ -291,9 +291,7 @@ def test_not_action_not_resource_not_principal_and_conditions() -> None:
     only_me = doc(stmt("Deny", None, "*", Principal=None, NotPrincipal={"AWS": me}))
     assert outcome("admin", "GetSecretValue", only_me) == "explicit"  # AWS: name the account too
     everyone_but = doc(stmt(None, None, "*", Principal=None, NotPrincipal={"AWS": me}))
-    assert outcome("stranger", "GetSecretValue", everyone_but) == "ok"
-    assert outcome("stranger", "GetSecretValue", doc(stmt(None, None, "*", Principal=None,
-                   NotPrincipal={"AWS": ACCOUNT}))) == "denied"  # fmt: skip
+    assert outcome("stranger", "GetSecretValue", everyone_but) == "denied"  # AWS: Deny only
     condition = {"StringEquals": {"aws:PrincipalAccount": ACCOUNT}}
     assert outcome("stranger", "GetSecretValue", doc(stmt(Condition=condition))) == "denied"
     assert outcome("admin", "GetSecretValue", doc(stmt("Deny", "*", Condition=condition))) == (

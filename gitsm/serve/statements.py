@@ -9,9 +9,10 @@ match it:
   (``arn:aws:iam::<account>:user/<principal>``). The account itself (``arn:aws:iam::<account>:root``
   or the bare 12 digits) names every principal of the account in a Deny; in an Allow it grants
   nothing by itself, as on AWS, where naming the account delegates to its identity-based policies
-  (for gitsm, ``.gitsm/server.yaml``). ``NotPrincipal`` applies the statement to every caller it
-  does not name; in a Deny a caller is left out only when both its user ARN and its account are
-  named, as AWS requires.
+  (for gitsm, ``.gitsm/server.yaml``). ``NotPrincipal`` in a Deny applies it to every caller it
+  does not name, a caller being left out only when both its user ARN and its account are named, as
+  AWS requires; AWS does not support ``NotPrincipal`` in an Allow, and here such a statement allows
+  nothing.
 * **Action** / **NotAction**: ``secretsmanager:<Operation>`` matched case-insensitively against
   each pattern, ``*`` any run of characters and ``?`` one (``*``, ``secretsmanager:*``,
   ``secretsmanager:Get*``).
@@ -68,10 +69,10 @@ def _principal_applies(statement: dict[str, Any], user_arn: str, account_id: str
     if "Principal" in statement:
         names = set(_names(statement["Principal"]))
         return "*" in names or user_arn in names or (deny and bool(names & account))
+    if not deny:  # AWS does not support NotPrincipal in an Allow: it grants nothing here
+        return False
     names = set(_names(statement.get("NotPrincipal")))
-    if deny:  # left out only when named both as itself and as its account
-        return not (user_arn in names and bool(names & account))
-    return not (user_arn in names or bool(names & account))
+    return not (user_arn in names and bool(names & account))  # left out: named as both
 
 
 def _element_applies(statement: dict[str, Any], key: str, text: str, fold: bool) -> bool:
