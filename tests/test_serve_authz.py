@@ -263,6 +263,8 @@ def test_principals_the_account_and_everyone() -> None:
     assert outcome("anyone", "GetSecretValue", doc(stmt(who={"AWS": "*"}))) == "ok"
     service = {"Service": "lambda.amazonaws.com"}
     assert outcome("admin", "GetSecretValue", doc(stmt("Deny", service))) == "ok"
+    assert outcome("stranger", "GetSecretValue", doc(stmt(who={"Service": "*"}))) == "denied"
+    assert outcome("admin", "GetSecretValue", doc(stmt("Deny", {"Service": "*"}))) == "explicit"
 
 
 def test_action_and_resource_wildcards() -> None:

@@ -5,8 +5,8 @@ The policy is the canonical JSON the manifest keeps (:mod:`gitsm.policy` checked
 was put). A statement applies to a request when its principal, action and resource elements all
 match it:
 
-* **Principal**: ``"*"``, or a principal type whose list holds ``"*"`` or the caller's user ARN
-  (``arn:aws:iam::<account>:user/<principal>``). The account itself (``arn:aws:iam::<account>:root``
+* **Principal**: ``"*"``, or an ``AWS`` list holding ``"*"`` or the caller's user ARN
+  (``arn:aws:iam::<account>:user/<principal>``); in a Deny, ``"*"`` in a list of any type too. The account itself (``arn:aws:iam::<account>:root``
   or the bare 12 digits) names every principal of the account in a Deny; in an Allow it grants
   nothing by itself, as on AWS, where naming the account delegates to its identity-based policies
   (for gitsm, ``.gitsm/server.yaml``). ``NotPrincipal`` in a Deny applies it to every caller it
@@ -54,24 +54,26 @@ def _listed(value: object) -> list[str]:
     return [v for v in items if isinstance(v, str)]
 
 
-def _names(value: object) -> list[str]:
-    """Every principal string a Principal or NotPrincipal element holds, of any type."""
+def _names(value: object, every_type: bool) -> list[str]:
+    """The principal strings a Principal or NotPrincipal element holds: of the AWS type (the type
+    of IAM users), or of every type (Service, Federated, ... too) with ``every_type``."""
     if value == "*":
         return ["*"]
     if not isinstance(value, dict):
         return []
-    return [name for names in value.values() for name in _listed(names)]
+    kinds = value.values() if every_type else [value.get("AWS")]
+    return [name for names in kinds for name in _listed(names)]
 
 
 def _principal_applies(statement: dict[str, Any], user_arn: str, account_id: str) -> bool:
     deny = statement.get("Effect") == DENY
     account = {f"arn:aws:iam::{account_id}:root", account_id}
     if "Principal" in statement:
-        names = set(_names(statement["Principal"]))
+        names = set(_names(statement["Principal"], deny))
         return "*" in names or user_arn in names or (deny and bool(names & account))
     if not deny:  # AWS does not support NotPrincipal in an Allow: it grants nothing here
         return False
-    names = set(_names(statement.get("NotPrincipal")))
+    names = set(_names(statement.get("NotPrincipal"), True))
     return not (user_arn in names and bool(names & account))  # left out: named as both
 
 
