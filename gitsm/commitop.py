@@ -23,7 +23,11 @@ STORE_ROOTS = (paths.SECRETS_ROOT + "/", ".gitsm/")
 
 
 def in_store(path: str) -> bool:
-    """True for paths under ``secrets/`` or ``.gitsm/``, which only gitsm operations may change."""
+    """True for paths under ``secrets/`` or ``.gitsm/``, which only gitsm operations may change;
+    False for ``.gitsm/server.yaml``, gitsm serve's policy, which administrators change by plain
+    git commits (a change of it is rebased by ``gitsm sync`` like any file outside the store)."""
+    if path == paths.SERVER_PATH:
+        return False
     return path.startswith(STORE_ROOTS) or path in (paths.SECRETS_ROOT, ".gitsm")
 
 

@@ -32,6 +32,9 @@ SECRETS_ROOT = "secrets"
 MANIFEST = "~secret.yaml"
 VERSIONS = "~versions"
 CONFIG_PATH = ".gitsm/config.yaml"
+SERVER_PATH = ".gitsm/server.yaml"
+"""The server policy of ``gitsm serve`` (:mod:`gitsm.serverpolicy`): an administrator's file, changed
+by plain git commits, not by gitsm operations."""
 CHUNK = 128
 
 # Runs of [A-Za-z0-9_-] joined by single dots: never "..", never a "." at either end.

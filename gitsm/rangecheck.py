@@ -3,6 +3,8 @@
 For each commit reachable from B and not from A, oldest first, in one process:
 
 * a commit that does not touch ``secrets/`` or ``.gitsm/`` is not looked at further;
+  ``.gitsm/server.yaml`` (gitsm serve's policy) is an administrator's file, changed by plain git
+  commits: a commit changing it needs no operation, and only the file itself is checked;
 * the store files it changed are checked as ``gitsm verify`` checks a tree, but only those
   (:func:`gitsm.verify.verify_snapshot` with ``changed``): the cost follows the change, not the
   store's size;
@@ -127,7 +129,8 @@ def verify_range(
     configs: dict[str, StoreConfig | None] = {}
     for commit in commits:
         op = read_commit_op(repo, commit)
-        if not op.touches_store and not op.is_merge:
+        server = any(c.path == paths.SERVER_PATH for c in op.outside)
+        if not op.touches_store and not op.is_merge and not server:
             continue
         if op.is_merge:
             problems += _check_merge(repo, op)
@@ -151,7 +154,7 @@ def _holds_store(snap: Snapshot) -> bool:
 
 
 def _changed_paths(op: CommitOp) -> list[str]:
-    out = list(op.strays)
+    out = list(op.strays) + [c.path for c in op.outside if c.path == paths.SERVER_PATH]
     if op.config is not None:
         out.append(paths.CONFIG_PATH)
     for directory, change in op.secrets.items():

@@ -26,6 +26,7 @@ from gitsm.model import (
     Secret,
 )
 from gitsm.problems import RESTORE, mode_problem
+from gitsm.serverpolicy import SERVER_MAX_BYTES
 from gitsm.strict import size_problem
 
 
@@ -57,6 +58,13 @@ def read_config(snap: Snapshot) -> StoreConfig | None:
     """The store config at ``snap``, parsed strictly; None when the tree has none."""
     data = config_bytes(snap)
     return None if data is None else StoreConfig.load(data)
+
+
+def server_policy_bytes(snap: Snapshot) -> bytes | None:
+    """The content of ``.gitsm/server.yaml`` (gitsm serve's policy); None when there is none
+    (MalformedStoreFile when it is not a regular file within its limit)."""
+    found = snap.file(paths.SERVER_PATH, SERVER_MAX_BYTES)
+    return _content(found, "the server policy", SERVER_MAX_BYTES)
 
 
 def manifest_bytes(snap: Snapshot, path: str) -> bytes | None:

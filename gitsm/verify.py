@@ -15,7 +15,9 @@ Checked, for a commit (``rev``), the branch tip, or the staged index:
 * each envelope is canonical JSON of a known format and cipher, every field of its type and size,
   its ``secret`` and ``version_id`` match its path, its type matches the manifest, and every key
   stanza names a known key;
-* with ``decrypt``, every labeled version decrypts.
+* with ``decrypt``, every labeled version decrypts;
+* ``.gitsm/server.yaml`` (gitsm serve's policy), when there is one, parses strictly
+  (:mod:`gitsm.serverpolicy`).
 
 The staged check is incremental: only the secret directories that the staged changes touch are
 checked (everything when the config changes), so it stays fast on a big store. Through
@@ -38,6 +40,7 @@ from gitsm.keys import KeyService
 from gitsm.paths import classify, is_store_path
 from gitsm.problems import RESTORE, REWRITE, Problem
 from gitsm.providers import PROVIDERS
+from gitsm.serverpolicy import parse_rules
 from gitsm.verifyfiles import UNKNOWN_KEY_FIX, FileChecks
 
 __all__ = ["NOT_GITSM", "RESTORE", "REWRITE", "UNKNOWN_KEY_FIX", "UNMERGED", "Checker", "Problem",
@@ -77,6 +80,7 @@ class Checker(FileChecks):
     def check_all(self) -> list[Problem]:
         """Check the whole tree."""
         self.check_config()
+        self.check_server()
         groups: dict[str, list[str]] = {}
         for path, mode in self.snap.entries_under(paths.SECRETS_ROOT):
             found = classify(path)
@@ -92,9 +96,12 @@ class Checker(FileChecks):
 
     def check_changes(self, changed: Iterable[str]) -> list[Problem]:
         """Check only what the ``changed`` paths touch (everything if the config changed)."""
+        changed = list(changed)
         store_paths = sorted(p for p in changed if is_store_path(p))
         if paths.CONFIG_PATH in store_paths:
             return self.check_all()
+        if paths.SERVER_PATH in changed:
+            self.check_server()
         if not store_paths:
             return self.problems
         self.check_config()
@@ -118,6 +125,15 @@ class Checker(FileChecks):
             if envelopes or self.snap.file(f"{directory}/{paths.MANIFEST}", 0) is not None:
                 self.check_secret(directory, envelopes)
         return self.problems
+
+    def check_server(self) -> None:
+        """Check ``.gitsm/server.yaml`` (gitsm serve's policy) when the tree has one."""
+        try:
+            data = treefiles.server_policy_bytes(self.snap)
+            if data is not None:
+                parse_rules(data)
+        except MalformedStoreFile as exc:
+            self.refused(exc)
 
     def check_config(self) -> None:
         """Check ``.gitsm/config.yaml`` and remember its key registry."""
@@ -244,7 +260,7 @@ def run_verify(
     # a secret with an unmerged path is checked once that conflict is resolved
     held = {found[1] for found in map(classify, unmerged) if found is not None}
     checked = [p for p in entries if (classify(p) or ("", ""))[1] not in held]
-    if structure and any(is_store_path(path) for path in checked):
+    if structure and any(is_store_path(p) or p == paths.SERVER_PATH for p in checked):
         snap = repo.staged_snapshot(index_file)
         if any(s.file(paths.CONFIG_PATH, 0) for s in (snap, repo.head_snapshot())):
             problems += verify_snapshot(snap, keys=keys, decrypt=decrypt, changed=checked)
