@@ -1,4 +1,4 @@
-"""Rotation: RotateSecret, CancelRotateSecret, rotation functions, and rotating what is due.
+"""Rotation: RotateSecret, CancelRotateSecret, and rotating what is due.
 
 RotateSecret sets the secret's rotation up (function, schedule) and, unless told not to, starts a
 rotation in one commit (``RotateSecret``: the new version's token shows with AWSPENDING), then
@@ -14,6 +14,10 @@ when it is due), or cancelled.
 With RotateImmediately=false only the settings are committed, and the configuration is tested as
 AWS tests it: the function's testSecret step runs with a temporary AWSPENDING copy of the AWSCURRENT
 value, made in a scratch copy of the store that is then thrown away.
+
+A secret set up without a function (no RotationLambdaARN) is rotated by the store's default
+rotation function (:mod:`gitsm.store.rotationfuncs`), as AWS's managed rotation rotates a secret
+without a Lambda function of yours; without a default, RotateSecret refuses it as AWS does.
 
 Unlike AWS, the rotation runs while RotateSecret waits (AWS starts it and returns), so a caller
 learns at once whether it worked.
@@ -74,7 +78,7 @@ def rules_trailer(rules: Rules) -> str:
 
 
 class RotationOps(RotationFunctionOps):
-    """RotateSecret, CancelRotateSecret, rotation functions and ``rotate_due``."""
+    """RotateSecret, CancelRotateSecret and ``rotate_due`` (the functions: the base class)."""
 
     # -- RotateSecret, CancelRotateSecret ------------------------------------------------------
 
