@@ -94,3 +94,20 @@ def test_a_default_deregistered_upstream_refuses_the_later_choice(team: Team) ->
         alice.sync()
     assert "shared" not in alice.rotation_functions() and alice.default_rotation_function() is None
     assert_clean(alice)
+
+
+def test_defaults_chosen_on_both_sides_the_later_write_wins(team: Team) -> None:
+    alice, bob = team.clone("alice"), team.clone("bob")
+    for name in ("a", "b"):
+        alice.register_rotation_function(name, NOOP)
+    alice.sync()
+    bob.sync()
+    bob.set_default_rotation_function("b")
+    bob.sync()
+    alice.set_default_rotation_function("a")
+    report = alice.sync()
+    assert not report.failed and report.pushed
+    assert alice.default_rotation_function() == "a"
+    bob.sync()
+    assert bob.default_rotation_function() == "a"
+    assert_clean(alice)
