@@ -12,8 +12,8 @@
 * ``SetDefaultRotationFunction`` makes the registered function ``Gitsm-Rotation-Function`` names
   the config's default rotation function (no trailer: no default).
 
-No other operation changes a secret's rotation or the config's rotation functions or default. The rotation
-function's own writes (PutSecretValue, UpdateSecretVersionStage) are ordinary operations.
+No other operation changes a secret's rotation or the config's rotation functions or default. The
+rotation function's own writes (PutSecretValue, UpdateSecretVersionStage) are ordinary operations.
 
 Pure: no git, no keys, no values.
 """

@@ -3,8 +3,9 @@
 RotateSecret is applied as the request it records (its trailers: the function, the rules, whether
 it rotated now and with which token) to the upstream secret at the time it was made: refused when
 upstream has another rotation in progress (AWS would have refused the request then) or no longer
-registers the function (the store's default one, for a secret without a RotationLambdaARN). RotationSucceeded needs its rotation still in progress upstream, its
-version AWSCURRENT there. CancelRotateSecret turns off whatever rotation upstream has.
+registers the function (the store's default one, for a secret without a RotationLambdaARN).
+RotationSucceeded needs its rotation still in progress upstream, its version AWSCURRENT there.
+CancelRotateSecret turns off whatever rotation upstream has.
 """
 
 from __future__ import annotations

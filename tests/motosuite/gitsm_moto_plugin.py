@@ -11,14 +11,15 @@ Loaded with ``-p gitsm_moto_plugin`` in a run of moto's ``tests/test_secretsmana
 - the stores are throwaway: fsync off, a private ``GITSM_HOME`` (key ring) for the run, a git
   identity; freezegun's default ignore list loses ``"gi"`` (README, Library), so gitsm's dates
   follow ``freeze_time`` as moto's do.
-- rotation: every store has gitsm's generic password function (``gitsm.rotation.password``) as
-  its default rotation function, so a RotateSecret without RotationLambdaARN rotates (gitsm's
-  managed rotation) where it would otherwise be refused. When a test passes ``RotationLambdaARN`` naming a Lambda function that exists in moto,
-  the plugin registers a rotation function of that name in the test's store first. Its command
-  (``gitsm_moto_lambda.py``) invokes that moto Lambda function with the step's event, through a
-  small HTTP bridge into this process (where moto's backends live), as Secrets Manager invokes the
-  Lambda, and then does the step's work with gitsm's generic password function
-  (``gitsm.rotation.password``), since moto's Lambda functions run no code here (no docker).
+- rotation: every store has gitsm's generic password function (``gitsm.rotation.password``) as its
+  default rotation function, so a RotateSecret without RotationLambdaARN rotates (gitsm's managed
+  rotation) where it would otherwise be refused. When a test passes ``RotationLambdaARN`` naming a
+  Lambda function that exists in moto, the plugin registers a rotation function of that name in the
+  test's store first. Its command (``gitsm_moto_lambda.py``) invokes that moto Lambda function with
+  the step's event, through a small HTTP bridge into this process (where moto's backends live), as
+  Secrets Manager invokes the Lambda, and then does the step's work with gitsm's generic password
+  function (``gitsm.rotation.password``), since moto's Lambda functions run no code here (no
+  docker).
 - tests listed in ``deselected.txt`` do not run (they assert moto internals or need moto's
   server), and tests listed in ``expected_failures.txt`` must fail: they are marked
   ``xfail(strict=True)``, so a listed test that passes fails the run, as does an unlisted test
