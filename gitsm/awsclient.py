@@ -265,7 +265,8 @@ class SecretsManagerClient:
     @_operation("RotateSecret")
     def rotate_secret(self, **p: Any) -> dict[str, Any]:
         """RotateSecret: runs the rotation function's steps before it returns (gitsm runs the
-        store's rotation_functions command where AWS invokes the Lambda function)."""
+        store's rotation_functions command where AWS invokes the Lambda function; without a
+        RotationLambdaARN, the store's default rotation function, if it has one)."""
         r = self.store.rotate_secret(
             p["SecretId"], client_request_token=p.get("ClientRequestToken"),
             rotation_lambda_arn=p.get("RotationLambdaARN"), rotation_rules=p.get("RotationRules"),

@@ -42,7 +42,7 @@ from gitsm.model import (
     VersionInfo,
 )
 from gitsm.paths import CONFIG_PATH
-from gitsm.rotationconfig import RotationFunction, dump_functions, load_functions
+from gitsm.rotationconfig import RotationFunction, dump_functions, load_default, load_functions
 
 FORMAT = 1
 
@@ -303,8 +303,8 @@ def _required(value: T | None) -> T:
 
 @dataclass
 class StoreConfig:
-    """The store's ``.gitsm/config.yaml``: identity, key registry, retention and rotation
-    functions."""
+    """The store's ``.gitsm/config.yaml``: identity, key registry, retention, rotation functions
+    and the default one."""
 
     account_id: str
     region: str
@@ -313,6 +313,7 @@ class StoreConfig:
     max_versions: int = 100
     min_version_age_hours: float = 24.0
     rotation_functions: dict[str, RotationFunction] = field(default_factory=dict)
+    default_rotation_function: str | None = None
 
     def dump(self) -> bytes:
         """The canonical config file."""
@@ -328,7 +329,7 @@ class StoreConfig:
                     "min_version_age_hours": self.min_version_age_hours,
                 },
             }
-            | dump_functions(self.rotation_functions)
+            | dump_functions(self.rotation_functions, self.default_rotation_function)
         )
 
     @classmethod
@@ -362,6 +363,7 @@ class StoreConfig:
             max_versions=100 if max_versions is None else int(max_versions),
             min_version_age_hours=24.0 if min_age is None else float(min_age),
             rotation_functions=load_functions(top.mapping("rotation_functions"), path),
+            default_rotation_function=load_default(doc, path),
         )
 
 

@@ -79,7 +79,8 @@ def merge_config(
 ) -> tuple[StoreConfig, list[Conflict]]:
     """Merge two changes of ``.gitsm/config.yaml`` made from ``base`` (None: both created it).
 
-    Every key alias merges on its own (:func:`merge_recipients`); the default key, the retention
+    Every key alias merges on its own (:func:`merge_recipients`), every rotation function too
+    (:func:`merge_functions`); the default key, the default rotation function, the retention
     settings, the account and the region are single facts. Returns the merged config (ours'
     value where a fact conflicts, theirs' with ``prefer_theirs``) and the conflicts."""
     base_functions = base.rotation_functions if base is not None else {}
@@ -91,8 +92,9 @@ def merge_config(
                 f"{theirs.account_id} {theirs.region}",
             ))  # fmt: skip
         base = replace(
-            ours, default_kms_key_id="", keys={}, max_versions=-1, min_version_age_hours=-1.0
-        )
+            ours, default_kms_key_id="", keys={}, max_versions=-1, min_version_age_hours=-1.0,
+            default_rotation_function=None,
+        )  # fmt: skip
     fields: dict[str, object] = {}
     for name in ("account_id", "region", "default_kms_key_id", "max_versions",
                  "min_version_age_hours"):  # fmt: skip
@@ -102,6 +104,13 @@ def merge_config(
             conflicts.append(Conflict(name, repr(o), repr(t)))
             chosen = t if prefer_theirs else o
         fields[name] = chosen
+    sides = (base.default_rotation_function, ours.default_rotation_function,
+             theirs.default_rotation_function)  # fmt: skip
+    default = pick(*((side,) for side in sides))  # wrapped: None is a value here
+    if default is None:
+        conflicts.append(Conflict("default_rotation_function", repr(sides[1]), repr(sides[2])))
+        default = (sides[2] if prefer_theirs else sides[1],)
+    fields["default_rotation_function"] = default[0]
     keys: dict[str, Recipients] = {}
     for alias in [*ours.keys, *(a for a in theirs.keys if a not in ours.keys)]:
         merged, conflict = merge_recipients(

@@ -54,8 +54,9 @@ FIX = (
 Blobs = Callable[[str], bytes]
 
 ONE_SECRET |= rotationcheck.ROTATION_OPERATIONS  # their rotation field: gitsm.rotationcheck
-CONFIG_ONLY |= rotationcheck.FUNCTION_OPERATIONS
+CONFIG_ONLY |= rotationcheck.FUNCTION_OPERATIONS | {rotationcheck.DEFAULT_OPERATION}
 KNOWN |= rotationcheck.ROTATION_OPERATIONS | rotationcheck.FUNCTION_OPERATIONS
+KNOWN |= {rotationcheck.DEFAULT_OPERATION}
 
 
 def _sealing(data: bytes) -> tuple[object, ...] | None:

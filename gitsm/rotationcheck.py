@@ -9,9 +9,11 @@
   window; function and schedule stay.
 * ``RegisterRotationFunction`` and ``DeregisterRotationFunction`` change the one rotation function
   ``Gitsm-Rotation-Function`` names in the config.
+* ``SetDefaultRotationFunction`` makes the registered function ``Gitsm-Rotation-Function`` names
+  the config's default rotation function (no trailer: no default).
 
-No other operation changes a secret's rotation or the config's rotation functions. The rotation
-function's own writes (PutSecretValue, UpdateSecretVersionStage) are ordinary operations.
+No other operation changes a secret's rotation or the config's rotation functions or default. The
+rotation function's own writes (PutSecretValue, UpdateSecretVersionStage) are ordinary operations.
 
 Pure: no git, no keys, no values.
 """
@@ -23,10 +25,15 @@ from dataclasses import replace
 from gitsm import rotationstate
 from gitsm.manifest import StoreConfig
 from gitsm.model import Rotation, Secret
-from gitsm.rotationstate import FUNCTION_OPERATIONS, ROTATION_OPERATIONS, started
+from gitsm.rotationstate import (
+    DEFAULT_OPERATION,
+    FUNCTION_OPERATIONS,
+    ROTATION_OPERATIONS,
+    started,
+)
 
-__all__ = ["FUNCTION_OPERATIONS", "ROTATION_OPERATIONS", "config_problems", "expected_stages",
-           "secret_problems"]  # fmt: skip
+__all__ = ["DEFAULT_OPERATION", "FUNCTION_OPERATIONS", "ROTATION_OPERATIONS", "config_problems",
+           "expected_stages", "secret_problems"]  # fmt: skip
 
 
 def expected_stages(
@@ -76,8 +83,10 @@ def secret_problems(
 def _rotate(trailers: dict[str, str], old: Rotation | None, new: Rotation) -> list[str]:
     problems = []
     start = started(trailers)
-    if not new.enabled or new.lambda_arn is None:
-        problems.append("leaves rotation off or without a function, which RotateSecret never does")
+    if not new.enabled:
+        problems.append("leaves rotation off, which RotateSecret never does")
+    if new.lambda_arn is None and old is not None and old.lambda_arn is not None:
+        problems.append("removes the rotation function, which RotateSecret never does")
     if old is not None and new.last_rotated != old.last_rotated:
         problems.append("changes LastRotatedDate, which only RotationSucceeded records")
     keeps = old.token if old is not None else None
@@ -92,17 +101,34 @@ def _rotate(trailers: dict[str, str], old: Rotation | None, new: Rotation) -> li
 def config_problems(
     operation: str, trailers: dict[str, str], before: StoreConfig, after: StoreConfig
 ) -> list[str]:
-    """Why a commit's change of the rotation functions is not its operation's (empty: it is)."""
+    """Why a commit's change of the rotation functions or the default one is not its
+    operation's (empty: it is)."""
+    problems = _default_problems(operation, trailers, before, after)
     old, new = before.rotation_functions, after.rotation_functions
     changed = sorted(n for n in {*old, *new} if old.get(n) != new.get(n))
     if not changed:
-        return []
+        return problems
     named = trailers.get("Rotation-Function")
     if operation not in FUNCTION_OPERATIONS or changed != [named]:
-        return [f"changes rotation function(s) {', '.join(changed)} outside a "
+        return [*problems, f"changes rotation function(s) {', '.join(changed)} outside a "
                 "RegisterRotationFunction or DeregisterRotationFunction of them"]  # fmt: skip
     if operation == "DeregisterRotationFunction" and named in new:
-        return [f"keeps rotation function {named}, which its operation removes"]
+        return [*problems, f"keeps rotation function {named}, which its operation removes"]
     if operation == "RegisterRotationFunction" and named not in new:
-        return [f"removes rotation function {named}, which its operation registers"]
+        return [*problems, f"removes rotation function {named}, which its operation registers"]
+    return problems
+
+
+def _default_problems(
+    operation: str, trailers: dict[str, str], before: StoreConfig, after: StoreConfig
+) -> list[str]:
+    """SetDefaultRotationFunction alone changes the default, to the function its trailer names
+    (none when it names none), a registered one."""
+    default = after.default_rotation_function
+    if before.default_rotation_function == default:
+        return []
+    if operation != DEFAULT_OPERATION or trailers.get("Rotation-Function") != default:
+        return ["changes the default rotation function outside a SetDefaultRotationFunction to it"]
+    if default is not None and default not in after.rotation_functions:
+        return [f"makes {default} the default rotation function, which is not registered"]
     return []

@@ -9,6 +9,10 @@ list, run without a shell) and a timeout::
       db-password:
         command: [gitsm, rotation, run-lambda, gitsm.rotation.password]
         timeout_seconds: 300
+    default_rotation_function: db-password
+
+``default_rotation_function`` (optional) names the function that rotates a secret set up for
+rotation without a RotationLambdaARN (gitsm's managed rotation, docs/ROTATION.md).
 
 Pure: parsing (strictly, :mod:`gitsm.strict`) and dumping that mapping; it merges three-way in
 :func:`gitsm.merge3.merge_functions`.
@@ -90,9 +94,29 @@ def load_functions(doc: dict[Any, Any], path: str) -> dict[str, RotationFunction
     return out
 
 
-def dump_functions(functions: dict[str, RotationFunction]) -> dict[str, Any]:
-    """The config entries of ``functions`` (nothing at all when there are none, so that a store
-    without rotation functions keeps the config it always had)."""
-    if not functions:
-        return {}
-    return {"rotation_functions": {name: f.doc() for name, f in functions.items()}}
+def load_default(doc: dict[Any, Any], path: str) -> str | None:
+    """The config's ``default_rotation_function``: a function name, or None when absent. It need
+    not be registered (a merge can leave it naming a function removed on the other side:
+    RotateSecret then says so)."""
+    fields = strict.Fields(doc, path, "")
+    name = fields.text("default_rotation_function", 64, optional=True)
+    if name is not None:
+        try:
+            validate_function_name(name)
+        except InvalidParameterException:
+            fields.fail("default_rotation_function", "is not a function name (1-64 letters, "
+                        "digits, '-' and '_')")  # fmt: skip
+    return name
+
+
+def dump_functions(
+    functions: dict[str, RotationFunction], default: str | None = None
+) -> dict[str, Any]:
+    """The config entries of ``functions`` and the default function (nothing at all when there
+    are none, so that a store without rotation functions keeps the config it always had)."""
+    out: dict[str, Any] = {}
+    if functions:
+        out["rotation_functions"] = {name: f.doc() for name, f in functions.items()}
+    if default is not None:
+        out["default_rotation_function"] = default
+    return out

@@ -28,6 +28,8 @@ ROTATION_OPERATIONS = frozenset({"RotateSecret", "CancelRotateSecret", "Rotation
 """The operations that change a secret's rotation (their commits' Gitsm-Operation)."""
 FUNCTION_OPERATIONS = frozenset({"RegisterRotationFunction", "DeregisterRotationFunction"})
 """The operations that change the config's rotation functions."""
+DEFAULT_OPERATION = "SetDefaultRotationFunction"
+"""The operation that changes the config's default rotation function."""
 STEPS = ("createSecret", "setSecret", "testSecret", "finishSecret")
 """The steps of a rotation, in order; the rotation function runs once for each."""
 LAMBDA_ARN_MAX = 2048
@@ -120,17 +122,26 @@ def check_can_start(secret: Secret, token: str) -> None:
 
 
 def configure(
-    secret: Secret, lambda_arn: str | None, rules: Rules | None, start: str | None, now: datetime
+    secret: Secret,
+    lambda_arn: str | None,
+    rules: Rules | None,
+    start: str | None,
+    now: datetime,
+    *,
+    has_default: bool = False,
 ) -> Rotation:
     """The rotation after RotateSecret: the function and rules given (else those the secret has),
     turned on; ``start`` is the token of the rotation it starts (None: RotateImmediately=false).
+    With no function given or set, the store's default rotation function rotates the secret
+    (``has_default``: the store has one; the rotation keeps no function of its own, as AWS's
+    managed rotation shows none); without a default that is AWS's InvalidRequestException.
 
     The next window is computed again when the schedule is new or changed, or rotation was off,
     from the last rotation (or now, for a secret never rotated); otherwise it is kept, so that a
     rotation that fails leaves the secret due."""
     before = secret.rotation
     function = lambda_arn or (before.lambda_arn if before is not None else None)
-    if function is None:
+    if function is None and not has_default:
         raise InvalidRequestException(NO_FUNCTION)
     old_rules = rules_of(before)
     new_rules = rules or old_rules
@@ -215,5 +226,6 @@ def describe(secret: Secret, out: dict[str, Any], stages_key: str) -> None:
         out["LastRotatedDate"] = rotation.last_rotated
     if rotation.enabled and rotation.next_rotation is not None and rules is not None:
         out["NextRotationDate"] = schedule.window_close(rules, rotation.next_rotation)
-    if stages_key in out:
-        out[stages_key] = visible_stages(secret)
+    stages = visible_stages(secret)
+    if stages:  # a secret without a value lists the empty version of its rotation too
+        out[stages_key] = stages

@@ -22,20 +22,22 @@ PASSWORD = ["gitsm", "rotation", "run-lambda", "gitsm.rotation.password"]
 ARN = "arn:aws:lambda:us-east-1:123456789012:function:{}"
 
 
-def rotate_by_hand(store: object, name: str, token: str, *, function: str = "noop") -> None:
+def rotate_by_hand(store: object, name: str, token: str, *, function: str | None = "noop") -> None:
     """A complete rotation of ``name`` with ``token``, as a rotation function would make it, but
     without its processes: RotateSecret with a function that writes nothing fails after
     createSecret (no version), the test then puts the value and moves AWSCURRENT itself, and the
-    retry with the same token runs the (empty) steps again and records the success."""
+    retry with the same token runs the (empty) steps again and records the success. ``function``
+    None: no RotationLambdaARN, the store's default function (which must write nothing)."""
     from gitsm.store import SecretStore
     from gitsm.store.rotation import RotationFailed
 
     assert isinstance(store, SecretStore)
-    if function not in store.rotation_functions():
+    if function is not None and function not in store.rotation_functions():
         store.register_rotation_function(function, NOOP)
     try:
         store.rotate_secret(
-            name, client_request_token=token, rotation_lambda_arn=ARN.format(function),
+            name, client_request_token=token,
+            rotation_lambda_arn=ARN.format(function) if function is not None else None,
             rotation_rules={"AutomaticallyAfterDays": 30},
         )  # fmt: skip
     except RotationFailed as exc:

@@ -57,6 +57,13 @@ def history(tmp_path_factory: pytest.TempPathFactory) -> Path:
     store.cancel_rotate_secret("rotated")
     store.register_rotation_function("spare", NOOP)
     store.deregister_rotation_function("spare")
+    store.set_default_rotation_function("noop")  # rotates secrets without a function of their own
+    store.create_secret("managed", secret_string="m1")
+    rotate_by_hand(store, "managed", str(uuid.uuid4()), function=None)
+    store.register_rotation_function("fallback", NOOP)
+    store.set_default_rotation_function("fallback")
+    store.rotate_secret("managed", rotate_immediately=False)
+    store.set_default_rotation_function(None)
     return path
 
 
@@ -262,4 +269,26 @@ def test_rotation_changed_outside_the_rotation_operations(history: Path, tmp_pat
                for p in found), found  # fmt: skip
     assert any("moves labels outside an operation that moves them" in p for p in found), found
     assert any("changes rotation function(s) evil outside a RegisterRotationFunction" in p
+               for p in found), found  # fmt: skip
+
+
+def test_the_default_function_changed_outside_its_operation(history: Path, tmp_path: Path) -> None:
+    store, base = branch_off(history, tmp_path)
+    config = store.config()
+    assert config.default_rotation_function is None and "noop" in config.rotation_functions
+    forge(store, {paths.CONFIG_PATH: replace(config, default_rotation_function="noop").dump()},
+          trailers("RegisterRotationFunction", "", Rotation_Function="noop"))  # fmt: skip
+    forge(store, {paths.CONFIG_PATH: replace(config, default_rotation_function="nope").dump()},
+          trailers("SetDefaultRotationFunction", "", Rotation_Function="nope"))  # fmt: skip
+    secret = store.describe_secret("rotated")
+    assert secret.rotation is not None and secret.rotation.lambda_arn is not None
+    unset = replace(secret, rotation=replace(secret.rotation, enabled=True, lambda_arn=None))
+    forge(store, {paths.manifest_path("rotated"): dump_secret(unset)},
+          trailers("RotateSecret", "rotated", Rotate_Immediately="false"))  # fmt: skip
+    found = problems_of(store, base)
+    assert any("changes the default rotation function outside a SetDefaultRotationFunction" in p
+               for p in found), found  # fmt: skip
+    assert any("makes nope the default rotation function, which is not registered" in p
+               for p in found), found  # fmt: skip
+    assert any("removes the rotation function, which RotateSecret never does" in p
                for p in found), found  # fmt: skip

@@ -1,5 +1,5 @@
 """Rotation in the store's files: the manifest's rotation lines and the config's rotation
-functions (canonical form, strict reading), and their three-way merges."""
+functions and default function (canonical form, strict reading), and their three-way merges."""
 
 from __future__ import annotations
 
@@ -119,6 +119,40 @@ def test_functions_merge_one_by_one() -> None:
     merged, conflicts = merge_config(config(), config(pw=PW), config(pw=other))
     assert [c.field for c in conflicts] == ["rotation function pw"]
     assert merged.rotation_functions == {"pw": PW}
+
+
+def test_the_default_function_round_trips_is_read_strictly_and_merges_as_one_fact() -> None:
+    with_default = replace(config(pw=PW), default_rotation_function="pw")
+    data = with_default.dump()
+    assert data.endswith(b"default_rotation_function: pw\n") and b"default_rotation" not in (
+        config(pw=PW).dump()
+    )
+    assert StoreConfig.load(data) == with_default
+    for bad, problem in (("'bad name'", "is not a function name"), ("[pw]", "a list")):
+        with pytest.raises(MalformedStoreFile) as info:
+            StoreConfig.load(config().dump() + f"default_rotation_function: {bad}\n".encode())
+        assert "default_rotation_function" in info.value.problem and problem in info.value.problem
+
+    def side(default: str | None) -> StoreConfig:
+        return replace(config(pw=PW, other=PW), default_rotation_function=default)
+
+    for base, ours, theirs, want in (
+        (None, "pw", None, "pw"),
+        (None, None, "pw", "pw"),
+        ("pw", None, "pw", None),
+        ("pw", "pw", None, None),
+        (None, None, None, None),
+        ("pw", "other", "other", "other"),
+    ):
+        merged, conflicts = merge_config(side(base), side(ours), side(theirs))
+        assert merged.default_rotation_function == want and not conflicts, (base, ours, theirs)
+    merged, conflicts = merge_config(side(None), side("pw"), side("other"))
+    assert [c.field for c in conflicts] == ["default_rotation_function"]
+    assert merged.default_rotation_function == "pw"
+    merged, _ = merge_config(side(None), side("pw"), side("other"), prefer_theirs=True)
+    assert merged.default_rotation_function == "other"
+    merged, conflicts = merge_config(None, side("pw"), side(None))  # both created the config
+    assert merged.default_rotation_function == "pw" and not conflicts
 
 
 ON = Rotation(enabled=True, lambda_arn="f", after_days=30, next_rotation=T0)

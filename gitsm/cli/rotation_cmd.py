@@ -24,7 +24,8 @@ HELP = """Rotation functions: the commands gitsm runs where AWS invokes a rotati
 A secret's RotationLambdaARN (arn:aws:lambda:<region>:<account>:function:NAME, or NAME) names a
 function registered here. gitsm runs its command once per rotation step (createSecret, setSecret,
 testSecret, finishSecret) with the Lambda event as JSON on standard input and GITSM_REPO set to
-the store. See docs/ROTATION.md.
+the store. A secret without a RotationLambdaARN rotates with the store's default function
+(set-default-function), if it has one. See docs/ROTATION.md.
 """
 
 
@@ -87,12 +88,40 @@ def deregister_function(
     emit({"FunctionName": name}, globals_, "DeregisterRotationFunction", landed=landed)
 
 
+@with_globals("SetDefaultRotationFunction")
+def set_default_function(
+    globals_: Globals,
+    name: Annotated[str | None, typer.Argument(help="A registered function's name.",
+                                               metavar="NAME", show_default=False)] = None,
+    none: Annotated[bool, typer.Option("--none", help="Leave the store without a default.")
+                    ] = False,
+) -> None:  # fmt: skip
+    """Make a registered rotation function the store's default (one commit changing the store
+    config; none when it is the default already): RotateSecret without a RotationLambdaARN on a
+    secret without one rotates with it, as AWS's managed rotation does. Prints
+    DefaultFunctionName (null with --none) and whether it Changed.
+
+    Example: gitsm rotation register-function password --command "gitsm rotation run-lambda
+    gitsm.rotation.password"; gitsm rotation set-default-function password.
+    """
+    if (name is None) == (not none):
+        raise UsageFailure("give either NAME or --none")
+    store = open_store(globals_)
+    changed = store.set_default_rotation_function(name)
+    landed = Landed("SetDefaultRotationFunction", {"DefaultFunctionName": name or "none"},
+                    see="gitsm rotation list-functions")  # fmt: skip
+    emit({"DefaultFunctionName": name, "Changed": changed}, globals_,
+         "SetDefaultRotationFunction", landed=landed)  # fmt: skip
+
+
 @with_globals("ListRotationFunctions")
 def list_functions(globals_: Globals) -> None:
-    """List the store's rotation functions."""
-    functions = open_store(globals_).rotation_functions()
-    rows = [_function_row(name, f) for name, f in sorted(functions.items())]
-    emit({"RotationFunctions": rows}, globals_, "ListRotationFunctions")
+    """List the store's rotation functions and its default one (DefaultFunctionName, null when it
+    has none)."""
+    store = open_store(globals_)
+    rows = [_function_row(name, f) for name, f in sorted(store.rotation_functions().items())]
+    emit({"RotationFunctions": rows, "DefaultFunctionName": store.default_rotation_function()},
+         globals_, "ListRotationFunctions")  # fmt: skip
 
 
 def run_lambda(
@@ -147,6 +176,11 @@ def rotate_due(globals_: Globals) -> None:
 VERBS = (
     ("register-function", register_function, "Register or change a rotation function."),
     ("deregister-function", deregister_function, "Remove a rotation function."),
+    (
+        "set-default-function",
+        set_default_function,
+        "Choose the function that rotates secrets without a RotationLambdaARN.",
+    ),
     ("list-functions", list_functions, "List the rotation functions."),
 )
 

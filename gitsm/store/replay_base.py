@@ -120,6 +120,12 @@ class ReplayBase(WriteOps):
                 raise Refused(f"removing recipients would leave key alias {alias} with none",
                               f"add a recipient to {alias} first, then remove")  # fmt: skip
         self._check_aliases_in_use(ctx, merged)
+        default = merged.default_rotation_function
+        if default is not None and default not in merged.rotation_functions:
+            raise Refused(f"rotation function {default}, the store's default rotation function, "
+                          "is not registered upstream", f"register it again (gitsm rotation "
+                          f"register-function {default} --command ...) or choose another default "
+                          "(gitsm rotation set-default-function)")  # fmt: skip
         ctx.config = merged
         if merged != self._config_at(ctx.snap):
             ctx.files[paths.CONFIG_PATH] = merged.dump()

@@ -3,8 +3,9 @@
 RotateSecret is applied as the request it records (its trailers: the function, the rules, whether
 it rotated now and with which token) to the upstream secret at the time it was made: refused when
 upstream has another rotation in progress (AWS would have refused the request then) or no longer
-registers the function. RotationSucceeded needs its rotation still in progress upstream, its
-version AWSCURRENT there. CancelRotateSecret turns off whatever rotation upstream has.
+registers the function (the store's default one, for a secret without a RotationLambdaARN).
+RotationSucceeded needs its rotation still in progress upstream, its version AWSCURRENT there.
+CancelRotateSecret turns off whatever rotation upstream has.
 """
 
 from __future__ import annotations
@@ -65,11 +66,16 @@ def _rotate(ctx: ReplayContext, cur: Secret, after: Secret) -> Secret:
     try:
         if start is not None:
             rotationstate.check_can_start(cur, start)
-        rotation = rotationstate.configure(cur, lambda_arn, rules, start, when)
+        default = ctx.config.default_rotation_function
+        rotation = rotationstate.configure(cur, lambda_arn, rules, start, when,
+                                           has_default=default is not None)  # fmt: skip
     except GitsmError as exc:
         raise Refused(f"{exc.message} (upstream)", _redo(cur.name)) from None
-    assert rotation.lambda_arn is not None
-    function = rotationstate.function_name(rotation.lambda_arn)
+    if rotation.lambda_arn is None:  # the store's default rotates it
+        assert default is not None
+        function = default
+    else:
+        function = rotationstate.function_name(rotation.lambda_arn)
     if function not in ctx.config.rotation_functions:
         raise Refused(
             f"rotation function {function} is not registered upstream",

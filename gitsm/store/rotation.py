@@ -1,4 +1,4 @@
-"""Rotation: RotateSecret, CancelRotateSecret, rotation functions, and rotating what is due.
+"""Rotation: RotateSecret, CancelRotateSecret, and rotating what is due.
 
 RotateSecret sets the secret's rotation up (function, schedule) and, unless told not to, starts a
 rotation in one commit (``RotateSecret``: the new version's token shows with AWSPENDING), then
@@ -15,6 +15,10 @@ With RotateImmediately=false only the settings are committed, and the configurat
 AWS tests it: the function's testSecret step runs with a temporary AWSPENDING copy of the AWSCURRENT
 value, made in a scratch copy of the store that is then thrown away.
 
+A secret set up without a function (no RotationLambdaARN) is rotated by the store's default
+rotation function (:mod:`gitsm.store.rotationfuncs`), as AWS's managed rotation rotates a secret
+without a Lambda function of yours; without a default, RotateSecret refuses it as AWS does.
+
 Unlike AWS, the rotation runs while RotateSecret waits (AWS starts it and returns), so a caller
 learns at once whether it worked.
 """
@@ -28,19 +32,19 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 
-from gitsm import paths, rotationstate
+from gitsm import rotationstate
 from gitsm.errors import (
     GitsmError,
     InvalidParameterException,
     InvalidRequestException,
-    ResourceNotFoundException,
 )
 from gitsm.gitrepo import Snapshot
 from gitsm.manifest import StoreConfig
 from gitsm.model import AWSCURRENT, Secret, validate_token
-from gitsm.rotationconfig import RotationFunction, validate_function
+from gitsm.rotationconfig import RotationFunction
 from gitsm.schedule import Rules, validate_rules
-from gitsm.store.core import Change, StoreCore, WriteResult
+from gitsm.store.core import Change, WriteResult
+from gitsm.store.rotationfuncs import RotationFunctionOps
 from gitsm.store.rotationrun import RotationFailed, run_step, secret_texts, stderr_tail
 from gitsm.store.writes import WriteOps
 
@@ -73,66 +77,8 @@ def rules_trailer(rules: Rules) -> str:
     return json.dumps({k: v for k, v in doc.items() if v is not None}, sort_keys=True)
 
 
-class RotationOps(StoreCore):
-    """RotateSecret, CancelRotateSecret, rotation functions and ``rotate_due``."""
-
-    # -- rotation functions --------------------------------------------------------------------
-
-    def rotation_functions(self) -> dict[str, RotationFunction]:
-        """The store's rotation functions: name -> command and timeout."""
-        return dict(self.config().rotation_functions)
-
-    def register_rotation_function(
-        self, name: str, command: list[str], *, timeout_seconds: int | None = None
-    ) -> bool:
-        """Register (or change) rotation function ``name``: one commit changing only the config
-        (``RegisterRotationFunction``), none when it is registered so already. True if it
-        changed anything."""
-        rotationstate.validate_function_name(name)
-        function = validate_function(command, timeout_seconds)
-
-        def plan(snap: Snapshot, config: StoreConfig, now: datetime) -> Change[bool]:
-            if config.rotation_functions.get(name) == function:
-                return Change(False)
-            functions = {**config.rotation_functions, name: function}
-            files: dict[str, bytes | None] = {
-                paths.CONFIG_PATH: replace(config, rotation_functions=functions).dump()
-            }
-            trailers = {"Rotation-Function": name}
-            return Change(True, "RegisterRotationFunction", "", files, trailers)
-
-        return self._transact(plan)
-
-    def deregister_rotation_function(self, name: str) -> None:
-        """Remove rotation function ``name`` from the config (``DeregisterRotationFunction``);
-        ResourceNotFoundException when there is none of that name."""
-
-        def plan(snap: Snapshot, config: StoreConfig, now: datetime) -> Change[None]:
-            if name not in config.rotation_functions:
-                raise ResourceNotFoundException(
-                    f"This store has no rotation function named {name}."
-                )
-            functions = {k: f for k, f in config.rotation_functions.items() if k != name}
-            files: dict[str, bytes | None] = {
-                paths.CONFIG_PATH: replace(config, rotation_functions=functions).dump()
-            }
-            return Change(None, "DeregisterRotationFunction", "", files,
-                          {"Rotation-Function": name})  # fmt: skip
-
-        self._transact(plan)
-
-    @staticmethod
-    def _function(config: StoreConfig, lambda_arn: str) -> RotationFunction:
-        name = rotationstate.function_name(lambda_arn)
-        found = config.rotation_functions.get(name)
-        if found is None:
-            raise InvalidRequestException(
-                f"Secrets Manager cannot invoke the specified Lambda function {lambda_arn}: this "
-                f"store has no rotation function named {name}. Register one (gitsm rotation "
-                f"register-function {name} --command '...') or name a registered one (gitsm "
-                "rotation list-functions)."
-            )
-        return found
+class RotationOps(RotationFunctionOps):
+    """RotateSecret, CancelRotateSecret and ``rotate_due`` (the functions: the base class)."""
 
     # -- RotateSecret, CancelRotateSecret ------------------------------------------------------
 
@@ -166,9 +112,10 @@ class RotationOps(StoreCore):
                                        record_only=done))  # fmt: skip
             if start is not None:
                 rotationstate.check_can_start(secret, start)
-            rotation = rotationstate.configure(secret, lambda_arn, rules, start, now)
-            assert rotation.lambda_arn is not None
-            function = self._function(config, rotation.lambda_arn)
+            has_default = config.default_rotation_function is not None
+            rotation = rotationstate.configure(secret, lambda_arn, rules, start, now,
+                                               has_default=has_default)  # fmt: skip
+            function = self._function(config, rotation)
             stages = secret.stage_map()
             if start is not None:
                 stages = rotationstate.start_stages(stages, start)
@@ -206,7 +153,7 @@ class RotationOps(StoreCore):
         def plan(snap: Snapshot, config: StoreConfig, now: datetime) -> Change[WriteResult]:
             secret = self._find_live(snap, config, secret_id)
             rotation = secret.rotation
-            if rotation is None or rotation.lambda_arn is None:
+            if rotation is None:
                 raise InvalidRequestException(rotationstate.NO_FUNCTION)
             if not rotation.enabled:
                 raise InvalidRequestException(

@@ -88,3 +88,32 @@ def test_run_lambda_runs_a_handler_file_and_fails_on_its_exception(tmp_path: Pat
     assert failed.stderr.rstrip().endswith(b"RuntimeError: cannot reach the service")
     not_an_event = run_gitsm(["rotation", "run-lambda", "handler.py"], input=b"[]", cwd=tmp_path)
     assert not_an_event.returncode == 1 and b"not a rotation event" in not_an_event.stderr
+
+
+def test_a_default_function_rotates_secrets_without_a_function(cli: Invoke) -> None:
+    out(cli("create-secret", "--name", "app", "--secret-string", "first value"))
+    refused = cli("rotate-secret", "--secret-id", "app")
+    assert (
+        refused.exit_code == 254 and "doesn't already have a Lambda function ARN" in refused.stderr
+    )
+    unknown = cli("rotation", "set-default-function", "password")
+    assert unknown.exit_code == 254 and "(ResourceNotFoundException)" in unknown.stderr
+    out(cli("rotation", "register-function", "password", "--command",
+            "gitsm rotation run-lambda gitsm.rotation.password"))  # fmt: skip
+    chosen = out(cli("rotation", "set-default-function", "password"))
+    assert chosen == {"DefaultFunctionName": "password", "Changed": True}
+    assert out(cli("rotation", "list-functions"))["DefaultFunctionName"] == "password"
+    rotated = out(cli("rotate-secret", "--secret-id", "app",
+                      "--rotation-rules", "AutomaticallyAfterDays=10"))  # fmt: skip
+    described = out(cli("describe-secret", "--secret-id", "app"))
+    assert described["VersionIdsToStages"][rotated["VersionId"]] == ["AWSCURRENT"]
+    assert described["RotationEnabled"] is True and "RotationLambdaARN" not in described
+    assert described["RotationRules"] == {"AutomaticallyAfterDays": 10}
+    value = out(cli("get-secret-value", "--secret-id", "app"))["SecretString"]
+    assert value != "first value" and len(value) == 32
+    in_use = cli("rotation", "deregister-function", "password")
+    assert in_use.exit_code == 254 and "is the store's default" in in_use.stderr
+    cleared = out(cli("rotation", "set-default-function", "--none"))
+    assert cleared == {"DefaultFunctionName": None, "Changed": True}
+    both = cli("rotation", "set-default-function", "password", "--none")
+    assert both.exit_code == 252 and "either NAME or --none" in both.stderr

@@ -11,12 +11,15 @@ Loaded with ``-p gitsm_moto_plugin`` in a run of moto's ``tests/test_secretsmana
 - the stores are throwaway: fsync off, a private ``GITSM_HOME`` (key ring) for the run, a git
   identity; freezegun's default ignore list loses ``"gi"`` (README, Library), so gitsm's dates
   follow ``freeze_time`` as moto's do.
-- rotation: when a test passes ``RotationLambdaARN`` naming a Lambda function that exists in moto,
-  the plugin registers a rotation function of that name in the test's store first. Its command
-  (``gitsm_moto_lambda.py``) invokes that moto Lambda function with the step's event, through a
-  small HTTP bridge into this process (where moto's backends live), as Secrets Manager invokes the
-  Lambda, and then does the step's work with gitsm's generic password function
-  (``gitsm.rotation.password``), since moto's Lambda functions run no code here (no docker).
+- rotation: every store has gitsm's generic password function (``gitsm.rotation.password``) as its
+  default rotation function, so a RotateSecret without RotationLambdaARN rotates (gitsm's managed
+  rotation) where it would otherwise be refused. When a test passes ``RotationLambdaARN`` naming a
+  Lambda function that exists in moto, the plugin registers a rotation function of that name in the
+  test's store first. Its command (``gitsm_moto_lambda.py``) invokes that moto Lambda function with
+  the step's event, through a small HTTP bridge into this process (where moto's backends live), as
+  Secrets Manager invokes the Lambda, and then does the step's work with gitsm's generic password
+  function (``gitsm.rotation.password``), since moto's Lambda functions run no code here (no
+  docker).
 - tests listed in ``deselected.txt`` do not run (they assert moto internals or need moto's
   server), and tests listed in ``expected_failures.txt`` must fail: they are marked
   ``xfail(strict=True)``, so a listed test that passes fails the run, as does an unlisted test
@@ -53,6 +56,10 @@ from gitsm.awsclient import SecretsManagerClient
 HERE = Path(__file__).resolve().parent
 LAMBDA_COMMAND = HERE / "gitsm_moto_lambda.py"
 BRIDGE_ENV = "GITSM_MOTO_BRIDGE"
+DEFAULT_FUNCTION = "gitsm-password"
+DEFAULT_COMMAND = ["gitsm", "rotation", "run-lambda", "gitsm.rotation.password"]
+"""Every store's default rotation function: gitsm's generic password function, so a RotateSecret
+without RotationLambdaARN rotates as AWS's managed rotation would (docs/ROTATION.md)."""
 
 
 # -- the stores ----------------------------------------------------------------------------------
@@ -70,7 +77,9 @@ class Stores:
         key = (account_id, region)
         if key not in self.stores:
             path = self.root / f"{account_id}-{region}.git"
-            gitsm.init(path, bare=True, account_id=account_id, region=region, fsync=False)
+            store = gitsm.init(path, bare=True, account_id=account_id, region=region, fsync=False)
+            store.register_rotation_function(DEFAULT_FUNCTION, DEFAULT_COMMAND)
+            store.set_default_rotation_function(DEFAULT_FUNCTION)
             self.stores[key] = path
         return self.stores[key]
 
