@@ -41,6 +41,8 @@ READERS = 2
 """Threads that run reads the cache could not answer."""
 MAX_QUEUED = 16
 """Requests parsed ahead on one connection before its reading pauses."""
+LINGER = 2.0
+"""Seconds a refused connection is read (and dropped) before it is closed."""
 DRAIN_TIMEOUT = 30.0
 """Seconds shutdown waits for requests in progress."""
 
@@ -132,6 +134,7 @@ class Connection(asyncio.Protocol):
         self._body: list[bytes] = []
         self._size = 0
         self._refused = False
+        self.eof = False
 
     # -- asyncio -------------------------------------------------------------------------------
 
@@ -154,6 +157,8 @@ class Connection(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         """Feed the parser; answer what it completes."""
         self.last_active = time.monotonic()
+        if self._refused:
+            return  # read and dropped until the client closes (see _refuse)
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserUpgrade:
@@ -161,6 +166,13 @@ class Connection(asyncio.Protocol):
         except httptools.HttpParserError:
             if not self._refused:
                 self._fail(400, "The request is not valid HTTP/1.1.")
+
+    def eof_received(self) -> bool:
+        """The client sent all it will (a half-close): answer what it sent, then close."""
+        self.eof = True
+        if not self.busy and not self.queue:
+            self.close()
+        return True  # keep the transport open to write the answers
 
     # -- httptools callbacks ------------------------------------------------------------------
 
@@ -235,6 +247,8 @@ class Connection(asyncio.Protocol):
                 self.server.run_job(out, functools.partial(self._answered, request))
                 return
             self._send(out, request.keep_alive)
+        if self.eof and not self.busy:
+            self.close()
 
     def _answered(self, request: Request, out: Response) -> None:
         self.busy = False
@@ -252,20 +266,31 @@ class Connection(asyncio.Protocol):
             self.close()
 
     def _too_large(self) -> None:
-        if self._refused:
-            return
-        self._refused = True
-        out = error_response(
+        self._refuse(error_response(
             "RequestEntityTooLargeException",
             f"The request body is over the limit of {wire.MAX_BODY} bytes.",
             413,
-        )
-        self._send(out, False)
+        ))  # fmt: skip
 
     def _fail(self, status: int, message: str) -> None:
         """Answer a request that cannot be parsed, then close the connection."""
+        self._refuse(error_response("SerializationException", message, status))
+
+    def _refuse(self, out: Response) -> None:
+        """Answer, then close the way that lets the client read the answer: half-close, drop
+        what it still sends, close when it does or after :data:`LINGER` seconds (closing with
+        unread data would reset the connection and could lose the answer)."""
+        if self._refused or self.transport is None:
+            return
         self._refused = True
-        self._send(error_response("SerializationException", message, status), False)
+        self.queue.clear()
+        transport = self.transport
+        transport.write(render(out, False))
+        if transport.can_write_eof():
+            transport.write_eof()
+            asyncio.get_running_loop().call_later(LINGER, self.close)
+        else:
+            self.close()
 
     def close(self) -> None:
         """Close the connection once what was written is sent."""
