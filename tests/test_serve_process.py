@@ -17,7 +17,7 @@ import pytest
 
 from gitsm.cli.errors import UsageFailure
 from gitsm.cli.serve_cmd import _bind
-from tests.serving import Served, kill_quietly, make_store, request, store_env
+from tests.serving import Served, kill_quietly, make_store, raw, request, store_env
 
 
 def git(repo: Path, *args: str) -> str:
@@ -38,6 +38,32 @@ def test_sigterm_finishes_and_exits_zero(tmp_path: Path) -> None:
     assert "Traceback" not in said
     with pytest.raises(OSError):
         socket.create_connection(("127.0.0.1", server.port), timeout=2).close()
+
+
+def test_sigterm_answers_every_request_received(tmp_path: Path) -> None:
+    """Writes pipelined on one connection: SIGTERM after the first answer; every request that
+    was sent is answered and landed, then the connection closes and the server exits 0."""
+    repo, home = make_store(tmp_path)
+    server = Served(repo, home, "--test-reset", "--port", "0")
+    count = 12
+    try:
+        with socket.create_connection(("127.0.0.1", server.port), timeout=20) as sock:
+            sock.sendall(b"".join(
+                request("secretsmanager.CreateSecret",
+                        json.dumps({"Name": f"drain/s{i}", "SecretString": "x"}).encode())
+                for i in range(count)))  # fmt: skip
+            data = sock.recv(65536)
+            server.proc.send_signal(signal.SIGTERM)
+            while chunk := sock.recv(65536):
+                data += chunk
+        code, said = server.stop()
+    finally:
+        kill_quietly(server.proc)
+    assert code == 0, said
+    assert data.count(b"HTTP/1.1 200 OK") == count
+    assert data.count(b"Connection: close") == 1
+    landed = set(git(repo, "log", "--format=%(trailers:key=Gitsm-Secret,valueonly)").split())
+    assert {f"drain/s{i}" for i in range(count)} <= landed
 
 
 def test_unix_socket(tmp_path: Path) -> None:
@@ -173,3 +199,51 @@ def test_kill_9_loses_no_acknowledged_write(tmp_path: Path) -> None:
 def test_kill_9_loses_no_acknowledged_write_long(tmp_path: Path) -> None:
     for round_ in range(5):
         _kill_during_writes(tmp_path / str(round_), 4, 4)
+
+
+def _self_signed(directory: Path) -> tuple[Path, Path]:
+    """A throwaway certificate for 127.0.0.1 and its key (PEM files)."""
+    import datetime as dt
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = dt.datetime.now(dt.UTC)
+    cert = (
+        x509.CertificateBuilder().subject_name(name).issuer_name(name)
+        .public_key(key.public_key()).serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5)).not_valid_after(now + dt.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName(
+            [x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+        .sign(key, hashes.SHA256())
+    )  # fmt: skip
+    cert_path, key_path = directory / "cert.pem", directory / "key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM,
+                                           serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))  # fmt: skip
+    return cert_path, key_path
+
+
+def test_tls(tmp_path: Path) -> None:
+    repo, home = make_store(tmp_path)
+    cert, key = _self_signed(tmp_path)
+    server = Served(repo, home, "--test-reset", "--port", "0", "--tls-cert", str(cert),
+                    "--tls-key", str(key))  # fmt: skip
+    try:
+        assert server.url.startswith("https://127.0.0.1:")
+        import boto3
+
+        sm = boto3.client("secretsmanager", endpoint_url=server.url, region_name="us-east-1",
+                          aws_access_key_id="a", aws_secret_access_key="b", verify=str(cert))  # fmt: skip
+        sm.create_secret(Name="tls/a", SecretString="over-tls")
+        assert sm.get_secret_value(SecretId="tls/a")["SecretString"] == "over-tls"
+        plain = raw(server.port, request("secretsmanager.ListSecrets", b"{}"))
+        assert not plain.startswith(b"HTTP/1.1 200")  # plain HTTP is not served on a TLS port
+    finally:
+        kill_quietly(server.proc)

@@ -7,8 +7,8 @@ order. What :meth:`App.prepare` answers at once (cache hits, refusals) is writte
 loop; store work runs in threads: writes on one writer thread, one at a time, cache misses on
 :data:`READERS` reader threads, so cached reads keep flowing behind a slow fsync.
 
-Shutdown (SIGTERM, SIGINT): stop accepting, let every request already received finish and be
-answered, close the connections, exit 0.
+Shutdown (SIGTERM, SIGINT): stop accepting connections and reading requests, answer every
+request already received (a write in progress lands and is acknowledged), close, exit 0.
 """
 
 from __future__ import annotations
@@ -43,6 +43,8 @@ MAX_QUEUED = 16
 """Requests parsed ahead on one connection before its reading pauses."""
 LINGER = 2.0
 """Seconds a refused connection is read (and dropped) before it is closed."""
+REQUEST_TIMEOUT = 30.0
+"""Seconds a client may take to send one request, from its first byte to its last."""
 DRAIN_TIMEOUT = 30.0
 """Seconds shutdown waits for requests in progress."""
 
@@ -96,19 +98,24 @@ class Server:
         future.add_done_callback(finished)
 
     def sweep(self) -> None:
-        """Close connections idle for too long."""
+        """Close connections idle for too long, and those sending a request too slowly."""
         now = time.monotonic()
         for conn in list(self.connections):
-            if not conn.busy and now - conn.last_active > IDLE_TIMEOUT:
+            slow = conn.began is not None and now - conn.began > REQUEST_TIMEOUT
+            if slow or (conn.idle and now - conn.last_active > IDLE_TIMEOUT):
                 conn.close()
 
     async def drain(self) -> None:
-        """Wait (bounded) until no connection has a request in progress; close the idle ones."""
+        """Stop reading; answer every request already received (bounded by DRAIN_TIMEOUT),
+        closing each connection once it has nothing left to answer."""
         self.closing = True
+        for conn in list(self.connections):
+            if conn.transport is not None:
+                conn.transport.pause_reading()  # what was received is answered; nothing more
         deadline = time.monotonic() + DRAIN_TIMEOUT
         while time.monotonic() < deadline:
             for conn in list(self.connections):
-                if not conn.busy:
+                if conn.idle:
                     conn.close()
             if not self.connections:
                 break
@@ -135,6 +142,13 @@ class Connection(asyncio.Protocol):
         self._size = 0
         self._refused = False
         self.eof = False
+        self.began: float | None = None
+        """When the request being received started (None between requests)."""
+
+    @property
+    def idle(self) -> bool:
+        """Nothing received is waiting for an answer."""
+        return not self.busy and not self.queue
 
     # -- asyncio -------------------------------------------------------------------------------
 
@@ -148,6 +162,8 @@ class Connection(asyncio.Protocol):
         if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.server.connections.add(self)
+        if self.server.closing:
+            self.close()
 
     def connection_lost(self, exc: Exception | None) -> None:
         """Forget a closed connection."""
@@ -178,6 +194,7 @@ class Connection(asyncio.Protocol):
 
     def on_message_begin(self) -> None:
         """A new request starts."""
+        self.began = time.monotonic()
         self._url = b""
         self._headers = {}
         self._body = []
@@ -214,6 +231,7 @@ class Connection(asyncio.Protocol):
 
     def on_message_complete(self) -> None:
         """A whole request: queue it, and answer it when those before it are answered."""
+        self.began = None
         if self._refused:
             return
         parsed = httptools.parse_url(self._url or b"/")
@@ -237,7 +255,7 @@ class Connection(asyncio.Protocol):
     def _next(self) -> None:
         while self.queue and self.transport is not None:
             request = self.queue.popleft()
-            if self.paused and len(self.queue) < MAX_QUEUED // 2:
+            if self.paused and len(self.queue) < MAX_QUEUED // 2 and not self.server.closing:
                 self.transport.resume_reading()
                 self.paused = False
             out = self.server.app.prepare(request.method, request.path, request.query,
@@ -259,7 +277,7 @@ class Connection(asyncio.Protocol):
     def _send(self, out: Response, keep_alive: bool) -> None:
         if self.transport is None:
             return
-        keep = keep_alive and not self.server.closing
+        keep = keep_alive and not (self.server.closing and not self.queue)
         self.transport.write(render(out, keep))
         if not keep:
             self.queue.clear()
