@@ -43,6 +43,7 @@ def test_a_raw_request_and_its_answer(served: Served) -> None:
         "Connection: close\r\n")))  # fmt: skip
     assert status == 200
     assert headers["content-type"] == "application/x-amz-json-1.1"
+    assert headers["date"].endswith(" GMT")
     data = json.loads(body)
     assert data["SecretString"] == "wire-value"
     assert isinstance(data["CreatedDate"], float)
@@ -145,6 +146,22 @@ def test_a_thousand_malformed_requests(served: Served, seed: int) -> None:
 @pytest.mark.slow
 def test_many_malformed_requests(served: Served, seed: int) -> None:
     _storm(served, 20000, seed)
+
+
+def test_expect_100_continue(served: Served) -> None:
+    body = b'{"SecretId": "wire/a"}'
+    head = request("secretsmanager.GetSecretValue", b"", "Expect: 100-continue\r\n")
+    head = head.replace(b"Content-Length: 0", b"Content-Length: %d" % len(body))
+    with socket.create_connection(("127.0.0.1", served.port), timeout=5) as sock:
+        sock.sendall(head)
+        assert sock.recv(100) == b"HTTP/1.1 100 Continue\r\n\r\n"
+        sock.sendall(body)
+        data = b""
+        while b"wire-value" not in data:
+            chunk = sock.recv(65536)
+            assert chunk
+            data += chunk
+    assert data.startswith(b"HTTP/1.1 200 OK")
 
 
 def test_keep_alive_and_pipelining(served: Served) -> None:

@@ -14,6 +14,7 @@ request already received (a write in progress lands and is acknowledged), close,
 from __future__ import annotations
 
 import asyncio
+import email.utils
 import functools
 import socket
 import time
@@ -58,9 +59,21 @@ class Request:
     keep_alive: bool
 
 
+_date: tuple[int, str] = (0, "")
+
+
+def http_date() -> str:
+    """The Date header's value, made once a second."""
+    global _date
+    now = int(time.time())
+    if _date[0] != now:
+        _date = (now, email.utils.formatdate(now, usegmt=True))
+    return _date[1]
+
+
 def render(out: Response, keep_alive: bool) -> bytes:
     """The HTTP/1.1 bytes of an answer."""
-    lines = [f"HTTP/1.1 {out.status} {_REASONS.get(out.status, 'Error')}"]
+    lines = [f"HTTP/1.1 {out.status} {_REASONS.get(out.status, 'Error')}", f"Date: {http_date()}"]
     lines += [f"{k}: {v}" for k, v in out.headers]
     lines.append(f"Content-Length: {len(out.body)}")
     if not keep_alive:
@@ -215,6 +228,8 @@ class Connection(asyncio.Protocol):
         length = self._headers.get("content-length", "0")
         if length.isdigit() and int(length) > wire.MAX_BODY:
             self._too_large()
+        elif self._headers.get("expect", "").lower() == "100-continue" and self.transport:
+            self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")  # curl waits for it
 
     def on_body(self, body: bytes) -> None:
         """Part of the body (decoded when chunked)."""
