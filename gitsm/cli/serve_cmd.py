@@ -7,6 +7,7 @@ heavy is imported until the server starts.
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -110,6 +111,10 @@ def _run(path: Path, bind: dict[str, Any], test_reset: bool, access_log: str | N
     try:
         app = App(backend, authenticator, authorizer, test_mode=test_reset, log=log)
         serve(app, bind)
+    except OSError as exc:  # the address or socket path cannot be bound
+        where = bind["socket"] or f"{bind['host']}:{bind['port']}"
+        reason = os.strerror(exc.errno).lower() if exc.errno else str(exc)
+        raise EnvironmentFailure(f"Cannot listen on {where}: {reason}.") from None
     finally:
         if log is not sys.stderr:
             log.close()
