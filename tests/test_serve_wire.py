@@ -62,6 +62,7 @@ def test_a_raw_request_and_its_answer(served: Served) -> None:
         ("secretsmanager.ListSecrets", b'{"MaxResults": true}', "SerializationException"),
         ("secretsmanager.Nope", b"{}", "UnknownOperationException"),
         ("kms.Decrypt", b"{}", "UnknownOperationException"),
+        ("secretsmanager.DescribeSecret", b'{"SecretId": "a\\ud83d"}', "SerializationException"),
     ],
 )  # fmt: skip
 def test_malformed_operations_get_aws_errors(
