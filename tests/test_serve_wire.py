@@ -149,6 +149,15 @@ def test_many_malformed_requests(served: Served, seed: int) -> None:
     _storm(served, 20000, seed)
 
 
+def test_a_refusal_comes_after_the_answers_before_it(served: Served) -> None:
+    """A write (answered from a thread) pipelined before broken HTTP: its answer first, then the
+    refusal, then the connection closes."""
+    write = request("secretsmanager.CreateSecret", b'{"Name": "wire/order", "SecretString": "v"}')
+    answer = raw(served.port, write + b"NOT HTTP AT ALL\r\n\r\n")
+    statuses = [part[:3] for part in answer.split(b"HTTP/1.1 ")[1:]]
+    assert statuses == [b"200", b"400"]
+
+
 def test_expect_100_continue(served: Served) -> None:
     body = b'{"SecretId": "wire/a"}'
     head = request("secretsmanager.GetSecretValue", b"", "Expect: 100-continue\r\n")
