@@ -193,6 +193,17 @@ def test_rotation_and_replication_errors_come_through(sm: Any) -> None:
     assert "does not replicate" in replicas.value.response["Error"]["Message"]
     with pytest.raises(sm.exceptions.ResourceNotFoundException):
         sm.cancel_rotate_secret(SecretId="rot/none")
+    for refused in (
+        lambda: sm.remove_regions_from_replication(SecretId="rot/a",
+                                                   RemoveReplicaRegions=["eu-west-1"]),
+        lambda: sm.stop_replication_to_replica(SecretId="rot/a"),
+    ):  # fmt: skip
+        with pytest.raises(sm.exceptions.InvalidRequestException):
+            refused()
+    with pytest.raises(sm.exceptions.ClientError) as rotation:
+        sm.rotate_secret(SecretId="rot/a", RotationLambdaARN="no-such-function")
+    assert rotation.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+    assert "no-such-function" in rotation.value.response["Error"]["Message"]
 
 
 def test_region_of_the_signature_goes_into_arns(served: Served) -> None:
