@@ -246,6 +246,9 @@ def test_access_log_never_holds_a_value(served: Served, sm: Any) -> None:
     assert any(e["operation"] == "PutSecretValue" and e["secret_id"] == "log/a" for e in lines)
     for value in values:
         assert value not in log
+    assert (
+        Path(str(served.repo).replace("store.git", "access.log")).stat().st_mode & 0o777
+    ) == 0o600
 
 
 def test_read_your_writes_under_concurrency(served: Served) -> None:
