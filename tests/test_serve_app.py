@@ -172,3 +172,41 @@ def test_junk_parameters_are_client_faults_never_500(bare_path: Path, seed: int)
         assert status == 200 or (status == 400 and body["__type"]), (operation, body)
         seen.add(status)
     assert seen == {200, 400}
+
+
+class _Transport:
+    """Just enough of an asyncio transport to see a connection closed."""
+
+    def __init__(self) -> None:
+        self.closed = False
+
+    def get_extra_info(self, name: str) -> Any:
+        return ("127.0.0.1", 5555) if name == "peername" else None
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def test_sweep_closes_idle_and_slow_connections(bare_path: Path) -> None:
+    import time
+
+    from gitsm.serve import http
+
+    server = http.Server(App(Backend(bare_path), NoAuth(), AllowAll(), test_mode=True))
+    try:
+        conns, transports = [], []
+        for _ in range(3):
+            conn, transport = http.Connection(server), _Transport()
+            conn.connection_made(transport)  # type: ignore[arg-type]
+            conns.append(conn)
+            transports.append(transport)
+        now = time.monotonic()
+        conns[0].last_active = now - http.IDLE_TIMEOUT - 1  # idle too long
+        conns[1].began = now - http.REQUEST_TIMEOUT - 1  # a request dribbling in
+        conns[1].last_active = now
+        server.sweep()
+        assert [t.closed for t in transports] == [True, True, False]
+        assert server.connections == {conns[2]}
+    finally:
+        server.writer.shutdown()
+        server.readers.shutdown()
