@@ -210,3 +210,21 @@ def test_sweep_closes_idle_and_slow_connections(bare_path: Path) -> None:
     finally:
         server.writer.shutdown()
         server.readers.shutdown()
+
+
+def test_response_cache_bounds_and_commits(monkeypatch: pytest.MonkeyPatch) -> None:
+    from gitsm.serve import cache
+
+    kept = cache.ResponseCache()
+    key = ("GetSecretValue", "{}", "p", "us-east-1")
+    assert kept.get("c1", key) is None
+    kept.put("c1", key, b"one")
+    assert kept.get("c1", key) == b"one"
+    kept.put("c0", key, b"stale")  # an answer for a commit the cache has left is not kept
+    assert kept.get("c1", key) == b"one"
+    assert kept.get("c2", key) is None  # the tip moved: everything dropped
+    monkeypatch.setattr(cache, "MAX_BYTES", 10)
+    for i in range(5):
+        kept.put("c2", ("GetSecretValue", str(i), "p", "r"), b"x" * 4)
+    assert kept.size <= 10
+    assert len(kept.entries) <= 2
