@@ -223,7 +223,7 @@ LAZY_VERBS = {
     "serve": "gitsm.cli.serve_cmd",
 }
 """gitsm's own verbs that live in modules of their own: command name -> module (which has a
-``register(app, command_cls, fast, epilog)`` function, or a ready typer group ``<name>_app``)."""
+``register(app, command_cls, fast, epilog)`` function)."""
 
 
 def lazy_commands(module_name: str) -> dict[str, Any]:
@@ -231,13 +231,7 @@ def lazy_commands(module_name: str) -> dict[str, Any]:
     module = importlib.import_module(module_name)
     holder = typer.Typer(add_completion=False, rich_markup_mode=None)
     holder.callback()(lambda: None)  # a callback makes typer build a group, even for one command
-    if hasattr(module, "register"):
-        module.register(holder, GitsmCommand, _fast, EPILOG)
-    else:  # gitsm.cli.serve_cmd: its group is ready-made (serve_app)
-        from gitsm.cli.keys_base import group_class
-
-        group = getattr(module, module_name.rpartition(".")[2].removesuffix("_cmd") + "_app")
-        holder.add_typer(group, cls=group_class(_fast), context_settings={"max_content_width": 100})
+    module.register(holder, GitsmCommand, _fast, EPILOG)
     return dict(typer.main.get_command(holder).commands)  # type: ignore[attr-defined]
 
 

@@ -1,0 +1,214 @@
+"""``gitsm serve`` in normal mode, as a process: SigV4 with the access keys of ``gitsm serve
+create-access-key``, the store's server policy (``.gitsm/server.yaml``) and secrets' resource
+policies, through real boto3 clients and raw signed requests."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.config import Config
+from botocore.credentials import Credentials
+from botocore.exceptions import ClientError
+from freezegun import freeze_time
+
+from tests.serving import Served, kill_quietly, make_store, raw, request, store_env
+
+SERVER_YAML = """\
+format: 1
+principals:
+  admin:
+    read: ["*"]
+    write: ["*"]
+  reader:
+    read: ["app/"]
+"""
+ACCOUNT = "123456789012"
+
+
+def git(*args: str, cwd: Path | None = None) -> str:
+    env = {"GIT_AUTHOR_NAME": "Admin", "GIT_AUTHOR_EMAIL": "admin@example.com",
+           "GIT_COMMITTER_NAME": "Admin", "GIT_COMMITTER_EMAIL": "admin@example.com",
+           "PATH": "/usr/bin:/bin", "HOME": str(cwd or Path.cwd())}  # fmt: skip
+    return subprocess.run(["git", *args], cwd=cwd, env=env, capture_output=True, text=True,
+                          check=True).stdout  # fmt: skip
+
+
+def commit_server_policy(repo: Path, work: Path, text: str) -> None:
+    """An admin's plain git commit of .gitsm/server.yaml, pushed to the bare store."""
+    if not work.exists():
+        git("clone", "-q", str(repo), str(work))
+    (work / ".gitsm" / "server.yaml").write_text(text)
+    git("add", ".gitsm/server.yaml", cwd=work)
+    git("commit", "-q", "-m", "Who may call gitsm serve", cwd=work)
+    git("push", "-q", "origin", "HEAD", cwd=work)
+
+
+def create_key(home: Path, principal: str) -> tuple[str, str]:
+    out = subprocess.run(
+        [sys.executable, "-m", "gitsm", "serve", "create-access-key", "--principal", principal],
+        env=store_env(home), capture_output=True, text=True, check=True, timeout=60,
+    )  # fmt: skip
+    key = json.loads(out.stdout)["AccessKey"]
+    return key["AccessKeyId"], key["SecretAccessKey"]
+
+
+class Site:
+    """The server, its store and the keys of two principals."""
+
+    def __init__(self, base: Path) -> None:
+        self.repo, self.home = make_store(base)
+        self.work = base / "admin-clone"
+        commit_server_policy(self.repo, self.work, SERVER_YAML)
+        self.keys = {p: create_key(self.home, p) for p in ("admin", "reader")}
+        self.server = Served(self.repo, self.home, "--port", "0")
+
+    def client(self, who: str, secret: str | None = None) -> Any:
+        key_id, key_secret = self.keys[who]
+        return boto3.client(
+            "secretsmanager", endpoint_url=self.server.url, region_name="us-east-1",
+            aws_access_key_id=key_id, aws_secret_access_key=secret or key_secret,
+            config=Config(retries={"max_attempts": 1}),
+        )  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+    made = Site(tmp_path_factory.mktemp("serve-auth"))
+    try:
+        admin = made.client("admin")
+        admin.create_secret(Name="app/db", SecretString="app-value-7Qx")
+        admin.create_secret(Name="other/x", SecretString="other-value-9Zk")
+        yield made
+    finally:
+        made.server.stop()
+        kill_quietly(made.server.proc)
+
+
+def code_of(exc: pytest.ExceptionInfo[ClientError]) -> tuple[str, str]:
+    err = exc.value.response["Error"]
+    return err["Code"], err["Message"]
+
+
+def test_a_principal_reads_what_the_server_policy_allows(site: Site) -> None:
+    reader = site.client("reader")
+    assert reader.get_secret_value(SecretId="app/db")["SecretString"] == "app-value-7Qx"
+    names = [s["Name"] for s in reader.list_secrets()["SecretList"]]
+    assert names == ["app/db"]
+    with pytest.raises(ClientError) as exc:
+        reader.put_secret_value(SecretId="app/db", SecretString="nope")
+    assert code_of(exc)[0] == "AccessDeniedException"
+    assert "secretsmanager:PutSecretValue" in code_of(exc)[1]
+    assert "nope" not in code_of(exc)[1]
+
+
+def test_a_denial_does_not_tell_whether_the_secret_exists(site: Site) -> None:
+    reader = site.client("reader")
+    messages = []
+    for secret_id in ("other/x", "other/missing"):
+        with pytest.raises(ClientError) as exc:
+            reader.get_secret_value(SecretId=secret_id)
+        code, message = code_of(exc)
+        assert code == "AccessDeniedException"
+        messages.append(message.replace(secret_id, "<id>"))
+    assert messages[0] == messages[1]
+    assert messages[0] == (
+        f"User: arn:aws:iam::{ACCOUNT}:user/reader is not authorized to perform: "
+        "secretsmanager:GetSecretValue on resource: <id> because no identity-based policy "
+        "allows the secretsmanager:GetSecretValue action"
+    )
+
+
+def test_resource_policies_grant_and_deny(site: Site) -> None:
+    admin, reader = site.client("admin"), site.client("reader")
+    reader_arn = f"arn:aws:iam::{ACCOUNT}:user/reader"
+    allow = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal":
+             {"AWS": reader_arn}, "Action": "secretsmanager:GetSecretValue", "Resource": "*"}]}  # fmt: skip
+    admin.put_resource_policy(SecretId="other/x", ResourcePolicy=json.dumps(allow))
+    assert reader.get_secret_value(SecretId="other/x")["SecretString"] == "other-value-9Zk"
+    deny = {"Version": "2012-10-17", "Statement": [{"Effect": "Deny", "Principal":
+            {"AWS": reader_arn}, "Action": "secretsmanager:*", "Resource": "*"}]}  # fmt: skip
+    admin.put_resource_policy(SecretId="app/db", ResourcePolicy=json.dumps(deny))
+    try:
+        with pytest.raises(ClientError) as exc:
+            reader.get_secret_value(SecretId="app/db")
+        assert code_of(exc)[0] == "AccessDeniedException"
+        assert "explicit deny" in code_of(exc)[1]
+    finally:
+        admin.delete_resource_policy(SecretId="app/db")
+        admin.delete_resource_policy(SecretId="other/x")
+    assert reader.get_secret_value(SecretId="app/db")["SecretString"] == "app-value-7Qx"
+
+
+def test_wrong_and_unknown_keys_are_refused(site: Site) -> None:
+    with pytest.raises(ClientError) as exc:
+        site.client("reader", secret="x" * 40).get_secret_value(SecretId="app/db")
+    assert code_of(exc)[0] == "InvalidSignatureException"
+    stranger = boto3.client(
+        "secretsmanager", endpoint_url=site.server.url, region_name="us-east-1",
+        aws_access_key_id="AKIAAAAAAAAAAAAAAAAA", aws_secret_access_key="y" * 40,
+        config=Config(retries={"max_attempts": 1}),
+    )  # fmt: skip
+    with pytest.raises(ClientError) as exc:
+        stranger.get_secret_value(SecretId="app/db")
+    assert code_of(exc) == (
+        "UnrecognizedClientException",
+        "The security token included in the request is invalid.",
+    )
+    unsigned = raw(site.server.port, request("secretsmanager.GetSecretValue",
+                                             b'{"SecretId": "app/db"}'))  # fmt: skip
+    assert b"HTTP/1.1 400" in unsigned
+    assert b"app-value" not in unsigned
+
+
+def test_a_six_minute_old_signature_is_refused(site: Site) -> None:
+    key_id, key_secret = site.keys["reader"]
+    body = b'{"SecretId": "app/db"}'
+    headers = {"X-Amz-Target": "secretsmanager.GetSecretValue",
+               "Content-Type": "application/x-amz-json-1.1"}  # fmt: skip
+    signed: dict[str, str] = {}
+    for age in (6, 0):
+        req = AWSRequest(method="POST", url=site.server.url + "/", data=body, headers=headers)
+        with freeze_time(datetime.now(UTC) - timedelta(minutes=age)):
+            SigV4Auth(Credentials(key_id, key_secret), "secretsmanager", "us-east-1").add_auth(req)
+        signed = dict(req.headers.items())
+        call = urllib.request.Request(site.server.url + "/", data=body, headers=signed)
+        if age:
+            with pytest.raises(urllib.error.HTTPError) as exc:
+                urllib.request.urlopen(call, timeout=10)
+            answer = json.loads(exc.value.read())
+            assert answer["__type"] == "InvalidSignatureException"
+            assert answer["message"].startswith("Signature expired:")
+        else:
+            with urllib.request.urlopen(call, timeout=10) as response:
+                assert json.loads(response.read())["SecretString"] == "app-value-7Qx"
+
+
+def test_start_says_why_every_request_would_be_refused(tmp_path: Path) -> None:
+    """No access key and no server policy: the server starts and says both on standard error;
+    the test-mode reset is not there."""
+    repo, home = make_store(tmp_path)
+    server = Served(repo, home, "--port", "0")
+    try:
+        reset = raw(server.port, b"POST /moto-api/reset HTTP/1.1\r\nHost: x\r\n"
+                                 b"Content-Length: 0\r\n\r\n")  # fmt: skip
+        code, said = server.stop()
+    finally:
+        kill_quietly(server.proc)
+    assert code == 0, said
+    assert "Traceback" not in said
+    assert b"HTTP/1.1 404" in reset or b"HTTP/1.1 400" in reset
+    startup = server.started
+    assert "no access keys" in startup and "create-access-key --principal" in startup
+    assert "server.yaml" in startup and "every request is denied" in startup
