@@ -1,0 +1,239 @@
+"""The request handler, independent of the HTTP plumbing.
+
+:meth:`App.handle` takes a request (method, path, query, lower-cased headers, body, peer) and gives
+``(status, headers, body)``. The HTTP server calls :meth:`App.prepare` instead, which answers at
+once what needs no store access (a cache hit, /health, a refusal) and otherwise gives a
+:class:`Job`: work to run in a worker thread (writes on the one writer thread, one at a time, so
+cached reads keep flowing), then ``done`` back on the server's thread (the cache, the access log).
+
+Order for an operation: authenticate, read the operation and its parameters, authorize (before
+any lookup), then the cache (reads) or the store. A write is answered only after its commit landed.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, TextIO
+
+from gitsm.serve import wire
+from gitsm.serve.access import Authenticator, Authorizer
+from gitsm.serve.applog import AccessLog, Headers, LogEntry, Response, failure
+from gitsm.serve.backend import Backend
+from gitsm.serve.cache import CacheKey, ResponseCache, TipReader
+from gitsm.serve.caller import Caller, EndpointError
+
+CACHED = frozenset(
+    {"GetSecretValue", "DescribeSecret", "ListSecrets", "ListSecretVersionIds",
+     "GetResourcePolicy", "BatchGetSecretValue"}
+)  # fmt: skip
+"""Reads whose answers the cache keeps (GetRandomPassword never: each answer must be new)."""
+DENIED = "You are not authorized to read this secret."
+
+
+@dataclass
+class Job:
+    """A request that needs the store: ``work`` in a worker thread (``write``: the writer's),
+    then ``done`` with its answer on the thread that serves connections."""
+
+    work: Callable[[], Response]
+    write: bool
+    done: Callable[[Response], None]
+
+
+def _json(status: int, data: dict[str, Any]) -> Response:
+    return Response(status, json.dumps(data).encode(), [("Content-Type", "application/json")])
+
+
+def error_response(code: str, message: str, status: int) -> Response:
+    """An AWS JSON error answer."""
+    return Response(
+        status,
+        wire.error_body(code, message),
+        [("Content-Type", wire.CONTENT_TYPE), ("x-amzn-ErrorType", code),
+         ("x-amzn-RequestId", str(uuid.uuid4()))],
+    )  # fmt: skip
+
+
+def is_local(peer: str) -> bool:
+    """True for a loopback address or a unix socket's peer (``"unix"``)."""
+    if peer == "unix":
+        return True
+    try:
+        address = ipaddress.ip_address(peer.split("%")[0])
+    except ValueError:
+        return False
+    mapped = getattr(address, "ipv4_mapped", None)
+    return bool(address.is_loopback or (mapped is not None and mapped.is_loopback))
+
+
+def _names_of(secret_id: str) -> list[str]:
+    """The secret names a SecretId may mean: itself, or for an ARN the name with and without
+    its 7-character suffix."""
+    if not secret_id.startswith("arn:"):
+        return [secret_id]
+    rest = secret_id.split(":secret:", 1)[1] if ":secret:" in secret_id else ""
+    names = [rest] if rest else []
+    if len(rest) > 7 and rest[-7] == "-":
+        names.append(rest[:-7])
+    return names
+
+
+class App:
+    """The endpoint over one store."""
+
+    def __init__(
+        self,
+        backend: Backend,
+        authenticator: Authenticator,
+        authorizer: Authorizer,
+        *,
+        test_mode: bool = False,
+        log: TextIO | None = None,
+    ) -> None:
+        self.backend = backend
+        self.authenticator = authenticator
+        self.authorizer = authorizer
+        self.test_mode = test_mode
+        self.tips = TipReader(backend.gitdir, backend.branch)
+        self.cache = ResponseCache()
+        self.log = AccessLog(log)
+
+    def handle(
+        self, method: str, path: str, query: str, headers: Mapping[str, str], body: bytes,
+        peer: str,
+    ) -> tuple[int, Headers, bytes]:  # fmt: skip
+        """Answer one request, running any store work on this thread."""
+        out = self.prepare(method, path, query, headers, body, peer)
+        if isinstance(out, Job):
+            job, out = out, out.work()
+            job.done(out)
+        return out.status, out.headers, out.body
+
+    def prepare(
+        self, method: str, path: str, query: str, headers: Mapping[str, str], body: bytes,
+        peer: str,
+    ) -> Response | Job:  # fmt: skip
+        """The answer, when it needs no store work; else the :class:`Job` that makes it."""
+        entry = LogEntry(time.perf_counter(), peer)
+        try:
+            out = self._route(method, path, query, headers, body, entry)
+        except EndpointError as exc:
+            out = error_response(exc.code, exc.message, exc.http_status)
+        if isinstance(out, Response):
+            self.log.write(entry, out)
+        return out
+
+    def _route(
+        self, method: str, path: str, query: str, headers: Mapping[str, str], body: bytes,
+        entry: LogEntry,
+    ) -> Response | Job:  # fmt: skip
+        if path == "/" and method == "POST":
+            return self._operation(method, path, query, headers, body, entry)
+        if path == "/health" and method in ("GET", "HEAD"):
+            entry.operation = "Health"
+            return _json(200, {"status": "ok", "branch": self.backend.branch,
+                               "tip": self.tips.tip()})  # fmt: skip
+        if path == "/moto-api/reset" and method == "POST" and self.test_mode:
+            entry.operation = "Reset"
+            if not is_local(entry.peer):
+                raise EndpointError("AccessDeniedException", "Reset is allowed from loopback only.")
+            return self._job(entry, self._reset, write=True)
+        raise EndpointError(
+            "UnknownOperationException",
+            "This endpoint serves Secrets Manager operations as POST / (and GET /health).",
+            404,
+        )
+
+    def _operation(
+        self, method: str, path: str, query: str, headers: Mapping[str, str], body: bytes,
+        entry: LogEntry,
+    ) -> Response | Job:  # fmt: skip
+        caller = self.authenticator.authenticate(method, path, query, headers, body)
+        entry.principal = caller.principal
+        operation = wire.operation_of(headers.get("x-amz-target"))
+        entry.operation = operation
+        params = wire.decode(operation, body)
+        secret_id = params.get("SecretId")
+        entry.secret_id = secret_id if isinstance(secret_id, str) else None
+        self.authorizer.check(caller, operation, entry.secret_id)
+        if operation not in CACHED:
+            return self._job(entry, lambda: self._call(caller, operation, params),
+                             write=operation not in wire.READS)  # fmt: skip
+        key: CacheKey = (operation, wire.canonical(params), caller.principal, caller.region)
+        commit = self.tips.tip()
+        cached = self.cache.get(commit, key)
+        if cached is not None:
+            entry.cache = "hit"
+            return Response(200, cached, [("Content-Type", wire.CONTENT_TYPE),
+                                          ("x-amzn-RequestId", str(uuid.uuid4()))])  # fmt: skip
+        entry.cache = "miss"
+
+        def keep(out: Response) -> None:
+            if out.status == 200:
+                self.cache.put(commit, key, out.body)
+
+        return self._job(entry, lambda: self._call(caller, operation, params), False, keep)
+
+    def _job(
+        self, entry: LogEntry, work: Callable[[], Response], write: bool,
+        then: Callable[[Response], None] | None = None,
+    ) -> Job:  # fmt: skip
+        def guarded() -> Response:
+            try:
+                return work()
+            except Exception as exc:
+                return error_response(*failure(exc))
+
+        def done(out: Response) -> None:
+            if then is not None:
+                then(out)
+            self.log.write(entry, out)
+
+        return Job(guarded, write, done)
+
+    def _reset(self) -> Response:
+        tip = self.backend.reset()
+        self.cache.clear()
+        return _json(200, {"status": "ok", "tip": tip})
+
+    def _call(self, caller: Caller, operation: str, params: dict[str, Any]) -> Response:
+        client = self.backend.client(caller.region)
+        method = getattr(client, wire.OPERATIONS[operation])
+        denied: list[str] = []
+        if operation == "BatchGetSecretValue" and params.get("SecretIdList"):
+            ids = params["SecretIdList"]
+            allowed = [i for i in ids if self._may_read_id(caller, i)]
+            denied = [i for i in ids if i not in allowed]
+            params = {**params, "SecretIdList": allowed}
+            out = method(**params) if allowed else {"SecretValues": [], "Errors": []}
+        else:
+            out = method(**params)
+        self._filter(caller, operation, out, denied)
+        return Response(200, wire.encode(out), [("Content-Type", wire.CONTENT_TYPE),
+                                                ("x-amzn-RequestId", str(uuid.uuid4()))])  # fmt: skip
+
+    def _may_read_id(self, caller: Caller, secret_id: str) -> bool:
+        return any(self.authorizer.may_read(caller, n) for n in _names_of(secret_id))
+
+    def _filter(
+        self, caller: Caller, operation: str, out: dict[str, Any], denied: list[str]
+    ) -> None:
+        """Keep only what the caller may read of a listing or a batch read."""
+        may = self.authorizer.may_read
+        if operation == "ListSecrets":
+            out["SecretList"] = [s for s in out.get("SecretList", []) if may(caller, s["Name"])]
+        elif operation == "BatchGetSecretValue":
+            values = out.get("SecretValues", [])
+            kept = [v for v in values if may(caller, v["Name"])]
+            errors = list(out.get("Errors", []))
+            errors += [{"SecretId": v["ARN"], "ErrorCode": "AccessDeniedException",
+                        "Message": DENIED} for v in values if v not in kept]  # fmt: skip
+            errors += [{"SecretId": i, "ErrorCode": "AccessDeniedException", "Message": DENIED}
+                       for i in denied]  # fmt: skip
+            out["SecretValues"] = kept
+            out["Errors"] = errors

@@ -1,0 +1,358 @@
+"""The HTTP/1.1 server: asyncio (uvloop when importable) and httptools' parser.
+
+Keep-alive connections, bodies by Content-Length (chunked ones too, httptools decodes them), at
+most :data:`~gitsm.serve.wire.MAX_BODY` bytes (413 beyond, then the connection is closed), idle
+connections closed after :data:`IDLE_TIMEOUT` seconds. Requests on one connection are answered in
+order. What :meth:`App.prepare` answers at once (cache hits, refusals) is written from the event
+loop; store work runs in threads: writes on one writer thread, one at a time, cache misses on
+:data:`READERS` reader threads, so cached reads keep flowing behind a slow fsync.
+
+Shutdown (SIGTERM, SIGINT): stop accepting, let every request already received finish and be
+answered, close the connections, exit 0.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import os
+import signal
+import socket
+import ssl
+import stat
+import sys
+import time
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any, cast
+
+import httptools
+
+from gitsm.serve import wire
+from gitsm.serve.app import App, Job, error_response
+from gitsm.serve.applog import Response
+
+IDLE_TIMEOUT = 60.0
+"""Seconds a connection may stay silent (between requests, or in the middle of one)."""
+READERS = 2
+"""Threads that run reads the cache could not answer."""
+MAX_QUEUED = 16
+"""Requests parsed ahead on one connection before its reading pauses."""
+DRAIN_TIMEOUT = 30.0
+"""Seconds shutdown waits for requests in progress."""
+
+_REASONS = {200: "OK", 400: "Bad Request", 404: "Not Found", 413: "Payload Too Large",
+            500: "Internal Server Error"}  # fmt: skip
+
+
+@dataclass
+class Request:
+    """One parsed request."""
+
+    method: str
+    path: str
+    query: str
+    headers: dict[str, str]
+    body: bytes
+    keep_alive: bool
+
+
+def render(out: Response, keep_alive: bool) -> bytes:
+    """The HTTP/1.1 bytes of an answer."""
+    lines = [f"HTTP/1.1 {out.status} {_REASONS.get(out.status, 'Error')}"]
+    lines += [f"{k}: {v}" for k, v in out.headers]
+    lines.append(f"Content-Length: {len(out.body)}")
+    if not keep_alive:
+        lines.append("Connection: close")
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + out.body
+
+
+class Server:
+    """The connections, the worker threads and the shutdown of one listening socket."""
+
+    def __init__(self, app: App) -> None:
+        self.app = app
+        self.writer = ThreadPoolExecutor(1, thread_name_prefix="gitsm-writer")
+        self.readers = ThreadPoolExecutor(READERS, thread_name_prefix="gitsm-reader")
+        self.connections: set[Connection] = set()
+        self.closing = False
+
+    def run_job(self, job: Job, then: Callable[[Response], None]) -> None:
+        """Run ``job`` on its thread; ``then`` its answer on the loop."""
+        loop = asyncio.get_running_loop()
+        future = loop.run_in_executor(self.writer if job.write else self.readers, job.work)
+
+        def finished(f: asyncio.Future[Response]) -> None:
+            out = f.result() if not f.cancelled() else error_response(
+                "InternalServiceError", "The server is shutting down.", 500)  # fmt: skip
+            job.done(out)
+            then(out)
+
+        future.add_done_callback(finished)
+
+    def sweep(self) -> None:
+        """Close connections idle for too long."""
+        now = time.monotonic()
+        for conn in list(self.connections):
+            if not conn.busy and now - conn.last_active > IDLE_TIMEOUT:
+                conn.close()
+
+    async def drain(self) -> None:
+        """Wait (bounded) until no connection has a request in progress; close the idle ones."""
+        self.closing = True
+        deadline = time.monotonic() + DRAIN_TIMEOUT
+        while time.monotonic() < deadline:
+            for conn in list(self.connections):
+                if not conn.busy:
+                    conn.close()
+            if not self.connections:
+                break
+            await asyncio.sleep(0.02)
+        self.writer.shutdown(wait=True)  # a write in progress lands and is answered
+        self.readers.shutdown(wait=True)
+
+
+class Connection(asyncio.Protocol):
+    """One client connection: parses requests, answers them in order."""
+
+    def __init__(self, server: Server) -> None:
+        self.server = server
+        self.parser = httptools.HttpRequestParser(self)
+        self.transport: asyncio.Transport | None = None
+        self.peer = "unix"
+        self.queue: deque[Request] = deque()
+        self.busy = False
+        self.paused = False
+        self.last_active = time.monotonic()
+        self._url = b""
+        self._headers: dict[str, str] = {}
+        self._body: list[bytes] = []
+        self._size = 0
+        self._refused = False
+
+    # -- asyncio -------------------------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        """Start serving a new connection."""
+        self.transport = cast(asyncio.Transport, transport)  # uvloop's is not a subclass
+        peer = transport.get_extra_info("peername")
+        if isinstance(peer, tuple) and peer:
+            self.peer = str(peer[0])
+        sock = transport.get_extra_info("socket")
+        if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.server.connections.add(self)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        """Forget a closed connection."""
+        self.server.connections.discard(self)
+        self.transport = None
+
+    def data_received(self, data: bytes) -> None:
+        """Feed the parser; answer what it completes."""
+        self.last_active = time.monotonic()
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserUpgrade:
+            self._fail(400, "Protocol upgrades are not supported.")
+        except httptools.HttpParserError:
+            if not self._refused:
+                self._fail(400, "The request is not valid HTTP/1.1.")
+
+    # -- httptools callbacks ------------------------------------------------------------------
+
+    def on_message_begin(self) -> None:
+        """A new request starts."""
+        self._url = b""
+        self._headers = {}
+        self._body = []
+        self._size = 0
+
+    def on_url(self, url: bytes) -> None:
+        """Part of the request target."""
+        self._url += url
+        if len(self._url) > 8192:
+            self._fail(400, "The request target is too long.")
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        """One header (names are kept lower-cased)."""
+        if len(self._headers) >= 100:
+            self._fail(400, "The request has too many headers.")
+            return
+        key = name.decode("latin-1").lower()
+        text = value.decode("latin-1")
+        self._headers[key] = f"{self._headers[key]},{text}" if key in self._headers else text
+
+    def on_headers_complete(self) -> None:
+        """Refuse a declared body over the limit before reading it."""
+        length = self._headers.get("content-length", "0")
+        if length.isdigit() and int(length) > wire.MAX_BODY:
+            self._too_large()
+
+    def on_body(self, body: bytes) -> None:
+        """Part of the body (decoded when chunked)."""
+        self._size += len(body)
+        if self._size > wire.MAX_BODY:
+            self._too_large()
+            return
+        self._body.append(body)
+
+    def on_message_complete(self) -> None:
+        """A whole request: queue it, and answer it when those before it are answered."""
+        if self._refused:
+            return
+        parsed = httptools.parse_url(self._url or b"/")
+        request = Request(
+            self.parser.get_method().decode("latin-1"),
+            (parsed.path or b"/").decode("latin-1"),
+            (parsed.query or b"").decode("latin-1"),
+            self._headers,
+            b"".join(self._body),
+            self.parser.should_keep_alive(),
+        )
+        self.queue.append(request)
+        if len(self.queue) >= MAX_QUEUED and self.transport is not None and not self.paused:
+            self.transport.pause_reading()
+            self.paused = True
+        if not self.busy:
+            self._next()
+
+    # -- answering ----------------------------------------------------------------------------
+
+    def _next(self) -> None:
+        while self.queue and self.transport is not None:
+            request = self.queue.popleft()
+            if self.paused and len(self.queue) < MAX_QUEUED // 2:
+                self.transport.resume_reading()
+                self.paused = False
+            out = self.server.app.prepare(request.method, request.path, request.query,
+                                          request.headers, request.body, self.peer)  # fmt: skip
+            if isinstance(out, Job):
+                self.busy = True
+                self.server.run_job(out, functools.partial(self._answered, request))
+                return
+            self._send(out, request.keep_alive)
+
+    def _answered(self, request: Request, out: Response) -> None:
+        self.busy = False
+        self.last_active = time.monotonic()
+        self._send(out, request.keep_alive)
+        self._next()
+
+    def _send(self, out: Response, keep_alive: bool) -> None:
+        if self.transport is None:
+            return
+        keep = keep_alive and not self.server.closing
+        self.transport.write(render(out, keep))
+        if not keep:
+            self.queue.clear()
+            self.close()
+
+    def _too_large(self) -> None:
+        if self._refused:
+            return
+        self._refused = True
+        out = error_response(
+            "RequestEntityTooLargeException",
+            f"The request body is over the limit of {wire.MAX_BODY} bytes.",
+            413,
+        )
+        self._send(out, False)
+
+    def _fail(self, status: int, message: str) -> None:
+        """Answer a request that cannot be parsed, then close the connection."""
+        self._refused = True
+        self._send(error_response("SerializationException", message, status), False)
+
+    def close(self) -> None:
+        """Close the connection once what was written is sent."""
+        if self.transport is not None:
+            self.transport.close()
+            self.transport = None
+        self.server.connections.discard(self)
+
+
+def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    try:
+        import uvloop
+    except ImportError:
+        return None
+    return uvloop.new_event_loop
+
+
+def unix_socket(path: str) -> socket.socket:
+    """A listening unix socket at ``path``, mode 0600 from its creation; a stale socket file left
+    by a dead server is replaced, anything else there is an error."""
+    try:
+        mode = os.lstat(path).st_mode
+    except FileNotFoundError:
+        pass
+    else:
+        if not stat.S_ISSOCK(mode):
+            raise OSError(f"{path} exists and is not a socket")
+        probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            probe.connect(path)
+        except OSError:
+            os.unlink(path)  # nobody listens: a dead server's
+        else:
+            raise OSError(f"another server listens on {path}")
+        finally:
+            probe.close()
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    old = os.umask(0o177)
+    try:
+        sock.bind(path)
+    finally:
+        os.umask(old)
+    os.chmod(path, 0o600)
+    return sock
+
+
+async def _serve(app: App, bind: dict[str, Any], ready: Callable[[str], None]) -> None:
+    loop = asyncio.get_running_loop()
+    server = Server(app)
+    tls: ssl.SSLContext | None = bind.get("tls")
+    if bind.get("socket"):
+        sock = unix_socket(bind["socket"])
+        listener = await loop.create_unix_server(lambda: Connection(server), sock=sock, ssl=tls)
+        url = f"unix:{bind['socket']}"
+    else:
+        listener = await loop.create_server(lambda: Connection(server), bind["host"],
+                                            bind["port"], ssl=tls, backlog=1024)  # fmt: skip
+        host, port = listener.sockets[0].getsockname()[:2]
+        shown = f"[{host}]" if ":" in host else host
+        url = f"{'https' if tls else 'http'}://{shown}:{port}"
+    stop = asyncio.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+
+    async def sweeper() -> None:
+        while True:
+            await asyncio.sleep(5)
+            server.sweep()
+
+    sweeping = loop.create_task(sweeper())
+    ready(url)
+    await stop.wait()
+    listener.close()
+    await server.drain()
+    sweeping.cancel()
+    if bind.get("socket"):
+        with contextlib.suppress(OSError):
+            os.unlink(bind["socket"])
+
+
+def serve(app: App, bind: dict[str, Any], ready: Callable[[str], None] | None = None) -> None:
+    """Serve ``app`` until SIGTERM or SIGINT. ``bind``: ``host`` and ``port``, or ``socket`` (a
+    path); ``tls``, an SSLContext, optional. ``ready`` gets the URL once the socket listens."""
+
+    def announce(url: str) -> None:
+        sys.stderr.write(f"gitsm serve: ready at {url}\n")
+        sys.stderr.flush()
+
+    with asyncio.Runner(loop_factory=_loop_factory()) as runner:
+        runner.run(_serve(app, bind, ready or announce))
