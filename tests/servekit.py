@@ -1,33 +1,31 @@
-"""Real servers for the tests of ``gitsm serve``'s clients: a server process on 127.0.0.1 and boto3
-clients pointed at it.
+"""Servers for the tests of ``gitsm serve``'s clients and for bench/bench_serve.py: a server
+process on 127.0.0.1 and boto3 clients pointed at it.
 
-:func:`start_gitsm` runs ``gitsm serve --test-reset --port 0 --repo STORE`` and waits for the ready
-line the server prints on stderr (the first ``http://`` URL in it); :func:`start_moto` runs
-``moto_server`` (the same wire protocol, AWS JSON 1.1) on a free port and waits until it answers.
-Either way :class:`Server` has the endpoint URL and makes clients; :meth:`Server.stop` sends SIGTERM
-(SIGKILL after a grace period). The server process gets an environment of its own: a private
-``GITSM_HOME`` (key ring), fsync off and a git identity, so it never touches the user's keys.
+:func:`start_gitsm` runs ``gitsm serve --test-reset --port 0`` through tests/serving.py's
+:class:`~tests.serving.Served` (which waits for the ready line), with the access log in a file so
+that nothing fills the stderr pipe; :func:`start_moto` runs ``moto_server`` (the same wire
+protocol, AWS JSON 1.1) on a free port and waits until it answers. Either way :class:`Server` has
+the endpoint URL and makes clients; :meth:`Server.stop` sends SIGTERM (SIGKILL after a grace
+period). Both processes get a private ``GITSM_HOME`` (key ring).
 
-``GITSM_TEST_SERVER=moto`` makes :func:`start` run moto_server instead of gitsm serve: for
-developing a client test before the server exists, or to compare the two. It is never set in CI.
+``GITSM_TEST_SERVER=moto`` makes :func:`start` run moto_server instead of gitsm serve: to develop
+a client test against moto, or to see where moto and gitsm differ. It is never set in CI.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-import re
 import shutil
 import signal
 import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import urllib.request
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -35,13 +33,13 @@ import boto3
 from botocore.config import Config
 
 import gitsm
+from tests.serving import Served, make_store, store_env
 
 REGION = "us-east-1"
 ACCESS_KEY, SECRET_KEY = "AKIAIOSFODNN7EXAMPLE", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
 """Dummy credentials (AWS's documentation example): a test-mode server checks no signature."""
 READY_TIMEOUT = 30.0
 SERVER_ENV = "GITSM_TEST_SERVER"
-_URL = re.compile(r"https?://[^\s'\"]+")
 
 
 @dataclass
@@ -50,22 +48,19 @@ class Server:
 
     kind: str  # "gitsm" or "moto"
     url: str
-    process: subprocess.Popen[bytes]
+    process: subprocess.Popen[Any]
     repo: Path | None = None
-    stderr_lines: list[str] = field(default_factory=list)
+    home: Path | None = None
 
     def client(self, region: str = REGION, **config: Any) -> Any:
-        """A boto3 secretsmanager client on this endpoint (dummy credentials, no retries, so a
+        """A boto3 secretsmanager client on this endpoint (dummy credentials, one attempt, so a
         refused call fails at once rather than being retried)."""
         retries = config.pop("retries", {"max_attempts": 1, "mode": "standard"})
         return boto3.session.Session().client(
-            "secretsmanager",
-            endpoint_url=self.url,
-            region_name=region,
-            aws_access_key_id=ACCESS_KEY,
-            aws_secret_access_key=SECRET_KEY,
+            "secretsmanager", endpoint_url=self.url, region_name=region,
+            aws_access_key_id=ACCESS_KEY, aws_secret_access_key=SECRET_KEY,
             config=Config(retries=retries, **config),
-        )
+        )  # fmt: skip
 
     def reset(self) -> None:
         """``POST /moto-api/reset``: empty the store (test mode only)."""
@@ -84,24 +79,10 @@ class Server:
                 self.process.wait()
         return self.process.returncode
 
-    def log(self) -> str:
-        """What the server printed on stderr so far."""
-        return "".join(self.stderr_lines)
-
-
-def server_env(home: Path) -> dict[str, str]:
-    """The environment of a server process: this one's, with a private key ring under ``home``,
-    fsync off, a git identity and no AWS settings of the user's."""
-    drop = ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GITSM_LOCAL_KEYS", "AWS_PROFILE")
-    env = {k: v for k, v in os.environ.items() if k not in drop}
-    env.update(GITSM_HOME=str(home), GITSM_FSYNC="0", PYTHONUNBUFFERED="1")
-    for who in ("AUTHOR", "COMMITTER"):
-        env[f"GIT_{who}_NAME"], env[f"GIT_{who}_EMAIL"] = "gitsm serve", "serve@example.com"
-    return env
-
 
 def new_store(path: Path, home: Path, **init: Any) -> Path:
-    """A fresh store at ``path`` made with the key ring ``home`` (``gitsm.init`` keywords)."""
+    """A fresh store at ``path`` whose keys go to the key ring ``home`` (``gitsm.init``
+    keywords: ``bare``, ``region``, ``account_id``...)."""
     old = os.environ.get("GITSM_HOME")
     os.environ["GITSM_HOME"] = str(home)
     try:
@@ -114,47 +95,12 @@ def new_store(path: Path, home: Path, **init: Any) -> Path:
     return path
 
 
-def _drain(process: subprocess.Popen[bytes], lines: list[str], seen: threading.Event) -> None:
-    """Keep reading the server's stderr (so it never blocks on a full pipe); note the first URL."""
-    assert process.stderr is not None
-    for raw in process.stderr:
-        line = raw.decode(errors="replace")
-        lines.append(line)
-        if _URL.search(line):
-            seen.set()
-    seen.set()  # EOF: the process ended
-
-
-def _gitsm_command() -> list[str]:
-    return [sys.executable, "-m", "gitsm"]
-
-
-def start_gitsm(
-    repo: Path, home: Path, *args: str, test_reset: bool = True, timeout: float = READY_TIMEOUT
-) -> Server:
-    """``gitsm serve --port 0 --repo REPO [--test-reset] ARGS``, ready (its URL printed)."""
-    command = [*_gitsm_command(), "serve", "--host", "127.0.0.1", "--port", "0", "--repo",
-               str(repo), *(["--test-reset"] if test_reset else []), *args]  # fmt: skip
-    process = subprocess.Popen(
-        command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-        env=server_env(home),
-    )  # fmt: skip
-    lines: list[str] = []
-    seen = threading.Event()
-    threading.Thread(target=_drain, args=(process, lines, seen), daemon=True).start()
-    url = None
-    deadline = time.monotonic() + timeout
-    while url is None and time.monotonic() < deadline:
-        seen.wait(0.05)
-        found = [m.group(0) for line in list(lines) for m in [_URL.search(line)] if m]
-        url = found[0].rstrip("/.,;") if found else None
-        if url is None and process.poll() is not None:
-            break
-    server = Server("gitsm", url or "", process, repo, lines)
-    if url is None:
-        server.stop()
-        raise RuntimeError(f"gitsm serve printed no URL within {timeout:.0f}s:\n{server.log()}")
-    return server
+def start_gitsm(repo: Path, home: Path, *args: str, log: Path) -> Server:
+    """``gitsm serve --test-reset --port 0 --repo REPO ARGS``, ready; access log to ``log``."""
+    served = Served(repo, home, "--test-reset", "--port", "0", *args, log=log)
+    assert served.proc.stdout is not None and served.proc.stderr is not None
+    served.proc.stdout.close()  # it prints nothing there; stderr only on a fault, after the log
+    return Server("gitsm", served.url, served.proc, repo, home)
 
 
 def free_port() -> int:
@@ -175,15 +121,15 @@ def moto_server_command() -> list[str]:
 
 
 def start_moto(home: Path, timeout: float = READY_TIMEOUT) -> Server:
-    """``moto_server -H 127.0.0.1 -p PORT`` on a free port, ready (it answers HTTP)."""
+    """``moto_server -H 127.0.0.1 -p PORT`` on a free port, ready (it answers HTTP); its
+    werkzeug log goes to ``home/moto.log``."""
     port = free_port()
-    process = subprocess.Popen(
-        [*moto_server_command(), "-H", "127.0.0.1", "-p", str(port)], stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=server_env(home),
-    )  # fmt: skip
-    lines: list[str] = []
-    threading.Thread(target=_drain, args=(process, lines, threading.Event()), daemon=True).start()
-    server = Server("moto", f"http://127.0.0.1:{port}", process, None, lines)
+    with open(home / "moto.log", "ab") as log:
+        process = subprocess.Popen(
+            [*moto_server_command(), "-H", "127.0.0.1", "-p", str(port)],
+            stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=store_env(home),
+        )  # fmt: skip
+    server = Server("moto", f"http://127.0.0.1:{port}", process, None, home)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and process.poll() is None:
         try:
@@ -193,26 +139,32 @@ def start_moto(home: Path, timeout: float = READY_TIMEOUT) -> Server:
         except OSError:
             time.sleep(0.05)
     server.stop()
-    raise RuntimeError(f"moto_server did not answer within {timeout:.0f}s:\n{server.log()}")
+    log_text = (home / "moto.log").read_text(errors="replace")
+    raise RuntimeError(f"moto_server did not answer within {timeout:.0f}s:\n{log_text}")
 
 
-def start(workdir: Path, **init: Any) -> Server:
-    """The server under test: gitsm serve on a fresh store in ``workdir`` (``gitsm.init``
-    keywords), or moto_server when ``$GITSM_TEST_SERVER`` is ``moto``."""
-    home = workdir / "home"
-    home.mkdir(parents=True, exist_ok=True)
+def start(workdir: Path, repo: Path | None = None) -> Server:
+    """The server under test, with its key ring in ``workdir/home``: gitsm serve on ``repo``
+    (default: a fresh bare store from tests/serving.py's make_store), or moto_server when
+    ``$GITSM_TEST_SERVER`` is ``moto``."""
     if os.environ.get(SERVER_ENV) == "moto":
+        home = workdir / "home"
+        home.mkdir(parents=True, exist_ok=True)
         return start_moto(home)
-    return start_gitsm(new_store(workdir / "store", home, **init), home)
+    if repo is None:
+        repo, home = make_store(workdir)
+    else:
+        home = workdir / "home"
+    return start_gitsm(repo, home, log=workdir / "access.log")
 
 
 @contextlib.contextmanager
-def serving(workdir: Path | None = None, **init: Any) -> Iterator[Server]:
+def serving(workdir: Path | None = None, repo: Path | None = None) -> Iterator[Server]:
     """:func:`start`, stopped (SIGTERM) on the way out; a temporary ``workdir`` by default."""
     with contextlib.ExitStack() as stack:
         if workdir is None:
             workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="gitsm-serve-")))
-        server = start(workdir, **init)
+        server = start(workdir, repo)
         try:
             yield server
         finally:
