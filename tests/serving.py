@@ -12,6 +12,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -60,6 +61,14 @@ class Served:
             stderr=subprocess.PIPE, text=True,
         )  # fmt: skip
         self.url = self._wait_ready()
+        self.said: list[str] = []  # stderr after the ready line, read on so the pipe never fills
+        self._reader = threading.Thread(target=self._drain, daemon=True)
+        self._reader.start()
+
+    def _drain(self) -> None:
+        assert self.proc.stderr is not None
+        for line in self.proc.stderr:
+            self.said.append(line)
 
     def _wait_ready(self) -> str:
         assert self.proc.stderr is not None
@@ -93,16 +102,20 @@ class Served:
         ready line."""
         if self.proc.poll() is None:
             self.proc.send_signal(sig)
-        _, err = self.proc.communicate(timeout=timeout)
-        return self.proc.returncode, err
+        self.proc.wait(timeout)
+        self._reader.join(timeout)
+        return self.proc.returncode, "".join(self.said)
 
 
 def raw(port: int, data: bytes, timeout: float = 5) -> bytes:
     """Send ``data`` on a fresh connection and read until the server closes it or goes quiet."""
     with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
-        sock.sendall(data)
-        sock.shutdown(socket.SHUT_WR)
         chunks = []
+        try:
+            sock.sendall(data)
+            sock.shutdown(socket.SHUT_WR)
+        except OSError:  # the server answered and closed before reading it all (a refusal)
+            pass
         try:
             while chunk := sock.recv(65536):
                 chunks.append(chunk)

@@ -134,7 +134,7 @@ class App:
     ) -> Response | Job:  # fmt: skip
         if path == "/" and method == "POST":
             return self._operation(method, path, query, headers, body, entry)
-        if path == "/health" and method in ("GET", "HEAD"):
+        if path == "/health" and method == "GET":
             entry.operation = "Health"
             return _json(200, {"status": "ok", "branch": self.backend.branch,
                                "tip": self.tips.tip()})  # fmt: skip

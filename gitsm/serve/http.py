@@ -7,8 +7,8 @@ order. What :meth:`App.prepare` answers at once (cache hits, refusals) is writte
 loop; store work runs in threads: writes on one writer thread, one at a time, cache misses on
 :data:`READERS` reader threads, so cached reads keep flowing behind a slow fsync.
 
-Shutdown (SIGTERM, SIGINT): stop accepting, let every request already received finish and be
-answered, close the connections, exit 0.
+Shutdown (SIGTERM, SIGINT): stop accepting connections and reading requests, answer every
+request already received (a write in progress lands and is acknowledged), close, exit 0.
 """
 
 from __future__ import annotations
@@ -41,6 +41,10 @@ READERS = 2
 """Threads that run reads the cache could not answer."""
 MAX_QUEUED = 16
 """Requests parsed ahead on one connection before its reading pauses."""
+LINGER = 2.0
+"""Seconds a refused connection is read (and dropped) before it is closed."""
+REQUEST_TIMEOUT = 30.0
+"""Seconds a client may take to send one request, from its first byte to its last."""
 DRAIN_TIMEOUT = 30.0
 """Seconds shutdown waits for requests in progress."""
 
@@ -94,19 +98,24 @@ class Server:
         future.add_done_callback(finished)
 
     def sweep(self) -> None:
-        """Close connections idle for too long."""
+        """Close connections idle for too long, and those sending a request too slowly."""
         now = time.monotonic()
         for conn in list(self.connections):
-            if not conn.busy and now - conn.last_active > IDLE_TIMEOUT:
+            slow = conn.began is not None and now - conn.began > REQUEST_TIMEOUT
+            if slow or (conn.idle and now - conn.last_active > IDLE_TIMEOUT):
                 conn.close()
 
     async def drain(self) -> None:
-        """Wait (bounded) until no connection has a request in progress; close the idle ones."""
+        """Stop reading; answer every request already received (bounded by DRAIN_TIMEOUT),
+        closing each connection once it has nothing left to answer."""
         self.closing = True
+        for conn in list(self.connections):
+            if conn.transport is not None:
+                conn.transport.pause_reading()  # what was received is answered; nothing more
         deadline = time.monotonic() + DRAIN_TIMEOUT
         while time.monotonic() < deadline:
             for conn in list(self.connections):
-                if not conn.busy:
+                if conn.idle:
                     conn.close()
             if not self.connections:
                 break
@@ -132,6 +141,14 @@ class Connection(asyncio.Protocol):
         self._body: list[bytes] = []
         self._size = 0
         self._refused = False
+        self.eof = False
+        self.began: float | None = None
+        """When the request being received started (None between requests)."""
+
+    @property
+    def idle(self) -> bool:
+        """Nothing received is waiting for an answer."""
+        return not self.busy and not self.queue
 
     # -- asyncio -------------------------------------------------------------------------------
 
@@ -145,6 +162,8 @@ class Connection(asyncio.Protocol):
         if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.server.connections.add(self)
+        if self.server.closing:
+            self.close()
 
     def connection_lost(self, exc: Exception | None) -> None:
         """Forget a closed connection."""
@@ -154,6 +173,8 @@ class Connection(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         """Feed the parser; answer what it completes."""
         self.last_active = time.monotonic()
+        if self._refused:
+            return  # read and dropped until the client closes (see _refuse)
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserUpgrade:
@@ -162,10 +183,18 @@ class Connection(asyncio.Protocol):
             if not self._refused:
                 self._fail(400, "The request is not valid HTTP/1.1.")
 
+    def eof_received(self) -> bool:
+        """The client sent all it will (a half-close): answer what it sent, then close."""
+        self.eof = True
+        if not self.busy and not self.queue:
+            self.close()
+        return True  # keep the transport open to write the answers
+
     # -- httptools callbacks ------------------------------------------------------------------
 
     def on_message_begin(self) -> None:
         """A new request starts."""
+        self.began = time.monotonic()
         self._url = b""
         self._headers = {}
         self._body = []
@@ -202,6 +231,7 @@ class Connection(asyncio.Protocol):
 
     def on_message_complete(self) -> None:
         """A whole request: queue it, and answer it when those before it are answered."""
+        self.began = None
         if self._refused:
             return
         parsed = httptools.parse_url(self._url or b"/")
@@ -225,7 +255,7 @@ class Connection(asyncio.Protocol):
     def _next(self) -> None:
         while self.queue and self.transport is not None:
             request = self.queue.popleft()
-            if self.paused and len(self.queue) < MAX_QUEUED // 2:
+            if self.paused and len(self.queue) < MAX_QUEUED // 2 and not self.server.closing:
                 self.transport.resume_reading()
                 self.paused = False
             out = self.server.app.prepare(request.method, request.path, request.query,
@@ -235,6 +265,8 @@ class Connection(asyncio.Protocol):
                 self.server.run_job(out, functools.partial(self._answered, request))
                 return
             self._send(out, request.keep_alive)
+        if self.eof and not self.busy:
+            self.close()
 
     def _answered(self, request: Request, out: Response) -> None:
         self.busy = False
@@ -245,27 +277,38 @@ class Connection(asyncio.Protocol):
     def _send(self, out: Response, keep_alive: bool) -> None:
         if self.transport is None:
             return
-        keep = keep_alive and not self.server.closing
+        keep = keep_alive and not (self.server.closing and not self.queue)
         self.transport.write(render(out, keep))
         if not keep:
             self.queue.clear()
             self.close()
 
     def _too_large(self) -> None:
-        if self._refused:
-            return
-        self._refused = True
-        out = error_response(
+        self._refuse(error_response(
             "RequestEntityTooLargeException",
             f"The request body is over the limit of {wire.MAX_BODY} bytes.",
             413,
-        )
-        self._send(out, False)
+        ))  # fmt: skip
 
     def _fail(self, status: int, message: str) -> None:
         """Answer a request that cannot be parsed, then close the connection."""
+        self._refuse(error_response("SerializationException", message, status))
+
+    def _refuse(self, out: Response) -> None:
+        """Answer, then close the way that lets the client read the answer: half-close, drop
+        what it still sends, close when it does or after :data:`LINGER` seconds (closing with
+        unread data would reset the connection and could lose the answer)."""
+        if self._refused or self.transport is None:
+            return
         self._refused = True
-        self._send(error_response("SerializationException", message, status), False)
+        self.queue.clear()
+        transport = self.transport
+        transport.write(render(out, False))
+        if transport.can_write_eof():
+            transport.write_eof()
+            asyncio.get_running_loop().call_later(LINGER, self.close)
+        else:
+            self.close()
 
     def close(self) -> None:
         """Close the connection once what was written is sent."""
