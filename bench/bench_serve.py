@@ -24,12 +24,13 @@ What it measures, each on both servers:
   miss. The share of misses is counted from gitsm's access log and printed, so the figure says how
   cold it was. The same stream and writer run against moto_server, which caches nothing.
 - **one boto3 client**: GetSecretValue in a loop for ``--loop-seconds``: calls/s.
-- **writes**: PutSecretValue through boto3 over HTTP, against gitsm.client in this process on a
-  store of its own (the library's rate), in alternating batches so that load drift hits both.
+- **writes**: PutSecretValue of one secret through boto3 over HTTP, against gitsm.client in this
+  process on the same store (the library's rate), in alternating batches so that load drift hits
+  both. fsync is off for both (the store's fsync would set the pace of both alike).
 
 gitsm serve runs in test mode (``--test-reset``) until SigV4 checking is merged: it accepts the
-signed requests without checking them, so its figures do not yet include signature checking
-(docs: /work/shared/SERVE.md measured 44-130 us per check).
+signed requests without checking them, so its figures do not yet include signature checking (a
+check of about 45-130 us per request, depending on how it is written).
 """
 
 from __future__ import annotations
@@ -172,14 +173,15 @@ def loop_rate(server: Server, seconds: float) -> float:
     return calls / (time.perf_counter() - start)
 
 
-def write_rates(server: Server, work: Path, batches: int, batch: int) -> tuple[float, float]:
-    """(HTTP writes/s, library writes/s): medians of alternating batches of PutSecretValue."""
+def write_rates(server: Server, batches: int, batch: int) -> tuple[float, float]:
+    """(HTTP writes/s, library writes/s): medians of alternating batches of PutSecretValue to
+    one secret of the server's store, through the server and through gitsm.client in this process
+    (the same store, key ring and secret: only the path differs)."""
+    assert server.repo is not None and server.home is not None
+    os.environ["GITSM_HOME"] = str(server.home)
     http = server.client()
-    lib_repo = work / "library.git"
-    gitsm.init(lib_repo, bare=True, fsync=False)
-    lib = gitsm.client(repo=lib_repo, fsync=False)
-    for c in (http, lib):
-        c.create_secret(Name="bench/write", SecretString="0")
+    lib = gitsm.client(repo=server.repo, fsync=False)
+    http.create_secret(Name="bench/write", SecretString="0")
     rates: dict[str, list[float]] = {"http": [], "lib": []}
     for b in range(batches):
         for key, client in (("http", http), ("lib", lib))[:: 1 if b % 2 else -1]:
@@ -223,7 +225,6 @@ def main() -> None:
           f"-c{args.connections} -d{seconds:g}s keep-alive, SigV4-signed requests")  # fmt: skip
     with tempfile.TemporaryDirectory(prefix="bench-serve-") as tmp:
         work = Path(tmp)
-        os.environ["GITSM_HOME"] = str(work / "library-home")  # never the user's key ring
         (work / "moto").mkdir()
         repo, home = make_store(work / "gitsm")
         log = work / "gitsm" / "access.log"
@@ -262,7 +263,7 @@ def main() -> None:
                 print(f"  [boto3] {kind:<6} {loops[kind]:9.0f} calls/s, one client in a loop "
                       f"({load()})")  # fmt: skip
             batches, batch = (3, 10) if args.quick else (7, 40)
-            http, library = write_rates(servers["gitsm"], work, batches, batch)
+            http, library = write_rates(servers["gitsm"], batches, batch)
             print(f"  [write] gitsm serve (boto3 over HTTP) {http:7.1f} writes/s   library "
                   f"(gitsm.client in process) {library:7.1f} writes/s   fsync off, medians of "
                   f"{batches} x {batch} ({load()})")  # fmt: skip
