@@ -4,6 +4,7 @@ kill -9 in the middle of a stream of writes (no acknowledged write is lost)."""
 from __future__ import annotations
 
 import json
+import random
 import signal
 import socket
 import stat
@@ -23,21 +24,6 @@ from tests.serving import Served, kill_quietly, make_store, raw, request, store_
 def git(repo: Path, *args: str) -> str:
     return subprocess.run(["git", "--git-dir", str(repo), *args], capture_output=True,
                           text=True, check=True).stdout  # fmt: skip
-
-
-def test_sigterm_finishes_and_exits_zero(tmp_path: Path) -> None:
-    repo, home = make_store(tmp_path)
-    server = Served(repo, home, "--test-reset", "--port", "0")
-    try:
-        sm = server.client()
-        sm.create_secret(Name="term/a", SecretString="x")
-        code, said = server.stop(signal.SIGTERM)
-    finally:
-        kill_quietly(server.proc)
-    assert code == 0
-    assert "Traceback" not in said
-    with pytest.raises(OSError):
-        socket.create_connection(("127.0.0.1", server.port), timeout=2).close()
 
 
 def test_sigterm_answers_every_request_received(tmp_path: Path) -> None:
@@ -60,10 +46,13 @@ def test_sigterm_answers_every_request_received(tmp_path: Path) -> None:
     finally:
         kill_quietly(server.proc)
     assert code == 0, said
+    assert "Traceback" not in said
     assert data.count(b"HTTP/1.1 200 OK") == count
     assert data.count(b"Connection: close") == 1
     landed = set(git(repo, "log", "--format=%(trailers:key=Gitsm-Secret,valueonly)").split())
     assert {f"drain/s{i}" for i in range(count)} <= landed
+    with pytest.raises(OSError):  # no longer listening
+        socket.create_connection(("127.0.0.1", server.port), timeout=2).close()
 
 
 def test_unix_socket(tmp_path: Path) -> None:
@@ -74,43 +63,25 @@ def test_unix_socket(tmp_path: Path) -> None:
         assert server.url == f"unix:{path}"
         assert stat.S_IMODE(path.stat().st_mode) == 0o600
         body = b'{"Name": "sock/a", "SecretString": "over-a-socket"}'
+        get = request("secretsmanager.GetSecretValue", b'{"SecretId": "sock/a"}')
+        reset = b"POST /moto-api/reset HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n"
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
             sock.settimeout(10)
             sock.connect(str(path))
-            sock.sendall(request("secretsmanager.CreateSecret", body))
-            sock.sendall(request("secretsmanager.GetSecretValue", b'{"SecretId": "sock/a"}',
-                                 "Connection: close\r\n"))  # fmt: skip
+            # a unix socket's peer is local: the reset is allowed (moto's suite sends it bare)
+            sock.sendall(request("secretsmanager.CreateSecret", body) + get + reset + get)
+            sock.shutdown(socket.SHUT_WR)
             data = b""
             while chunk := sock.recv(65536):
                 data += chunk
-        assert data.count(b"HTTP/1.1 200 OK") == 2
-        assert b"over-a-socket" in data
+        answers = data.split(b"HTTP/1.1 ")[1:]
+        assert [a[:3] for a in answers] == [b"200", b"200", b"200", b"400"]
+        assert b"over-a-socket" in answers[1]
+        assert b'"status": "ok"' in answers[2]
+        assert b"ResourceNotFoundException" in answers[3]
         code, _ = server.stop()
         assert code == 0
         assert not path.exists()
-    finally:
-        kill_quietly(server.proc)
-
-
-def test_reset_empties_the_store_from_loopback(tmp_path: Path) -> None:
-    repo, home = make_store(tmp_path)
-    server = Served(repo, home, "--test-reset", "--port", "0")
-    try:
-        sm = server.client()
-        sm.create_secret(Name="reset/a", SecretString="x")
-        sm.get_secret_value(SecretId="reset/a")  # cached
-        import urllib.request
-
-        answer = urllib.request.urlopen(
-            urllib.request.Request(server.url + "/moto-api/reset", method="POST"), timeout=10
-        )
-        assert json.loads(answer.read())["status"] == "ok"
-        with pytest.raises(sm.exceptions.ResourceNotFoundException):
-            sm.get_secret_value(SecretId="reset/a")
-        assert sm.list_secrets()["SecretList"] == []
-        arn = sm.create_secret(Name="reset/a", SecretString="y")["ARN"]
-        assert ":123456789012:" in arn
-        assert "Gitsm-Operation: Reset" in git(repo, "log", "-3", "--format=%B")
     finally:
         kill_quietly(server.proc)
 
@@ -164,7 +135,7 @@ def _writer(server: Served, acked: list[str], stop: threading.Event, worker: int
         i += 1
 
 
-def _kill_during_writes(tmp_path: Path, seconds: float, workers: int) -> None:
+def _kill_during_writes(tmp_path: Path, writes: int, workers: int) -> None:
     repo, home = make_store(tmp_path)
     server = Served(repo, home, "--test-reset", "--port", "0")
     acked: list[str] = []
@@ -174,7 +145,10 @@ def _kill_during_writes(tmp_path: Path, seconds: float, workers: int) -> None:
     try:
         for t in threads:
             t.start()
-        time.sleep(seconds)
+        deadline = time.monotonic() + 30
+        while len(acked) < writes and time.monotonic() < deadline:  # slow machines too
+            time.sleep(0.01)
+        time.sleep(random.random() / 20)  # at some point in the middle of a write
         server.proc.send_signal(signal.SIGKILL)
         server.proc.wait(10)
     finally:
@@ -182,7 +156,7 @@ def _kill_during_writes(tmp_path: Path, seconds: float, workers: int) -> None:
         for t in threads:
             t.join(30)
         kill_quietly(server.proc)
-    assert len(acked) >= 3, "too few writes to mean anything"
+    assert len(acked) >= writes, "too few writes to mean anything"
     log = git(repo, "log", "--format=%(trailers:key=Gitsm-Secret,valueonly)")
     landed = set(log.split())
     assert [name for name in acked if name not in landed] == []
@@ -192,13 +166,13 @@ def _kill_during_writes(tmp_path: Path, seconds: float, workers: int) -> None:
 
 
 def test_kill_9_loses_no_acknowledged_write(tmp_path: Path) -> None:
-    _kill_during_writes(tmp_path, 1.5, 2)
+    _kill_during_writes(tmp_path, 20, 2)
 
 
 @pytest.mark.slow
 def test_kill_9_loses_no_acknowledged_write_long(tmp_path: Path) -> None:
     for round_ in range(5):
-        _kill_during_writes(tmp_path / str(round_), 4, 4)
+        _kill_during_writes(tmp_path / str(round_), 400, 4)
 
 
 def _self_signed(directory: Path) -> tuple[Path, Path]:

@@ -102,7 +102,7 @@ def _run(path: Path, bind: dict[str, Any], test_reset: bool, access_log: str | N
         ) from None
     from gitsm.serve.app import App
     from gitsm.serve.backend import Backend
-    from gitsm.serve.http import serve
+    from gitsm.serve.listen import serve
 
     backend = Backend(path)
     authenticator, authorizer = access_control(backend, test_mode=test_reset)

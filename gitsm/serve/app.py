@@ -124,6 +124,8 @@ class App:
             out = self._route(method, path, query, headers, body, entry)
         except EndpointError as exc:
             out = error_response(exc.code, exc.message, exc.http_status)
+        except Exception as exc:  # an authenticator's or authorizer's own failure
+            out = error_response(*failure(exc))
         if isinstance(out, Response):
             self.log.write(entry, out)
         return out
