@@ -233,16 +233,16 @@ def test_terraform_secret_create_read_update_destroy(sm: Any) -> None:
     """aws_secretsmanager_secret (secret.go): create = CreateSecret (ClientRequestToken from
     id.UniqueId, Description always sent, Tags) + DescribeSecret until found + PutResourcePolicy
     with the normalized policy; read = DescribeSecret + GetResourcePolicy; update = UpdateSecret
-    (a new token, Description, no value), TagResource/UntagResource, DeleteResourcePolicy;
-    destroy = DeleteSecret (RecoveryWindowInDays 30) then DescribeSecret until DeletedDate."""
+    (a new token, Description, no value), TagResource/UntagResource, PutResourcePolicy of a changed
+    policy, then DeleteResourcePolicy when the policy is removed; destroy = DeleteSecret (RecoveryWindowInDays 30) then DescribeSecret until DeletedDate."""
     made = sm.create_secret(ClientRequestToken=terraform_unique_id(), Description="",
                             Name="tf/app/db", Tags=[{"Key": "env", "Value": "prod"}])  # fmt: skip
     arn = made["ARN"]
     assert "VersionId" not in made  # no value: no version
     sm.put_resource_policy(ResourcePolicy=json.dumps(POLICY, separators=(",", ":")), SecretId=arn)
     described, policy = terraform_read(sm, arn)
-    assert described["Name"] == "tf/app/db" and described["Tags"] == [{"Key": "env",
-                                                                      "Value": "prod"}]  # fmt: skip
+    assert described["Name"] == "tf/app/db"
+    assert described["Tags"] == [{"Key": "env", "Value": "prod"}]
     assert described.get("Description", "") == "" and "ReplicationStatus" not in described
     assert policy["ARN"] == arn and policy["Name"] == "tf/app/db"
     assert json.loads(policy["ResourcePolicy"]) == POLICY
@@ -252,6 +252,9 @@ def test_terraform_secret_create_read_update_destroy(sm: Any) -> None:
     assert body(updated) == {"ARN": arn, "Name": "tf/app/db"}
     sm.untag_resource(SecretId=arn, TagKeys=["env"])
     sm.tag_resource(SecretId=arn, Tags=[{"Key": "env", "Value": "staging"}])
+    changed = {**POLICY, "Statement": [{**POLICY["Statement"][0], "Sid": "ReadOnlyToo"}]}
+    sm.put_resource_policy(ResourcePolicy=json.dumps(changed, separators=(",", ":")), SecretId=arn)
+    assert json.loads(terraform_read(sm, arn)[1]["ResourcePolicy"]) == changed
     assert body(sm.delete_resource_policy(SecretId=arn)) == {"ARN": arn, "Name": "tf/app/db"}
     described, policy = terraform_read(sm, arn)
     assert described["Description"] == "the app's database"
