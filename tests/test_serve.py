@@ -193,6 +193,17 @@ def test_rotation_and_replication_errors_come_through(sm: Any) -> None:
     assert "does not replicate" in replicas.value.response["Error"]["Message"]
     with pytest.raises(sm.exceptions.ResourceNotFoundException):
         sm.cancel_rotate_secret(SecretId="rot/none")
+    for refused in (
+        lambda: sm.remove_regions_from_replication(SecretId="rot/a",
+                                                   RemoveReplicaRegions=["eu-west-1"]),
+        lambda: sm.stop_replication_to_replica(SecretId="rot/a"),
+    ):  # fmt: skip
+        with pytest.raises(sm.exceptions.InvalidRequestException):
+            refused()
+    with pytest.raises(sm.exceptions.ClientError) as rotation:
+        sm.rotate_secret(SecretId="rot/a", RotationLambdaARN="no-such-function")
+    assert rotation.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+    assert "no-such-function" in rotation.value.response["Error"]["Message"]
 
 
 def test_region_of_the_signature_goes_into_arns(served: Served) -> None:
@@ -235,3 +246,32 @@ def test_access_log_never_holds_a_value(served: Served, sm: Any) -> None:
     assert any(e["operation"] == "PutSecretValue" and e["secret_id"] == "log/a" for e in lines)
     for value in values:
         assert value not in log
+    assert (
+        Path(str(served.repo).replace("store.git", "access.log")).stat().st_mode & 0o777
+    ) == 0o600
+
+
+def test_read_your_writes_under_concurrency(served: Served) -> None:
+    """Clients writing and reading at once, each its own secret: a read after an acknowledged
+    write always sees it, though other writes keep moving the tip and the cache."""
+    import threading
+
+    failures: list[str] = []
+
+    def worker(n: int) -> None:
+        sm = served.client()
+        sm.create_secret(Name=f"ryw/s{n}", SecretString="0")
+        for i in range(1, 16):
+            sm.put_secret_value(SecretId=f"ryw/s{n}", SecretString=str(i))
+            for _ in range(2):
+                got = sm.get_secret_value(SecretId=f"ryw/s{n}")["SecretString"]
+                if got != str(i):
+                    failures.append(f"s{n}: wrote {i}, read {got}")
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert failures == []
+    assert all(not t.is_alive() for t in threads)

@@ -5,6 +5,7 @@ checkout and a bare store), and failures of the seams answered in AWS's shape.""
 from __future__ import annotations
 
 import json
+import random
 import subprocess
 from collections.abc import Mapping
 from pathlib import Path
@@ -129,3 +130,101 @@ def test_scope_region() -> None:
     assert scope_region(SIGNED) == "eu-central-1"
     assert scope_region(None) == "us-east-1"
     assert scope_region("AWS4-HMAC-SHA256 Credential=A/20260101/../x/aws4_request") == "us-east-1"
+
+
+def _junk(rng: random.Random, shape: dict[str, Any]) -> Any:
+    """A value for ``shape``, often of the wrong type or out of bounds."""
+    if rng.random() < 0.15:
+        return rng.choice([None, True, 0, -1, 10**30, 1.5, "", [], {}, "x" * 3000, "\u0000",
+                           "arn:aws:secretsmanager:us-east-1:1:secret:a-abcdef", "\u00e9"])  # fmt: skip
+    kind = shape.get("type")
+    if kind == "string":
+        return rng.choice(["a", "A" * rng.randrange(1, 80), "AWSCURRENT", "\ud83d", "arn:",
+                           "b" * 40, "../x", "~secret.yaml", "public/a"])  # fmt: skip
+    if kind in ("integer", "long"):
+        return rng.choice([0, 1, 5, 101, -3, 2**63, 2**64])
+    if kind == "boolean":
+        return rng.choice([True, False])
+    if kind == "blob":
+        return rng.choice(["AA==", "", "////", "YQ==", "%%"])
+    if kind == "list":
+        return [_junk(rng, shape["member"]) for _ in range(rng.randrange(0, 4))]
+    if kind == "structure":
+        return {k: _junk(rng, v) for k, v in shape["members"].items() if rng.random() < 0.6}
+    return None
+
+
+def test_junk_parameters_are_client_faults_never_500(bare_path: Path, seed: int) -> None:
+    """Random, mostly wrong parameters for every operation (rotation aside: it starts
+    processes): each answer is a 200 or a 4xx with an AWS code, never an internal error."""
+    from gitsm import apimodel
+
+    app = App(Backend(bare_path), NoAuth(), AllowAll(), test_mode=True)
+    call(app, "CreateSecret", Name="public/a", SecretString="x")
+    rng = random.Random(seed)
+    operations = [op for op in apimodel.OPERATIONS if op != "RotateSecret"]
+    seen = set()
+    for _ in range(600):
+        operation = rng.choice(operations)
+        members = apimodel.OPERATIONS[operation]["members"]
+        params = {k: _junk(rng, v) for k, v in members.items() if rng.random() < 0.6}
+        status, body = call(app, operation, **params)
+        assert status == 200 or (status == 400 and body["__type"]), (operation, body)
+        seen.add(status)
+    assert seen == {200, 400}
+
+
+class _Transport:
+    """Just enough of an asyncio transport to see a connection closed."""
+
+    def __init__(self) -> None:
+        self.closed = False
+
+    def get_extra_info(self, name: str) -> Any:
+        return ("127.0.0.1", 5555) if name == "peername" else None
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def test_sweep_closes_idle_and_slow_connections(bare_path: Path) -> None:
+    import time
+
+    from gitsm.serve import http
+
+    server = http.Server(App(Backend(bare_path), NoAuth(), AllowAll(), test_mode=True))
+    try:
+        conns, transports = [], []
+        for _ in range(3):
+            conn, transport = http.Connection(server), _Transport()
+            conn.connection_made(transport)  # type: ignore[arg-type]
+            conns.append(conn)
+            transports.append(transport)
+        now = time.monotonic()
+        conns[0].last_active = now - http.IDLE_TIMEOUT - 1  # idle too long
+        conns[1].began = now - http.REQUEST_TIMEOUT - 1  # a request dribbling in
+        conns[1].last_active = now
+        server.sweep()
+        assert [t.closed for t in transports] == [True, True, False]
+        assert server.connections == {conns[2]}
+    finally:
+        server.writer.shutdown()
+        server.readers.shutdown()
+
+
+def test_response_cache_bounds_and_commits(monkeypatch: pytest.MonkeyPatch) -> None:
+    from gitsm.serve import cache
+
+    kept = cache.ResponseCache()
+    key = ("GetSecretValue", "{}", "p", "us-east-1")
+    assert kept.get("c1", key) is None
+    kept.put("c1", key, b"one")
+    assert kept.get("c1", key) == b"one"
+    kept.put("c0", key, b"stale")  # an answer for a commit the cache has left is not kept
+    assert kept.get("c1", key) == b"one"
+    assert kept.get("c2", key) is None  # the tip moved: everything dropped
+    monkeypatch.setattr(cache, "MAX_BYTES", 10)
+    for i in range(5):
+        kept.put("c2", ("GetSecretValue", str(i), "p", "r"), b"x" * 4)
+    assert kept.size <= 10
+    assert len(kept.entries) <= 2

@@ -97,6 +97,20 @@ def test_reset_is_not_there_without_test_mode(tmp_path: Path) -> None:
     assert "--test-reset" in out.stderr
 
 
+def test_an_address_in_use_is_a_clear_failure(tmp_path: Path) -> None:
+    repo, home = make_store(tmp_path)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = str(taken.getsockname()[1])
+        out = subprocess.run([sys.executable, "-m", "gitsm", "serve", "--repo", str(repo),
+                              "--test-reset", "--port", port], env=store_env(home),
+                             capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert out.returncode == 253
+    assert f"Cannot listen on 127.0.0.1:{port}: address already in use" in out.stderr
+    assert "Traceback" not in out.stderr
+
+
 @pytest.mark.parametrize(
     ("host", "port", "cert", "insecure", "test_reset", "words"),
     [

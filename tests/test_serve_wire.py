@@ -43,6 +43,7 @@ def test_a_raw_request_and_its_answer(served: Served) -> None:
         "Connection: close\r\n")))  # fmt: skip
     assert status == 200
     assert headers["content-type"] == "application/x-amz-json-1.1"
+    assert headers["date"].endswith(" GMT")
     data = json.loads(body)
     assert data["SecretString"] == "wire-value"
     assert isinstance(data["CreatedDate"], float)
@@ -61,6 +62,7 @@ def test_a_raw_request_and_its_answer(served: Served) -> None:
         ("secretsmanager.ListSecrets", b'{"MaxResults": true}', "SerializationException"),
         ("secretsmanager.Nope", b"{}", "UnknownOperationException"),
         ("kms.Decrypt", b"{}", "UnknownOperationException"),
+        ("secretsmanager.DescribeSecret", b'{"SecretId": "a\\ud83d"}', "SerializationException"),
     ],
 )  # fmt: skip
 def test_malformed_operations_get_aws_errors(
@@ -145,6 +147,31 @@ def test_a_thousand_malformed_requests(served: Served, seed: int) -> None:
 @pytest.mark.slow
 def test_many_malformed_requests(served: Served, seed: int) -> None:
     _storm(served, 20000, seed)
+
+
+def test_a_refusal_comes_after_the_answers_before_it(served: Served) -> None:
+    """A write (answered from a thread) pipelined before broken HTTP: its answer first, then the
+    refusal, then the connection closes."""
+    write = request("secretsmanager.CreateSecret", b'{"Name": "wire/order", "SecretString": "v"}')
+    answer = raw(served.port, write + b"NOT HTTP AT ALL\r\n\r\n")
+    statuses = [part[:3] for part in answer.split(b"HTTP/1.1 ")[1:]]
+    assert statuses == [b"200", b"400"]
+
+
+def test_expect_100_continue(served: Served) -> None:
+    body = b'{"SecretId": "wire/a"}'
+    head = request("secretsmanager.GetSecretValue", b"", "Expect: 100-continue\r\n")
+    head = head.replace(b"Content-Length: 0", b"Content-Length: %d" % len(body))
+    with socket.create_connection(("127.0.0.1", served.port), timeout=5) as sock:
+        sock.sendall(head)
+        assert sock.recv(100) == b"HTTP/1.1 100 Continue\r\n\r\n"
+        sock.sendall(body)
+        data = b""
+        while b"wire-value" not in data:
+            chunk = sock.recv(65536)
+            assert chunk
+            data += chunk
+    assert data.startswith(b"HTTP/1.1 200 OK")
 
 
 def test_keep_alive_and_pipelining(served: Served) -> None:

@@ -7,10 +7,11 @@ heavy is imported until the server starts.
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, TextIO
 
 import typer
 
@@ -93,6 +94,15 @@ def _bind(
     return bind
 
 
+def _open_log(path: str) -> TextIO:
+    """The access log, appended to; created 0600 (it names secrets and callers)."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    except OSError as exc:
+        raise EnvironmentFailure(f"Cannot open the access log {path}: {exc.strerror}.") from None
+    return os.fdopen(fd, "a", encoding="utf-8")
+
+
 def _run(path: Path, bind: dict[str, Any], test_reset: bool, access_log: str | None) -> None:
     try:
         import httptools  # noqa: F401
@@ -106,10 +116,14 @@ def _run(path: Path, bind: dict[str, Any], test_reset: bool, access_log: str | N
 
     backend = Backend(path)
     authenticator, authorizer = access_control(backend, test_mode=test_reset)
-    log = open(access_log, "a", encoding="utf-8") if access_log else sys.stderr  # noqa: SIM115
+    log = _open_log(access_log) if access_log else sys.stderr
     try:
         app = App(backend, authenticator, authorizer, test_mode=test_reset, log=log)
         serve(app, bind)
+    except OSError as exc:  # the address or socket path cannot be bound
+        where = bind["socket"] or f"{bind['host']}:{bind['port']}"
+        reason = os.strerror(exc.errno).lower() if exc.errno else str(exc)
+        raise EnvironmentFailure(f"Cannot listen on {where}: {reason}.") from None
     finally:
         if log is not sys.stderr:
             log.close()

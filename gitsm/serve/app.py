@@ -33,6 +33,10 @@ CACHED = frozenset(
 )  # fmt: skip
 """Reads whose answers the cache keeps (GetRandomPassword never: each answer must be new)."""
 DENIED = "You are not authorized to read this secret."
+MAX_DECODED = 4096
+"""Decoded read requests kept (by body); the dict starts over when full."""
+MAX_KEPT_BODY = 4096
+"""Bodies longer than this are decoded every time."""
 
 
 @dataclass
@@ -102,6 +106,7 @@ class App:
         self.tips = TipReader(backend.gitdir, backend.branch)
         self.cache = ResponseCache()
         self.log = AccessLog(log)
+        self._decoded: dict[tuple[str, bytes], tuple[dict[str, Any], str]] = {}
 
     def handle(
         self, method: str, path: str, query: str, headers: Mapping[str, str], body: bytes,
@@ -159,14 +164,14 @@ class App:
         entry.principal = caller.principal
         operation = wire.operation_of(headers.get("x-amz-target"))
         entry.operation = operation
-        params = wire.decode(operation, body)
-        secret_id = params.get("SecretId")
-        entry.secret_id = secret_id if isinstance(secret_id, str) else None
-        self.authorizer.check(caller, operation, entry.secret_id)
         if operation not in CACHED:
+            params = wire.decode(operation, body)
+            self._authorize(caller, operation, params, entry)
             return self._job(entry, lambda: self._call(caller, operation, params),
                              write=operation not in wire.READS)  # fmt: skip
-        key: CacheKey = (operation, wire.canonical(params), caller.principal, caller.region)
+        params, canonical = self._decode_read(operation, body)
+        self._authorize(caller, operation, params, entry)
+        key: CacheKey = (operation, canonical, caller.principal, caller.region)
         commit = self.tips.tip()
         cached = self.cache.get(commit, key)
         if cached is not None:
@@ -180,6 +185,26 @@ class App:
                 self.cache.put(commit, key, out.body)
 
         return self._job(entry, lambda: self._call(caller, operation, params), False, keep)
+
+    def _authorize(
+        self, caller: Caller, operation: str, params: dict[str, Any], entry: LogEntry
+    ) -> None:
+        secret_id = params.get("SecretId")
+        entry.secret_id = secret_id if isinstance(secret_id, str) else None
+        self.authorizer.check(caller, operation, entry.secret_id)
+
+    def _decode_read(self, operation: str, body: bytes) -> tuple[dict[str, Any], str]:
+        """A read's parameters and their canonical form, kept by body: a client repeating a read
+        sends the same bytes, and decoding them again is most of a cache hit's cost."""
+        found = self._decoded.get((operation, body))
+        if found is None:
+            params = wire.decode(operation, body)
+            found = params, wire.canonical(params)
+            if len(body) <= MAX_KEPT_BODY:
+                if len(self._decoded) >= MAX_DECODED:
+                    self._decoded.clear()
+                self._decoded[(operation, body)] = found
+        return found
 
     def _job(
         self, entry: LogEntry, work: Callable[[], Response], write: bool,

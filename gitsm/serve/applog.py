@@ -7,6 +7,7 @@ Never a value, a parameter other than the secret id, or a body.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 import time
@@ -93,5 +94,6 @@ def failure(exc: BaseException) -> tuple[str, str, int]:
         return INTERNAL, exc.message, 500
     frames = traceback.extract_tb(exc.__traceback__)
     where = f"{frames[-1].filename}:{frames[-1].lineno}" if frames else "?"
-    sys.stderr.write(f"gitsm serve: internal error {type(exc).__name__} at {where}\n")
+    with contextlib.suppress(OSError, ValueError):  # a closed or full stderr fails nothing
+        sys.stderr.write(f"gitsm serve: internal error {type(exc).__name__} at {where}\n")
     return INTERNAL, "An internal error occurred in the server; its log says where.", 500

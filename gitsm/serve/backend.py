@@ -12,7 +12,6 @@ model's minimums reach the store, whose checks answer with the service's own err
 from __future__ import annotations
 
 import threading
-from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
@@ -67,16 +66,20 @@ class Backend:
         return self.store().repo.tip().commit_id
 
     def reset(self) -> str | None:
-        """Test mode: one commit that empties the store (every secret removed) and gives it
-        moto's account; returns the new tip. History stays, so nothing is beyond recovery."""
+        """Test mode: one commit that empties the store, as a new one: every secret removed, the
+        config a fresh one with moto's account (its region, default key and key aliases kept, so
+        values stay readable with the same keys; rotation functions and retention settings back
+        to their defaults). Returns the new tip. History stays: nothing is beyond recovery."""
         store = self.store()
 
         def plan(snap: Snapshot, config: StoreConfig, now: datetime) -> Change[None]:
             files: dict[str, bytes | None] = {}
             if snap.is_dir(paths.SECRETS_ROOT):
                 files[paths.SECRETS_ROOT] = None
-            if config.account_id != TEST_ACCOUNT:
-                files[paths.CONFIG_PATH] = replace(config, account_id=TEST_ACCOUNT).dump()
+            fresh = StoreConfig(account_id=TEST_ACCOUNT, region=config.region,
+                                default_kms_key_id=config.default_kms_key_id, keys=config.keys)  # fmt: skip
+            if fresh != config:
+                files[paths.CONFIG_PATH] = fresh.dump()
             return Change(None, "Reset", "", files)
 
         store._transact(plan)  # the write path's lock, compare-and-swap and checkout sync

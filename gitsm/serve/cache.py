@@ -18,6 +18,9 @@ MAX_AGE = 2.0
 """Seconds an answer is reused at one commit (what depends on the clock stays within this)."""
 MAX_ENTRIES = 10_000
 """Answers kept at one commit at most; the cache starts over when full."""
+MAX_BYTES = 64 * 1024 * 1024
+"""Bytes of answers kept at most (a BatchGetSecretValue answer can be over a megabyte); the cache
+starts over beyond."""
 
 
 class TipReader:
@@ -75,13 +78,14 @@ class ResponseCache:
     def __init__(self) -> None:
         self.commit: str | None = None
         self.entries: dict[CacheKey, tuple[float, bytes]] = {}
+        self.size = 0
         self.hits = 0
         self.misses = 0
 
     def get(self, commit: str | None, key: CacheKey) -> bytes | None:
         """The body kept for ``key`` at ``commit``; drops everything when the commit moved."""
         if commit != self.commit:
-            self.entries = {}
+            self.clear()
             self.commit = commit
         if commit is None:
             return None
@@ -98,11 +102,15 @@ class ResponseCache:
         that sees the newer tip drops it)."""
         if commit is None or commit != self.commit:
             return
-        if len(self.entries) >= MAX_ENTRIES:
+        if len(self.entries) >= MAX_ENTRIES or self.size + len(body) > MAX_BYTES:
             self.entries = {}
+            self.size = 0
+        old = self.entries.get(key)
+        self.size += len(body) - (len(old[1]) if old else 0)
         self.entries[key] = (time.monotonic(), body)
 
     def clear(self) -> None:
-        """Forget everything (the store was reset)."""
+        """Forget everything (the tip moved, or the store was reset)."""
         self.entries = {}
+        self.size = 0
         self.commit = None

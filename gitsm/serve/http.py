@@ -14,6 +14,7 @@ request already received (a write in progress lands and is acknowledged), close,
 from __future__ import annotations
 
 import asyncio
+import email.utils
 import functools
 import socket
 import time
@@ -58,9 +59,21 @@ class Request:
     keep_alive: bool
 
 
+_date: tuple[int, str] = (0, "")
+
+
+def http_date() -> str:
+    """The Date header's value, made once a second."""
+    global _date
+    now = int(time.time())
+    if _date[0] != now:
+        _date = (now, email.utils.formatdate(now, usegmt=True))
+    return _date[1]
+
+
 def render(out: Response, keep_alive: bool) -> bytes:
     """The HTTP/1.1 bytes of an answer."""
-    lines = [f"HTTP/1.1 {out.status} {_REASONS.get(out.status, 'Error')}"]
+    lines = [f"HTTP/1.1 {out.status} {_REASONS.get(out.status, 'Error')}", f"Date: {http_date()}"]
     lines += [f"{k}: {v}" for k, v in out.headers]
     lines.append(f"Content-Length: {len(out.body)}")
     if not keep_alive:
@@ -136,6 +149,7 @@ class Connection(asyncio.Protocol):
         self._body: list[bytes] = []
         self._size = 0
         self._refused = False
+        self._refusal: Response | None = None
         self.eof = False
         self.began: float | None = None
         """When the request being received started (None between requests)."""
@@ -175,8 +189,7 @@ class Connection(asyncio.Protocol):
         except httptools.HttpParserUpgrade:
             self._fail(400, "Protocol upgrades are not supported.")
         except httptools.HttpParserError:
-            if not self._refused:
-                self._fail(400, "The request is not valid HTTP/1.1.")
+            self._fail(400, "The request is not valid HTTP/1.1.")
 
     def eof_received(self) -> bool:
         """The client sent all it will (a half-close): answer what it sent, then close."""
@@ -215,6 +228,8 @@ class Connection(asyncio.Protocol):
         length = self._headers.get("content-length", "0")
         if length.isdigit() and int(length) > wire.MAX_BODY:
             self._too_large()
+        elif self._headers.get("expect", "").lower() == "100-continue" and self.transport:
+            self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")  # curl waits for it
 
     def on_body(self, body: bytes) -> None:
         """Part of the body (decoded when chunked)."""
@@ -260,7 +275,9 @@ class Connection(asyncio.Protocol):
                 self.server.run_job(out, functools.partial(self._answered, request))
                 return
             self._send(out, request.keep_alive)
-        if self.eof and not self.busy:
+        if self._refusal is not None:
+            self._linger()
+        elif self.eof and not self.busy:
             self.close()
 
     def _answered(self, request: Request, out: Response) -> None:
@@ -290,14 +307,23 @@ class Connection(asyncio.Protocol):
         self._refuse(error_response("SerializationException", message, status))
 
     def _refuse(self, out: Response) -> None:
-        """Answer, then close the way that lets the client read the answer: half-close, drop
-        what it still sends, close when it does or after :data:`LINGER` seconds (closing with
-        unread data would reset the connection and could lose the answer)."""
-        if self._refused or self.transport is None:
+        """Refuse the rest of the connection with ``out``, after the answers to the requests
+        before it (see :meth:`_linger`); what the client still sends is dropped."""
+        if self._refused:
             return
         self._refused = True
-        self.queue.clear()
+        self._refusal = out
+        if self.idle:
+            self._linger()
+
+    def _linger(self) -> None:
+        """Send the refusal, then close the way that lets the client read it: half-close, drop
+        what it still sends, close when it does or after :data:`LINGER` seconds (closing with
+        unread data would reset the connection and could lose the answer)."""
+        out, self._refusal = self._refusal, None
         transport = self.transport
+        if out is None or transport is None:
+            return
         transport.write(render(out, False))
         if transport.can_write_eof():
             transport.write_eof()

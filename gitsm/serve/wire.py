@@ -150,6 +150,8 @@ def _value(value: Any, shape: dict[str, Any], where: str) -> Any:
     if kind == "string":
         if not isinstance(value, str):
             raise _mismatch(value, kind)
+        if not value.isascii():
+            _check_text(value, where)
         return value
     if kind in ("integer", "long"):
         if isinstance(value, bool) or not isinstance(value, int):
@@ -196,6 +198,18 @@ def _value(value: Any, shape: dict[str, Any], where: str) -> Any:
             raise _mismatch(value, kind)
         return _structure(value, shape, where)
     return value
+
+
+def _check_text(value: str, where: str) -> None:
+    """Refuse a string that is not Unicode text: JSON's ``\\ud83d`` escapes can spell half of a
+    UTF-16 pair, which no UTF-8 text (a name, a value, a YAML file) can hold."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise EndpointError(
+            "SerializationException",
+            f"Invalid UTF-8 at '{where}': a string holds half of a UTF-16 surrogate pair.",
+        ) from None
 
 
 def _jsonable(value: object) -> object:
