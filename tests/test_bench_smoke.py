@@ -6,9 +6,12 @@ No timing thresholds here: the benchmark reports numbers; this only checks that 
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 BENCH = Path(__file__).resolve().parent.parent / "bench" / "bench_store.py"
 
@@ -103,3 +106,22 @@ def test_parse_bench_quick_judges_every_hostile_file(tmp_path: Path) -> None:
     assert [line for line in lines if line.startswith("[peer] PyYAML safe load")]
     (target,) = [line for line in lines if line.startswith("[target] ")]
     assert " -> " in target
+
+
+@pytest.mark.slow
+def test_serve_bench_quick_prints_every_figure() -> None:
+    """bench_serve.py --quick runs gitsm serve and moto_server side by side and prints each figure
+    and each target (~20 s, so slow; it needs wrk)."""
+    if shutil.which("wrk") is None:
+        pytest.skip("WRK IS NOT INSTALLED: apt-get install wrk (bench_serve.py needs it)")
+    out = subprocess.run([sys.executable, str(BENCH.parent / "bench_serve.py"), "--quick",
+                          "--seconds", "1"], capture_output=True, text=True, timeout=600)  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    for label in ("[hot] gitsm", "[hot] moto", "[cold] gitsm", "[cold] moto"):
+        [line] = [x for x in lines if x.strip().startswith(label)]
+        assert "req/s" in line and "p99" in line and "NON-2xx" not in line, line
+    assert "cache misses" in next(x for x in lines if "[cold] gitsm" in x)
+    assert len([x for x in lines if "[boto3]" in x and "calls/s" in x]) == 2
+    assert any("[write]" in x and "writes/s" in x for x in lines)
+    assert len([x for x in lines if x.startswith("[target]")]) == 5

@@ -11,6 +11,7 @@ from tests.motosuite.gitsm_moto_lists import (
     deselected,
     expected_failures,
     rewrite,
+    server_expected_failures,
 )
 
 
@@ -31,3 +32,24 @@ def test_every_listed_test_has_a_reason_of_its_kind() -> None:
         else:  # what AWS does, and where AWS says so
             assert "AWS" in entry.reason or "API reference" in entry.reason, entry
     assert {e.node_id for e in failures}.isdisjoint(e.node_id for e in skipped)
+
+
+def test_the_server_runs_list_gives_every_failure_a_reason_of_its_kind() -> None:
+    """server_expected_failures.txt (scripts/moto-suite --server): every failure of the in-process
+    run fails there for the same reason, and the rest are tests that need another AWS service on
+    the same endpoint (kind server), which the reason names."""
+    headings = set(re.findall(r"^## (.+)$", SEMANTICS.read_text(encoding="utf-8"), re.M))
+    server = {e.node_id: e for e in server_expected_failures()}
+    for entry in expected_failures():
+        assert server.get(entry.node_id) == entry, entry
+    for entry in server.values():
+        assert entry.node_id.startswith("tests/test_secretsmanager/"), entry
+        if entry.kind == "server":
+            assert re.search(r"Lambda|IAM|DynamoDB", entry.reason), entry
+            assert "gitsm serve" in entry.reason, entry
+        elif entry.kind == "gitsm":
+            named = re.findall(r"SEMANTICS\.md, ([^)]+?)\)", entry.reason)
+            assert named and all(any(h.startswith(n) for h in headings) for n in named), entry
+        else:
+            assert "AWS" in entry.reason or "API reference" in entry.reason, entry
+    assert set(server).isdisjoint(e.node_id for e in deselected())

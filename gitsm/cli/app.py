@@ -41,7 +41,7 @@ try:
     from typer._click.exceptions import ClickException, NoArgsIsHelpError, NoSuchOption, UsageError
     from typer._coercion import RuntimeParam
 except ImportError:  # pragma: no cover - older typer releases use click and no pydantic
-    from click.exceptions import (  # type: ignore[no-redef,import-not-found,unused-ignore]
+    from click.exceptions import (  # type: ignore[no-redef,import-not-found,assignment,unused-ignore]
         ClickException,
         NoArgsIsHelpError,
         NoSuchOption,

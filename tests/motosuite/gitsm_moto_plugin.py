@@ -30,12 +30,10 @@ from __future__ import annotations
 
 import json
 import os
-import random
 import secrets
 import sys
 import tempfile
 import threading
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -47,7 +45,8 @@ import freezegun
 import pytest
 from botocore.exceptions import NoRegionError
 from freezegun.config import DEFAULT_IGNORE_LIST
-from gitsm_moto_lists import KINDS, Entry, ListError, deselected, expected_failures
+from gitsm_moto_lists import EXPECTED_FAILURES, expected_failures
+from gitsm_moto_marks import ListedRun, seeded_uuid4  # noqa: F401 (an autouse fixture)
 
 import gitsm
 from gitsm import rotationstate
@@ -148,18 +147,6 @@ def _gitsm_stores(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stores]:
         _current = None
 
 
-@pytest.fixture(autouse=True)
-def _seeded_uuid4(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
-    """``uuid4`` in a moto test module draws from a generator seeded with the test's node id, so
-    every run gives a test the same ids. moto's list tests end names with ``str(uuid4())[:6]``, and
-    under AWS's word splitting (between letters and digits too) that suffix decides what a
-    one-letter search finds: with random suffixes such a test would pass or fail by chance."""
-    module = getattr(request.node, "module", None)
-    if module is not None and getattr(module, "uuid4", None) is uuid.uuid4:
-        rng = random.Random(request.node.nodeid)
-        monkeypatch.setattr(module, "uuid4", lambda: uuid.UUID(int=rng.getrandbits(128), version=4))
-
-
 # -- the Lambda bridge ---------------------------------------------------------------------------
 
 
@@ -224,6 +211,7 @@ def pytest_configure(config: pytest.Config) -> None:
         os.environ[f"{name}_EMAIL"] = "moto-suite@example.com"
     boto3.session.Session.client = _client  # type: ignore[method-assign]
     _bridge = _start_bridge()
+    config.pluginmanager.register(ListedRun(EXPECTED_FAILURES.name, expected_failures), "listed")
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -235,67 +223,6 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         _home.cleanup()
 
 
-def _relative(item: pytest.Item) -> str:
-    """The item's node id from moto's source tree root (``tests/test_secretsmanager/...``)."""
-    return item.nodeid[item.nodeid.index("tests/") :] if "tests/" in item.nodeid else item.nodeid
-
-
-def _lists() -> tuple[dict[str, Entry], dict[str, Entry]]:
-    """(deselected, expected failures), by node id; a malformed list is a usage error."""
-    try:
-        return ({e.node_id: e for e in deselected()}, {e.node_id: e for e in expected_failures()})
-    except ListError as exc:
-        raise pytest.UsageError(str(exc)) from None
-
-
-def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
-    """Whole files listed as deselected are not even imported (test_server.py needs moto's
-    server, which needs flask)."""
-    for node_id in _lists()[0]:
-        if "::" not in node_id and collection_path.as_posix().endswith(node_id):
-            return True
-    return None
-
-
-@pytest.hookimpl(tryfirst=True)  # before -k and -m narrow the items down
-def pytest_collection_modifyitems(
-    session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
-) -> None:
-    """Deselect the listed tests; mark the expected failures strict xfail. A listed node id
-    without its parameters (``test_x`` for ``test_x[a]``) names every parametrization. A listed
-    test missing from a file that was collected is a usage error (a list out of date)."""
-    deselect, expected = _lists()
-    deselect = {n: e for n, e in deselect.items() if "::" in n}
-    collected = {_relative(item) for item in items}
-    bases = {n.split("[")[0] for n in collected}
-    files = {n.split("::")[0] for n in collected}
-    stale = sorted(
-        n for n in [*deselect, *expected]
-        if n not in collected and n not in bases and n.split("::")[0] in files
-    )  # fmt: skip
-    if stale:
-        raise pytest.UsageError(
-            "listed tests that moto's suite does not have (renamed or removed in this moto "
-            "version? update the lists): " + ", ".join(stale)
-        )
-    kept, dropped = [], []
-    for item in items:
-        node_id = _relative(item)
-        base = node_id.split("[")[0]
-        if node_id in deselect or base in deselect:
-            dropped.append(item)
-            continue
-        entry = expected.get(node_id) or expected.get(base)
-        if entry is not None:
-            item.add_marker(
-                pytest.mark.xfail(reason=f"{KINDS[entry.kind]}: {entry.reason}", strict=True)
-            )
-        kept.append(item)
-    if dropped:
-        config.hook.pytest_deselected(items=dropped)
-    items[:] = kept
-
-
 def pytest_report_header(config: pytest.Config) -> list[str]:
     """Say what runs against what."""
     import moto
@@ -304,27 +231,3 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
         f"gitsm_moto_plugin: moto {moto.__version__}'s tests, secretsmanager served by gitsm "
         f"{gitsm.__version__} (other services by moto)"
     ]
-
-
-def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
-    """The run in the list's terms: passed, expected failures, moto's own skips, what did not
-    run, and anything unexpected (a failure not listed, a listed test that passed)."""
-    if hasattr(config, "workerinput"):  # an xdist worker: the controller reports
-        return
-    stats = terminalreporter.stats
-    count = {key: len(stats.get(key, [])) for key in ("passed", "xfailed", "skipped")}
-    unexpected = [r.nodeid for r in stats.get("failed", []) + stats.get("error", [])]
-    deselect = _lists()[0]
-    files = [n for n in deselect if "::" not in n]
-    write = terminalreporter.write_line
-    terminalreporter.section("gitsm moto-suite")
-    write(f"passed: {count['passed']}")
-    write(f"failed as listed (tests/motosuite/expected_failures.txt): {count['xfailed']}")
-    write(f"skipped by moto itself: {count['skipped']}")
-    write(f"not run (tests/motosuite/deselected.txt): {len(deselect) - len(files)} tests and "
-          f"{', '.join(files)}")  # fmt: skip
-    if unexpected:
-        write("UNEXPECTED (an unlisted failure, or a listed test that passed): " +
-              ", ".join(unexpected), red=True)  # fmt: skip
-    else:
-        write("unexpected: none", green=True)
