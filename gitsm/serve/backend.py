@@ -67,9 +67,9 @@ class Backend:
 
     def reset(self) -> str | None:
         """Test mode: one commit that empties the store, as a new one: every secret removed, the
-        config a fresh one with moto's account (its region, default key and key aliases kept, so
-        values stay readable with the same keys; rotation functions and retention settings back
-        to their defaults). Returns the new tip. History stays: nothing is beyond recovery."""
+        config a fresh one with moto's account (its region, default key, key aliases, rotation
+        functions and default rotation function kept, so values stay readable with the same keys
+        and rotations run as before; retention settings back to their defaults). Returns the new tip. History stays: nothing is beyond recovery."""
         store = self.store()
 
         def plan(snap: Snapshot, config: StoreConfig, now: datetime) -> Change[None]:
@@ -77,7 +77,9 @@ class Backend:
             if snap.is_dir(paths.SECRETS_ROOT):
                 files[paths.SECRETS_ROOT] = None
             fresh = StoreConfig(account_id=TEST_ACCOUNT, region=config.region,
-                                default_kms_key_id=config.default_kms_key_id, keys=config.keys)  # fmt: skip
+                                default_kms_key_id=config.default_kms_key_id, keys=config.keys,
+                                rotation_functions=config.rotation_functions,
+                                default_rotation_function=config.default_rotation_function)  # fmt: skip
             if fresh != config:
                 files[paths.CONFIG_PATH] = fresh.dump()
             return Change(None, "Reset", "", files)

@@ -29,6 +29,10 @@ from gitsm_moto_lists import SERVER_EXPECTED_FAILURES, server_expected_failures
 from gitsm_moto_marks import ListedRun, seeded_uuid4  # noqa: F401 (an autouse fixture)
 
 READY = "gitsm serve: ready at "
+DEFAULT_FUNCTION = "gitsm-password"
+DEFAULT_COMMAND = ["gitsm", "rotation", "run-lambda", "gitsm.rotation.password"]
+"""The in-process plugin's default rotation function (gitsm_moto_plugin.py: not imported here,
+since it imports moto), so a RotateSecret without RotationLambdaARN rotates in both runs."""
 ACCOUNT = "123456789012"
 LOG_DIR_ENV = "GITSM_MOTO_SERVER_LOG_DIR"
 
@@ -55,6 +59,15 @@ def start_server(work: Path, name: str) -> tuple[subprocess.Popen[str], str]:
                           capture_output=True, text=True)  # fmt: skip
     if made.returncode != 0:
         raise pytest.UsageError(f"gitsm init failed: {made.stderr}")
+    # the in-process plugin's default rotation function (gitsm's managed rotation), kept by reset
+    for args in (
+        ["register-function", DEFAULT_FUNCTION, "--command", " ".join(DEFAULT_COMMAND)],
+        ["set-default-function", DEFAULT_FUNCTION],
+    ):
+        done = subprocess.run([sys.executable, "-m", "gitsm", "rotation", *args, "--repo",
+                               str(repo)], env=env, capture_output=True, text=True)  # fmt: skip
+        if done.returncode != 0:
+            raise pytest.UsageError(f"gitsm rotation {args[0]} failed: {done.stderr}")
     log_dir = Path(os.environ.get(LOG_DIR_ENV) or work)
     log_dir.mkdir(parents=True, exist_ok=True)
     process = subprocess.Popen(
