@@ -315,7 +315,7 @@ class Fields:
         return out
 
 
-_WORD = re.compile(r"[A-Za-z][A-Za-z0-9_./:@+=-]*")
+_WORD = re.compile(r"[A-Za-z][A-Za-z0-9_./:@+=-]*|[0-9a-f]{8}(?:-[0-9a-f]{4}){3}-[0-9a-f]{12}")
 _YAML_WORDS = {"yes", "no", "true", "false", "on", "off", "null"}  # what PyYAML would not keep
 _QUOTED = re.compile(r"'(?:[ -&(-~]|'')*'")
 _INT = re.compile(r"0|[1-9][0-9]{0,17}")
@@ -328,7 +328,7 @@ PyYAML."""
 
 def _scalar(token: str) -> object:
     """A scalar as PyYAML reads it, for the few forms its dumper writes in a config (a plain word
-    that stays a string, a single-quoted string, an integer, a decimal); None for anything else."""
+    that stays a string (a local key's UUID too), a single-quoted string, an integer, a decimal); None for anything else."""
     if _WORD.fullmatch(token) and token.lower() not in _YAML_WORDS and token[-1] != ":":
         return token if len(token) <= PLAIN_MAX else None
     if _QUOTED.fullmatch(token):

@@ -17,7 +17,7 @@ WORDS = st.text(
 LINES = st.sampled_from([
     "format: 1", "account_id: '123456789012'", "region: us-east-1", "keys:", "keys: {}",
     "retention:", "  max_versions: 100", "  min_version_age_hours: 24.0", "  alias/a:",
-    "  - provider: local", "    key_id: k1", "  - provider: age", "    key_id: 'a b'",
+    "  - provider: local", "    key_id: k1", "    key_id: 32f27f09-f315-4054-a706-2710c56c740e", "  - provider: age", "    key_id: 'a b'",
     "  'x y':", "default_kms_key_id: alias/aws/secretsmanager", "  - key_id: k2", "   x: 1",
     "rotation_functions: {}", "  ? k", "keys: x", "retention: 5", "",
 ])  # fmt: skip
@@ -56,8 +56,9 @@ def test_any_arrangement_of_config_lines_reads_as_pyyaml_reads_it(lines: list[st
 
 def test_the_config_of_a_new_store_is_read_without_pyyaml() -> None:
     data = StoreConfig("123456789012", "eu-west-1", keys={
-        "alias/aws/secretsmanager": [{"provider": "local", "key_id": "c40404eb-20d8-4eba"}],
+        "alias/aws/secretsmanager": [{"provider": "local", "key_id": "32f27f09-f315-4054-a706-2710c56c740e"}],
     }).dump()  # fmt: skip
+    assert canonical_config(data) is not None
     assert canonical_config(data) == yaml.safe_load(data)
 
 
