@@ -20,10 +20,12 @@ from pathlib import Path
 import pytest
 
 from gitsm.cli import main
+from gitsm.model import random_uuid
 
 PROBE = """\
 import sys
 from gitsm.cli import main
+from gitsm.model import random_uuid
 try:
     main(sys.argv[1:])
 except SystemExit as exc:
@@ -31,7 +33,9 @@ except SystemExit as exc:
 sys.stderr.write("\\nLOADED " + " ".join(sorted(sys.modules)) + "\\n")
 """
 FORBIDDEN = ("typer", "click", "yaml", "jmespath", "boto3", "pyrage", "rich", "pydantic",
-             "gitsm.providers.age", "gitsm.providers.awskms", "gitsm.cli.app")  # fmt: skip
+             "gitsm.providers.age", "gitsm.providers.awskms", "gitsm.cli.app",
+             "uuid", "platform")  # fmt: skip
+"""uuid imports platform, which compiles a large regex: gitsm makes its UUIDs itself."""
 NEEDED = ("pygit2", "cryptography", "gitsm.providers.local")
 
 
@@ -86,3 +90,13 @@ def test_the_probe_reports_the_command_s_output(store: Path) -> None:
          "app/db"], capture_output=True, text=True,
     )  # fmt: skip
     assert json.loads(probe.stdout)["Name"] == "app/db"
+
+
+def test_random_uuid_is_what_uuid4_makes() -> None:
+    import uuid
+
+    made = {random_uuid() for _ in range(200)}
+    assert len(made) == 200
+    for text in made:
+        parsed = uuid.UUID(text)
+        assert (parsed.version, parsed.variant, str(parsed)) == (4, uuid.RFC_4122, text)

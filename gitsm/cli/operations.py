@@ -14,7 +14,6 @@ import base64
 import contextlib
 import json
 import sys
-import uuid
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -23,6 +22,7 @@ from gitsm.cli import output, params
 from gitsm.cli.awsmodel import OPERATIONS
 from gitsm.cli.context import META_KEY, Globals, globals_from, open_client
 from gitsm.cli.errors import Landed, ParamError, Secrets, UsageFailure, run_guarded
+from gitsm.model import random_uuid
 
 if TYPE_CHECKING:
     import inspect
@@ -144,7 +144,7 @@ def _run(name: str, values: dict[str, Any], globals_: Globals, secrets: Secrets)
         raise UsageFailure(f"the following arguments are required: {', '.join(missing)}")
     for token in op["idempotency_token"]:  # ClientRequestToken, as the model marks it
         if token not in api and any(m in api for m in VALUE_MEMBERS):
-            api[token] = str(uuid.uuid4())  # as the aws CLI does for an idempotency token
+            api[token] = random_uuid()  # as the aws CLI does for an idempotency token
     paging = _paging(op, values, api, globals_)
     if skeleton == "output":
         response: dict[str, Any] = op["output_skeleton"]
