@@ -319,6 +319,7 @@ _WORD = re.compile(r"[A-Za-z][A-Za-z0-9_./:@+=-]*|[0-9a-f]{8}(?:-[0-9a-f]{4}){3}
 _YAML_WORDS = {"yes", "no", "true", "false", "on", "off", "null"}  # what PyYAML would not keep
 _QUOTED = re.compile(r"'(?:[ -&(-~]|'')*'")
 _INT = re.compile(r"0|[1-9][0-9]{0,17}")
+_NOT_OCTAL = re.compile(r"0[0-9]*[89][0-9]*")  # an account id like 093...: text to YAML 1.1
 _FLOAT = re.compile(r"[0-9]{1,18}\.[0-9]{1,18}")
 _FIELD = re.compile(r"([a-z_]{1,64}): (.+)")
 _KEY_MAX = 1_000
@@ -333,6 +334,8 @@ def _scalar(token: str) -> object:
         return token if len(token) <= PLAIN_MAX else None
     if _QUOTED.fullmatch(token):
         return token[1:-1].replace("''", "'")
+    if _NOT_OCTAL.fullmatch(token):
+        return token
     if _INT.fullmatch(token):
         return int(token)
     return float(token) if _FLOAT.fullmatch(token) else None

@@ -3,6 +3,7 @@ declines: a store's reads then need no PyYAML, and nothing a config says can cha
 
 from __future__ import annotations
 
+import pytest
 import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -15,7 +16,7 @@ WORDS = st.text(
 ) | st.sampled_from(["yes", "No", "null", "ON", "true", "1", "012", "1.5", "0x1F", "a:", "~"])
 
 LINES = st.sampled_from([
-    "format: 1", "account_id: '123456789012'", "region: us-east-1", "keys:", "keys: {}",
+    "format: 1", "account_id: '123456789012'", "account_id: 093002825492", "account_id: 0123", "region: us-east-1", "keys:", "keys: {}",
     "retention:", "  max_versions: 100", "  min_version_age_hours: 24.0", "  alias/a:",
     "  - provider: local", "    key_id: k1", "    key_id: 32f27f09-f315-4054-a706-2710c56c740e", "  - provider: age", "    key_id: 'a b'",
     "  'x y':", "default_kms_key_id: alias/aws/secretsmanager", "  - key_id: k2", "   x: 1",
@@ -37,7 +38,7 @@ def agrees(data: bytes) -> bool:
 @given(
     aliases=st.dictionaries(WORDS, st.lists(st.tuples(WORDS, WORDS), min_size=1, max_size=3)),
     region=WORDS,
-    account=st.sampled_from(["123456789012", "000000000000"]),
+    account=st.sampled_from(["123456789012", "000000000000", "093002825492", "012345670123"]),
     hours=st.sampled_from([0.0, 24.0, 1.5, 100000.0]),
 )
 def test_configs_gitsm_writes_read_as_pyyaml_reads_them(
@@ -54,9 +55,11 @@ def test_any_arrangement_of_config_lines_reads_as_pyyaml_reads_it(lines: list[st
     assert agrees("".join(line + "\n" for line in lines).encode())
 
 
-def test_the_config_of_a_new_store_is_read_without_pyyaml() -> None:
-    data = StoreConfig("123456789012", "eu-west-1", keys={
-        "alias/aws/secretsmanager": [{"provider": "local", "key_id": "32f27f09-f315-4054-a706-2710c56c740e"}],
+@pytest.mark.parametrize("account", ["123456789012", "093002825492", "012345670123"])
+@pytest.mark.parametrize("key_id", ["32f27f09-f315-4054-a706-2710c56c740e", "ea666f7d-212e-489b"])
+def test_the_config_of_a_new_store_is_read_without_pyyaml(account: str, key_id: str) -> None:
+    data = StoreConfig(account, "eu-west-1", keys={
+        "alias/aws/secretsmanager": [{"provider": "local", "key_id": key_id}],
     }).dump()  # fmt: skip
     assert canonical_config(data) is not None
     assert canonical_config(data) == yaml.safe_load(data)
