@@ -9,8 +9,9 @@ temporary directory with the local default key and fsync off:
 * ``python -c pass`` from this venv: the floor, what the interpreter alone costs;
 * ``gitsm get-secret-value``, ``gitsm put-secret-value`` and ``gitsm list-secrets`` through the
   installed console script (target: get-secret-value <= 8x the floor);
-* ``pass show``, ``gopass show`` and ``sops -d`` of one value when they are installed (they are not
-  installed here; each prints 'not installed' otherwise).
+* ``pass show`` (a password store made here, its gpg key without a passphrase) and ``sops -d``
+  (one file, an age key made here) of one value when they are installed; gopass only says whether
+  it is installed; each prints 'not installed' otherwise.
 
 Rounds are interleaved (one run of each command per round, after one untimed warm-up round that
 also writes the bytecode caches), so that a change of machine load hits all alike; figures are
@@ -45,38 +46,66 @@ def load() -> str:
     return f"{os.getloadavg()[0]:.2f}" if hasattr(os, "getloadavg") else "n/a"
 
 
+def setup_pass(work: Path, env: dict[str, str]) -> list[str]:
+    """A password store with one entry, its gpg key without a passphrase; the read command."""
+    gpg, pass_bin = shutil.which("gpg"), shutil.which("pass")
+    assert gpg is not None and pass_bin is not None
+    home, store = work / "gnupg", work / "pass-store"
+    home.mkdir(mode=0o700)
+    env.update(GNUPGHOME=str(home), PASSWORD_STORE_DIR=str(store))
+    env.pop("GPG_AGENT_INFO", None)
+
+    def run(cmd: list[str], data: bytes | None = None) -> str:
+        return subprocess.run(
+            cmd, env=env, input=data, check=True, capture_output=True
+        ).stdout.decode()
+
+    run([gpg, "--batch", "--passphrase", "", "--quick-gen-key", "gitsm bench <bench@invalid>",
+         "default", "default", "never"])  # fmt: skip
+    listing = run([gpg, "--batch", "--with-colons", "--list-keys"])
+    fingerprint = next(x.split(":")[9] for x in listing.splitlines() if x.startswith("fpr:"))
+    run([pass_bin, "init", fingerprint])
+    run([pass_bin, "insert", "-m", "bench/db"], b"value\n")
+    return [pass_bin, "show", "bench/db"]
+
+
+def setup_sops(sops: str, keygen: str, work: Path, env: dict[str, str]) -> list[str]:
+    """One sops file encrypted to a new age key; the read command."""
+    key = work / "age.key"
+    subprocess.run([keygen, "-o", str(key)], check=True, capture_output=True)
+    recipient = next(
+        line.split(": ")[1]
+        for line in key.read_text().splitlines()
+        if line.startswith("# public key:")
+    )
+    plain = work / "value.json"
+    plain.write_text('{"value": "v"}')
+    env["SOPS_AGE_KEY_FILE"] = str(key)
+    enc = subprocess.run([sops, "-e", "--age", recipient, str(plain)], env=env,
+                         check=True, capture_output=True).stdout  # fmt: skip
+    (work / "value.sops.json").write_bytes(enc)
+    return [sops, "-d", str(work / "value.sops.json")]
+
+
 def peers(work: Path, env: dict[str, str]) -> tuple[dict[str, list[str]], list[str]]:
-    """The other tools' read of one value where installed, and a line for each one that is not."""
+    """The other tools' read of one value where installed, and a line for each one that is not
+    timed (gopass is not set up here: it is reported as installed only)."""
     cmds: dict[str, list[str]] = {}
     missing: list[str] = []
-    for tool in ("pass", "gopass"):
-        if shutil.which(tool) is None:
-            missing.append(f"{tool} show: not installed")
+    if shutil.which("pass") and shutil.which("gpg"):
+        cmds["pass show"] = setup_pass(work, env)
+    else:
+        missing.append("pass show: not installed")
+    gopass = "installed, not timed (needs a store of its own)" if shutil.which("gopass") else None
+    missing.append(f"gopass show: {gopass or 'not installed'}")
     sops = shutil.which("sops") or (
         str(VENV_BIN / "sops") if (VENV_BIN / "sops").exists() else None
     )
     keygen = shutil.which("age-keygen")
-    if sops is None or keygen is None:
-        missing.append("sops -d: not installed" if sops is None else "sops -d: no age-keygen")
+    if sops is not None and keygen is not None:
+        cmds["sops -d"] = setup_sops(sops, keygen, work, env)
     else:
-        key = work / "age.key"
-        subprocess.run([keygen, "-o", str(key)], check=True, capture_output=True)
-        recipient = next(
-            line.split(": ")[1]
-            for line in key.read_text().splitlines()
-            if line.startswith("# public key:")
-        )
-        plain = work / "value.json"
-        plain.write_text('{"value": "v"}')
-        env["SOPS_AGE_KEY_FILE"] = str(key)
-        enc = subprocess.run([sops, "-e", "--age", recipient, str(plain)], env=env,
-                             check=True, capture_output=True).stdout  # fmt: skip
-        (work / "value.sops.json").write_bytes(enc)
-        cmds["sops -d"] = [sops, "-d", str(work / "value.sops.json")]
-    if shutil.which("pass") is not None:
-        cmds["pass show"] = ["pass", "show", "bench/db"]  # needs a password store set up by hand
-    if shutil.which("gopass") is not None:
-        cmds["gopass show"] = ["gopass", "show", "-o", "bench/db"]
+        missing.append("sops -d: not installed" if sops is None else "sops -d: no age-keygen")
     return cmds, missing
 
 
@@ -112,9 +141,13 @@ def main() -> None:
         }  # fmt: skip
         others, missing = peers(work, env)
         cmds.update(others)
+        try:
+            results = medians_ms(cmds, env, runs)
+        finally:
+            if "GNUPGHOME" in env:
+                subprocess.run(["gpgconf", "--kill", "all"], env=env, capture_output=True)
         print(f"cold start: medians of {runs} interleaved rounds (wall; CPU = user + system), "
               f"{os.cpu_count()} CPUs, load average {load()}")  # fmt: skip
-        results = medians_ms(cmds, env, runs)
     floor_wall, floor_cpu = results["python -c pass"]
     for name, (wall, cpu) in results.items():
         print(f"  {name:<26} {wall:7.1f} ms wall {cpu:7.1f} ms CPU   "
