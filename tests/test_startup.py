@@ -34,8 +34,9 @@ sys.stderr.write("\\nLOADED " + " ".join(sorted(sys.modules)) + "\\n")
 """
 FORBIDDEN = ("typer", "click", "yaml", "jmespath", "boto3", "pyrage", "rich", "pydantic",
              "gitsm.providers.age", "gitsm.providers.awskms", "gitsm.cli.app",
-             "uuid", "platform")  # fmt: skip
-"""uuid imports platform, which compiles a large regex: gitsm makes its UUIDs itself."""
+             "uuid", "platform", "gitsm.serverpolicy")  # fmt: skip
+"""uuid imports platform, which compiles a large regex: gitsm makes its UUIDs itself. The server
+policy is gitsm serve's."""
 NEEDED = ("pygit2", "cryptography", "gitsm.providers.local")
 
 
