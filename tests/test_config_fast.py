@@ -34,7 +34,7 @@ def agrees(data: bytes) -> bool:
         return False
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(
     aliases=st.dictionaries(WORDS, st.lists(st.tuples(WORDS, WORDS), min_size=1, max_size=3)),
     region=WORDS,
@@ -49,7 +49,7 @@ def test_configs_gitsm_writes_read_as_pyyaml_reads_them(
     assert agrees(config.dump())
 
 
-@settings(max_examples=500, deadline=None)
+@settings(max_examples=300, deadline=None)
 @given(st.lists(LINES, max_size=12))
 def test_any_arrangement_of_config_lines_reads_as_pyyaml_reads_it(lines: list[str]) -> None:
     assert agrees("".join(line + "\n" for line in lines).encode())
