@@ -10,14 +10,13 @@ SecretBinary as bytes), and operation errors raised as :class:`ClientError` subc
 from __future__ import annotations
 
 import functools
-import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
 from gitsm import apimodel, errors, paramcheck, rotationstate
 from gitsm.awserrors import ClientError, ParamValidationError, client_error, exceptions
-from gitsm.model import DEFAULT_KEY_ALIAS, Secret
+from gitsm.model import DEFAULT_KEY_ALIAS, Secret, random_uuid
 from gitsm.passwords import random_password
 from gitsm.store import SecretStore, SecretValue
 
@@ -48,7 +47,7 @@ def _operation(name: str) -> Callable[[F], F]:
             except errors.OperationError as exc:
                 raise client_error(exc.code, exc.message, name, exc.http_status) from None
             out["ResponseMetadata"] = {
-                "RequestId": str(uuid.uuid4()),
+                "RequestId": random_uuid(),
                 "HTTPStatusCode": 200,
                 "HTTPHeaders": {},
                 "RetryAttempts": 0,

@@ -12,8 +12,6 @@ from datetime import UTC, datetime
 from functools import partial
 from typing import Any, TypeVar, cast
 
-import yaml
-
 from gitsm import policy, strict
 from gitsm.model import (
     ACCOUNT_ID,
@@ -46,8 +44,6 @@ from gitsm.rotationconfig import RotationFunction, dump_functions, load_default,
 
 FORMAT = 1
 
-_Dumper: Any = getattr(yaml, "CSafeDumper", yaml.SafeDumper)  # C where libyaml is built in
-
 
 def _ts(value: datetime) -> str:
     return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
@@ -64,8 +60,11 @@ def _check_format(doc: dict[Any, Any], path: str) -> None:
 
 def dump_yaml(data: dict[str, Any]) -> bytes:
     """Serialize ``data`` as block-style YAML in the order given."""
+    import yaml  # here only: a read of the store needs no PyYAML
+
+    dumper: Any = getattr(yaml, "CSafeDumper", yaml.SafeDumper)  # C where libyaml is built in
     text: str = yaml.dump(
-        data, Dumper=_Dumper, sort_keys=False, default_flow_style=False, allow_unicode=False
+        data, Dumper=dumper, sort_keys=False, default_flow_style=False, allow_unicode=False
     )
     return text.encode("utf-8")
 
@@ -337,7 +336,10 @@ class StoreConfig:
         """Parse the config, strictly (:mod:`gitsm.strict`); raises MalformedStoreFile (a
         StoreError) when it is not readable, too new or has a field of the wrong type or size."""
         path = CONFIG_PATH
-        doc = strict.load_yaml(data, path, "the store config", CONFIG_MAX_BYTES)
+        strict.check_size(data, path, "the store config", CONFIG_MAX_BYTES)
+        doc = strict.canonical_config(data) or strict.load_yaml(
+            data, path, "the store config", CONFIG_MAX_BYTES
+        )
         _check_format(doc, path)
         top = strict.Fields(doc, path, "")
         account = _required(top.text("account_id", 12))

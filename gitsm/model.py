@@ -6,6 +6,7 @@ same input, with a message that says what to do; messages never contain a secret
 
 from __future__ import annotations
 
+import os
 import re
 import secrets as _random
 import string
@@ -114,6 +115,16 @@ class Secret:
             if stage in v.stages:
                 return vid
         return None
+
+
+def random_uuid() -> str:
+    """A random UUID (version 4) as text, as ``str(uuid.uuid4())`` makes it. The uuid module is
+    not imported for it: it imports platform, which compiles a large regex at every start."""
+    raw = bytearray(os.urandom(16))
+    raw[6] = (raw[6] & 0x0F) | 0x40  # version 4
+    raw[8] = (raw[8] & 0x3F) | 0x80  # the RFC 4122 variant
+    h = raw.hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
 def utcnow() -> datetime:

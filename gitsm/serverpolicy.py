@@ -34,8 +34,6 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import yaml
-
 from gitsm import strict
 from gitsm.apimodel import OPERATIONS as API_OPERATIONS
 from gitsm.errors import MalformedStoreFile
@@ -202,6 +200,8 @@ def _no_repeated_keys(text: bytes, where: str) -> None:
     """Refuse a key said twice in one mapping: YAML keeps only the last, so a reader of the file
     could take the first for the rule in force. Run after :func:`gitsm.strict.load_yaml` accepted
     the file, so composing it again is bounded the same way."""
+    import yaml
+
     loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     stack: list[tuple[yaml.Node | None, str]] = [(yaml.compose(text, Loader=loader), "")]
     while stack:

@@ -17,18 +17,23 @@ Every refusal is a :class:`~gitsm.errors.MalformedStoreFile` carrying ``path``, 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime
 from typing import Any, NoReturn
-
-import yaml
 
 from gitsm.errors import LimitExceededException, MalformedStoreFile
 from gitsm.model import CONFIG_MAX_BYTES, ENVELOPE_MAX_BYTES, MANIFEST_MAX_BYTES
 from gitsm.paths import CONFIG_PATH, classify
 from gitsm.problems import RESTORE
 
-_Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+def _loader() -> Any:
+    """PyYAML's safe loader, the C one where libyaml is built in (PyYAML loads on first use)."""
+    import yaml
+
+    return getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
 
 MAX_DEPTH = 8
 """Deepest nesting of mappings and lists in a store file (gitsm writes at most 4 levels)."""
@@ -105,8 +110,10 @@ def check_size(data: bytes, path: str, what: str, limit: int) -> None:
 def _scan(data: bytes, path: str) -> None:
     """Refuse anchors, aliases, tags, too many values, long unquoted values, deep nesting and extra
     documents, from the events alone (stopping at the first)."""
+    import yaml
+
     depth = documents = nodes = 0
-    for event in yaml.parse(data, Loader=_Loader):
+    for event in yaml.parse(data, Loader=_loader()):
         if isinstance(event, yaml.NodeEvent):
             nodes += 1
             if nodes > MAX_NODES:
@@ -150,9 +157,11 @@ def load_yaml(data: bytes, path: str, what: str, limit: int) -> dict[Any, Any]:
     or is not a mapping.
     """
     check_size(data, path, what, limit)
+    import yaml
+
     try:
         _scan(data, path)
-        doc = yaml.load(data, Loader=_Loader)
+        doc = yaml.load(data, Loader=_loader())
     except yaml.YAMLError as exc:
         first = (str(exc).splitlines() or ["syntax error"])[0]
         refuse(path, f"is not valid YAML ({first[:120]})")
@@ -304,3 +313,85 @@ class Fields:
                 self.fail(f"{key}[{i}]", "is null, not a string")
             out.append(text)
         return out
+
+
+_WORD = re.compile(r"[A-Za-z][A-Za-z0-9_./:@+=-]*|[0-9a-f]{8}(?:-[0-9a-f]{4}){3}-[0-9a-f]{12}")
+_YAML_WORDS = {"yes", "no", "true", "false", "on", "off", "null"}  # what PyYAML would not keep
+_QUOTED = re.compile(r"'(?:[ -&(-~]|'')*'")
+_INT = re.compile(r"0|[1-9][0-9]{0,17}")
+_NOT_OCTAL = re.compile(r"0[0-9]*[89][0-9]*")  # an account id like 093...: text to YAML 1.1
+_FLOAT = re.compile(r"[0-9]{1,18}\.[0-9]{1,18}")
+_FIELD = re.compile(r"([a-z_]{1,64}): (.+)")
+_KEY_MAX = 1_000
+"""PyYAML writes a longer mapping key in another form ("? key"), which the fast reader leaves to
+PyYAML."""
+
+
+def _scalar(token: str) -> object:
+    """A scalar as PyYAML reads it, for the few forms its dumper writes in a config (a plain word
+    that stays a string (a local key's UUID too), a single-quoted string, an integer, a decimal); None for anything else."""
+    if _WORD.fullmatch(token) and token.lower() not in _YAML_WORDS and token[-1] != ":":
+        return token if len(token) <= PLAIN_MAX else None
+    if _QUOTED.fullmatch(token):
+        return token[1:-1].replace("''", "'")
+    if _NOT_OCTAL.fullmatch(token):
+        return token
+    if _INT.fullmatch(token):
+        return int(token)
+    return float(token) if _FLOAT.fullmatch(token) else None
+
+
+def canonical_config(data: bytes) -> dict[str, Any] | None:
+    """The config file as PyYAML would read it, when it is in the form gitsm writes for a store
+    without rotation functions (scalars, the key registry, retention); None for anything else,
+    which :func:`load_yaml` then reads. A read of the store then needs no PyYAML."""
+    try:
+        lines = data.decode("ascii").split("\n")
+    except UnicodeDecodeError:
+        return None
+    if lines.pop() != "":
+        return None
+    doc: dict[str, Any] = {}
+    block: dict[str, Any] | None = None  # keys or retention, while their lines last
+    entries: list[dict[str, Any]] | None = None  # the recipients of the alias being read
+    in_retention = False
+    opened: list[object] = []  # every block and alias: an empty one is null to PyYAML
+    for line in lines:
+        field = _FIELD.fullmatch(line)
+        if field and field[1] not in doc and (value := _scalar(field[2])) is not None:
+            doc[field[1]], block, entries = value, None, None
+        elif line in ("keys:", "retention:", "keys: {}") and line.split(":")[0] not in doc:
+            new: dict[str, Any] = {}
+            doc[line.split(":")[0]] = new
+            block, entries = (new if line[-1] == ":" else None), None
+            in_retention = line[0] == "r"
+            opened.append(block if block is not None else [None])
+        elif block is not None and in_retention:
+            indented = line[:2] == "  " and line[2:3] != " "
+            inner = _FIELD.fullmatch(line[2:]) if indented else None
+            value = _scalar(inner[2]) if inner else None
+            if inner is None or inner[1] in block or not isinstance(value, int | float):
+                return None
+            block[inner[1]] = value
+        elif block is not None and line[:2] == "  " and line[2:3] not in " -" and line[-1] == ":":
+            alias = _scalar(line[2:-1])
+            if not isinstance(alias, str) or alias in block or len(line) > _KEY_MAX:
+                return None
+            entries = block[alias] = []
+            opened.append(entries)
+        elif entries is not None and line[:4] in ("  - ", "    ") and (item := _item(line[4:])):
+            if line[2] == "-":
+                entries.append({})
+            elif not entries or item[0] in entries[-1]:
+                return None
+            entries[-1][item[0]] = item[1]
+        else:
+            return None
+    return doc if doc and all(opened) else None
+
+
+def _item(text: str) -> tuple[str, str] | None:
+    """One ``field: text`` line of a recipient, or None."""
+    field = _FIELD.fullmatch(text)
+    value = _scalar(field[2]) if field else None
+    return (field[1], value) if field and isinstance(value, str) else None

@@ -26,7 +26,6 @@ from gitsm.model import (
     Secret,
 )
 from gitsm.problems import RESTORE, mode_problem
-from gitsm.serverpolicy import SERVER_MAX_BYTES
 from gitsm.strict import size_problem
 
 
@@ -63,6 +62,8 @@ def read_config(snap: Snapshot) -> StoreConfig | None:
 def server_policy_bytes(snap: Snapshot) -> bytes | None:
     """The content of ``.gitsm/server.yaml`` (gitsm serve's policy); None when there is none
     (MalformedStoreFile when it is not a regular file within its limit)."""
+    from gitsm.serverpolicy import SERVER_MAX_BYTES  # gitsm serve's: a store's reads need none
+
     found = snap.file(paths.SERVER_PATH, SERVER_MAX_BYTES)
     return _content(found, "the server policy", SERVER_MAX_BYTES)
 

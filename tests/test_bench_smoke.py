@@ -125,3 +125,13 @@ def test_serve_bench_quick_prints_every_figure() -> None:
     assert len([x for x in lines if "[boto3]" in x and "calls/s" in x]) == 2
     assert any("[write]" in x and "writes/s" in x for x in lines)
     assert len([x for x in lines if x.startswith("[target]")]) == 5
+
+
+def test_start_bench_quick_times_each_command_against_the_floor(tmp_path: Path) -> None:
+    """bench_start.py --quick times the hot commands and the bare interpreter, and judges the read."""
+    lines = quick_run("bench_start.py", tmp_path / "work", tmp_path / "home")
+    for name in ("python -c pass", "get-secret-value", "put-secret-value", "list-secrets"):
+        assert [x for x in lines if name in x and "x the floor" in x], name
+    for peer in ("pass show", "gopass show", "sops -d"):
+        assert [x for x in lines if x.strip().startswith(peer)], peer
+    assert [x for x in lines if x.startswith("[target] get-secret-value")]

@@ -27,6 +27,11 @@ def main(argv: Sequence[str] | None = None) -> None:
         from gitsm.rotation.handler import main as run_lambda  # a rotation step: no CLI needed
 
         sys.exit(run_lambda(args[2]))
+    from gitsm.cli.lean import dispatch  # an operation's plain command line needs no typer
+
+    code = dispatch(args)
+    if code is not None:
+        sys.exit(code)
     from gitsm.cli.app import run
 
     run(argv)

@@ -28,7 +28,8 @@ from gitsm.cli import options, verbs
 from gitsm.cli.awsmodel import OPERATIONS
 from gitsm.cli.context import META_KEY, globals_from
 from gitsm.cli.errors import Secrets, UsageFailure, report
-from gitsm.cli.operations import SKELETON_CHOICES, make_command, operation_help
+from gitsm.cli.lean import expand_args
+from gitsm.cli.operations import make_command, operation_help
 from gitsm.errors import EXIT_USAGE
 
 SERVICE = "secretsmanager"
@@ -72,41 +73,6 @@ def _fast(params: Sequence[Any]) -> None:
         unbuilt = getattr(param, "_runtime_param", 1) is None
         if unbuilt and descriptor is not None and descriptor.annotation in _PLAIN:
             param._runtime_param = _AsIs(descriptor.parameter_info, descriptor.annotation)
-
-
-def _looks_like_option(token: str) -> bool:
-    if not token.startswith("-") or len(token) == 1 or " " in token:
-        return False
-    return not token[1:].replace(".", "", 1).isdigit()
-
-
-def expand_args(args: list[str], greedy: set[str]) -> list[str]:
-    """aws CLI argument conventions rewritten for click.
-
-    ``--opt a b`` (a list option) becomes ``--opt a --opt b``; a bare ``--generate-cli-skeleton``
-    gets its default value ``input``.
-    """
-    out: list[str] = []
-    i = 0
-    while i < len(args):
-        token = args[i]
-        i += 1
-        if token == "--":
-            return out + args[i - 1 :]
-        if token == "--generate-cli-skeleton":
-            out.append(token)
-            if i == len(args) or _looks_like_option(args[i]):
-                out.append(SKELETON_CHOICES[0])
-            continue
-        if token not in greedy:
-            out.append(token)
-            continue
-        words = []
-        while i < len(args) and not _looks_like_option(args[i]):
-            words.append(args[i])
-            i += 1
-        out += [x for w in words for x in (token, w)] or [token]
-    return out
 
 
 class GitsmCommand(TyperCommand):

@@ -34,8 +34,6 @@ import os
 import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping
 
-import typer
-
 from gitsm.errors import (
     ERROR_TABLE,
     EXIT_ENVIRONMENT,
@@ -247,22 +245,39 @@ def report(exc: BaseException, *, secrets: Secrets, debug: bool, operation: str 
     return exit_code
 
 
-def guarded(action: Callable[[], None], *, operation: str, debug: bool, secrets: Secrets) -> None:
-    """Run a command's action; any failure is reported and becomes ``typer.Exit(code)``. Notes the
-    library logged meanwhile (:data:`NOTES`) that the output did not show are shown at the end."""
+def run_guarded(
+    action: Callable[[], None], *, operation: str, debug: bool, secrets: Secrets
+) -> int:
+    """Run a command's action and return its exit code: 0, or the code of the failure it reported.
+
+    Notes the library logged meanwhile (:data:`NOTES`) that the output did not show are shown at
+    the end. typer's own exits and aborts pass through untouched (typer is looked up, not
+    imported: the CLI's lean path runs without it).
+    """
     try:
         with NOTES.collecting():
             action()
-    except (typer.Exit, typer.Abort):
-        raise
     except KeyboardInterrupt:
-        raise typer.Exit(130) from None
+        return 130
     except BrokenPipeError:  # the reader went away (``gitsm list-secrets | head``): stop quietly
         silence_stdout()  # (a write's output goes through output.emit, which reports its landing)
-        raise typer.Exit(EXIT_OTHER) from None
+        return EXIT_OTHER
     except Exception as exc:  # every failure leaves through report(): one format, no values
+        typer = sys.modules.get("typer")
+        if typer is not None and isinstance(exc, typer.Exit | typer.Abort):
+            raise
         code = report(exc, secrets=secrets, debug=debug, operation=operation)
         show_notes(secrets, said=getattr(exc, "message", None))
-        raise typer.Exit(code) from None
+        return code
     finally:
         show_notes(secrets)
+    return 0
+
+
+def guarded(action: Callable[[], None], *, operation: str, debug: bool, secrets: Secrets) -> None:
+    """:func:`run_guarded` for a typer command: a failure becomes ``typer.Exit(code)``."""
+    code = run_guarded(action, operation=operation, debug=debug, secrets=secrets)
+    if code:
+        import typer
+
+        raise typer.Exit(code)

@@ -14,17 +14,18 @@ import base64
 import contextlib
 import json
 import sys
-import uuid
 from collections.abc import Callable
-from typing import Any
-
-import typer
+from typing import TYPE_CHECKING, Any
 
 from gitsm import apimodel
-from gitsm.cli import options, output, params
+from gitsm.cli import output, params
 from gitsm.cli.awsmodel import OPERATIONS
 from gitsm.cli.context import META_KEY, Globals, globals_from, open_client
-from gitsm.cli.errors import Landed, ParamError, Secrets, UsageFailure, guarded
+from gitsm.cli.errors import Landed, ParamError, Secrets, UsageFailure, run_guarded
+from gitsm.model import random_uuid
+
+if TYPE_CHECKING:
+    import inspect
 
 SKELETON_CHOICES = ("input", "yaml-input", "output")
 VALUE_MEMBERS = ("SecretString", "SecretBinary")
@@ -44,7 +45,9 @@ def operation_help(name: str) -> str:
     return OPERATION_HELP.get(name) or str(OPERATIONS[name]["doc"])
 
 
-def _extra_parameters(op: dict[str, Any]) -> list[Any]:
+def _extra_parameters(op: dict[str, Any]) -> list[inspect.Parameter]:
+    from gitsm.cli import options  # typer: only the typer-made commands need it
+
     out = [
         options.option("x_cli_input_json", "--cli-input-json", str | None,
                        "Read the parameters from this JSON (API member names, as printed by "
@@ -72,6 +75,8 @@ def _extra_parameters(op: dict[str, Any]) -> list[Any]:
 
 def make_command(name: str) -> Callable[..., None]:
     """The typer command function of operation ``name`` (e.g. ``UpdateSecret``)."""
+    from gitsm.cli import options  # typer: the lean path (gitsm.cli.lean) runs without it
+
     op = OPERATIONS[name]
     paged = op["paginator"]
     hidden = {paged["input_token"], paged["limit_key"]} if paged else set()
@@ -94,11 +99,22 @@ def make_command(name: str) -> Callable[..., None]:
 
 
 def run(name: str, values: dict[str, Any]) -> None:
-    """Run operation ``name`` with the parsed options; exit with the aws CLI's exit codes."""
-    ctx: typer.Context = values.pop("ctx")
-    globals_ = ctx.meta.get(META_KEY, Globals()).merged(globals_from(values))
+    """Run operation ``name`` with the options typer parsed; exit with the aws CLI's exit codes."""
+    ctx = values.pop("ctx")
+    code = run_parsed(name, values, ctx.meta.get(META_KEY, Globals()))
+    if code:
+        import typer
+
+        raise typer.Exit(code)
+
+
+def run_parsed(name: str, values: dict[str, Any], before: Globals) -> int:
+    """Run operation ``name`` with its parsed options (``m_<Member>``, ``g_<global>``, ``x_...``
+    and ``p_...``: str, bool or list of str; absent means not given) and the global options given
+    before the command; return the exit code. Needs no typer."""
+    globals_ = before.merged(globals_from(values))
     secrets = Secrets()
-    guarded(
+    return run_guarded(
         lambda: _run(name, values, globals_, secrets),
         operation=name, debug=bool(globals_.debug), secrets=secrets,
     )  # fmt: skip
@@ -128,7 +144,7 @@ def _run(name: str, values: dict[str, Any], globals_: Globals, secrets: Secrets)
         raise UsageFailure(f"the following arguments are required: {', '.join(missing)}")
     for token in op["idempotency_token"]:  # ClientRequestToken, as the model marks it
         if token not in api and any(m in api for m in VALUE_MEMBERS):
-            api[token] = str(uuid.uuid4())  # as the aws CLI does for an idempotency token
+            api[token] = random_uuid()  # as the aws CLI does for an idempotency token
     paging = _paging(op, values, api, globals_)
     if skeleton == "output":
         response: dict[str, Any] = op["output_skeleton"]

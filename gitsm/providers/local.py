@@ -17,13 +17,13 @@ import logging
 import os
 import re
 import stat
-import uuid
 from collections.abc import Mapping
 from pathlib import Path
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from gitsm.model import random_uuid
 from gitsm.providers.base import (
     KeyProvider,
     KeySourceUnusable,
@@ -135,7 +135,7 @@ class LocalProvider(KeyProvider):
 
         Missing directories are created 0700 whatever the umask; existing ones keep their mode,
         with a warning (logged) when other users can reach the keys through them."""
-        key_id = str(uuid.uuid4())
+        key_id = random_uuid()
         path = self._path(key_id)
         try:
             created = private_dirs(self.key_dir)

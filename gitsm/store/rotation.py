@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import json
 import tempfile
-import uuid
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
@@ -40,7 +39,7 @@ from gitsm.errors import (
 )
 from gitsm.gitrepo import Snapshot
 from gitsm.manifest import StoreConfig
-from gitsm.model import AWSCURRENT, Secret, validate_token
+from gitsm.model import AWSCURRENT, Secret, random_uuid, validate_token
 from gitsm.rotationconfig import RotationFunction
 from gitsm.schedule import Rules, validate_rules
 from gitsm.store.core import Change, WriteResult
@@ -95,7 +94,7 @@ class RotationOps(RotationFunctionOps):
         function's steps; with ``rotate_immediately=False``, run only its testSecret step on a
         temporary copy. Raises :class:`RotationFailed` when a step fails (the setup and the
         rotation's start stay committed)."""
-        token = str(uuid.uuid4()) if client_request_token is None else client_request_token
+        token = random_uuid() if client_request_token is None else client_request_token
         validate_token(token)
         lambda_arn = rotationstate.validate_lambda_arn(rotation_lambda_arn)
         rules = validate_rules(rotation_rules) if rotation_rules is not None else None
@@ -174,7 +173,7 @@ class RotationOps(RotationFunctionOps):
         """Run the four steps of ``function`` for the rotation ``token`` of ``result``'s secret,
         then record its success."""
         region = result.arn.split(":")[3]
-        rotation_token = str(uuid.uuid4())
+        rotation_token = random_uuid()
         for step in rotationstate.STEPS:
             event = {"Step": step, "SecretId": result.arn, "ClientRequestToken": token,
                      "RotationToken": rotation_token}  # fmt: skip
@@ -212,7 +211,7 @@ class RotationOps(RotationFunctionOps):
         value, kind = opened
         region = result.arn.split(":")[3]
         event = {"Step": "testSecret", "SecretId": result.arn, "ClientRequestToken": token,
-                 "RotationToken": str(uuid.uuid4())}  # fmt: skip
+                 "RotationToken": random_uuid()}  # fmt: skip
         with tempfile.TemporaryDirectory(prefix="gitsm-rotation-test-") as tmp:
             scratch = Path(tmp) / "store.git"
             self.repo.scratch_clone(scratch)
@@ -300,7 +299,7 @@ class RotationOps(RotationFunctionOps):
         out: list[DueRotation] = []
         for secret in due:
             assert secret.rotation is not None
-            token = secret.rotation.token or str(uuid.uuid4())
+            token = secret.rotation.token or random_uuid()
             try:
                 done = self.rotate_secret(secret.arn, client_request_token=token)
             except GitsmError as exc:

@@ -9,7 +9,6 @@ value is ResourceExistsException.
 from __future__ import annotations
 
 import json
-import uuid
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
@@ -33,6 +32,7 @@ from gitsm.model import (
     VersionInfo,
     make_arn,
     merge_tags,
+    random_uuid,
     validate_description,
     validate_kms_key_id,
     validate_name,
@@ -51,7 +51,7 @@ def _token(token: str | None, has_value: bool) -> str | None:
         validate_token(token)
     if not has_value:
         return None  # no value, no version: the token names nothing (as in AWS's responses)
-    return token if token is not None else str(uuid.uuid4())
+    return token if token is not None else random_uuid()
 
 
 def _token_reused(token: str, arn: str) -> ResourceExistsException:

@@ -1,0 +1,165 @@
+#!/usr/bin/env python3
+"""Bench: cold start of the hot commands, against a bare interpreter from the same environment.
+
+Usage: ``.venv/bin/python bench/bench_start.py [--runs 21] [--quick] [--dir D]``
+
+Times, each in a fresh process (no warm process of any kind), on a store of 20 secrets (3 with ``--quick``) in a
+temporary directory with the local default key and fsync off:
+
+* ``python -c pass`` from this venv: the floor, what the interpreter alone costs;
+* ``gitsm get-secret-value``, ``gitsm put-secret-value`` and ``gitsm list-secrets`` through the
+  installed console script (target: get-secret-value <= 8x the floor);
+* ``pass show`` (a password store made here, its gpg key without a passphrase) and ``sops -d``
+  (one file, an age key made here) of one value when they are installed; gopass only says whether
+  it is installed; each prints 'not installed' otherwise.
+
+Rounds are interleaved (one run of each command per round, after one untimed warm-up round that
+also writes the bytecode caches), so that a change of machine load hits all alike; figures are
+medians of wall and CPU (user + system) time, and each command's ratio to the floor is measured in
+the same run. ``PYTHONDONTWRITEBYTECODE`` is dropped from the commands' environment: without
+bytecode caches every start compiles gitsm's modules again, which no installed gitsm does. The
+load average is printed at the start and at the end. Nothing is asserted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from bench_cli import medians_ms
+
+VENV_BIN = Path(sys.executable).parent
+GITSM = VENV_BIN / "gitsm"
+TARGET = 8.0
+SECRET = "bench/app0/db"
+
+
+def load() -> str:
+    """The 1-minute load average, for the record."""
+    return f"{os.getloadavg()[0]:.2f}" if hasattr(os, "getloadavg") else "n/a"
+
+
+def setup_pass(work: Path, env: dict[str, str]) -> list[str]:
+    """A password store with one entry, its gpg key without a passphrase; the read command."""
+    gpg, pass_bin = shutil.which("gpg"), shutil.which("pass")
+    assert gpg is not None and pass_bin is not None
+    home, store = work / "gnupg", work / "pass-store"
+    home.mkdir(mode=0o700)
+    env.update(GNUPGHOME=str(home), PASSWORD_STORE_DIR=str(store))
+    env.pop("GPG_AGENT_INFO", None)
+
+    def run(cmd: list[str], data: bytes | None = None) -> str:
+        return subprocess.run(
+            cmd, env=env, input=data, check=True, capture_output=True
+        ).stdout.decode()
+
+    run([gpg, "--batch", "--passphrase", "", "--quick-gen-key", "gitsm bench <bench@invalid>",
+         "default", "default", "never"])  # fmt: skip
+    listing = run([gpg, "--batch", "--with-colons", "--list-keys"])
+    fingerprint = next(x.split(":")[9] for x in listing.splitlines() if x.startswith("fpr:"))
+    run([pass_bin, "init", fingerprint])
+    run([pass_bin, "insert", "-m", "bench/db"], b"value\n")
+    return [pass_bin, "show", "bench/db"]
+
+
+def setup_sops(sops: str, keygen: str, work: Path, env: dict[str, str]) -> list[str]:
+    """One sops file encrypted to a new age key; the read command."""
+    key = work / "age.key"
+    subprocess.run([keygen, "-o", str(key)], check=True, capture_output=True)
+    recipient = next(
+        line.split(": ")[1]
+        for line in key.read_text().splitlines()
+        if line.startswith("# public key:")
+    )
+    plain = work / "value.json"
+    plain.write_text('{"value": "v"}')
+    env["SOPS_AGE_KEY_FILE"] = str(key)
+    enc = subprocess.run([sops, "-e", "--age", recipient, str(plain)], env=env,
+                         check=True, capture_output=True).stdout  # fmt: skip
+    (work / "value.sops.json").write_bytes(enc)
+    return [sops, "-d", str(work / "value.sops.json")]
+
+
+def peers(work: Path, env: dict[str, str]) -> tuple[dict[str, list[str]], list[str]]:
+    """The other tools' read of one value where installed, and a line for each one that is not
+    timed (gopass is not set up here: it is reported as installed only)."""
+    cmds: dict[str, list[str]] = {}
+    missing: list[str] = []
+    if shutil.which("pass") and shutil.which("gpg"):
+        cmds["pass show"] = setup_pass(work, env)
+    else:
+        missing.append("pass show: not installed")
+    gopass = "installed, not timed (needs a store of its own)" if shutil.which("gopass") else None
+    missing.append(f"gopass show: {gopass or 'not installed'}")
+    sops = shutil.which("sops") or (
+        str(VENV_BIN / "sops") if (VENV_BIN / "sops").exists() else None
+    )
+    keygen = shutil.which("age-keygen")
+    if sops is not None and keygen is not None:
+        cmds["sops -d"] = setup_sops(sops, keygen, work, env)
+    else:
+        missing.append("sops -d: not installed" if sops is None else "sops -d: no age-keygen")
+    return cmds, missing
+
+
+def main() -> None:
+    """Build a small store, time the commands interleaved, print the report."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[1])
+    parser.add_argument("--runs", type=int, default=21, help="timed rounds")
+    parser.add_argument("--quick", action="store_true", help="3 rounds (a smoke test)")
+    parser.add_argument("--dir", type=Path, help="work in this directory (kept)")
+    args = parser.parse_args()
+    runs = 3 if args.quick else args.runs
+    if not GITSM.exists():
+        raise SystemExit(f"{GITSM} is missing: run scripts/setup first")
+    with tempfile.TemporaryDirectory() as tmp:
+        work = args.dir or Path(tmp)
+        work.mkdir(parents=True, exist_ok=True)
+        env = {k: v for k, v in os.environ.items()
+               if not k.startswith(("GIT_", "GITSM_")) and k != "PYTHONDONTWRITEBYTECODE"}  # fmt: skip
+        env.update(GITSM_HOME=str(work / "home"), GITSM_FSYNC="0")
+        store = str(work / "store")
+        subprocess.run([str(GITSM), "init", store], env=env, check=True, capture_output=True)
+        for i in range(3 if args.quick else 20):
+            create = ["--repo", store, "create-secret", "--name", f"bench/app{i}/db",
+                      "--secret-string", f"value-{i}"]  # fmt: skip
+            subprocess.run([str(GITSM), *create], env=env, check=True, capture_output=True)
+        repo = [str(GITSM), "--repo", store]
+        cmds = {
+            "python -c pass": [sys.executable, "-c", "pass"],
+            "gitsm get-secret-value": [*repo, "get-secret-value", "--secret-id", SECRET],
+            "gitsm put-secret-value": [*repo, "put-secret-value", "--secret-id", SECRET,
+                                       "--secret-string", "v2"],
+            "gitsm list-secrets": [*repo, "list-secrets"],
+        }  # fmt: skip
+        others, missing = peers(work, env)
+        cmds.update(others)
+        try:
+            results = medians_ms(cmds, env, runs)
+        finally:
+            if "GNUPGHOME" in env:
+                subprocess.run(["gpgconf", "--kill", "all"], env=env, capture_output=True)
+        print(f"cold start: medians of {runs} interleaved rounds (wall; CPU = user + system), "
+              f"{os.cpu_count()} CPUs, load average {load()}")  # fmt: skip
+    floor_wall, floor_cpu = results["python -c pass"]
+    for name, (wall, cpu) in results.items():
+        print(f"  {name:<26} {wall:7.1f} ms wall {cpu:7.1f} ms CPU   "
+              f"{wall / floor_wall:5.1f}x / {cpu / floor_cpu:5.1f}x the floor (wall / CPU)")  # fmt: skip
+    for line in missing:
+        print(f"  {line}")
+    ratio = results["gitsm get-secret-value"][0] / floor_wall
+    verdict = "met" if ratio <= TARGET else "NOT met"
+    print(f"[target] get-secret-value {ratio:.1f}x python -c pass (wall) -> <= {TARGET:.0f}x: "
+          f"{verdict}")  # fmt: skip
+    print(f"load average at the end {load()}")
+
+
+if __name__ == "__main__":
+    main()
