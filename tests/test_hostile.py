@@ -52,15 +52,15 @@ def invoke(store: Path, *args: str) -> tuple[int, str, str]:
 
 
 def measured(*args: str) -> tuple[int, str, str, float, int]:
-    """Run the installed ``gitsm`` entry point: exit code, stdout, stderr, wall seconds and the
-    process's own peak resident memory in bytes (``os.wait4`` reports it for that child alone)."""
+    """Run the installed ``gitsm`` entry point: exit code, stdout, stderr, CPU seconds and the
+    process's own peak resident memory in bytes (``os.wait4`` reports both for that child alone;
+    CPU time, unlike wall time, does not grow with the machine's load)."""
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        start = time.perf_counter()
         proc = subprocess.Popen(
             [str(GITSM_BIN), *args], stdout=out, stderr=err, env=dict(os.environ)
         )
         _, status, usage = os.wait4(proc.pid, 0)
-        elapsed = time.perf_counter() - start
+        elapsed = usage.ru_utime + usage.ru_stime
         proc.returncode = os.waitstatus_to_exitcode(status)  # reaped here; Popen must not wait
         out.seek(0)
         err.seek(0)
@@ -90,15 +90,15 @@ def test_each_hostile_file_is_one_named_problem_judged_fast(corpus: Corpus) -> N
     store, cases = corpus
     for case in cases:
         tracemalloc.start()
-        start = time.perf_counter()
-        problems = run_verify(store, rev=case.branch)
-        elapsed = time.perf_counter() - start
+        start = time.process_time()  # CPU seconds: a guard against unbounded work, not a speed
+        problems = run_verify(store, rev=case.branch)  # target (bench/bench_parse.py has those)
+        elapsed = time.process_time() - start
         peak = tracemalloc.get_traced_memory()[1]
         tracemalloc.stop()
         assert [p.path for p in problems] == [case.path], (case.name, problems)
         assert case.expect in problems[0].problem, (case.name, problems[0])
         assert problems[0].fix, case.name
-        assert elapsed < 1.0, (case.name, elapsed)
+        assert elapsed < 2.0, (case.name, elapsed)
         assert peak < 100 * MB, (case.name, peak)
         assert "hostile-corpus" not in str(problems[0])  # never a value
 
@@ -129,7 +129,9 @@ def test_verify_of_every_hostile_file_at_once_is_bounded(corpus: Corpus) -> None
         path = line.split(": ", 1)[0]
         assert expected[path] in line, line
     assert rss < clean_rss + 100 * MB, (rss, clean_rss)
-    assert elapsed < clean_time + 1.0, (elapsed, clean_time)
+    # a guard against unbounded work (an alias bomb expanded, a huge file read whole), not a speed
+    # target (bench/bench_parse.py measures that): CPU seconds, a bound no load can reach
+    assert elapsed < 3 * clean_time + 1.0, (elapsed, clean_time)
 
 
 # what each read answers on each kind of hostile file: (exit code, a fragment of stderr)
@@ -207,7 +209,11 @@ def test_reads_through_the_entry_point_fail_cleanly_and_quickly(corpus: Corpus) 
             code, out, err, elapsed, rss = measured("--repo", str(store), *args)
             assert code == want and out == "", (name, code, err)
             assert by_name[name].expect in err and "Traceback" not in err, (name, err)
-            assert elapsed < clean_time + 1.0 and rss < clean_rss + 100 * MB, (name, elapsed, rss)
+            assert elapsed < 3 * clean_time + 1.0 and rss < clean_rss + 100 * MB, (
+                name,
+                elapsed,
+                rss,
+            )
         done = run_gitsm(["--repo", str(store), "list-secrets"])  # the fixture's own runner
         assert done.returncode == 0, done.stderr
     finally:

@@ -79,13 +79,13 @@ def test_alias_bombs_are_refused_before_anything_is_expanded() -> None:
     config = StoreConfig("123456789012", "us-east-1").dump() + huge.encode() + b"more: *a39\n"
     for load in (lambda: load_secret(manifest, PATH), lambda: StoreConfig.load(config)):
         tracemalloc.start()
-        start = time.perf_counter()
+        start = time.process_time()  # CPU seconds: a guard against an expanded bomb
         with pytest.raises(MalformedStoreFile, match=r"uses a YAML anchor \(&a0\)"):
             load()
-        elapsed = time.perf_counter() - start
+        elapsed = time.process_time() - start
         peak = tracemalloc.get_traced_memory()[1]
         tracemalloc.stop()
-        assert elapsed < 0.1 and peak < 2_000_000, (elapsed, peak)
+        assert elapsed < 0.5 and peak < 2_000_000, (elapsed, peak)
 
 
 @pytest.mark.parametrize(

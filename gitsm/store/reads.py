@@ -18,6 +18,13 @@ from gitsm.model import AWSCURRENT, Secret, ValueKind, VersionInfo
 from gitsm.store import listing
 from gitsm.store.core import StoreCore
 
+STAGE_NOT_ON_VERSION = (
+    "You provided a VersionStage that is not associated to the provided VersionId."
+)
+"""GetSecretValue's InvalidRequestException when VersionId and VersionStage name different
+versions: the words every AWS-validated emulator answers (LocalStack's snapshot-tested provider
+among them), for the API reference's rule that the two "must refer to the same secret version"."""
+
 
 @dataclass
 class SecretValue:
@@ -65,11 +72,7 @@ class ReadOps(StoreCore):
                     f"Secrets Manager can't find the specified secret value for VersionId: {version_id}"
                 )
             if version_stage is not None and version_stage not in version.stages:
-                raise InvalidRequestException(  # the API reference's rule, in its words
-                    f"VersionId {version_id} does not carry the staging label {version_stage}. If "
-                    "you include both VersionId and VersionStage, the two parameters must refer "
-                    "to the same secret version."
-                )
+                raise InvalidRequestException(STAGE_NOT_ON_VERSION)
             return version
         stage = version_stage or AWSCURRENT
         found = secret.version_with_stage(stage)
