@@ -16,7 +16,7 @@ import base64
 import hashlib
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -144,8 +144,8 @@ def matches(secret: Secret, filters: Filters, region: str) -> bool:
     return True
 
 
-def sort_secrets(secrets: list[Secret], sort_by: object, sort_order: object) -> list[Secret]:
-    """Order by SortBy (default created-date) and SortOrder (default asc); ties by name."""
+def check_sort(sort_by: object, sort_order: object) -> tuple[str, bool]:
+    """SortBy (default created-date) and SortOrder (default asc) checked: (SortBy, descending)."""
     sort_by = sort_by or "created-date"
     sort_order = sort_order or "asc"
     if sort_by not in SORT_BY:
@@ -158,12 +158,19 @@ def sort_secrets(secrets: list[Secret], sort_by: object, sort_order: object) -> 
             f"1 validation error detected: Value '{sort_order}' at 'sortOrder' failed to satisfy "
             "constraint: Member must satisfy enum value set: [asc, desc]"
         )
+    return str(sort_by), sort_order == "desc"
+
+
+def sort_secrets(secrets: list[Secret], sort_by: object, sort_order: object) -> list[Secret]:
+    """Order by SortBy (default created-date) and SortOrder (default asc); ties by name.
+    last-accessed-date sorts as created-date (gitsm records no access)."""
+    by, desc = check_sort(sort_by, sort_order)
 
     def key(s: Secret) -> tuple[Any, str]:
-        when: datetime = s.last_changed if sort_by == "last-changed-date" else s.created
-        return (s.name if sort_by == "name" else when, s.name)
+        when: datetime = s.last_changed if by == "last-changed-date" else s.created
+        return (s.name if by == "name" else when, s.name)
 
-    return sorted(secrets, key=key, reverse=sort_order == "desc")
+    return sorted(secrets, key=key, reverse=desc)
 
 
 def check_max_results(max_results: object, upper: int = 100) -> int | None:
@@ -186,6 +193,14 @@ def paginate(
     items: Sequence[T], max_results: int | None, next_token: object, query: str
 ) -> tuple[list[T], str | None]:
     """One page of ``items`` and the NextToken of the next page (None at the end)."""
+    return paginate_first(lambda n: list(items[:n]), max_results, next_token, query)
+
+
+def paginate_first(
+    first: Callable[[int], list[T]], max_results: int | None, next_token: object, query: str
+) -> tuple[list[T], str | None]:
+    """Like :func:`paginate`, taking the items from ``first(n)``, the first ``n`` of them (fewer
+    at the end): a page at offset ``o`` asks for ``o + size + 1``, never for all of them."""
     offset = 0
     if next_token is not None:
         try:
@@ -198,7 +213,8 @@ def paginate(
                 "The NextToken value does not belong to this query. Repeat the same parameters."
             )
     size = max_results or 100
-    page = list(items[offset : offset + size])
+    items = first(offset + size + 1)
+    page = items[offset : offset + size]
     if offset + size >= len(items):
         return page, None
     token = json.dumps({"o": offset + size, "q": query}).encode()

@@ -1,0 +1,243 @@
+"""The listing index's file: every secret of one tree, in a form that loads without YAML.
+
+A :class:`ListIndex` holds, for one tree, each secret exactly as its manifest parses (every field
+of :class:`~gitsm.model.Secret`, so a listing answers from it what it answers from the manifests)
+and its orders: by name, by created date and by last-changed date (ties by name). The file:
+
+* a header line: ``gitsm-list-index <FORMAT> <tree id> <count> <sha1 of the tables> <sha1 of
+  the columns> <bytes of the tables> <bytes of the columns>``;
+* the tables, unsigned 32-bit little-endian integers: the created order and the last-changed
+  order (positions in the name order), then where each record starts (and where the last ends);
+* the columns, one JSON array: the names (sorted), the created and the last-changed dates
+  (microseconds since the epoch), which an update from another tree's index starts from;
+* the records in name order, each a JSON array (:func:`encode`), a tab, its CRC-32 in hex and a
+  newline.
+
+A file whose format, tree, sizes or checksums do not match is damaged or stale and is never used;
+a record is checked against its CRC when it is read. Loading costs the tables' checksum; a record
+is decoded only when a listing reaches it, and an order only when a listing sorts by it, so the
+first page of a listing costs about its own records, not the store's size.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+import zlib
+from array import array
+from collections.abc import Iterable, Sequence
+from dataclasses import fields
+from datetime import UTC, datetime
+from itertools import accumulate
+
+from gitsm.model import Rotation, Secret, VersionInfo
+
+FORMAT = 1
+"""Bump when the file layout or what a manifest parses to changes: older files are then rebuilt."""
+MAGIC = b"gitsm-list-index"
+SECRET_FIELDS = ("name", "arn", "created", "last_changed", "description", "kms_key_id",
+                 "resource_policy", "tags", "deleted_date", "deletion_date", "versions",
+                 "rotation")  # fmt: skip
+"""The fields of Secret a record holds, in record order (a test checks it against the model)."""
+VERSION_FIELDS = ("version_id", "created", "kind", "kms_key_ids", "stages")
+ROTATION_FIELDS = ("enabled", "lambda_arn", "after_days", "schedule", "duration", "last_rotated",
+                   "next_rotation", "token")  # fmt: skip
+ORDERS = ("created-date", "last-changed-date")
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _when(value: datetime | None) -> str | None:
+    return None if value is None else value.isoformat()
+
+
+def _parse_when(value: str | None) -> datetime | None:
+    return None if value is None else datetime.fromisoformat(value)
+
+
+def micros(value: datetime) -> int:
+    """A timezone-aware time as microseconds since the epoch: it sorts as the datetimes do."""
+    delta = value - _EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+def encode(s: Secret) -> bytes:
+    """One secret as a JSON array of :data:`SECRET_FIELDS` (times in ISO 8601 with their offset,
+    so they decode to equal datetimes in the same zone)."""
+    rotation = None
+    if s.rotation is not None:
+        r = s.rotation
+        rotation = [r.enabled, r.lambda_arn, r.after_days, r.schedule, r.duration,
+                    _when(r.last_rotated), _when(r.next_rotation), r.token]  # fmt: skip
+    versions = [[v.version_id, _when(v.created), v.kind, v.kms_key_ids, v.stages]
+                for v in s.versions.values()]  # fmt: skip
+    record = [s.name, s.arn, _when(s.created), _when(s.last_changed), s.description,
+              s.kms_key_id, s.resource_policy, None if s.tags is None else [list(t) for t in s.tags],
+              _when(s.deleted_date), _when(s.deletion_date), versions, rotation]  # fmt: skip
+    return json.dumps(record, ensure_ascii=True, separators=(",", ":")).encode("ascii")
+
+
+def decode(line: bytes) -> Secret:
+    """The Secret of one record (ValueError, TypeError or KeyError when it is not one)."""
+    (name, arn, created, changed, description, kms_key_id, policy, tags, deleted, deletion,
+     versions, rotation) = json.loads(line)  # fmt: skip
+    out = Secret(
+        name=name, arn=arn, created=_parse_when(created), last_changed=_parse_when(changed),  # type: ignore[arg-type]
+        description=description, kms_key_id=kms_key_id, resource_policy=policy,
+        tags=None if tags is None else [(k, v) for k, v in tags],
+        deleted_date=_parse_when(deleted), deletion_date=_parse_when(deletion),
+        versions={vid: VersionInfo(vid, _parse_when(when), kind, list(keys), list(stages))  # type: ignore[arg-type]
+                  for vid, when, kind, keys, stages in versions},
+    )  # fmt: skip
+    if rotation is not None:
+        enabled, arn_, days, schedule, duration, last, nxt, token = rotation
+        out.rotation = Rotation(enabled, arn_, days, schedule, duration, _parse_when(last),
+                                _parse_when(nxt), token)  # fmt: skip
+    return out
+
+
+def _u32(values: Iterable[int]) -> bytes:
+    table = array("I", values)
+    if sys.byteorder == "big":
+        table.byteswap()
+    return table.tobytes()
+
+
+def _table(data: bytes) -> array[int]:
+    table = array("I")
+    table.frombytes(data)
+    if sys.byteorder == "big":
+        table.byteswap()
+    return table
+
+
+def _record(line: bytes) -> bytes:
+    return line + b"\t%08x\n" % zlib.crc32(line)
+
+
+class ListIndex:
+    """Every secret of one tree (see the module docstring); records decode on first use."""
+
+    def __init__(
+        self, tree: str, count: int, tables: bytes, columns: bytes, records: bytes,
+        secrets: dict[int, Secret] | None = None,
+    ) -> None:  # fmt: skip
+        self.tree, self.count = tree, count
+        self._tables, self._columns, self._records = tables, columns, records
+        self._orders: dict[str, array[int]] = {}
+        self._offsets: array[int] | None = None
+        self._decoded: dict[int, Secret] = secrets or {}
+
+    def _slice(self, n: int) -> array[int]:
+        size = 4 * self.count
+        return _table(self._tables[n * size : (n + 1) * size + (4 if n == 2 else 0)])
+
+    def order(self, sort_by: str) -> Sequence[int]:
+        """Positions of the records in ascending order of ``sort_by`` (a ListSecrets SortBy
+        value; last-accessed-date sorts as created-date does), ties by name."""
+        if sort_by == "name":
+            return range(self.count)
+        which = "changed" if sort_by == "last-changed-date" else "created"
+        if which not in self._orders:
+            self._orders[which] = self._slice(1 if which == "changed" else 0)
+        return self._orders[which]
+
+    def record(self, position: int) -> bytes:
+        """The JSON record at ``position`` of the name order (ValueError when it is damaged)."""
+        if self._offsets is None:
+            self._offsets = self._slice(2)
+        start, end = self._offsets[position], self._offsets[position + 1]
+        line, crc = self._records[start : end - 10], self._records[end - 9 : end - 1]
+        if end - start < 11 or b"%08x" % zlib.crc32(line) != crc:
+            raise ValueError("a record of the listing index is damaged")
+        return line
+
+    def secret(self, position: int) -> Secret:
+        """The secret at ``position`` of the name order (shared: callers must not change it)."""
+        found = self._decoded.get(position)
+        if found is None:
+            found = self._decoded[position] = decode(self.record(position))
+        return found
+
+    def columns(self) -> tuple[list[str], list[int], list[int], list[bytes]]:
+        """Names, created and last-changed keys and the records, in name order (for an update;
+        ValueError when any of them is damaged)."""
+        names, created, changed = json.loads(self._columns)
+        for column, kind in ((names, str), (created, int), (changed, int)):
+            if len(column) != self.count or any(type(v) is not kind for v in column):
+                raise ValueError("a column of the listing index is damaged")
+        return names, created, changed, [self.record(i) for i in range(self.count)]
+
+    def dump(self) -> bytes:
+        """The file's content (header and checksums included)."""
+        head = b"%s %d %s %d %s %s %d %d\n" % (
+            MAGIC, FORMAT, self.tree.encode(), self.count, _sha1(self._tables),
+            _sha1(self._columns), len(self._tables), len(self._columns),
+        )  # fmt: skip
+        return head + self._tables + self._columns + self._records
+
+
+def _sha1(data: bytes) -> bytes:
+    return hashlib.sha1(data, usedforsecurity=False).hexdigest().encode()
+
+
+def build(tree: str, secrets: Iterable[Secret]) -> ListIndex:
+    """The index of the tree ``tree`` holding ``secrets`` (each name once)."""
+    ordered = sorted(secrets, key=lambda s: s.name)
+    return assemble(
+        tree,
+        [s.name for s in ordered],
+        [micros(s.created) for s in ordered],
+        [micros(s.last_changed) for s in ordered],
+        [encode(s) for s in ordered],
+        dict(enumerate(ordered)),
+    )
+
+
+def assemble(
+    tree: str,
+    names: list[str],
+    created: list[int],
+    changed: list[int],
+    records: list[bytes],
+    secrets: dict[int, Secret] | None = None,
+) -> ListIndex:
+    """An index from its columns (all in name order); computes the orders."""
+    positions = range(len(names))
+    by_created = sorted(positions, key=lambda i: (created[i], names[i]))
+    by_changed = sorted(positions, key=lambda i: (changed[i], names[i]))
+    lines = [_record(r) for r in records]
+    offsets = [0, *accumulate(len(line) for line in lines)]
+    tables = _u32(by_created) + _u32(by_changed) + _u32(offsets)
+    columns = json.dumps([names, created, changed], ensure_ascii=True, separators=(",", ":"))
+    return ListIndex(tree, len(names), tables, columns.encode("ascii"), b"".join(lines), secrets)
+
+
+def parse(data: bytes, tree: str) -> ListIndex | None:
+    """The index in ``data`` when it is an intact index of ``tree`` in this format, else None.
+    The tables (orders, offsets) and the columns are checked here; each record when it is read."""
+    head, newline, _ = data.partition(b"\n")
+    parts = head.split(b" ")
+    if not newline or len(parts) != 8 or parts[0] != MAGIC or parts[1] != b"%d" % FORMAT:
+        return None
+    if parts[2] != tree.encode() or not all(p.isdigit() for p in (parts[3], *parts[6:])):
+        return None
+    count, size, columns = int(parts[3]), int(parts[6]), int(parts[7])
+    start = len(head) + 1
+    tables = data[start : start + size]
+    if size != 4 * (3 * count + 1) or _sha1(tables) != parts[4]:
+        return None
+    index = ListIndex(tree, count, tables, data[start + size : start + size + columns],
+                      data[start + size + columns :])  # fmt: skip
+    offsets = index._slice(2)
+    if offsets[0] != 0 or offsets[-1] != len(index._records) or _sha1(index._columns) != parts[5]:
+        return None
+    index._offsets = offsets
+    return index
+
+
+def missing_fields() -> list[str]:
+    """The model's fields that the records do not hold, or not in the records' order (empty when
+    the codec is complete: a test checks it, so a field added to the model is not lost here)."""
+    wanted = [(Secret, SECRET_FIELDS), (VersionInfo, VERSION_FIELDS), (Rotation, ROTATION_FIELDS)]
+    return [cls.__name__ for cls, held in wanted if tuple(f.name for f in fields(cls)) != held]
