@@ -47,7 +47,7 @@ def tree_changes(
 ) -> list[TreeChange]:
     """Every non-directory entry at or below ``base`` that differs (in id or mode) between the
     trees ``old`` and ``new`` (roots of ``base``; None for an absent tree), paths prefixed with
-    ``base``. An entry that is a directory on one side and a file on the other counts as the file
+    ``base`` (none for ``""``, the root). An entry that is a directory on one side and a file on the other counts as the file
     removed or added, and the directory's files as added or removed."""
     out: list[TreeChange] = []
     stack: list[tuple[str, pygit2.Tree | None, pygit2.Tree | None]] = [(base, old, new)]
@@ -58,7 +58,7 @@ def tree_changes(
         left, right = _entries(one), _entries(two)
         for name in sorted(left.keys() | right.keys()):
             a, b = left.get(name), right.get(name)
-            sub = f"{path}/{name}"
+            sub = f"{path}/{name}" if path else name
             if a is not None and b is not None and a.id == b.id and a.filemode == b.filemode:
                 continue
             a_dir = a is not None and a.type == _TREE
