@@ -103,3 +103,18 @@ def test_parse_bench_quick_judges_every_hostile_file(tmp_path: Path) -> None:
     assert [line for line in lines if line.startswith("[peer] PyYAML safe load")]
     (target,) = [line for line in lines if line.startswith("[target] ")]
     assert " -> " in target
+
+
+def test_listing_bench_quick_prints_every_figure(tmp_path: Path) -> None:
+    """bench_listing.py --quick times the first page cold and warm, a filtered batch read, the
+    index update and the three verifies at both sizes, and judges both targets."""
+    lines = quick_run("bench_listing.py", tmp_path / "work", tmp_path / "home")
+    for n in ("100", "300"):
+        listed = [x for x in lines if x.startswith(f"[list] {n} secrets")]
+        assert len(listed) == 4 and all(" ms" in x for x in listed), listed
+        assert len([x for x in lines if x.startswith(f"[filter] {n} secrets")]) == 1
+        verified = [x for x in lines if x.startswith(f"[verify] {n} secrets")]
+        assert len(verified) == 3 and all("(n=0)" in x for x in verified), verified
+        assert [x for x in lines if x.startswith(f"[peer] pass ls, {n} entries")]
+    targets = [x for x in lines if x.startswith("[target]")]
+    assert len(targets) == 2 and all(" -> " in x for x in targets)

@@ -9,12 +9,15 @@ and its orders: by name, by created date and by last-changed date (ties by name)
 * the tables, unsigned 32-bit little-endian integers: the created order and the last-changed
   order (positions in the name order), then where each record starts (and where the last ends);
 * the columns, one JSON array: the names (sorted), the created and the last-changed dates
-  (microseconds since the epoch), which an update from another tree's index starts from;
+  (microseconds since the epoch), and what filters look at (description, tags, pending
+  deletion): a filtered listing selects from them, decoding only the records it selects, and an
+  update from another tree's index starts from them;
 * the records in name order, each a JSON array (:func:`encode`), a tab, its CRC-32 in hex and a
   newline.
 
 A file whose format, tree, sizes or checksums do not match is damaged or stale and is never used;
-a record is checked against its CRC when it is read. Loading costs the tables' checksum; a record
+the columns are checked against their checksum when first used, a record against its CRC when
+it is read. Loading costs the tables' checksum; a record
 is decoded only when a listing reaches it, and an order only when a listing sorts by it, so the
 first page of a listing costs about its own records, not the store's size.
 """
@@ -27,9 +30,10 @@ import sys
 import zlib
 from array import array
 from collections.abc import Iterable, Sequence
-from dataclasses import fields
+from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from itertools import accumulate
+from typing import Any
 
 from gitsm.model import Rotation, Secret, VersionInfo
 
@@ -96,6 +100,21 @@ def decode(line: bytes) -> Secret:
     return out
 
 
+@dataclass(frozen=True, slots=True)
+class Summary:
+    """What filters look at of one secret (:class:`gitsm.store.listing.Searched`)."""
+
+    name: str
+    description: str | None
+    tags: list[tuple[str, str]] | None
+
+
+def search_entry(s: Secret) -> list[Any]:
+    """A secret's entry of the search column: description, tags, pending deletion."""
+    tags = None if s.tags is None else [list(t) for t in s.tags]
+    return [s.description, tags, s.deleted_date is not None]
+
+
 def _u32(values: Iterable[int]) -> bytes:
     table = array("I", values)
     if sys.byteorder == "big":
@@ -111,7 +130,8 @@ def _table(data: bytes) -> array[int]:
     return table
 
 
-def _record(line: bytes) -> bytes:
+def stored(line: bytes) -> bytes:
+    """A record as the file stores it: followed by a tab, its CRC-32 in hex and a newline."""
     return line + b"\t%08x\n" % zlib.crc32(line)
 
 
@@ -120,13 +140,15 @@ class ListIndex:
 
     def __init__(
         self, tree: str, count: int, tables: bytes, columns: bytes, records: bytes,
-        secrets: dict[int, Secret] | None = None,
+        secrets: dict[int, Secret] | None = None, columns_sha1: bytes | None = None,
     ) -> None:  # fmt: skip
         self.tree, self.count = tree, count
         self._tables, self._columns, self._records = tables, columns, records
         self._orders: dict[str, array[int]] = {}
         self._offsets: array[int] | None = None
         self._decoded: dict[int, Secret] = secrets or {}
+        self._columns_sha1 = _sha1(columns) if columns_sha1 is None else columns_sha1
+        self._column_cache: list[Any] | None = None
 
     def _slice(self, n: int) -> array[int]:
         size = 4 * self.count
@@ -159,14 +181,37 @@ class ListIndex:
             found = self._decoded[position] = decode(self.record(position))
         return found
 
-    def columns(self) -> tuple[list[str], list[int], list[int], list[bytes]]:
-        """Names, created and last-changed keys and the records, in name order (for an update;
-        ValueError when any of them is damaged)."""
-        names, created, changed = json.loads(self._columns)
-        for column, kind in ((names, str), (created, int), (changed, int)):
-            if len(column) != self.count or any(type(v) is not kind for v in column):
-                raise ValueError("a column of the listing index is damaged")
-        return names, created, changed, [self.record(i) for i in range(self.count)]
+    def _column_doc(self) -> list[Any]:
+        """The columns, checked against their checksum and shape (ValueError when damaged)."""
+        if self._column_cache is None:
+            if _sha1(self._columns) != self._columns_sha1:
+                raise ValueError("the columns of the listing index are damaged")
+            doc = json.loads(self._columns)
+            kinds = (str, int, int, list)
+            if not isinstance(doc, list) or len(doc) != len(kinds):
+                raise ValueError("the columns of the listing index are damaged")
+            for column, kind in zip(doc, kinds, strict=True):
+                if len(column) != self.count or any(type(v) is not kind for v in column):
+                    raise ValueError("a column of the listing index is damaged")
+            self._column_cache = doc
+        return self._column_cache
+
+    def summaries(self) -> list[tuple[Summary, bool]]:
+        """What filters look at of every secret, and whether it is pending deletion, in name
+        order (ValueError when the columns are damaged)."""
+        names, _, _, search = self._column_doc()
+        return [(Summary(name, description, None if tags is None else [(k, v) for k, v in tags]),
+                 deleted) for name, (description, tags, deleted) in zip(names, search, strict=True)]  # fmt: skip
+
+    def columns(self) -> tuple[list[str], list[int], list[int], list[Any], list[bytes]]:
+        """Names, created and last-changed keys, search entries, and the records as stored (with
+        their CRC, not checked here: a damaged one stays damaged, and is found when it is read),
+        in name order, for an update (ValueError when a column is damaged)."""
+        names, created, changed, search = (list(c) for c in self._column_doc())
+        offsets = self._offsets if self._offsets is not None else self._slice(2)
+        data = self._records
+        stored = [data[offsets[i] : offsets[i + 1]] for i in range(self.count)]
+        return names, created, changed, search, stored
 
     def dump(self) -> bytes:
         """The file's content (header and checksums included)."""
@@ -189,7 +234,8 @@ def build(tree: str, secrets: Iterable[Secret]) -> ListIndex:
         [s.name for s in ordered],
         [micros(s.created) for s in ordered],
         [micros(s.last_changed) for s in ordered],
-        [encode(s) for s in ordered],
+        [search_entry(s) for s in ordered],
+        [stored(encode(s)) for s in ordered],
         dict(enumerate(ordered)),
     )
 
@@ -199,17 +245,20 @@ def assemble(
     names: list[str],
     created: list[int],
     changed: list[int],
+    search: list[Any],
     records: list[bytes],
     secrets: dict[int, Secret] | None = None,
 ) -> ListIndex:
-    """An index from its columns (all in name order); computes the orders."""
+    """An index from its columns (all in name order; ``records`` as :func:`stored` gives them);
+    computes the orders."""
     positions = range(len(names))
     by_created = sorted(positions, key=lambda i: (created[i], names[i]))
     by_changed = sorted(positions, key=lambda i: (changed[i], names[i]))
-    lines = [_record(r) for r in records]
+    lines = records
     offsets = [0, *accumulate(len(line) for line in lines)]
     tables = _u32(by_created) + _u32(by_changed) + _u32(offsets)
-    columns = json.dumps([names, created, changed], ensure_ascii=True, separators=(",", ":"))
+    columns = json.dumps([names, created, changed, search], ensure_ascii=True,
+                         separators=(",", ":"))  # fmt: skip
     return ListIndex(tree, len(names), tables, columns.encode("ascii"), b"".join(lines), secrets)
 
 
@@ -228,9 +277,9 @@ def parse(data: bytes, tree: str) -> ListIndex | None:
     if size != 4 * (3 * count + 1) or _sha1(tables) != parts[4]:
         return None
     index = ListIndex(tree, count, tables, data[start + size : start + size + columns],
-                      data[start + size + columns :])  # fmt: skip
+                      data[start + size + columns :], columns_sha1=parts[5])  # fmt: skip
     offsets = index._slice(2)
-    if offsets[0] != 0 or offsets[-1] != len(index._records) or _sha1(index._columns) != parts[5]:
+    if offsets[0] != 0 or offsets[-1] != len(index._records) or len(index._columns) != columns:
         return None
     index._offsets = offsets
     return index

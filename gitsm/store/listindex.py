@@ -135,7 +135,7 @@ class ListingIndex(StoreCore):
         return None
 
     def _index_changes(self, snap: Snapshot, old: ListIndex, changed: list[str]) -> ListIndex:
-        names, created, changed_at, records = old.columns()
+        names, created, changed_at, search, records = old.columns()
         for path in changed:
             directory, _, base = path.rpartition("/")
             if base != paths.MANIFEST or f"/{paths.VERSIONS}/" in f"/{directory}/":
@@ -146,7 +146,7 @@ class ListingIndex(StoreCore):
                 name = None
             at = -1 if name is None else bisect.bisect_left(names, name)
             if 0 <= at < len(names) and names[at] == name:
-                for column in (names, created, changed_at, records):
+                for column in (names, created, changed_at, search, records):
                     del column[at]
             secret = treefiles.read_manifest(snap, path)
             if secret is None:
@@ -158,11 +158,13 @@ class ListingIndex(StoreCore):
             names.insert(at, secret.name)
             created.insert(at, listcodec.micros(secret.created))
             changed_at.insert(at, listcodec.micros(secret.last_changed))
-            records.insert(at, listcodec.encode(secret))
-        return listcodec.assemble(snap.tree_id or "", names, created, changed_at, records)
+            search.insert(at, listcodec.search_entry(secret))
+            records.insert(at, listcodec.stored(listcodec.encode(secret)))
+        tree = snap.tree_id or ""
+        return listcodec.assemble(tree, names, created, changed_at, search, records)
 
     def _listed(
-        self, snap: Snapshot, query: tuple[object, ...], select: Callable[[Secret], bool],
+        self, snap: Snapshot, query: tuple[object, ...], select: listing.Selection,
         sort: tuple[object, object],
     ) -> Callable[[int], list[Secret]]:  # fmt: skip
         """The live secrets a listing query selects, in its order, as a function giving the
@@ -170,9 +172,11 @@ class ListingIndex(StoreCore):
 
         The index of the tip's tree is read (or built) first, so a refused manifest fails the
         listing before anything else is checked, as it did when every manifest was parsed here.
-        The query's order is walked lazily and what it selected is kept for the same query at the
-        same tree, so the next page costs only its own records. The deletion-date cut is made on
-        each call. The Secrets returned are shared with later calls; callers must not change them.
+        With filters, the secrets are selected from the index's summaries (names, descriptions,
+        tags) and only those selected are decoded. The query's order is walked lazily and what it
+        selected is kept for the same query at the same tree, so the next page costs only its own
+        records. The deletion-date cut is made on each call. The Secrets returned are shared with
+        later calls; callers must not change them.
         """
         if not self.list_index:
             everything = [s for s in self._manifests(snap) if select(s)]
@@ -182,11 +186,9 @@ class ListingIndex(StoreCore):
         key = (index.tree, *query)
         if self._walk is None or self._walk[0] != key:
             try:
-                order = index.order(sort_by)
+                walk = _Walk.start(index, sort_by, desc, select)
             except _DAMAGED:
-                index = self._rebuilt(snap)
-                order = index.order(sort_by)
-            walk = _Walk(index, reversed(order) if desc else iter(order), select)
+                walk = _Walk.start(self._rebuilt(snap), sort_by, desc, select)
             walk.rebuild = lambda: self._rebuilt(snap)
             self._walk = key, walk
         return self._cut(self._walk[1])
@@ -211,15 +213,31 @@ class ListingIndex(StoreCore):
 class _Walk:
     """One query's selection along one order of an index, taken as far as asked so far."""
 
-    def __init__(self, index: ListIndex, order: Iterator[int], select: Callable[[Secret], bool]):
-        self.index, self.order, self.select = index, order, select
+    def __init__(
+        self, index: ListIndex, order: Iterator[int], select: Callable[[Secret], bool] | None,
+        chosen: bytes | None,
+    ) -> None:  # fmt: skip
+        self.index, self.order, self.select, self.chosen = index, order, select, chosen
         self.found: list[Secret] = []
         self.rebuild: Callable[[], ListIndex] | None = None
         """Makes the index again from the manifests when a record does not decode."""
 
+    @classmethod
+    def start(cls, index: ListIndex, sort_by: str, desc: bool, select: listing.Selection) -> _Walk:
+        """A walk of ``index`` in the order of ``sort_by``: with filters, through the positions
+        the summaries select; without, deciding on each decoded secret."""
+        order = index.order(sort_by)
+        walk = reversed(order) if desc else iter(order)
+        if not select.filters:
+            return cls(index, walk, select, None)
+        chosen = bytes(select.selects(summary, deleted) for summary, deleted in index.summaries())
+        return cls(index, walk, None, chosen)
+
     def __iter__(self) -> Iterator[Secret]:
         yield from self.found
         for position in self.order:
+            if self.chosen is not None and not self.chosen[position]:
+                continue
             try:
                 secret = self.index.secret(position)
             except _DAMAGED:
@@ -227,6 +245,6 @@ class _Walk:
                     raise
                 self.index = self.rebuild()  # the same tree: the same positions and orders
                 secret = self.index.secret(position)
-            if self.select(secret):
+            if self.select is None or self.select(secret):
                 self.found.append(secret)
                 yield secret

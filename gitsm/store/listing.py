@@ -17,8 +17,9 @@ import hashlib
 import json
 import re
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from gitsm.errors import (
     InvalidNextTokenException,
@@ -100,7 +101,23 @@ def words(text: str) -> list[str]:
     return out
 
 
-def _attributes(secret: Secret, key: str, region: str) -> list[str]:
+class Searched(Protocol):
+    """What filters look at: a Secret, or the listing index's summary of one."""
+
+    @property
+    def name(self) -> str:
+        """The secret's name."""
+
+    @property
+    def description(self) -> str | None:
+        """Its description."""
+
+    @property
+    def tags(self) -> list[tuple[str, str]] | None:
+        """Its tags."""
+
+
+def _attributes(secret: Searched, key: str, region: str) -> list[str]:
     """The strings a filter key looks at."""
     tags = secret.tags or []
     if key == "name":
@@ -119,7 +136,7 @@ def _attributes(secret: Secret, key: str, region: str) -> list[str]:
     return texts + [k for k, _ in tags] + [v for _, v in tags]
 
 
-def _value_matches(secret: Secret, key: str, value: str, region: str) -> bool:
+def _value_matches(secret: Searched, key: str, value: str, region: str) -> bool:
     attrs = _attributes(secret, key, region)
     if key in ("description", "all"):
         wanted = words(value)
@@ -132,7 +149,7 @@ def _value_matches(secret: Secret, key: str, value: str, region: str) -> bool:
     return any(a.startswith(value) for a in attrs)
 
 
-def matches(secret: Secret, filters: Filters, region: str) -> bool:
+def matches(secret: Searched, filters: Filters, region: str) -> bool:
     """True when ``secret`` passes every filter."""
     for key, values in filters:
         positive = [v for v in values if not v.startswith("!")]
@@ -142,6 +159,23 @@ def matches(secret: Secret, filters: Filters, region: str) -> bool:
         if any(_value_matches(secret, key, v, region) for v in negative):
             return False
     return True
+
+
+@dataclass(frozen=True)
+class Selection:
+    """Which secrets a listing shows: those its filters match (with the handle's region), and
+    those pending deletion only when ``deleted``."""
+
+    filters: Filters
+    region: str
+    deleted: bool = False
+
+    def selects(self, secret: Searched, deleted: bool) -> bool:
+        """True when the selection shows ``secret`` (``deleted``: it is pending deletion)."""
+        return (self.deleted or not deleted) and matches(secret, self.filters, self.region)
+
+    def __call__(self, secret: Secret) -> bool:
+        return self.selects(secret, secret.deleted_date is not None)
 
 
 def check_sort(sort_by: object, sort_order: object) -> tuple[str, bool]:

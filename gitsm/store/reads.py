@@ -161,12 +161,8 @@ class ReadOps(ListingIndex):
         query = listing.fingerprint(
             "ListSecrets", parsed, include_planned_deletion, sort_by, sort_order
         )
-        first = self._listed(
-            snap, (query, region),
-            lambda s: (include_planned_deletion or s.deleted_date is None)
-            and listing.matches(s, parsed, region),
-            (sort_by, sort_order),
-        )  # fmt: skip
+        select = listing.Selection(parsed, region, include_planned_deletion)
+        first = self._listed(snap, (query, region), select, (sort_by, sort_order))
         return listing.paginate_first(first, size, next_token, query)
 
     def list_secret_version_ids(
@@ -222,11 +218,8 @@ class ReadOps(ListingIndex):
         parsed = listing.validate_filters(filters)
         region = self.region(config)
         query = listing.fingerprint("BatchGetSecretValue", parsed)
-        first = self._listed(
-            snap, (query, region),
-            lambda s: s.deleted_date is None and listing.matches(s, parsed, region),
-            (None, None),
-        )  # fmt: skip
+        select = listing.Selection(parsed, region)
+        first = self._listed(snap, (query, region), select, (None, None))
         page, token = listing.paginate_first(first, size, next_token, query)
         current: list[tuple[Secret, VersionInfo] | GitsmError] = []
         for secret in page:
