@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -265,3 +266,12 @@ def test_an_unwritable_git_dir_still_lists(varied: Path, clock: Clock) -> None:
 
 def test_the_codec_holds_every_field_of_the_model() -> None:
     assert listcodec.missing_fields() == []
+
+
+def test_threads_sharing_a_handle_page_through_one_walk(varied: Path, clock: Clock) -> None:
+    indexed, parsing = both(varied, clock)
+    expected = list(pages(parsing.list_secrets, MaxResults=2, SortBy="last-changed-date"))
+    with ThreadPoolExecutor(4) as pool:  # one query, one kept walk, taken from four threads
+        runs = list(pool.map(lambda _: list(pages(indexed.list_secrets, MaxResults=2,
+                                                  SortBy="last-changed-date")), range(8)))  # fmt: skip
+    assert all(run == expected for run in runs)

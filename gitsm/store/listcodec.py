@@ -17,7 +17,8 @@ and its orders: by name, by created date and by last-changed date (ties by name)
 
 A file whose format, tree, sizes or checksums do not match is damaged or stale and is never used;
 the columns are checked against their checksum when first used, a record against its CRC when
-it is read. Loading costs the tables' checksum; a record
+it is read. The file is read piece by piece (:class:`FileSource`): loading reads the header and
+the tables and costs their checksum; a record
 is decoded only when a listing reaches it, and an order only when a listing sorts by it, so the
 first page of a listing costs about its own records, not the store's size.
 """
@@ -26,14 +27,16 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import sys
+import weakref
 import zlib
 from array import array
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from itertools import accumulate
-from typing import Any
+from typing import Any, Protocol
 
 from gitsm.model import Rotation, Secret, VersionInfo
 
@@ -135,24 +138,59 @@ def stored(line: bytes) -> bytes:
     return line + b"\t%08x\n" % zlib.crc32(line)
 
 
+class Source(Protocol):
+    """The bytes of an index file: in memory, or read from the file as they are needed."""
+
+    def __getitem__(self, at: slice, /) -> bytes: ...
+
+    def __len__(self) -> int: ...
+
+    def find(self, sub: bytes, start: int, end: int, /) -> int: ...
+
+
+class FileSource:
+    """An index file read piece by piece (``os.pread``), so that loading an index reads its
+    header and tables and a listing only the records it reaches. A piece the file no longer
+    holds in full (it was truncated) raises ValueError, a damaged index's error."""
+
+    def __init__(self, path: str) -> None:
+        self._fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        weakref.finalize(self, os.close, self._fd)
+        self._size = os.fstat(self._fd).st_size
+
+    def __getitem__(self, at: slice, /) -> bytes:
+        start, stop, _ = at.indices(self._size)
+        data = os.pread(self._fd, max(stop - start, 0), start)
+        if len(data) != max(stop - start, 0):
+            raise ValueError("the listing index file was cut short")
+        return data
+
+    def __len__(self) -> int:
+        return self._size
+
+    def find(self, sub: bytes, start: int, end: int, /) -> int:
+        found = self[start:end].find(sub)
+        return found if found < 0 else start + found
+
+
 class ListIndex:
     """Every secret of one tree (see the module docstring); records decode on first use."""
 
     def __init__(
-        self, tree: str, count: int, tables: bytes, columns: bytes, records: bytes,
-        secrets: dict[int, Secret] | None = None, columns_sha1: bytes | None = None,
+        self, tree: str, count: int, data: Source | bytes, sections: tuple[int, int, int],
+        columns_sha1: bytes, secrets: dict[int, Secret] | None = None,
     ) -> None:  # fmt: skip
-        self.tree, self.count = tree, count
-        self._tables, self._columns, self._records = tables, columns, records
+        self.tree, self.count, self._data = tree, count, data
+        self._tables_at, self._columns_at, self._records_at = sections
+        self._columns_sha1 = columns_sha1
         self._orders: dict[str, array[int]] = {}
-        self._offsets: array[int] | None = None
+        self._offsets = self._slice(2)
         self._decoded: dict[int, Secret] = secrets or {}
-        self._columns_sha1 = _sha1(columns) if columns_sha1 is None else columns_sha1
         self._column_cache: list[Any] | None = None
 
     def _slice(self, n: int) -> array[int]:
-        size = 4 * self.count
-        return _table(self._tables[n * size : (n + 1) * size + (4 if n == 2 else 0)])
+        start = self._tables_at + 4 * self.count * n
+        return _table(self._data[start : start + 4 * self.count + (4 if n == 2 else 0)])
 
     def order(self, sort_by: str) -> Sequence[int]:
         """Positions of the records in ascending order of ``sort_by`` (a ListSecrets SortBy
@@ -166,10 +204,8 @@ class ListIndex:
 
     def record(self, position: int) -> bytes:
         """The JSON record at ``position`` of the name order (ValueError when it is damaged)."""
-        if self._offsets is None:
-            self._offsets = self._slice(2)
-        start, end = self._offsets[position], self._offsets[position + 1]
-        line, crc = self._records[start : end - 10], self._records[end - 9 : end - 1]
+        start, end = (self._records_at + self._offsets[i] for i in (position, position + 1))
+        line, crc = self._data[start : end - 10], self._data[end - 9 : end - 1]
         if end - start < 11 or b"%08x" % zlib.crc32(line) != crc:
             raise ValueError("a record of the listing index is damaged")
         return line
@@ -184,9 +220,10 @@ class ListIndex:
     def _column_doc(self) -> list[Any]:
         """The columns, checked against their checksum and shape (ValueError when damaged)."""
         if self._column_cache is None:
-            if _sha1(self._columns) != self._columns_sha1:
+            columns = self._data[self._columns_at : self._records_at]
+            if _sha1(columns) != self._columns_sha1:
                 raise ValueError("the columns of the listing index are damaged")
-            doc = json.loads(self._columns)
+            doc = json.loads(columns)
             kinds = (str, int, int, list)
             if not isinstance(doc, list) or len(doc) != len(kinds):
                 raise ValueError("the columns of the listing index are damaged")
@@ -208,18 +245,13 @@ class ListIndex:
         their CRC, not checked here: a damaged one stays damaged, and is found when it is read),
         in name order, for an update (ValueError when a column is damaged)."""
         names, created, changed, search = (list(c) for c in self._column_doc())
-        offsets = self._offsets if self._offsets is not None else self._slice(2)
-        data = self._records
-        stored = [data[offsets[i] : offsets[i + 1]] for i in range(self.count)]
+        data, at, offsets = self._data, self._records_at, self._offsets
+        stored = [data[at + offsets[i] : at + offsets[i + 1]] for i in range(self.count)]
         return names, created, changed, search, stored
 
     def dump(self) -> bytes:
         """The file's content (header and checksums included)."""
-        head = b"%s %d %s %d %s %s %d %d\n" % (
-            MAGIC, FORMAT, self.tree.encode(), self.count, _sha1(self._tables),
-            _sha1(self._columns), len(self._tables), len(self._columns),
-        )  # fmt: skip
-        return head + self._tables + self._columns + self._records
+        return self._data[0 : len(self._data)]
 
 
 def _sha1(data: bytes) -> bytes:
@@ -254,34 +286,40 @@ def assemble(
     positions = range(len(names))
     by_created = sorted(positions, key=lambda i: (created[i], names[i]))
     by_changed = sorted(positions, key=lambda i: (changed[i], names[i]))
-    lines = records
-    offsets = [0, *accumulate(len(line) for line in lines)]
+    offsets = [0, *accumulate(len(line) for line in records)]
     tables = _u32(by_created) + _u32(by_changed) + _u32(offsets)
     columns = json.dumps([names, created, changed, search], ensure_ascii=True,
-                         separators=(",", ":"))  # fmt: skip
-    return ListIndex(tree, len(names), tables, columns.encode("ascii"), b"".join(lines), secrets)
+                         separators=(",", ":")).encode("ascii")  # fmt: skip
+    head = b"%s %d %s %d %s %s %d %d\n" % (
+        MAGIC, FORMAT, tree.encode(), len(names), _sha1(tables), _sha1(columns), len(tables),
+        len(columns),
+    )  # fmt: skip
+    index = parse(b"".join([head, tables, columns, *records]), tree, secrets)
+    assert index is not None
+    return index
 
 
-def parse(data: bytes, tree: str) -> ListIndex | None:
+def parse(
+    data: Source | bytes, tree: str, secrets: dict[int, Secret] | None = None
+) -> ListIndex | None:
     """The index in ``data`` when it is an intact index of ``tree`` in this format, else None.
-    The tables (orders, offsets) and the columns are checked here; each record when it is read."""
-    head, newline, _ = data.partition(b"\n")
-    parts = head.split(b" ")
-    if not newline or len(parts) != 8 or parts[0] != MAGIC or parts[1] != b"%d" % FORMAT:
+    The header and the tables (orders, offsets) are checked here, the columns when first used,
+    each record when it is read. ``secrets``: records already decoded, by position."""
+    end = data.find(b"\n", 0, 512)
+    parts = data[: max(end, 0)].split(b" ")
+    if end < 0 or len(parts) != 8 or parts[0] != MAGIC or parts[1] != b"%d" % FORMAT:
         return None
     if parts[2] != tree.encode() or not all(p.isdigit() for p in (parts[3], *parts[6:])):
         return None
     count, size, columns = int(parts[3]), int(parts[6]), int(parts[7])
-    start = len(head) + 1
-    tables = data[start : start + size]
-    if size != 4 * (3 * count + 1) or _sha1(tables) != parts[4]:
+    start = end + 1
+    if size != 4 * (3 * count + 1) or _sha1(data[start : start + size]) != parts[4]:
         return None
-    index = ListIndex(tree, count, tables, data[start + size : start + size + columns],
-                      data[start + size + columns :], columns_sha1=parts[5])  # fmt: skip
-    offsets = index._slice(2)
-    if offsets[0] != 0 or offsets[-1] != len(index._records) or len(index._columns) != columns:
+    sections = (start, start + size, start + size + columns)
+    index = ListIndex(tree, count, data, sections, parts[5], secrets)
+    offsets = index._offsets
+    if offsets[0] != 0 or sections[2] + offsets[-1] != len(data):
         return None
-    index._offsets = offsets
     return index
 
 

@@ -21,6 +21,7 @@ import bisect
 import contextlib
 import os
 import secrets as _random
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -36,16 +37,15 @@ from gitsm.store.listcodec import ListIndex
 INDEX_DIR = "list-index"
 KEEP = 3
 """Indexes kept (the newest by modification time); older ones are removed after a write."""
-_DAMAGED = (ValueError, TypeError, KeyError, IndexError)
+_DAMAGED = (ValueError, TypeError, KeyError, IndexError, OSError)
 
 
 def load(directory: Path, tree: str) -> ListIndex | None:
     """The intact index of ``tree`` kept in ``directory``, or None."""
     try:
-        data = (directory / tree).read_bytes()
-    except OSError:
+        return listcodec.parse(listcodec.FileSource(str(directory / tree)), tree)
+    except (OSError, ValueError):
         return None
-    return listcodec.parse(data, tree)
 
 
 def save(directory: Path, index: ListIndex) -> None:
@@ -195,19 +195,22 @@ class ListingIndex(StoreCore):
 
     def _cut(self, found: Sequence[Secret] | _Walk) -> Callable[[int], list[Secret]]:
         now = self.clock()
+        at = found.selected if isinstance(found, _Walk) else _item(found)
 
         def first(n: int) -> list[Secret]:
             out: list[Secret] = []
-            if n <= 0:
-                return out
-            for s in found:
+            i = 0
+            while len(out) < n and (s := at(i)) is not None:
                 if not self._expired(s, now):
                     out.append(s)
-                    if len(out) >= n:
-                        break
+                i += 1
             return out
 
         return first
+
+
+def _item(items: Sequence[Secret]) -> Callable[[int], Secret | None]:
+    return lambda i: items[i] if i < len(items) else None
 
 
 class _Walk:
@@ -219,6 +222,7 @@ class _Walk:
     ) -> None:  # fmt: skip
         self.index, self.order, self.select, self.chosen = index, order, select, chosen
         self.found: list[Secret] = []
+        self.lock = threading.Lock()
         self.rebuild: Callable[[], ListIndex] | None = None
         """Makes the index again from the manifests when a record does not decode."""
 
@@ -233,18 +237,23 @@ class _Walk:
         chosen = bytes(select.selects(summary, deleted) for summary, deleted in index.summaries())
         return cls(index, walk, None, chosen)
 
-    def __iter__(self) -> Iterator[Secret]:
-        yield from self.found
-        for position in self.order:
-            if self.chosen is not None and not self.chosen[position]:
-                continue
-            try:
-                secret = self.index.secret(position)
-            except _DAMAGED:
-                if self.rebuild is None:
-                    raise
-                self.index = self.rebuild()  # the same tree: the same positions and orders
-                secret = self.index.secret(position)
-            if self.select is None or self.select(secret):
-                self.found.append(secret)
-                yield secret
+    def selected(self, i: int) -> Secret | None:
+        """The ``i``-th secret the walk selects (None past the last), walking on as far as that
+        (one walk at a time: a handle may serve several threads)."""
+        with self.lock:
+            while len(self.found) <= i:
+                position = next(self.order, None)
+                if position is None:
+                    return None
+                if self.chosen is not None and not self.chosen[position]:
+                    continue
+                try:
+                    secret = self.index.secret(position)
+                except _DAMAGED:
+                    if self.rebuild is None:
+                        raise
+                    self.index = self.rebuild()  # the same tree: the same positions and orders
+                    secret = self.index.secret(position)
+                if self.select is None or self.select(secret):
+                    self.found.append(secret)
+            return self.found[i]
