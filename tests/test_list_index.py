@@ -275,3 +275,24 @@ def test_threads_sharing_a_handle_page_through_one_walk(varied: Path, clock: Clo
         runs = list(pool.map(lambda _: list(pages(indexed.list_secrets, MaxResults=2,
                                                   SortBy="last-changed-date")), range(8)))  # fmt: skip
     assert all(run == expected for run in runs)
+
+
+def test_tree_changes_name_every_differing_file_and_skip_the_rest(repo_path: Path) -> None:
+    commit_files(repo_path, {"a/x": b"1", "a/y": b"2", "b/z": b"3", "c": b"4"}, "Files")
+    repo = SecretStore.open(repo_path).repo
+    old = repo.tip().tree_id
+    assert old is not None
+    os.chmod(repo_path / "a/y", 0o755)  # a mode change
+    (repo_path / "b/z").unlink()
+    (repo_path / "b/z").mkdir()  # a file becomes a directory
+    (repo_path / "b/z/inner").write_bytes(b"5")
+    (repo_path / "c").write_bytes(b"changed")
+    git(repo_path, "add", "-A")
+    git(repo_path, "commit", "-qm", "Change")
+    found = {(c.path, c.old is None, c.new is None, c.new_mode)
+             for c in repo.tree_changes(old, repo.tip(), "")}  # fmt: skip
+    assert found == {("a/y", False, False, 0o100755), ("b/z", False, True, None),
+                     ("b/z/inner", True, False, 0o100644), ("c", False, False, 0o100644)}  # fmt: skip
+    assert [c.path for c in repo.tree_changes(old, repo.tip(), "a")] == ["a/y"]
+    assert repo.tree_changes(old, repo.tip(), "nowhere") == []
+    assert repo.tree_changes("0" * 40, repo.tip(), "") is None  # a tree not in the repository

@@ -125,10 +125,10 @@ class ListingIndex(StoreCore):
             old = load(directory, path.name)
             if old is None:
                 continue
-            changes = self.repo.tree_changes(old.tree, snap, paths.SECRETS_ROOT)
-            if changes is None:
-                continue
             try:
+                changes = self.repo.tree_changes(old.tree, snap, paths.SECRETS_ROOT)
+                if changes is None:
+                    continue
                 return self._index_changes(snap, old, [c.path for c in changes])
             except (GitsmError, *_DAMAGED):  # the full build raises it as a listing does
                 return None
