@@ -18,9 +18,8 @@ and its orders: by name, by created date and by last-changed date (ties by name)
 A file whose format, tree, sizes or checksums do not match is damaged or stale and is never used;
 the columns are checked against their checksum when first used, a record against its CRC when
 it is read. The file is read piece by piece (:class:`FileSource`): loading reads the header and
-the tables and costs their checksum; a record
-is decoded only when a listing reaches it, and an order only when a listing sorts by it, so the
-first page of a listing costs about its own records, not the store's size.
+the tables and costs their checksum; a record is read and decoded only when a listing reaches it,
+so the first page of a listing costs about its own records, not the store's size.
 """
 
 from __future__ import annotations
@@ -50,7 +49,6 @@ SECRET_FIELDS = ("name", "arn", "created", "last_changed", "description", "kms_k
 VERSION_FIELDS = ("version_id", "created", "kind", "kms_key_ids", "stages")
 ROTATION_FIELDS = ("enabled", "lambda_arn", "after_days", "schedule", "duration", "last_rotated",
                    "next_rotation", "token")  # fmt: skip
-ORDERS = ("created-date", "last-changed-date")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -60,6 +58,10 @@ def _when(value: datetime | None) -> str | None:
 
 def _parse_when(value: str | None) -> datetime | None:
     return None if value is None else datetime.fromisoformat(value)
+
+
+def _parse_time(value: str) -> datetime:
+    return datetime.fromisoformat(value)
 
 
 def micros(value: datetime) -> int:
@@ -89,11 +91,11 @@ def decode(line: bytes) -> Secret:
     (name, arn, created, changed, description, kms_key_id, policy, tags, deleted, deletion,
      versions, rotation) = json.loads(line)  # fmt: skip
     out = Secret(
-        name=name, arn=arn, created=_parse_when(created), last_changed=_parse_when(changed),  # type: ignore[arg-type]
+        name=name, arn=arn, created=_parse_time(created), last_changed=_parse_time(changed),
         description=description, kms_key_id=kms_key_id, resource_policy=policy,
         tags=None if tags is None else [(k, v) for k, v in tags],
         deleted_date=_parse_when(deleted), deletion_date=_parse_when(deletion),
-        versions={vid: VersionInfo(vid, _parse_when(when), kind, list(keys), list(stages))  # type: ignore[arg-type]
+        versions={vid: VersionInfo(vid, _parse_time(when), kind, list(keys), list(stages))
                   for vid, when, kind, keys, stages in versions},
     )  # fmt: skip
     if rotation is not None:
@@ -118,15 +120,18 @@ def search_entry(s: Secret) -> list[Any]:
     return [s.description, tags, s.deleted_date is not None]
 
 
+_U32 = "I" if array("I").itemsize == 4 else "L"  # 4-byte unsigned integers
+
+
 def _u32(values: Iterable[int]) -> bytes:
-    table = array("I", values)
+    table = array(_U32, values)
     if sys.byteorder == "big":
         table.byteswap()
     return table.tobytes()
 
 
 def _table(data: bytes) -> array[int]:
-    table = array("I")
+    table = array(_U32)
     table.frombytes(data)
     if sys.byteorder == "big":
         table.byteswap()
@@ -205,8 +210,9 @@ class ListIndex:
     def record(self, position: int) -> bytes:
         """The JSON record at ``position`` of the name order (ValueError when it is damaged)."""
         start, end = (self._records_at + self._offsets[i] for i in (position, position + 1))
-        line, crc = self._data[start : end - 10], self._data[end - 9 : end - 1]
-        if end - start < 11 or b"%08x" % zlib.crc32(line) != crc:
+        chunk = self._data[start:end]
+        line, crc = chunk[:-10], chunk[-9:-1]
+        if len(chunk) < 11 or b"%08x" % zlib.crc32(line) != crc:
             raise ValueError("a record of the listing index is damaged")
         return line
 
@@ -245,8 +251,9 @@ class ListIndex:
         their CRC, not checked here: a damaged one stays damaged, and is found when it is read),
         in name order, for an update (ValueError when a column is damaged)."""
         names, created, changed, search = (list(c) for c in self._column_doc())
-        data, at, offsets = self._data, self._records_at, self._offsets
-        stored = [data[at + offsets[i] : at + offsets[i + 1]] for i in range(self.count)]
+        offsets = self._offsets
+        data = self._data[self._records_at : self._records_at + offsets[-1]]  # one read
+        stored = [data[offsets[i] : offsets[i + 1]] for i in range(self.count)]
         return names, created, changed, search, stored
 
     def dump(self) -> bytes:
