@@ -194,6 +194,9 @@ def test_a_write_updates_the_index_from_the_last_one_parsing_only_what_changed(
     assert parsed == [paths.manifest_path("app/db-01")]  # one manifest parsed: the changed one
     assert got == answers(both(varied, clock)[1], every=False)
     git(varied, "commit", "-q", "--allow-empty", "-m", "Same tree")
+    with monkeypatch.context() as patch:
+        patch.setattr(treefiles, "load_secret", None)  # nothing is parsed: the tree's index
+        assert both(varied, clock)[0].list_secrets()["SecretList"]
     assert len(index_files(varied)) == 2  # the same tree reuses its index
     for i in range(listindex.KEEP + 1):
         indexed.update_secret(SecretId="misc-15", Description=f"d{i}")
@@ -212,6 +215,11 @@ def test_the_first_page_reads_only_its_own_records(
     page = both(varied, clock)[0].list_secrets(MaxResults=2, SortBy="name")
     assert [s["Name"] for s in page["SecretList"]] == ["app/db-01", "app/db-05"]
     assert len(decoded) == 3  # the page and the one after it (is there a next page?)
+    decoded.clear()
+    flt = [{"Key": "name", "Values": ["infra/"]}, {"Key": "description", "Values": ["web"]}]
+    page = both(varied, clock)[0].list_secrets(MaxResults=2, Filters=flt, SortBy="name")
+    assert [s["Name"] for s in page["SecretList"]] == ["infra/key-10", "infra/key-22"]
+    assert len(decoded) == 2  # selected from the summaries: only what is shown is decoded
 
 
 @pytest.mark.parametrize("damage", ["record", "tables", "columns", "truncated", "format"])
