@@ -234,7 +234,7 @@ class ListIndex:
             if not isinstance(doc, list) or len(doc) != len(kinds):
                 raise ValueError("the columns of the listing index are damaged")
             for column, kind in zip(doc, kinds, strict=True):
-                if len(column) != self.count or any(type(v) is not kind for v in column):
+                if len(column) != self.count or not set(map(type, column)) <= {kind}:
                     raise ValueError("a column of the listing index is damaged")
             self._column_cache = doc
         return self._column_cache

@@ -19,6 +19,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cached_property
 from typing import Any, Protocol, TypeVar
 
 from gitsm.errors import (
@@ -136,24 +137,46 @@ def _attributes(secret: Searched, key: str, region: str) -> list[str]:
     return texts + [k for k, _ in tags] + [v for _, v in tags]
 
 
-def _value_matches(secret: Searched, key: str, value: str, region: str) -> bool:
+Value = tuple[str, list[str] | None]
+"""A filter value ready to match: the value, and for word filters its words."""
+Compiled = list[tuple[str, list[Value], list[Value]]]
+"""Filters ready to match: (key, positive values, negated values) each."""
+
+
+def compile_filters(filters: Filters) -> Compiled:
+    """``filters`` split into positive and negated values, word filters' words found once."""
+    out: Compiled = []
+    for key, values in filters:
+        sides: tuple[list[Value], list[Value]] = ([], [])
+        for v in values:
+            value = v[1:] if v.startswith("!") else v
+            wanted = words(value) if key in ("description", "all") else None
+            sides[v.startswith("!")].append((value, wanted))
+        out.append((key, *sides))
+    return out
+
+
+def _value_matches(secret: Searched, key: str, value: Value, region: str) -> bool:
     attrs = _attributes(secret, key, region)
-    if key in ("description", "all"):
-        wanted = words(value)
+    text, wanted = value
+    if wanted is not None:  # description, all: words
         if not wanted:  # "+" alone: no word to look for, so nothing matches
             return False
         return any(
             all(any(w.startswith(x) for w in have) for x in wanted)
             for have in (words(a) for a in attrs)
         )
-    return any(a.startswith(value) for a in attrs)
+    return any(a.startswith(text) for a in attrs)
 
 
 def matches(secret: Searched, filters: Filters, region: str) -> bool:
     """True when ``secret`` passes every filter."""
-    for key, values in filters:
-        positive = [v for v in values if not v.startswith("!")]
-        negative = [v[1:] for v in values if v.startswith("!")]
+    return matches_compiled(secret, compile_filters(filters), region)
+
+
+def matches_compiled(secret: Searched, filters: Compiled, region: str) -> bool:
+    """:func:`matches` with filters compiled once (:func:`compile_filters`), for many secrets."""
+    for key, positive, negative in filters:
         if positive and not any(_value_matches(secret, key, v, region) for v in positive):
             return False
         if any(_value_matches(secret, key, v, region) for v in negative):
@@ -170,9 +193,16 @@ class Selection:
     region: str
     deleted: bool = False
 
+    @cached_property
+    def compiled(self) -> Compiled:
+        """The filters compiled once (:func:`compile_filters`)."""
+        return compile_filters(self.filters)
+
     def selects(self, secret: Searched, deleted: bool) -> bool:
         """True when the selection shows ``secret`` (``deleted``: it is pending deletion)."""
-        return (self.deleted or not deleted) and matches(secret, self.filters, self.region)
+        return (self.deleted or not deleted) and matches_compiled(
+            secret, self.compiled, self.region
+        )
 
     def __call__(self, secret: Secret) -> bool:
         return self.selects(secret, secret.deleted_date is not None)
