@@ -33,7 +33,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
-from gitsm import paths, treefiles
+from gitsm import paths, treefiles, verifymemo
 from gitsm.errors import MalformedEnvelope, MalformedStoreFile
 from gitsm.gitrepo import GITLINK_MODE, GitRepo, Snapshot
 from gitsm.keys import KeyService
@@ -216,6 +216,24 @@ def verify_snapshot(
     return checker.check_all() if changed is None else checker.check_changes(changed)
 
 
+def _verify_tip(repo: GitRepo, keys: KeyService, *, decrypt: bool, full: bool) -> list[Problem]:
+    """The problems of the tip's tree: only what changed since the last tree found clean, when
+    that is known and may be trusted (see :mod:`gitsm.verifymemo`), else all of it."""
+    snap = repo.tip()
+    checker = Checker(snap, keys, decrypt=decrypt)
+    since = None if full or decrypt else verifymemo.changed_since(repo, snap, checker.claimed_by)
+    if since is not None:
+        changed, claims = since
+        if not checker.check_changes(changed):
+            verifymemo.save(repo, snap, {**claims, **checker.claims()})
+            return []
+        checker = Checker(snap, keys, decrypt=decrypt)  # report what a full check reports
+    problems = checker.check_all()
+    if not problems:
+        verifymemo.save(repo, snap, checker.claims())
+    return problems
+
+
 def index_file_from_env(repo: GitRepo) -> str | None:
     """The index that ``GIT_INDEX_FILE`` names (git sets it for hooks), if it belongs to ``repo``."""
     return repo.index_file_from_env()
@@ -230,6 +248,7 @@ def run_verify(
     leaks: bool | None = None,
     structure: bool = True,
     keys: KeyService | None = None,
+    full: bool = False,
 ) -> list[Problem]:
     """Verify the store at ``repo_path``: the branch tip, the commit ``rev``, or the staged index.
 
@@ -239,6 +258,9 @@ def run_verify(
     runs only the leak guard). Except with ``rev``, each unmerged index path of the store (a
     conflict a merge or rebase left) is one problem, and the secrets they belong to are not
     checked further until it is resolved.
+    The tip's check (neither ``rev`` nor ``staged``) checks only what changed since the last tree
+    it found clean (:mod:`gitsm.verifymemo`), unless ``full`` or ``decrypt`` is given; the
+    problems it reports are always those of a full check.
     Returns the problems, empty when there are none. Raises StoreError when the repository or
     ``rev`` cannot be read, ValueError when both ``rev`` and ``staged`` are given.
     """
@@ -254,8 +276,9 @@ def run_verify(
     if not staged:
         if not structure:
             return []
-        snap = repo.snapshot_at(rev) if rev is not None else repo.tip()
-        return problems + verify_snapshot(snap, keys=keys, decrypt=decrypt)
+        if rev is not None:
+            return problems + verify_snapshot(repo.snapshot_at(rev), keys=keys, decrypt=decrypt)
+        return problems + _verify_tip(repo, keys, decrypt=decrypt, full=full)
     entries = repo.staged_entries(index_file)  # gitlinks too: no store file may be one
     # a secret with an unmerged path is checked once that conflict is resolved
     held = {found[1] for found in map(classify, unmerged) if found is not None}

@@ -57,6 +57,14 @@ class FileChecks:
 
     # -- keys ----------------------------------------------------------------------------------
 
+    def claims(self) -> dict[tuple[str, str], bool]:
+        """Every answer a key provider gave so far about holding a key (provider, key id)."""
+        return dict(self._claimed)
+
+    def claimed_by(self, provider: str, key_id: str) -> bool:
+        """True when the provider named ``provider`` holds (claims) the key ``key_id``."""
+        return self._claimed_by(provider, key_id)
+
     def _claimed_by(self, provider: str, key_id: str) -> bool:
         if (provider, key_id) not in self._claimed:
             try:

@@ -34,7 +34,7 @@ LAYERS: list[list[str]] = [
     ["store"],
     ["awsclient", "awserrors"],
     ["sigformat", "sigverify"],
-    ["verify", "verifyfiles", "leaks", "hookinstall"],
+    ["verify", "verifyfiles", "verifymemo", "leaks", "hookinstall"],
     ["opcheck", "rangecheck", "signatures", "rotationcheck"],
     ["materialize", "rotation", "serve"],
     ["cli"],

@@ -135,3 +135,18 @@ def test_start_bench_quick_times_each_command_against_the_floor(tmp_path: Path) 
     for peer in ("pass show", "gopass show", "sops -d"):
         assert [x for x in lines if x.strip().startswith(peer)], peer
     assert [x for x in lines if x.startswith("[target] get-secret-value")]
+
+
+def test_listing_bench_quick_prints_every_figure(tmp_path: Path) -> None:
+    """bench_listing.py --quick times the first page cold and warm, a filtered batch read, the
+    index update and the three verifies at both sizes, and judges both targets."""
+    lines = quick_run("bench_listing.py", tmp_path / "work", tmp_path / "home")
+    for n in ("100", "300"):
+        listed = [x for x in lines if x.startswith(f"[list] {n} secrets")]
+        assert len(listed) == 4 and all(" ms" in x for x in listed), listed
+        assert len([x for x in lines if x.startswith(f"[filter] {n} secrets")]) == 1
+        verified = [x for x in lines if x.startswith(f"[verify] {n} secrets")]
+        assert len(verified) == 3 and all("(n=0)" in x for x in verified), verified
+        assert [x for x in lines if x.startswith(f"[peer] pass ls, {n} entries")]
+    targets = [x for x in lines if x.startswith("[target]")]
+    assert len(targets) == 2 and all(" -> " in x for x in targets)

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from gitsm import errors
+from gitsm import errors, paths
 from gitsm.awsclient import ParamValidationError, SecretsManagerClient
 from gitsm.passwords import PUNCTUATION, random_password
 from gitsm.store import SecretStore
@@ -657,8 +657,10 @@ def test_bulk_reads_keep_order_and_errors_across_batches(
 def test_list_pages_reuse_one_parse_of_the_manifests(
     repo_path: Path, clock: Clock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Paging through a listing parses the store's manifests once per commit and query; a write,
-    another query or a secret reaching its deletion date between pages is still seen."""
+    """Paging through a listing parses the store's manifests once (into the listing index of the
+    tree); another query, another handle or another process reuses the index; after a write only
+    the changed manifest is parsed; a write or a secret reaching its deletion date between pages
+    is still seen."""
     import gitsm.treefiles as treefiles  # where the store reads its manifests
 
     store = SecretStore.open(repo_path, clock=clock)
@@ -687,14 +689,16 @@ def test_list_pages_reuse_one_parse_of_the_manifests(
     assert len(parsed) == 6  # one parse of each manifest for all three pages
     parsed.clear()
     assert names(sort_order="desc") == [["page/4", "page/3"], ["page/2", "page/1"], ["page/0"]]
-    assert len(parsed) == 6  # another query: parsed again, once
+    again = SecretStore.open(repo_path, clock=clock)  # as another process would
+    assert [s.name for s in again.list_secrets(sort_by="name")[0]][:2] == ["page/0", "page/1"]
+    assert parsed == []  # another query, another handle: the index of the tree
     first, token = store.list_secrets(max_results=2, include_planned_deletion=True)
     assert [s.name for s in first] == ["page/0", "page/1"]
     store.create_secret("page/6", secret_string="v")  # a write between pages: a new commit
     parsed.clear()
     rest, _ = store.list_secrets(max_results=10, next_token=token, include_planned_deletion=True)
     assert [s.name for s in rest] == ["page/2", "page/3", "page/4", "page/5", "page/6"]
-    assert len(parsed) == 7
+    assert parsed == [paths.manifest_path("page/6")]  # the index brought up to date
     clock.advance(days=8)  # page/5 is now past its deletion date
     parsed.clear()
     again, _ = store.list_secrets(max_results=10, next_token=token, include_planned_deletion=True)

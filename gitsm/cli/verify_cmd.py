@@ -57,7 +57,13 @@ def verify(
                            "commit would hold), incrementally, and run the leak guard.")
     ] = False,
     decrypt: Annotated[
-        bool, typer.Option("--decrypt", help="Also decrypt every labeled version (needs the keys).")
+        bool, typer.Option("--decrypt", help="Also decrypt every labeled version (needs the keys; "
+                           "checks the whole tree).")
+    ] = False,
+    full: Annotated[
+        bool, typer.Option("--full", help="Check the tip's whole tree, not only what changed since "
+                           "the last tree verify found clean here (--rev and --range always check "
+                           "the whole tree).")
     ] = False,
     no_leak_guard: Annotated[
         bool, typer.Option("--no-leak-guard", help="With --staged: skip the leak guard.")
@@ -78,6 +84,12 @@ def verify(
     envelope's name and VersionId match its path; key ids are known; with --decrypt, every
     labeled version decrypts.
 
+    The tip's check remembers the last tree it found clean (in the git dir: .git/gitsm/verified,
+    never committed) and then checks only the files that changed since, unless --full or
+    --decrypt is given, gitsm was upgraded, or a key it relied on is no longer held; problems
+    are always reported as a full check reports them. --rev, --range (the pre-receive hook) and
+    --staged (the pre-commit hook) never use it.
+
     The leak guard (with --staged, when keys are at hand): no staged file anywhere in the
     repository holds the plaintext of a labeled version of a managed secret (values of 8 bytes or
     more, and each value of a JSON secret). It names the file and line, never the value; a line
@@ -92,6 +104,9 @@ def verify(
                            "--range")  # fmt: skip
     if no_leak_guard and leak_guard_only:
         raise UsageFailure("argument --leak-guard-only: not allowed with argument --no-leak-guard")
+    if full and staged:
+        raise UsageFailure("argument --full: not allowed with argument --staged (the staged "
+                           "check covers what is staged)")  # fmt: skip
     if leak_guard_only and not staged:
         raise UsageFailure("argument --leak-guard-only: the leak guard checks staged changes; "
                            "add --staged")  # fmt: skip
@@ -118,6 +133,7 @@ def verify(
             problems = run_verify(
                 path, rev=rev, staged=staged, decrypt=decrypt,
                 leaks=False if no_leak_guard else None, structure=not leak_guard_only,
+                full=full,
             )  # fmt: skip
     finally:
         leaks_log.removeHandler(notes)

@@ -28,6 +28,12 @@ class RepoBase:
         pygit2.settings.cache_object_limit(pygit2.enums.ObjectType.TREE, TREE_CACHE_LIMIT)
         loose.attach(repo, self.gitdir)  # loose objects are vetted before libgit2 reads them
 
+    def private_dir(self, name: str) -> Path:
+        """``<git dir>/gitsm/<name>``: where gitsm keeps caches of its own (never committed, never
+        in the work tree), in the git dir that every work tree of the repository shares. Not
+        created here."""
+        return loose.common_dir(self.gitdir) / "gitsm" / name
+
     def _libgit2_signing_entries(self) -> ConfigEntries:
         """The signing keys as libgit2 reads the config (only when git is not installed)."""
         return [

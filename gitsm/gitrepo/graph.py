@@ -19,6 +19,7 @@ from gitsm.gitrepo import loose
 from gitsm.gitrepo.base import RepoBase
 from gitsm.gitrepo.failures import translating
 from gitsm.gitrepo.snapshot import Snapshot
+from gitsm.gitrepo.treediff import TreeChange, tree_changes
 
 _TREE = pygit2.enums.FileMode.TREE
 
@@ -167,6 +168,36 @@ class RepoGraph(RepoBase):
             path = new_file.path if new_id is not None else old_file.path
             out.append(FileChange(path, old_id, new_id, int(old_file.mode), int(new_file.mode)))
         return out
+
+    def tree_changes(self, old_tree: str, new: Snapshot, under: str) -> list[TreeChange] | None:
+        """The files at or below ``under`` that differ between the tree ``old_tree`` (an id) and
+        ``new``'s tree, skipping equal subtrees (see :mod:`.treediff`); None when the old tree is
+        not in the repository (any more)."""
+        try:
+            oid = pygit2.Oid(hex=old_tree)
+        except ValueError:
+            return None
+        if oid not in self.repo:
+            return None
+        loose.check(self.repo, oid)
+        old = self.repo[oid]
+        if old.type != pygit2.enums.ObjectType.TREE:
+            return None
+        parts = [p for p in under.split("/") if p]
+
+        def descend(tree: pygit2.Tree | None) -> pygit2.Tree | None:
+            for part in parts:
+                if (
+                    tree is None
+                    or part not in tree
+                    or tree[part].type != pygit2.enums.ObjectType.TREE
+                ):
+                    return None
+                loose.check(self.repo, tree[part].id)
+                tree = cast(pygit2.Tree, self.repo[tree[part].id])
+            return tree
+
+        return tree_changes(self.repo, descend(cast(pygit2.Tree, old)), descend(new.tree), under)
 
     def write_commit(
         self,

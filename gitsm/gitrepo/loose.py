@@ -69,12 +69,18 @@ class LooseObjects:
             raise pygit2.GitError(f"{hexid}: the loose object {path} is corrupt (no object type)")
 
 
-def attach(repo: pygit2.Repository, gitdir: Path) -> None:
-    """Vet the loose objects of ``repo`` (its common git dir's ``objects``) from now on."""
+def common_dir(gitdir: Path) -> Path:
+    """The git dir that all work trees of the repository share (``gitdir`` itself, except in a
+    linked work tree, whose ``commondir`` file names it)."""
     common = gitdir
     with contextlib.suppress(OSError, ValueError):
         common = (gitdir / (gitdir / "commondir").read_text().strip()).resolve()
-    setattr(repo, _ATTRIBUTE, LooseObjects(common / "objects"))
+    return common
+
+
+def attach(repo: pygit2.Repository, gitdir: Path) -> None:
+    """Vet the loose objects of ``repo`` (its common git dir's ``objects``) from now on."""
+    setattr(repo, _ATTRIBUTE, LooseObjects(common_dir(gitdir) / "objects"))
 
 
 def check(repo: pygit2.Repository, oid: object) -> None:

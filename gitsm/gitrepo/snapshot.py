@@ -58,6 +58,11 @@ class Snapshot:
     tree: pygit2.Tree | None
     commit_time: datetime | None
 
+    @property
+    def tree_id(self) -> str | None:
+        """The id of the snapshot's root tree (None for an empty branch)."""
+        return None if self.tree is None else str(self.tree.id)
+
     def _obj(self, path: str) -> pygit2.Object | None:
         """The object at ``path``, every object on the way vetted (see :mod:`.loose`)."""
         node: pygit2.Object | None = self.tree

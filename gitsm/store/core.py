@@ -108,7 +108,6 @@ class StoreCore:
         self.clock = clock
         self.region_override = region
         self._config_cache: tuple[tuple[str, int], StoreConfig] | None = None
-        self._listing: tuple[tuple[object, ...], list[Secret]] | None = None
 
     def region(self, config: StoreConfig) -> str:
         """The region of this handle: the one it was opened with, else the store config's."""
@@ -276,24 +275,6 @@ class StoreCore:
         """Every secret in the tree, past its deletion date or not."""
         for directory, secret in treefiles.manifests(snap):
             yield self._placed(secret, directory)
-
-    def _listed(
-        self, snap: Snapshot, query: tuple[object, ...], select: Callable[[Secret], bool],
-        order: Callable[[list[Secret]], list[Secret]],
-    ) -> list[Secret]:  # fmt: skip
-        """The live secrets a listing query selects, in its order.
-
-        Every manifest of the tree is parsed for it (0.5 s at 10,000 secrets), so the ordered
-        selection is kept for the same query at the same commit: the next page of a listing costs
-        only the slice. The deletion-date cut is made on each call, after the kept order. The
-        Secrets returned are shared with later calls; callers must not change them."""
-        key = (snap.commit_id, *query)
-        kept = self._listing
-        if kept is None or kept[0] != key:
-            kept = key, order([s for s in self._manifests(snap) if select(s)])
-            self._listing = kept
-        now = self.clock()
-        return [s for s in kept[1] if not self._expired(s, now)]
 
     def _decrypt(self, snap: Snapshot, secret: Secret, version_id: str) -> tuple[bytes, ValueKind]:
         result = self._decrypt_many(snap, [(secret, version_id)])[0]

@@ -16,9 +16,11 @@ import base64
 import hashlib
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, TypeVar
+from functools import cached_property
+from typing import Any, Protocol, TypeVar
 
 from gitsm.errors import (
     InvalidNextTokenException,
@@ -100,7 +102,23 @@ def words(text: str) -> list[str]:
     return out
 
 
-def _attributes(secret: Secret, key: str, region: str) -> list[str]:
+class Searched(Protocol):
+    """What filters look at: a Secret, or the listing index's summary of one."""
+
+    @property
+    def name(self) -> str:
+        """The secret's name."""
+
+    @property
+    def description(self) -> str | None:
+        """Its description."""
+
+    @property
+    def tags(self) -> list[tuple[str, str]] | None:
+        """Its tags."""
+
+
+def _attributes(secret: Searched, key: str, region: str) -> list[str]:
     """The strings a filter key looks at."""
     tags = secret.tags or []
     if key == "name":
@@ -119,24 +137,46 @@ def _attributes(secret: Secret, key: str, region: str) -> list[str]:
     return texts + [k for k, _ in tags] + [v for _, v in tags]
 
 
-def _value_matches(secret: Secret, key: str, value: str, region: str) -> bool:
+Value = tuple[str, list[str] | None]
+"""A filter value ready to match: the value, and for word filters its words."""
+Compiled = list[tuple[str, list[Value], list[Value]]]
+"""Filters ready to match: (key, positive values, negated values) each."""
+
+
+def compile_filters(filters: Filters) -> Compiled:
+    """``filters`` split into positive and negated values, word filters' words found once."""
+    out: Compiled = []
+    for key, values in filters:
+        sides: tuple[list[Value], list[Value]] = ([], [])
+        for v in values:
+            value = v[1:] if v.startswith("!") else v
+            wanted = words(value) if key in ("description", "all") else None
+            sides[v.startswith("!")].append((value, wanted))
+        out.append((key, *sides))
+    return out
+
+
+def _value_matches(secret: Searched, key: str, value: Value, region: str) -> bool:
     attrs = _attributes(secret, key, region)
-    if key in ("description", "all"):
-        wanted = words(value)
+    text, wanted = value
+    if wanted is not None:  # description, all: words
         if not wanted:  # "+" alone: no word to look for, so nothing matches
             return False
         return any(
             all(any(w.startswith(x) for w in have) for x in wanted)
             for have in (words(a) for a in attrs)
         )
-    return any(a.startswith(value) for a in attrs)
+    return any(a.startswith(text) for a in attrs)
 
 
-def matches(secret: Secret, filters: Filters, region: str) -> bool:
+def matches(secret: Searched, filters: Filters, region: str) -> bool:
     """True when ``secret`` passes every filter."""
-    for key, values in filters:
-        positive = [v for v in values if not v.startswith("!")]
-        negative = [v[1:] for v in values if v.startswith("!")]
+    return matches_compiled(secret, compile_filters(filters), region)
+
+
+def matches_compiled(secret: Searched, filters: Compiled, region: str) -> bool:
+    """:func:`matches` with filters compiled once (:func:`compile_filters`), for many secrets."""
+    for key, positive, negative in filters:
         if positive and not any(_value_matches(secret, key, v, region) for v in positive):
             return False
         if any(_value_matches(secret, key, v, region) for v in negative):
@@ -144,8 +184,32 @@ def matches(secret: Secret, filters: Filters, region: str) -> bool:
     return True
 
 
-def sort_secrets(secrets: list[Secret], sort_by: object, sort_order: object) -> list[Secret]:
-    """Order by SortBy (default created-date) and SortOrder (default asc); ties by name."""
+@dataclass(frozen=True)
+class Selection:
+    """Which secrets a listing shows: those its filters match (with the handle's region), and
+    those pending deletion only when ``deleted``."""
+
+    filters: Filters
+    region: str
+    deleted: bool = False
+
+    @cached_property
+    def compiled(self) -> Compiled:
+        """The filters compiled once (:func:`compile_filters`)."""
+        return compile_filters(self.filters)
+
+    def selects(self, secret: Searched, deleted: bool) -> bool:
+        """True when the selection shows ``secret`` (``deleted``: it is pending deletion)."""
+        return (self.deleted or not deleted) and matches_compiled(
+            secret, self.compiled, self.region
+        )
+
+    def __call__(self, secret: Secret) -> bool:
+        return self.selects(secret, secret.deleted_date is not None)
+
+
+def check_sort(sort_by: object, sort_order: object) -> tuple[str, bool]:
+    """SortBy (default created-date) and SortOrder (default asc) checked: (SortBy, descending)."""
     sort_by = sort_by or "created-date"
     sort_order = sort_order or "asc"
     if sort_by not in SORT_BY:
@@ -158,12 +222,19 @@ def sort_secrets(secrets: list[Secret], sort_by: object, sort_order: object) -> 
             f"1 validation error detected: Value '{sort_order}' at 'sortOrder' failed to satisfy "
             "constraint: Member must satisfy enum value set: [asc, desc]"
         )
+    return str(sort_by), sort_order == "desc"
+
+
+def sort_secrets(secrets: list[Secret], sort_by: object, sort_order: object) -> list[Secret]:
+    """Order by SortBy (default created-date) and SortOrder (default asc); ties by name.
+    last-accessed-date sorts as created-date (gitsm records no access)."""
+    by, desc = check_sort(sort_by, sort_order)
 
     def key(s: Secret) -> tuple[Any, str]:
-        when: datetime = s.last_changed if sort_by == "last-changed-date" else s.created
-        return (s.name if sort_by == "name" else when, s.name)
+        when: datetime = s.last_changed if by == "last-changed-date" else s.created
+        return (s.name if by == "name" else when, s.name)
 
-    return sorted(secrets, key=key, reverse=sort_order == "desc")
+    return sorted(secrets, key=key, reverse=desc)
 
 
 def check_max_results(max_results: object, upper: int = 100) -> int | None:
@@ -186,6 +257,14 @@ def paginate(
     items: Sequence[T], max_results: int | None, next_token: object, query: str
 ) -> tuple[list[T], str | None]:
     """One page of ``items`` and the NextToken of the next page (None at the end)."""
+    return paginate_first(lambda n: list(items[:n]), max_results, next_token, query)
+
+
+def paginate_first(
+    first: Callable[[int], list[T]], max_results: int | None, next_token: object, query: str
+) -> tuple[list[T], str | None]:
+    """Like :func:`paginate`, taking the items from ``first(n)``, the first ``n`` of them (fewer
+    at the end): a page at offset ``o`` asks for ``o + size + 1``, never for all of them."""
     offset = 0
     if next_token is not None:
         try:
@@ -198,7 +277,8 @@ def paginate(
                 "The NextToken value does not belong to this query. Repeat the same parameters."
             )
     size = max_results or 100
-    page = list(items[offset : offset + size])
+    items = first(offset + size + 1)
+    page = items[offset : offset + size]
     if offset + size >= len(items):
         return page, None
     token = json.dumps({"o": offset + size, "q": query}).encode()

@@ -16,7 +16,7 @@ from gitsm.errors import (
 from gitsm.gitrepo import Snapshot
 from gitsm.model import AWSCURRENT, Secret, ValueKind, VersionInfo
 from gitsm.store import listing
-from gitsm.store.core import StoreCore
+from gitsm.store.listindex import ListingIndex
 
 STAGE_NOT_ON_VERSION = (
     "You provided a VersionStage that is not associated to the provided VersionId."
@@ -57,7 +57,7 @@ class BatchError:
     error: GitsmError
 
 
-class ReadOps(StoreCore):
+class ReadOps(ListingIndex):
     """GetSecretValue, DescribeSecret, ListSecrets, ListSecretVersionIds, BatchGetSecretValue."""
 
     @staticmethod
@@ -164,13 +164,9 @@ class ReadOps(StoreCore):
         query = listing.fingerprint(
             "ListSecrets", parsed, include_planned_deletion, sort_by, sort_order
         )
-        ordered = self._listed(
-            snap, (query, region),
-            lambda s: (include_planned_deletion or s.deleted_date is None)
-            and listing.matches(s, parsed, region),
-            lambda found: listing.sort_secrets(found, sort_by, sort_order),
-        )  # fmt: skip
-        return listing.paginate(ordered, size, next_token, query)
+        select = listing.Selection(parsed, region, include_planned_deletion)
+        first = self._listed(snap, (query, region), select, (sort_by, sort_order))
+        return listing.paginate_first(first, size, next_token, query)
 
     def list_secret_version_ids(
         self,
@@ -225,12 +221,9 @@ class ReadOps(StoreCore):
         parsed = listing.validate_filters(filters)
         region = self.region(config)
         query = listing.fingerprint("BatchGetSecretValue", parsed)
-        ordered = self._listed(
-            snap, (query, region),
-            lambda s: s.deleted_date is None and listing.matches(s, parsed, region),
-            lambda found: listing.sort_secrets(found, None, None),
-        )  # fmt: skip
-        page, token = listing.paginate(ordered, size, next_token, query)
+        select = listing.Selection(parsed, region)
+        first = self._listed(snap, (query, region), select, (None, None))
+        page, token = listing.paginate_first(first, size, next_token, query)
         current: list[tuple[Secret, VersionInfo] | GitsmError] = []
         for secret in page:
             try:

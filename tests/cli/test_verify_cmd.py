@@ -63,6 +63,22 @@ def test_plaintext_in_the_secrets_tree_is_one_line_per_problem(cli: Invoke, repo
     assert verify(cli, "--rev", "HEAD~1").exit_code == 0
 
 
+def test_the_tip_check_remembers_a_clean_tree_and_full_checks_it_all(
+    cli: Invoke, repo: Path
+) -> None:
+    assert verify(cli).exit_code == 0
+    record = repo / ".git" / "gitsm" / "verified"
+    assert git(repo, "rev-parse", "HEAD^{tree}").strip() in record.read_text()
+    manifest = repo / "secrets" / "prod" / "db" / "~secret.yaml"
+    manifest.write_text(manifest.read_text().replace("AWSCURRENT", "CUSTOM"))
+    git(repo, "commit", "-qam", "oops", "--no-verify")
+    for args in ([], ["--full"]):  # what changed, then all of it: the same report
+        result = verify(cli, *args)
+        assert result.exit_code == 1, args
+        assert result.stdout.startswith("secrets/prod/db/~secret.yaml: breaks a label invariant")
+    assert verify(cli, "--full", "--rev", "HEAD~1").exit_code == 0
+
+
 def test_a_broken_manifest_is_reported(cli: Invoke, repo: Path) -> None:
     manifest = repo / "secrets" / "prod" / "db" / "~secret.yaml"
     manifest.write_text(manifest.read_text().replace("AWSCURRENT", "CUSTOM"))
@@ -108,6 +124,7 @@ def test_bad_arguments_and_no_repository(cli: Invoke, repo: Path, tmp_path: Path
         (["--rev", "HEAD", "--staged"], "not allowed with argument --rev"),
         (["--leak-guard-only"], "add --staged"),
         (["--staged", "--leak-guard-only", "--no-leak-guard"], "not allowed with"),
+        (["--staged", "--full"], "argument --full: not allowed with argument --staged"),
     ):
         result = verify(cli, *args)
         assert result.exit_code == 252 and words in result.stderr, (args, result.stderr)
