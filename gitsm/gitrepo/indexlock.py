@@ -38,6 +38,7 @@ import pygit2
 from pygit2.ffi import C, ffi
 
 from gitsm.errors import GitLockHeld
+from gitsm.gitrepo.indexfile import IndexImage
 
 LOCK_NAME = "index.lock"
 MARK_NAME = "gitsm-index.lock"
@@ -76,6 +77,8 @@ class IndexLock:
         self._fd: int | None = fd
         self._marked = marked
         self._fsync = fsync
+        self.image: IndexImage | None = None
+        """The index as read under this lock (:mod:`.indexfile`), when it was read that way."""
 
     @classmethod
     def acquire(
@@ -133,8 +136,11 @@ class IndexLock:
 
     def commit(self) -> None:
         """Copy the written working index into the lock and rename the lock over the index."""
+        self.commit_data(self.work.read_bytes())
+
+    def commit_data(self, data: bytes) -> None:
+        """Write ``data`` (a whole index file) into the lock and rename the lock over the index."""
         assert self._fd is not None
-        data = self.work.read_bytes()
         view = memoryview(data)
         while view:
             view = view[os.write(self._fd, view) :]
