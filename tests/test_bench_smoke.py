@@ -103,3 +103,19 @@ def test_parse_bench_quick_judges_every_hostile_file(tmp_path: Path) -> None:
     assert [line for line in lines if line.startswith("[peer] PyYAML safe load")]
     (target,) = [line for line in lines if line.startswith("[target] ")]
     assert " -> " in target
+
+
+def test_writes_bench_quick_judges_size_and_versions(tmp_path: Path) -> None:
+    """bench_writes.py --quick times writes against store size (checkout and bare, fsync off and
+    on) and against a secret's versions, and prints a target line for each ratio."""
+    lines = quick_run("bench_writes.py", tmp_path / "stores", tmp_path / "home")
+    for mode in ("checkout", "bare"):
+        assert len([x for x in lines if x.startswith("[build]") and mode in x]) == 2
+        for fsync in ("on", "off"):
+            found = [x for x in lines if x.startswith(f"[write] {mode}") and f"={fsync}:" in x]
+            assert len(found) == 2 and all("ms/write" in x for x in found)
+            assert [x for x in lines if x.startswith(f"[target] {mode} fsync={fsync}")]
+    assert "100 held" in next(x for x in lines if x.startswith("[versions] bench/many"))
+    assert len([x for x in lines if x.startswith("[versions] UpdateSecret")]) == 3
+    judged = [x for x in lines if x.startswith("[target]")]
+    assert len(judged) == 6 and all(x.endswith(("MET", "MISSED")) for x in judged)

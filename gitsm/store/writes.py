@@ -18,6 +18,7 @@ from gitsm import envelope, labels, paths, treefiles
 from gitsm.errors import (
     InvalidParameterException,
     InvalidRequestException,
+    LimitExceededException,
     ResourceExistsException,
     ResourceNotFoundException,
 )
@@ -42,7 +43,7 @@ from gitsm.model import (
     validate_value,
     validate_version_id,
 )
-from gitsm.retention import prunable
+from gitsm.retention import prunable, quota_message, version_quota
 from gitsm.store.core import Change, StoreCore, WriteResult
 
 
@@ -115,6 +116,11 @@ class WriteOps(StoreCore):
         for vid in prunable(secret, now, config.max_versions, config.min_version_age_hours):
             del secret.versions[vid]
             files[paths.version_path(secret.name, vid)] = None
+        if len(secret.versions) > version_quota(config.max_versions):
+            held = len(secret.versions) - 1
+            raise LimitExceededException(
+                quota_message(secret.arn, held, config.min_version_age_hours)
+            )
         return secret
 
     @staticmethod
