@@ -6,11 +6,12 @@ label moves and tag changes stay small and merge like ordinary text. ``docs/FORM
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import partial
-from typing import Any, TypeVar, cast
+from typing import Any, NamedTuple, TypeVar, cast
 
 import yaml
 
@@ -46,7 +47,9 @@ from gitsm.rotationconfig import RotationFunction, dump_functions, load_default,
 
 FORMAT = 1
 
-_Dumper: Any = getattr(yaml, "CSafeDumper", yaml.SafeDumper)  # C where libyaml is built in
+_Dumper: Any = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+_MEMO = 8192
+"""Version lines remembered, each way (a few MB at most): a secret holds at most 200 versions."""  # C where libyaml is built in
 
 
 def _ts(value: datetime) -> str:
@@ -132,10 +135,63 @@ def dump_secret(secret: Secret) -> bytes:
         lines.append("versions:")
         for vid, v in secret.versions.items():
             lines.append(
-                f"  {quote(vid)}: {{created: {quote(_ts(v.created))}, type: {v.kind}, "
-                f"kms_key_ids: {_qlist(v.kms_key_ids)}, stages: {_qlist(v.stages)}}}"
+                _version_line(vid, v.created, v.kind, tuple(v.kms_key_ids), tuple(v.stages))
             )
     return ("\n".join(lines) + "\n").encode("ascii")
+
+
+@functools.lru_cache(maxsize=_MEMO)
+def _version_line(
+    vid: str, created: datetime, kind: str, keys: tuple[str, ...], stages: tuple[str, ...]
+) -> str:
+    """The manifest line of one version (memoised: a write re-dumps every version of its secret,
+    and all but the new one and those whose labels moved are lines it wrote before)."""
+    return (
+        f"  {quote(vid)}: {{created: {quote(_ts(created))}, type: {kind}, "
+        f"kms_key_ids: {_qlist(list(keys))}, stages: {_qlist(list(stages))}}}"
+    )
+
+
+class _Checked(NamedTuple):
+    """A version line of the canonical form, parsed and checked as :func:`secret_from_doc` checks
+    a version (memoised per line by :func:`_version_entry`)."""
+
+    created: datetime
+    kind: ValueKind
+    keys: tuple[str, ...]
+    stages: tuple[str, ...]
+    created_text: str
+
+    def info(self, vid: str) -> VersionInfo:
+        """A new VersionInfo (its lists are its own)."""
+        return VersionInfo(vid, self.created, self.kind, list(self.keys), list(self.stages))
+
+    def mapping(self) -> dict[str, Any]:
+        """The version as YAML reads the line."""
+        return {"created": self.created_text, "type": self.kind,
+                "kms_key_ids": list(self.keys), "stages": list(self.stages)}  # fmt: skip
+
+
+@functools.lru_cache(maxsize=_MEMO)
+def _version_entry(line: str) -> tuple[str, _Checked | dict[str, Any]] | None:
+    """(VersionId, the version) of a canonical version line, None when it is not one; the version
+    is a plain mapping when a check fails, for :func:`secret_from_doc` to name the problem."""
+    m = _VERSION_LINE.fullmatch(line)
+    if m is None:
+        return None
+    created = _unquote(m[2])
+    entry: dict[str, Any] = {
+        "created": created,
+        "type": m[3],
+        "kms_key_ids": [_unquote(i) for i in _ITEM.findall(m[4])],
+        "stages": [_unquote(i) for i in _ITEM.findall(m[5])],
+    }
+    info = _quick_version("", entry)
+    if info is None:
+        return _unquote(m[1]), entry
+    keys, stages = tuple(info.kms_key_ids), tuple(info.stages)
+    checked = _Checked(info.created, info.kind, keys, stages, created)
+    return _unquote(m[1]), checked
 
 
 _QUOTED = r'"(?:[^"\\]|\\.)*"'
@@ -149,7 +205,18 @@ _BARE_LINE = re.compile(r"([a-z_]+): (true|false|[1-9][0-9]{0,8})")
 
 
 def _fast_doc(data: bytes) -> dict[str, Any] | None:
-    """Parse the canonical form written by :func:`dump_secret`; None for anything else."""
+    """The canonical form written by :func:`dump_secret` as YAML reads it; None for anything else."""
+    doc = _canonical_doc(data)
+    if doc is not None and "versions" in doc:
+        doc["versions"] = {
+            vid: v.mapping() if isinstance(v, _Checked) else v for vid, v in doc["versions"].items()
+        }
+    return doc
+
+
+def _canonical_doc(data: bytes) -> dict[str, Any] | None:
+    """Parse the canonical form written by :func:`dump_secret` (version lines parsed and checked
+    once per distinct line: :func:`_version_entry`); None for anything else."""
     try:
         text = data.decode("ascii")
     except UnicodeDecodeError:
@@ -160,7 +227,7 @@ def _fast_doc(data: bytes) -> dict[str, Any] | None:
     doc: dict[str, Any] = {"format": 1}
     mode = ""
     tags: list[dict[str, str]] = []
-    versions: dict[str, dict[str, Any]] = {}
+    versions: dict[str, Any] = {}
     for line in lines[1:]:
         if line in ("tags:", "versions:"):
             mode = line[:-1]
@@ -169,13 +236,9 @@ def _fast_doc(data: bytes) -> dict[str, Any] | None:
             doc["versions"] = versions
         elif line == "tags: []" and not mode:
             doc["tags"] = tags
-        elif mode == "versions" and (m := _VERSION_LINE.fullmatch(line)):
-            versions[_unquote(m[1])] = {
-                "created": _unquote(m[2]),
-                "type": m[3],
-                "kms_key_ids": [_unquote(i) for i in _ITEM.findall(m[4])],
-                "stages": [_unquote(i) for i in _ITEM.findall(m[5])],
-            }
+        elif mode == "versions" and (found := _version_entry(line)) is not None:
+            vid, version = found
+            versions[vid] = version if isinstance(version, _Checked) else dict(version)
         elif mode == "tags" and line.startswith("- key: ") and _ITEM.fullmatch(line[7:]):
             tags.append({"key": _unquote(line[7:])})
         elif mode == "tags" and line.startswith("  value: ") and tags and _ITEM.fullmatch(line[9:]):
@@ -194,8 +257,34 @@ def load_secret(data: bytes, path: str) -> Secret:
     the canonical form (:func:`_fast_doc`) or YAML without anchors, aliases or tags, then every
     field's type and size. Raises MalformedStoreFile (a StoreError) when it is not readable."""
     strict.check_size(data, path, "a manifest", MANIFEST_MAX_BYTES)
-    doc = _fast_doc(data) or strict.load_yaml(data, path, "a manifest", MANIFEST_MAX_BYTES)
+    doc = _canonical_doc(data) or strict.load_yaml(data, path, "a manifest", MANIFEST_MAX_BYTES)
     return secret_from_doc(doc, path)
+
+
+def _quick_version(vid: str, entry: object) -> VersionInfo | None:
+    """The version a well-formed manifest entry describes, checked as :func:`secret_from_doc`
+    checks it but without naming problems (None: let the full check name them). A write reads
+    every version of its secret, so this keeps the cost per version small."""
+    if type(entry) is not dict:
+        return None
+    created, kind = entry.get("created"), entry.get("type")
+    keys, stages = entry.get("kms_key_ids", []), entry.get("stages", [])
+    if not (
+        type(created) is str and len(created) <= strict.TIMESTAMP_MAX
+        and kind in ("string", "binary")
+        and type(keys) is list and len(keys) <= KEY_IDS_PER_VERSION
+        and type(stages) is list and len(stages) <= STAGES_PER_VERSION
+        and all(type(k) is str and 0 < len(k) <= KMS_KEY_ID_MAX for k in keys)
+        and all(type(t) is str and 0 < len(t) <= STAGE_MAX_LEN for t in stages)
+    ):  # fmt: skip
+        return None
+    try:
+        when = datetime.fromisoformat(created)
+    except ValueError:
+        return None
+    if when.tzinfo is None:
+        return None
+    return VersionInfo(vid, when.astimezone(UTC), cast(ValueKind, kind), list(keys), list(stages))
 
 
 def secret_from_doc(doc: dict[Any, Any], path: str) -> Secret:
@@ -207,6 +296,10 @@ def secret_from_doc(doc: dict[Any, Any], path: str) -> Secret:
         if not isinstance(vid, str) or not TOKEN_MIN <= len(vid) <= TOKEN_MAX:
             top.fail(f"versions[{strict.short(vid)}]", f"has a VersionId that is not a string of "
                      f"{TOKEN_MIN}-{TOKEN_MAX} characters")  # fmt: skip
+        quick = entry.info(vid) if isinstance(entry, _Checked) else _quick_version(vid, entry)
+        if quick is not None:
+            versions[vid] = quick
+            continue
         v = strict.Fields(entry, path, partial(_version_where, vid))
         kind = cast(ValueKind, v.text("type", 16))
         if kind not in ("string", "binary"):

@@ -40,7 +40,7 @@ def test_writes_patch_the_index_and_record_its_entries(repo_path: Path) -> None:
     gitdir = repo_path / ".git"
     assert indexfile.known_clean(gitdir)  # gitsm's own index: the record of its entries matches
     image = indexfile.load(gitdir)
-    assert image.racy_before is None and not image.conflicted
+    assert image.suspects is not None and not image.conflicted  # the record was used, no walk
     tree = {
         line.split("\t")[1]: line.split()[2]
         for line in git(repo_path, "ls-tree", "-r", "HEAD").splitlines()
@@ -49,6 +49,9 @@ def test_writes_patch_the_index_and_record_its_entries(repo_path: Path) -> None:
     assert in_index == {p: oid for p, oid in tree.items() if p.startswith("secrets/")}
     assert len(in_index) == 9  # 4 secrets x (manifest + 1 envelope), and s2's second envelope
     assert status(repo_path) == ""
+    # The entries carry the files' stat data: git's plumbing, which compares stat data without
+    # refreshing the index first (diff-files, read-tree -m), finds them up to date.
+    assert git(repo_path, "--no-optional-locks", "diff-files", "--name-only") == ""
     fsck_index(repo_path)
 
 
@@ -108,10 +111,30 @@ def test_a_stale_record_is_not_trusted(repo_path: Path) -> None:
     client.create_secret(Name="a", SecretString="x")
     meta = repo_path / ".git" / indexfile.META_NAME
     good = meta.read_bytes()
-    meta.write_bytes(good[:-4])  # one entry's length missing
-    assert indexfile.load(repo_path / ".git").racy_before is not None  # walked
+    meta.write_bytes(good[: 19 + 20 + 4 + 8])  # the entry lengths cut short
+    assert indexfile.load(repo_path / ".git").suspects is None  # walked
     meta.write_bytes(good.replace(good[19:39], b"\1" * 20))  # another index's trailer
     assert not indexfile.known_clean(repo_path / ".git")
     client.put_secret_value(SecretId="a", SecretString="y")
     assert status(repo_path) == "" and len(staged(repo_path)) == 3
     fsck_index(repo_path)
+
+
+def test_a_bare_store_does_no_index_work(bare_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No-checkout mode: writes neither read nor write an index, nor take git's index lock."""
+    from gitsm.gitrepo.indexlock import IndexLock
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError("index work in a bare store")
+
+    for target, name in ((indexfile, "load"), (indexfile, "known_clean"), (IndexLock, "acquire")):
+        monkeypatch.setattr(target, name, refuse)
+    client = gitsm.client(repo=bare_path)
+    client.create_secret(Name="a", SecretString="x")
+    client.put_secret_value(SecretId="a", SecretString="y")
+    client.delete_secret(SecretId="a", ForceDeleteWithoutRecovery=True)
+    leftovers = ("index", "index.lock", indexfile.META_NAME, "gitsm-worktree.json")
+    assert [name for name in leftovers if (bare_path / name).exists()] == []
+    assert git(bare_path, "log", "--format=%s", "-3").split("\n")[:3] == [
+        "DeleteSecret a", "PutSecretValue a", "CreateSecret a"
+    ]  # fmt: skip

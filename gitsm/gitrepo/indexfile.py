@@ -9,18 +9,19 @@ remains in proportion to the index's size is copying its bytes and hashing them 
 
 Finding an entry needs the offset of every entry. A walk over all entries finds them (about 6 ms at
 20,000 entries), so gitsm keeps them beside the index it wrote, in ``<gitdir>/gitsm-index.meta``
-(:data:`META_NAME`: the index's SHA-1 trailer and every entry's length). While the index's trailer
-is the one recorded, the offsets are known and the index is known to have no conflict entries;
+(:data:`META_NAME`: the index's SHA-1 trailer, every entry's length, the paths gitsm wrote). While
+the index's trailer is the one recorded, the offsets are known and it has no conflict entries;
 after anyone else wrote the index (``git add``, a ``git status`` that refreshed it) the next write
 walks it once.
 
 What the patched index carries, and why it is as safe as git's own writes:
 
-* Entries gitsm writes have the file's stat data with the size field 0, as ``git read-tree`` and
-  ``git update-index --cacheinfo`` leave it ("smudged"): git re-hashes such a file before it calls it
-  clean or modified, so a file changed in the same clock tick as the index is never missed. An index
-  that another program wrote is checked for entries that are racily clean against it (modified at
-  or after its own time): their size is smudged too, as git does when it rewrites an index.
+* Entries gitsm writes carry the file's stat data, as ``git add`` records it. git's racy-clean rule
+  is kept as git keeps it when it rewrites an index: an entry modified in or after the second of
+  the index that was read is "racily clean" (its stat data cannot tell an edit made in that second),
+  so its file is hashed, and when it changed the entry's size is set to 0 ("smudged": git then
+  compares content). In an index another program wrote, every entry is looked at; in one gitsm
+  wrote, only the entries it wrote (the record names them): all others were looked at before.
 * Extensions are dropped: the cache tree (``TREE``) is stale for the changed paths, and git rebuilds
   it on the next ``git commit`` (until then git compares the index with HEAD entry by entry); the
   others are optional caches (untracked cache, fsmonitor, offsets) or resolve-undo data, which
@@ -34,13 +35,15 @@ import contextlib
 import hashlib
 import itertools
 import os
+import stat
 import struct
 from array import array
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 META_NAME = "gitsm-index.meta"
-_META_MAGIC = b"gitsm-index-meta 1\n"
+_META_MAGIC = b"gitsm-index-meta 2\n"
 _HEADER = struct.Struct(">4sII")
 _STAT = struct.Struct(">10I")  # ctime s/ns, mtime s/ns, dev, ino, mode, uid, gid, size
 _FIXED = 62  # stat data (40), object id (20), flags (2)
@@ -74,15 +77,18 @@ def _meta_path(gitdir: Path) -> Path:
 class IndexImage:
     """The bytes of an index file and the length of each of its entries.
 
-    ``racy_before``: entries whose mtime is at or after this second are racily clean against the
-    index read (None when it was gitsm's own: none are); ``conflicted``: some entry has a stage.
+    ``racy_before``: the second of the index file's mtime: entries modified at or after it are
+    racily clean against it; ``suspects``: the only paths whose entries can be (those gitsm wrote
+    into it), or None when every entry must be looked at (an index another program wrote);
+    ``conflicted``: some entry has a stage.
     """
 
     data: bytes
     version: int
     lengths: array[int]
     conflicted: bool
-    racy_before: int | None = None
+    racy_before: int = 0
+    suspects: list[str] | None = None
     _offsets: list[int] | None = field(default=None, repr=False)
 
     @property
@@ -129,11 +135,12 @@ class IndexImage:
             out[stage] = self.data[offsets[n] + 40 : offsets[n] + 60].hex()
         return out
 
-    def patched(self, changes: dict[str, NewEntry | None]) -> IndexImage:
+    def patched(self, changes: dict[str, NewEntry | None], workdir: Path) -> IndexImage:
         """A new image: ``changes`` applied (a path -> its new stage-0 entry, or None to remove
-        every entry of it), racily clean entries smudged, extensions dropped, a new trailer."""
+        every entry of it), racily clean entries whose file (in ``workdir``) changed smudged,
+        extensions dropped, a new trailer."""
         offsets, lengths = self.offsets(), array("I", self.lengths)
-        racy = self._racy(offsets)
+        racy = self._racy(offsets, workdir, set(changes))
         cuts: list[tuple[int, int, bytes]] = []  # (first entry, entries replaced, new bytes)
         for path in sorted(changes, key=os.fsencode):
             first = last = self.position(path)
@@ -155,16 +162,28 @@ class IndexImage:
         parts[0] = _HEADER.pack(b"DIRC", version, len(lengths))
         body = b"".join(parts)
         data = body + hashlib.sha1(body).digest()
-        return IndexImage(data, version, lengths, conflicted=False)
+        written = [p for p, e in changes.items() if e is not None]
+        return IndexImage(data, version, lengths, conflicted=False, suspects=written)
 
-    def _racy(self, offsets: list[int]) -> set[int]:
-        """The entries to smudge: racily clean against the index read (git's rule, by second)."""
-        if self.racy_before is None:
-            return set()
+    def _racy(self, offsets: list[int], workdir: Path, skip: set[str]) -> set[int]:
+        """The entries to smudge, as git smudges them when it writes an index: racily clean
+        against the index read (modified in or after its second) and changed on disk since."""
+        if self.suspects is None:
+            numbers: Iterable[int] = range(len(self.lengths))
+        else:
+            numbers = [self.position(p) for p in self.suspects if p not in skip]
         out = set()
-        for n in range(len(self.lengths)):
+        for n in numbers:
+            if n >= len(self.lengths):
+                continue
             mtime, size = struct.unpack_from(">I24xI", self.data, offsets[n] + 8)
-            if mtime >= self.racy_before and size:
+            if mtime < self.racy_before or not size:
+                continue
+            path, stage = self._path_at(offsets[n])
+            oid = self.data[offsets[n] + 40 : offsets[n] + 60]
+            if stage or os.fsdecode(path) in skip:
+                continue
+            if _blob_id(workdir / os.fsdecode(path)) != oid:
                 out.add(n)
         return out
 
@@ -188,7 +207,9 @@ class IndexImage:
         meta = _meta_path(gitdir)
         tmp = meta.with_name(META_NAME + ".tmp")
         try:
-            tmp.write_bytes(_META_MAGIC + self.trailer + self.lengths.tobytes())
+            written = "\n".join(self.suspects or []).encode("utf-8", "surrogateescape")
+            head = _META_MAGIC + self.trailer + len(self.lengths).to_bytes(4, "big")
+            tmp.write_bytes(head + self.lengths.tobytes() + written)
             os.replace(tmp, meta)
         except OSError:
             with contextlib.suppress(OSError):
@@ -203,21 +224,38 @@ def forget_meta(gitdir: Path) -> None:
 
 
 def _encode(entry: NewEntry) -> bytes:
-    """A stage-0 index entry (no extended flags) for ``entry``, its size smudged to 0."""
+    """A stage-0 index entry (no extended flags) for ``entry``, with the file's stat data."""
     st = entry.stat
     name = os.fsencode(entry.path)
     fields = (
         st.st_ctime_ns // 10**9 & _U32, st.st_ctime_ns % 10**9, st.st_mtime_ns // 10**9 & _U32,
         st.st_mtime_ns % 10**9, st.st_dev & _U32, st.st_ino & _U32, entry.mode,
-        st.st_uid & _U32, st.st_gid & _U32, 0,
+        st.st_uid & _U32, st.st_gid & _U32, st.st_size & _U32,
     )  # fmt: skip
     flags = min(len(name), _NAME_MASK).to_bytes(2, "big")
     raw = _STAT.pack(*fields) + bytes.fromhex(entry.oid) + flags + name
     return raw + b"\0" * (8 - len(raw) % 8)
 
 
-def _trust_meta(gitdir: Path, data: bytes, count: int) -> array[int] | None:
-    """The recorded entry lengths of this index, when the record is of exactly this file."""
+def _blob_id(file: Path) -> bytes | None:
+    """git's blob id of what is at ``file`` (a regular file's content, a symlink's target), None
+    when it is neither or cannot be read."""
+    try:
+        mode = os.lstat(file).st_mode
+        if stat.S_ISLNK(mode):
+            data = os.fsencode(os.readlink(file))
+        elif stat.S_ISREG(mode):
+            data = file.read_bytes()
+        else:
+            return None
+    except OSError:
+        return None
+    return hashlib.sha1(b"blob %d\0" % len(data) + data).digest()
+
+
+def _trust_meta(gitdir: Path, data: bytes, count: int) -> tuple[array[int], list[str]] | None:
+    """The recorded entry lengths of this index and the paths gitsm wrote into it, when the
+    record is of exactly this file."""
     try:
         raw = _meta_path(gitdir).read_bytes()
     except OSError:
@@ -226,13 +264,17 @@ def _trust_meta(gitdir: Path, data: bytes, count: int) -> array[int] | None:
     trailer = data[-_TRAILER:]
     if raw[: len(_META_MAGIC)] != _META_MAGIC or raw[len(_META_MAGIC) : head] != trailer:
         return None
-    if trailer == b"\0" * _TRAILER or (len(raw) - head) != 4 * count:
+    end = head + 4 + 4 * count
+    if trailer == b"\0" * _TRAILER or raw[head : head + 4] != count.to_bytes(4, "big"):
+        return None
+    if len(raw) < end:
         return None
     lengths = array("I")
-    lengths.frombytes(raw[head:])
+    lengths.frombytes(raw[head + 4 : end])
     if 12 + sum(lengths) != len(data) - _TRAILER:  # gitsm writes no extensions
         return None
-    return lengths
+    written = raw[end:].decode("utf-8", "surrogateescape")
+    return lengths, written.split("\n") if written else []
 
 
 def _walk(data: bytes, version: int, count: int) -> tuple[array[int], bool, int]:
@@ -297,7 +339,7 @@ def load(gitdir: Path) -> IndexImage:
         raise Unsupported(f"index version {version}")
     known = _trust_meta(gitdir, data, count)
     if known is not None:
-        return IndexImage(data, version, known, conflicted=False)
+        return IndexImage(data, version, known[0], False, racy_before=mtime, suspects=known[1])
     lengths, conflicted, end = _walk(data, version, count)
     _check_extensions(data, end)
     return IndexImage(data, version, lengths, conflicted, racy_before=mtime)

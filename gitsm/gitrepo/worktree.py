@@ -278,7 +278,7 @@ class WorktreeSync(RepoBase):
             mode = int(item.filemode)
             self._place(file, mode, snap.read(path) or b"")
             changes[path] = indexfile.NewEntry(path, mode, str(item.id), os.lstat(file))
-        new = image.patched(changes)
+        new = image.patched(changes, self.workdir)
         lock.commit_data(new.data)
         lock.image = None
         new.save_meta(self.gitdir)

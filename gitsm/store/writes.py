@@ -111,7 +111,8 @@ class WriteOps(StoreCore):
         versions = dict(secret.versions)
         versions[info.version_id] = info
         for vid, v in versions.items():
-            versions[vid] = replace(v, stages=moved[vid])
+            if v.stages != moved[vid]:  # only the versions whose labels moved are new objects
+                versions[vid] = replace(v, stages=moved[vid])
         secret = replace(secret, versions=versions, last_changed=changed or now)
         for vid in prunable(secret, now, config.max_versions, config.min_version_age_hours):
             del secret.versions[vid]
