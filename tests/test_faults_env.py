@@ -185,7 +185,7 @@ def test_git_add_while_gitsm_updates_the_index_is_refused_not_lost(
         git_add()
         copy_entry(source, target, path)  # type: ignore[arg-type]
 
-    def patch_meanwhile(image: IndexImage, changes: dict[str, object], workdir: Path) -> IndexImage:
+    def patch_meanwhile(image: IndexImage, changes: dict[str, object], workdir: Path) -> object:
         git_add()
         return patched(image, changes, workdir)  # type: ignore[arg-type]
 

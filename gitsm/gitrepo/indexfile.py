@@ -135,8 +135,8 @@ class IndexImage:
             out[stage] = self.data[offsets[n] + 40 : offsets[n] + 60].hex()
         return out
 
-    def patched(self, changes: dict[str, NewEntry | None], workdir: Path) -> IndexImage:
-        """A new image: ``changes`` applied (a path -> its new stage-0 entry, or None to remove
+    def patched(self, changes: dict[str, NewEntry | None], workdir: Path) -> Patched:
+        """The new index: ``changes`` applied (a path -> its new stage-0 entry, or None to remove
         every entry of it), racily clean entries whose file (in ``workdir``) changed smudged,
         extensions dropped, a new trailer."""
         offsets, lengths = self.offsets(), array("I", self.lengths)
@@ -160,10 +160,12 @@ class IndexImage:
             lengths[first : first + replaced] = array("I", [len(new)] if new else [])
         version = self.version if self.version in (2, 3) else 2
         parts[0] = _HEADER.pack(b"DIRC", version, len(lengths))
-        body = b"".join(parts)
-        data = body + hashlib.sha1(body).digest()
+        digest = hashlib.sha1()
+        for part in parts:  # hashed and written in place: the old bytes are never copied twice
+            digest.update(part)
+        parts.append(digest.digest())
         written = [p for p, e in changes.items() if e is not None]
-        return IndexImage(data, version, lengths, conflicted=False, suspects=written)
+        return Patched(parts, lengths, written)
 
     def _racy(self, offsets: list[int], workdir: Path, skip: set[str]) -> set[int]:
         """The entries to smudge, as git smudges them when it writes an index: racily clean
@@ -201,15 +203,25 @@ class IndexImage:
             out[at : at + 4] = b"\0\0\0\0"
         return bytes(out)
 
+
+@dataclass(frozen=True)
+class Patched:
+    """A new index file: its bytes in ``parts`` (the last one its trailer), the length of each of
+    its entries, and the paths whose entries gitsm wrote into it."""
+
+    parts: list[bytes | memoryview]
+    lengths: array[int]
+    written: list[str]
+
     def save_meta(self, gitdir: Path) -> None:
-        """Record this image's entry lengths beside the index it was written as (best effort:
-        without the record, the next write walks the index)."""
+        """Record this index's entry lengths and written paths beside it (best effort: without
+        the record, the next write walks the index)."""
         meta = _meta_path(gitdir)
         tmp = meta.with_name(META_NAME + ".tmp")
         try:
-            written = "\n".join(self.suspects or []).encode("utf-8", "surrogateescape")
-            head = _META_MAGIC + self.trailer + len(self.lengths).to_bytes(4, "big")
-            tmp.write_bytes(head + self.lengths.tobytes() + written)
+            paths = "\n".join(self.written).encode("utf-8", "surrogateescape")
+            head = _META_MAGIC + bytes(self.parts[-1]) + len(self.lengths).to_bytes(4, "big")
+            tmp.write_bytes(head + self.lengths.tobytes() + paths)
             os.replace(tmp, meta)
         except OSError:
             with contextlib.suppress(OSError):

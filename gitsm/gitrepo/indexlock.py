@@ -31,6 +31,7 @@ import errno
 import os
 import shutil
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
 
@@ -138,12 +139,14 @@ class IndexLock:
         """Copy the written working index into the lock and rename the lock over the index."""
         self.commit_data(self.work.read_bytes())
 
-    def commit_data(self, data: bytes) -> None:
-        """Write ``data`` (a whole index file) into the lock and rename the lock over the index."""
+    def commit_data(self, data: bytes | Sequence[bytes | memoryview]) -> None:
+        """Write ``data`` (a whole index file, or its parts in order) into the lock and rename
+        the lock over the index."""
         assert self._fd is not None
-        view = memoryview(data)
-        while view:
-            view = view[os.write(self._fd, view) :]
+        for part in [data] if isinstance(data, bytes) else data:
+            view = memoryview(part)
+            while view:
+                view = view[os.write(self._fd, view) :]
         if self._fsync:
             os.fsync(self._fd)
         os.close(self._fd)

@@ -279,7 +279,7 @@ class WorktreeSync(RepoBase):
             self._place(file, mode, snap.read(path) or b"")
             changes[path] = indexfile.NewEntry(path, mode, str(item.id), os.lstat(file))
         new = image.patched(changes, self.workdir)
-        lock.commit_data(new.data)
+        lock.commit_data(new.parts)
         lock.image = None
         new.save_meta(self.gitdir)
 
