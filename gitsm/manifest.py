@@ -6,16 +6,23 @@ label moves and tag changes stay small and merge like ordinary text. ``docs/FORM
 
 from __future__ import annotations
 
-import functools
 import re
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from functools import partial
-from typing import Any, NamedTuple, TypeVar, cast
+from typing import Any, TypeVar, cast
 
 import yaml
 
 from gitsm import policy, strict
+from gitsm.manifestlines import ITEM as _ITEM
+from gitsm.manifestlines import QUOTED as _QUOTED
+from gitsm.manifestlines import Checked as _Checked
+from gitsm.manifestlines import quick_version as _quick_version
+from gitsm.manifestlines import quote
+from gitsm.manifestlines import timestamp as _ts
+from gitsm.manifestlines import unquote as _unquote
+from gitsm.manifestlines import version_entry as _version_entry
+from gitsm.manifestlines import version_line as _version_line
 from gitsm.model import (
     ACCOUNT_ID,
     ALIAS_MAX,
@@ -47,13 +54,7 @@ from gitsm.rotationconfig import RotationFunction, dump_functions, load_default,
 
 FORMAT = 1
 
-_Dumper: Any = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
-_MEMO = 8192
-"""Version lines remembered, each way (a few MB at most): a secret holds at most 200 versions."""  # C where libyaml is built in
-
-
-def _ts(value: datetime) -> str:
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+_Dumper: Any = getattr(yaml, "CSafeDumper", yaml.SafeDumper)  # C where libyaml is built in
 
 
 T = TypeVar("T")
@@ -71,36 +72,6 @@ def dump_yaml(data: dict[str, Any]) -> bytes:
         data, Dumper=_Dumper, sort_keys=False, default_flow_style=False, allow_unicode=False
     )
     return text.encode("utf-8")
-
-
-_PLAIN = re.compile(r"[ !#-\[\]-~]*")
-
-
-def quote(text: str) -> str:
-    """A YAML double-quoted scalar holding only printable ASCII (other characters escaped)."""
-    if _PLAIN.fullmatch(text):
-        return f'"{text}"'
-    out = ['"']
-    for ch in text:
-        code = ord(ch)
-        if ch in '"\\':
-            out.append("\\" + ch)
-        elif 0x20 <= code < 0x7F:
-            out.append(ch)
-        elif code <= 0xFFFF:
-            out.append(f"\\u{code:04x}")
-        else:
-            out.append(f"\\U{code:08x}")
-    out.append('"')
-    return "".join(out)
-
-
-def _unquote(token: str) -> str:
-    return token[1:-1].encode("ascii").decode("unicode_escape")
-
-
-def _qlist(items: list[str]) -> str:
-    return "[" + ", ".join(quote(i) for i in items) + "]"
 
 
 def dump_secret(secret: Secret) -> bytes:
@@ -140,67 +111,7 @@ def dump_secret(secret: Secret) -> bytes:
     return ("\n".join(lines) + "\n").encode("ascii")
 
 
-@functools.lru_cache(maxsize=_MEMO)
-def _version_line(
-    vid: str, created: datetime, kind: str, keys: tuple[str, ...], stages: tuple[str, ...]
-) -> str:
-    """The manifest line of one version (memoised: a write re-dumps every version of its secret,
-    and all but the new one and those whose labels moved are lines it wrote before)."""
-    return (
-        f"  {quote(vid)}: {{created: {quote(_ts(created))}, type: {kind}, "
-        f"kms_key_ids: {_qlist(list(keys))}, stages: {_qlist(list(stages))}}}"
-    )
-
-
-class _Checked(NamedTuple):
-    """A version line of the canonical form, parsed and checked as :func:`secret_from_doc` checks
-    a version (memoised per line by :func:`_version_entry`)."""
-
-    created: datetime
-    kind: ValueKind
-    keys: tuple[str, ...]
-    stages: tuple[str, ...]
-    created_text: str
-
-    def info(self, vid: str) -> VersionInfo:
-        """A new VersionInfo (its lists are its own)."""
-        return VersionInfo(vid, self.created, self.kind, list(self.keys), list(self.stages))
-
-    def mapping(self) -> dict[str, Any]:
-        """The version as YAML reads the line."""
-        return {"created": self.created_text, "type": self.kind,
-                "kms_key_ids": list(self.keys), "stages": list(self.stages)}  # fmt: skip
-
-
-@functools.lru_cache(maxsize=_MEMO)
-def _version_entry(line: str) -> tuple[str, _Checked | dict[str, Any]] | None:
-    """(VersionId, the version) of a canonical version line, None when it is not one; the version
-    is a plain mapping when a check fails, for :func:`secret_from_doc` to name the problem."""
-    m = _VERSION_LINE.fullmatch(line)
-    if m is None:
-        return None
-    created = _unquote(m[2])
-    entry: dict[str, Any] = {
-        "created": created,
-        "type": m[3],
-        "kms_key_ids": [_unquote(i) for i in _ITEM.findall(m[4])],
-        "stages": [_unquote(i) for i in _ITEM.findall(m[5])],
-    }
-    info = _quick_version("", entry)
-    if info is None:
-        return _unquote(m[1]), entry
-    keys, stages = tuple(info.kms_key_ids), tuple(info.stages)
-    checked = _Checked(info.created, info.kind, keys, stages, created)
-    return _unquote(m[1]), checked
-
-
-_QUOTED = r'"(?:[^"\\]|\\.)*"'
 _SCALAR_LINE = re.compile(rf"([a-z_]+): ({_QUOTED})")
-_VERSION_LINE = re.compile(
-    rf"  ({_QUOTED}): \{{created: ({_QUOTED}), type: (string|binary), "
-    rf"kms_key_ids: \[((?:{_QUOTED}(?:, )?)*)\], stages: \[((?:{_QUOTED}(?:, )?)*)\]\}}"
-)
-_ITEM = re.compile(_QUOTED)
 _BARE_LINE = re.compile(r"([a-z_]+): (true|false|[1-9][0-9]{0,8})")
 
 
@@ -259,32 +170,6 @@ def load_secret(data: bytes, path: str) -> Secret:
     strict.check_size(data, path, "a manifest", MANIFEST_MAX_BYTES)
     doc = _canonical_doc(data) or strict.load_yaml(data, path, "a manifest", MANIFEST_MAX_BYTES)
     return secret_from_doc(doc, path)
-
-
-def _quick_version(vid: str, entry: object) -> VersionInfo | None:
-    """The version a well-formed manifest entry describes, checked as :func:`secret_from_doc`
-    checks it but without naming problems (None: let the full check name them). A write reads
-    every version of its secret, so this keeps the cost per version small."""
-    if type(entry) is not dict:
-        return None
-    created, kind = entry.get("created"), entry.get("type")
-    keys, stages = entry.get("kms_key_ids", []), entry.get("stages", [])
-    if not (
-        type(created) is str and len(created) <= strict.TIMESTAMP_MAX
-        and kind in ("string", "binary")
-        and type(keys) is list and len(keys) <= KEY_IDS_PER_VERSION
-        and type(stages) is list and len(stages) <= STAGES_PER_VERSION
-        and all(type(k) is str and 0 < len(k) <= KMS_KEY_ID_MAX for k in keys)
-        and all(type(t) is str and 0 < len(t) <= STAGE_MAX_LEN for t in stages)
-    ):  # fmt: skip
-        return None
-    try:
-        when = datetime.fromisoformat(created)
-    except ValueError:
-        return None
-    if when.tzinfo is None:
-        return None
-    return VersionInfo(vid, when.astimezone(UTC), cast(ValueKind, kind), list(keys), list(stages))
 
 
 def secret_from_doc(doc: dict[Any, Any], path: str) -> Secret:
