@@ -120,9 +120,11 @@ def filler_commits(tip: str, count: int, when: int) -> list[bytes]:
                        tip if k == 0 else None) + b"\n" for k in range(count)]  # fmt: skip
 
 
-def build_store(path: Path, names: list[str], history: int) -> str:
-    """A bare store holding ``names`` at ``history`` commits; returns how it was built."""
-    store = SecretStore.init(path, bare=True, fsync=False)  # the Init commit
+def build_store(path: Path, names: list[str], history: int, *, bare: bool = True) -> str:
+    """A store holding ``names`` at ``history`` commits (bare, or with a work tree whose files
+    and index are not written: check it out afterwards); returns how it was built."""
+    store = SecretStore.init(path, bare=bare, fsync=False)  # the Init commit
+    gitdir = store.repo.gitdir
     snap = store.repo.tip()
     config = store.config(snap)
     now = store.clock()
@@ -148,9 +150,9 @@ def build_store(path: Path, names: list[str], history: int) -> str:
         assert data is not None
         chunks.append(f"M 100644 inline {file}\ndata {len(data)}\n".encode() + data + b"\n")
     chunks.append(b"\n")
-    fast_import(path, chunks)
-    tip = git(path, "rev-parse", BRANCH_REF).strip()
-    fast_import(path, filler_commits(tip, history - 2, when))
+    fast_import(gitdir, chunks)
+    tip = git(gitdir, "rev-parse", BRANCH_REF).strip()
+    fast_import(gitdir, filler_commits(tip, history - 2, when))
     return (f"{len(names):,} secrets composed by gitsm (keys.resolve, envelope.seal, "
             f"manifest.dump_secret) in 1 commit via git fast-import on the Init commit, then "
             f"{history - 2:,} commits re-using that tree")  # fmt: skip

@@ -8,11 +8,19 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from functools import partial
 from typing import Any, TypeVar, cast
 
 from gitsm import policy, strict
+from gitsm.manifestlines import ITEM as _ITEM
+from gitsm.manifestlines import QUOTED as _QUOTED
+from gitsm.manifestlines import Checked as _Checked
+from gitsm.manifestlines import quick_version as _quick_version
+from gitsm.manifestlines import quote
+from gitsm.manifestlines import timestamp as _ts
+from gitsm.manifestlines import unquote as _unquote
+from gitsm.manifestlines import version_entry as _version_entry
+from gitsm.manifestlines import version_line as _version_line
 from gitsm.model import (
     ACCOUNT_ID,
     ALIAS_MAX,
@@ -45,10 +53,6 @@ from gitsm.rotationconfig import RotationFunction, dump_functions, load_default,
 FORMAT = 1
 
 
-def _ts(value: datetime) -> str:
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
 T = TypeVar("T")
 
 
@@ -67,36 +71,6 @@ def dump_yaml(data: dict[str, Any]) -> bytes:
         data, Dumper=dumper, sort_keys=False, default_flow_style=False, allow_unicode=False
     )
     return text.encode("utf-8")
-
-
-_PLAIN = re.compile(r"[ !#-\[\]-~]*")
-
-
-def quote(text: str) -> str:
-    """A YAML double-quoted scalar holding only printable ASCII (other characters escaped)."""
-    if _PLAIN.fullmatch(text):
-        return f'"{text}"'
-    out = ['"']
-    for ch in text:
-        code = ord(ch)
-        if ch in '"\\':
-            out.append("\\" + ch)
-        elif 0x20 <= code < 0x7F:
-            out.append(ch)
-        elif code <= 0xFFFF:
-            out.append(f"\\u{code:04x}")
-        else:
-            out.append(f"\\U{code:08x}")
-    out.append('"')
-    return "".join(out)
-
-
-def _unquote(token: str) -> str:
-    return token[1:-1].encode("ascii").decode("unicode_escape")
-
-
-def _qlist(items: list[str]) -> str:
-    return "[" + ", ".join(quote(i) for i in items) + "]"
 
 
 def dump_secret(secret: Secret) -> bytes:
@@ -131,24 +105,28 @@ def dump_secret(secret: Secret) -> bytes:
         lines.append("versions:")
         for vid, v in secret.versions.items():
             lines.append(
-                f"  {quote(vid)}: {{created: {quote(_ts(v.created))}, type: {v.kind}, "
-                f"kms_key_ids: {_qlist(v.kms_key_ids)}, stages: {_qlist(v.stages)}}}"
+                _version_line(vid, v.created, v.kind, tuple(v.kms_key_ids), tuple(v.stages))
             )
     return ("\n".join(lines) + "\n").encode("ascii")
 
 
-_QUOTED = r'"(?:[^"\\]|\\.)*"'
 _SCALAR_LINE = re.compile(rf"([a-z_]+): ({_QUOTED})")
-_VERSION_LINE = re.compile(
-    rf"  ({_QUOTED}): \{{created: ({_QUOTED}), type: (string|binary), "
-    rf"kms_key_ids: \[((?:{_QUOTED}(?:, )?)*)\], stages: \[((?:{_QUOTED}(?:, )?)*)\]\}}"
-)
-_ITEM = re.compile(_QUOTED)
 _BARE_LINE = re.compile(r"([a-z_]+): (true|false|[1-9][0-9]{0,8})")
 
 
 def _fast_doc(data: bytes) -> dict[str, Any] | None:
-    """Parse the canonical form written by :func:`dump_secret`; None for anything else."""
+    """The canonical form written by :func:`dump_secret` as YAML reads it; None for anything else."""
+    doc = _canonical_doc(data)
+    if doc is not None and "versions" in doc:
+        doc["versions"] = {
+            vid: v.mapping() if isinstance(v, _Checked) else v for vid, v in doc["versions"].items()
+        }
+    return doc
+
+
+def _canonical_doc(data: bytes) -> dict[str, Any] | None:
+    """Parse the canonical form written by :func:`dump_secret` (version lines parsed and checked
+    once per distinct line: :func:`_version_entry`); None for anything else."""
     try:
         text = data.decode("ascii")
     except UnicodeDecodeError:
@@ -159,7 +137,7 @@ def _fast_doc(data: bytes) -> dict[str, Any] | None:
     doc: dict[str, Any] = {"format": 1}
     mode = ""
     tags: list[dict[str, str]] = []
-    versions: dict[str, dict[str, Any]] = {}
+    versions: dict[str, Any] = {}
     for line in lines[1:]:
         if line in ("tags:", "versions:"):
             mode = line[:-1]
@@ -168,13 +146,9 @@ def _fast_doc(data: bytes) -> dict[str, Any] | None:
             doc["versions"] = versions
         elif line == "tags: []" and not mode:
             doc["tags"] = tags
-        elif mode == "versions" and (m := _VERSION_LINE.fullmatch(line)):
-            versions[_unquote(m[1])] = {
-                "created": _unquote(m[2]),
-                "type": m[3],
-                "kms_key_ids": [_unquote(i) for i in _ITEM.findall(m[4])],
-                "stages": [_unquote(i) for i in _ITEM.findall(m[5])],
-            }
+        elif mode == "versions" and (found := _version_entry(line)) is not None:
+            vid, version = found
+            versions[vid] = version if isinstance(version, _Checked) else dict(version)
         elif mode == "tags" and line.startswith("- key: ") and _ITEM.fullmatch(line[7:]):
             tags.append({"key": _unquote(line[7:])})
         elif mode == "tags" and line.startswith("  value: ") and tags and _ITEM.fullmatch(line[9:]):
@@ -193,7 +167,7 @@ def load_secret(data: bytes, path: str) -> Secret:
     the canonical form (:func:`_fast_doc`) or YAML without anchors, aliases or tags, then every
     field's type and size. Raises MalformedStoreFile (a StoreError) when it is not readable."""
     strict.check_size(data, path, "a manifest", MANIFEST_MAX_BYTES)
-    doc = _fast_doc(data) or strict.load_yaml(data, path, "a manifest", MANIFEST_MAX_BYTES)
+    doc = _canonical_doc(data) or strict.load_yaml(data, path, "a manifest", MANIFEST_MAX_BYTES)
     return secret_from_doc(doc, path)
 
 
@@ -206,6 +180,10 @@ def secret_from_doc(doc: dict[Any, Any], path: str) -> Secret:
         if not isinstance(vid, str) or not TOKEN_MIN <= len(vid) <= TOKEN_MAX:
             top.fail(f"versions[{strict.short(vid)}]", f"has a VersionId that is not a string of "
                      f"{TOKEN_MIN}-{TOKEN_MAX} characters")  # fmt: skip
+        quick = entry.info(vid) if isinstance(entry, _Checked) else _quick_version(vid, entry)
+        if quick is not None:
+            versions[vid] = quick
+            continue
         v = strict.Fields(entry, path, partial(_version_where, vid))
         kind = cast(ValueKind, v.text("type", 16))
         if kind not in ("string", "binary"):

@@ -23,6 +23,7 @@ from typer.testing import CliRunner, Result
 from gitsm.cli.app import app
 from gitsm.errors import ReadOnlyStore, StorageFull
 from gitsm.gitrepo import JOURNAL_NAME
+from gitsm.gitrepo.indexlock import IndexLock
 from tests.conftest import git
 
 VALUE = "fault-value-7f3a9c"
@@ -159,6 +160,10 @@ def inject(monkeypatch: pytest.MonkeyPatch, step: str, code: int) -> None:
         def write(self: pygit2.Index) -> None:
             raise libgit2_error(code)
 
+        def commit_data(self: IndexLock, data: object) -> None:  # the patched index's write
+            raise system_error(code, self.lock)
+
         monkeypatch.setattr(pygit2.Index, "write", write)
+        monkeypatch.setattr(IndexLock, "commit_data", commit_data)
     else:
         raise AssertionError(step)

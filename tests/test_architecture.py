@@ -23,7 +23,8 @@ PACKAGE = ROOT / "gitsm"
 LAYERS: list[list[str]] = [
     ["errors", "problems"],
     ["gitenv", "upstream"],
-    ["model", "labels", "manifest", "paths", "retention", "passwords", "merge3", "mergedriver",
+    ["model", "labels", "manifest", "manifestlines", "paths", "retention", "passwords", "merge3",
+     "mergedriver",
      "strict", "policy", "apimodel", "paramcheck", "schedule", "rotationstate", "rotationconfig",
      "serverpolicy"],
     ["providers", "keys"],

@@ -1,6 +1,8 @@
-"""The store and key benchmarks run end to end in their quick modes and print every metric line.
+"""The benchmarks run end to end in their quick modes and print every metric line.
 
-No timing thresholds here: the benchmark reports numbers; this only checks that it works.
+No timing thresholds here: the benchmark reports numbers; this only checks that it works. Each
+takes 5-20 s, so all are marked slow: ``scripts/test`` (the 4-minute suite) leaves them out and
+``.ci/run`` runs them right after it (``scripts/test -m slow tests/test_bench_smoke.py``).
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ import sys
 from pathlib import Path
 
 import pytest
+
+pytestmark = pytest.mark.slow
 
 BENCH = Path(__file__).resolve().parent.parent / "bench" / "bench_store.py"
 
@@ -108,7 +112,6 @@ def test_parse_bench_quick_judges_every_hostile_file(tmp_path: Path) -> None:
     assert " -> " in target
 
 
-@pytest.mark.slow
 def test_serve_bench_quick_prints_every_figure() -> None:
     """bench_serve.py --quick runs gitsm serve and moto_server side by side and prints each figure
     and each target (~20 s, so slow; it needs wrk)."""
@@ -150,3 +153,19 @@ def test_listing_bench_quick_prints_every_figure(tmp_path: Path) -> None:
         assert [x for x in lines if x.startswith(f"[peer] pass ls, {n} entries")]
     targets = [x for x in lines if x.startswith("[target]")]
     assert len(targets) == 2 and all(" -> " in x for x in targets)
+
+
+def test_writes_bench_quick_judges_size_and_versions(tmp_path: Path) -> None:
+    """bench_writes.py --quick times writes against store size (checkout and bare, fsync off and
+    on) and against a secret's versions, and prints a target line for each ratio."""
+    lines = quick_run("bench_writes.py", tmp_path / "stores", tmp_path / "home")
+    for mode in ("checkout", "bare"):
+        assert len([x for x in lines if x.startswith("[build]") and mode in x]) == 2
+        for fsync in ("on", "off"):
+            found = [x for x in lines if x.startswith(f"[write] {mode}") and f"={fsync}:" in x]
+            assert len(found) == 2 and all("ms/write" in x for x in found)
+            assert [x for x in lines if x.startswith(f"[target] {mode} fsync={fsync}")]
+    assert "100 held" in next(x for x in lines if x.startswith("[versions] bench/many"))
+    assert len([x for x in lines if x.startswith("[versions] UpdateSecret")]) == 3
+    judged = [x for x in lines if x.startswith("[target]")]
+    assert len(judged) == 6 and all(x.endswith(("MET", "MISSED")) for x in judged)

@@ -160,25 +160,38 @@ def test_an_index_lock_held_by_a_running_git_fails_the_write_first(
     fsck(store)
 
 
+@pytest.mark.parametrize("version", [2, 4])
 def test_git_add_while_gitsm_updates_the_index_is_refused_not_lost(
-    store: Path, monkeypatch: pytest.MonkeyPatch
+    store: Path, monkeypatch: pytest.MonkeyPatch, version: int
 ) -> None:
     """The race that lost a concurrent ``git add``: it runs while gitsm writes the index, and
-    must find git's lock held (and then succeed), never succeed and be overwritten."""
+    must find git's lock held (and then succeed), never succeed and be overwritten. Version 2:
+    gitsm patches the changed entries (gitrepo/indexfile.py); version 4: libgit2 rewrites it."""
+    from gitsm.gitrepo.indexfile import IndexImage
     from gitsm.gitrepo.indexlock import IndexLock
 
+    git(store, "update-index", "--index-version", str(version))
     (store / "mine.txt").write_text("staged by hand\n")
-    copy_entry = IndexLock.copy_entry
     tries: list[subprocess.CompletedProcess[str]] = []
 
-    def meanwhile(source: object, target: object, path: str) -> None:
+    def git_add() -> None:
         if not tries:
             tries.append(subprocess.run(["git", "add", "mine.txt"], cwd=store,
                                         capture_output=True, text=True))  # fmt: skip
+
+    copy_entry, patched = IndexLock.copy_entry, IndexImage.patched
+
+    def copy_meanwhile(source: object, target: object, path: str) -> None:
+        git_add()
         copy_entry(source, target, path)  # type: ignore[arg-type]
 
+    def patch_meanwhile(image: IndexImage, changes: dict[str, object], workdir: Path) -> object:
+        git_add()
+        return patched(image, changes, workdir)  # type: ignore[arg-type]
+
     with monkeypatch.context() as seam:
-        seam.setattr(IndexLock, "copy_entry", staticmethod(meanwhile))
+        seam.setattr(IndexLock, "copy_entry", staticmethod(copy_meanwhile))
+        seam.setattr(IndexImage, "patched", patch_meanwhile)
         assert put(store, 1).exit_code == 0
     assert tries and tries[0].returncode != 0 and "index.lock" in tries[0].stderr
     git(store, "add", "mine.txt")  # once gitsm is done, git add works

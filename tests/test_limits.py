@@ -528,3 +528,43 @@ def test_retention_never_prunes_young_versions(repo_path: Path) -> None:
     listed = all_versions(client, "burst")
     assert len(listed) == 100
     assert set(listed) == set(ids[-100:]) == manifest_versions(repo_path, "burst")
+
+
+def test_a_secret_at_the_version_quota_refuses_a_new_version(repo_path: Path) -> None:
+    """A secret holds at most twice retention.max_versions versions: past that, with none old
+    enough to prune, a new version is LimitExceededException and nothing is written; a retry of
+    a version it holds still answers, and once versions age the next write prunes and lands."""
+    file = repo_path / paths.CONFIG_PATH
+    doc = yaml.safe_load(file.read_text())
+    doc["retention"]["max_versions"] = 3  # a quota of 6
+    file.write_text(yaml.safe_dump(doc, sort_keys=False))
+    git(repo_path, "commit", "-qam", "Lower retention")
+    clock = Clock(datetime(2031, 1, 1, tzinfo=UTC))
+    client = SecretsManagerClient(SecretStore.open(repo_path, clock=clock))
+    created = client.create_secret(Name="busy", SecretString="0")
+    ids = [created["VersionId"]]
+    for i in range(1, 6):
+        clock.now += timedelta(minutes=10)
+        ids.append(client.put_secret_value(SecretId="busy", SecretString=str(i))["VersionId"])
+    before = commits(repo_path)
+    clock.now += timedelta(minutes=10)
+    with pytest.raises(client.exceptions.LimitExceededException) as info:
+        client.put_secret_value(SecretId="busy", SecretString="6")
+    assert info.value.response["Error"]["Message"] == (
+        f"You can't create a new version of secret {created['ARN']}: it already has 6 versions, "
+        "the quota for versions of a secret, and none of them can be removed yet (only versions "
+        "without staging labels that were created more than 24 hours ago are removed). Wait "
+        "until the oldest unlabeled version is 24 hours old, or remove staging labels from "
+        "versions you no longer need (UpdateSecretVersionStage); nothing was written."
+    )
+    with pytest.raises(client.exceptions.LimitExceededException):
+        client.update_secret(SecretId="busy", SecretString="6")
+    assert commits(repo_path) == before and len(manifest_versions(repo_path, "busy")) == 6
+    retry = client.put_secret_value(SecretId="busy", SecretString="5", ClientRequestToken=ids[5])
+    assert retry["VersionId"] == ids[5] and commits(repo_path) == before
+    client.update_secret(SecretId="busy", Description="no new version, no quota")
+    clock.now += timedelta(hours=24)  # all six are past 24 hours: the 4 oldest unlabeled go
+    last = client.put_secret_value(SecretId="busy", SecretString="6")["VersionId"]
+    assert set(all_versions(client, "busy")) == {ids[4], ids[5], last}  # pruned to 3
+    assert manifest_versions(repo_path, "busy") == {ids[4], ids[5], last}
+    assert git(repo_path, "status", "--porcelain", "--untracked-files=all") == ""

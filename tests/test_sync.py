@@ -220,6 +220,21 @@ def test_same_token_with_another_value_upstream_is_refused(team: Team) -> None:
     assert alice.get_secret_value("app", version_id=token).secret_string == "bob"
 
 
+def test_a_new_version_past_the_quota_upstream_is_refused(team: Team) -> None:
+    """Replay keeps the quota of versions of a secret: a version that would make the upstream
+    secret hold more than 200 (none prunable) is refused, and the other clone's state stands."""
+    alice, bob = team.clone("alice"), team.clone("bob")
+    alice.put_secret_value("app", secret_string="alice")
+    bob.repo.auto_pack = False
+    for i in range(199):  # 200 versions, all younger than 24 hours
+        bob.put_secret_value("app", secret_string=f"bob {i}")
+    bob.sync()
+    with pytest.raises(SyncConflict, match="the quota for versions of a secret") as info:
+        alice.sync()
+    assert "redo: remove labels from versions of app" in info.value.message
+    assert len(alice._load(alice.repo.tip(), "app").versions) == 200  # type: ignore[union-attr]
+
+
 def test_label_move_whose_remove_from_lost_the_label(team: Team) -> None:
     alice, bob = team.clone("alice"), team.clone("bob")
     old = stages(alice)

@@ -31,6 +31,7 @@ import errno
 import os
 import shutil
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
 
@@ -38,6 +39,7 @@ import pygit2
 from pygit2.ffi import C, ffi
 
 from gitsm.errors import GitLockHeld
+from gitsm.gitrepo.indexfile import IndexImage
 
 LOCK_NAME = "index.lock"
 MARK_NAME = "gitsm-index.lock"
@@ -76,6 +78,8 @@ class IndexLock:
         self._fd: int | None = fd
         self._marked = marked
         self._fsync = fsync
+        self.image: IndexImage | None = None
+        """The index as read under this lock (:mod:`.indexfile`), when it was read that way."""
 
     @classmethod
     def acquire(
@@ -133,11 +137,16 @@ class IndexLock:
 
     def commit(self) -> None:
         """Copy the written working index into the lock and rename the lock over the index."""
+        self.commit_data(self.work.read_bytes())
+
+    def commit_data(self, data: bytes | Sequence[bytes | memoryview]) -> None:
+        """Write ``data`` (a whole index file, or its parts in order) into the lock and rename
+        the lock over the index."""
         assert self._fd is not None
-        data = self.work.read_bytes()
-        view = memoryview(data)
-        while view:
-            view = view[os.write(self._fd, view) :]
+        for part in [data] if isinstance(data, bytes) else data:
+            view = memoryview(part)
+            while view:
+                view = view[os.write(self._fd, view) :]
         if self._fsync:
             os.fsync(self._fd)
         os.close(self._fd)

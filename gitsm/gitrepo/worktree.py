@@ -30,6 +30,7 @@ import pygit2
 
 from gitsm.errors import GitsmError, LocalChangesError, MergeInProgressError, storage_error
 from gitsm.gitenv import run_git
+from gitsm.gitrepo import indexfile
 from gitsm.gitrepo.base import RepoBase
 from gitsm.gitrepo.failures import errno_of
 from gitsm.gitrepo.indexlock import IndexLock
@@ -104,6 +105,11 @@ class WorktreeSync(RepoBase):
                 f"conflicts, git add, {finish}) or abort it ({abort}), then run this again; "
                 "nothing was written."
             )
+        if indexfile.known_clean(self.gitdir):  # the index gitsm wrote last: no conflicts
+            return
+        image = self._index_image()
+        if image is not None and not image.conflicted:
+            return
         index = self.repo.index
         index.read(False)
         unmerged = conflicted_paths(index)
@@ -116,21 +122,48 @@ class WorktreeSync(RepoBase):
                 "this again; nothing was written."
             )
 
-    def _check_clean(self, parent: Snapshot, paths: list[str]) -> None:
-        assert self.workdir is not None
+    def _index_image(self) -> indexfile.IndexImage | None:
+        """The index file as :mod:`.indexfile` changes it, or None when libgit2 must (a form that
+        module leaves alone, or a file that cannot be read: libgit2 says why)."""
+        try:
+            return indexfile.load(self.gitdir)
+        except (indexfile.Unsupported, OSError):
+            return None
+
+    def _staged(
+        self, paths: list[str], lock: IndexLock | None
+    ) -> dict[str, tuple[str | None, bool]]:
+        """path -> (its stage-0 blob id in the index or None, whether it has conflict entries)."""
+        if lock is not None:
+            lock.image = lock.image or self._index_image()
+            if lock.image is not None:
+                image, out = lock.image, {}
+                for path in paths:
+                    stages = image.stages(path)
+                    out[path] = stages.get(0), any(stage != 0 for stage in stages)
+                return out
         index = self.repo.index
         index.read(False)
         unmerged = set(conflicted_paths(index))
-        dirty = []
+        found: dict[str, tuple[str | None, bool]] = {}
         for path in paths:
-            expected = parent.blob_id(path)
             try:
                 staged: str | None = str(index[path].id)
             except KeyError:  # not in the index, or only as conflict stages (no stage 0 entry)
                 staged = None
+            found[path] = staged, path in unmerged
+        return found
+
+    def _check_clean(
+        self, parent: Snapshot, paths: list[str], lock: IndexLock | None = None
+    ) -> None:
+        assert self.workdir is not None
+        dirty = []
+        for path, (staged, unmerged) in self._staged(paths, lock).items():
+            expected = parent.blob_id(path)
             file = self.workdir / path
             on_disk = str(pygit2.hashfile(str(file))) if file.is_file() else None
-            if path in unmerged or staged != expected or on_disk != expected or self._blocked(path):
+            if unmerged or staged != expected or on_disk != expected or self._blocked(path):
                 dirty.append(path)
         if dirty:
             shown = ", ".join(dirty[:5]) + (" ..." if len(dirty) > 5 else "")
@@ -195,8 +228,15 @@ class WorktreeSync(RepoBase):
 
     def _sync_worktree(self, snap: Snapshot, paths: list[str], lock: IndexLock) -> None:
         """Bring ``paths`` of the work tree and the index to ``snap``; the index is written through
-        ``lock`` and committed. On failure no temporary file stays and the index is unchanged."""
+        ``lock`` and committed. On failure no temporary file stays and the index is unchanged.
+
+        The index changes entry by entry (:mod:`.indexfile`); libgit2 rewrites it when it is in a
+        form that module leaves alone."""
         assert self.workdir is not None
+        lock.image = lock.image or self._index_image()
+        if lock.image is not None:
+            self._patch_index(snap, paths, lock, lock.image)
+            return
         index = self.repo.index
         index.read(False)
         try:
@@ -218,6 +258,30 @@ class WorktreeSync(RepoBase):
             lock.commit()
         finally:
             index.read(True)  # drop what was staged in memory only; read what is on disk
+
+    def _patch_index(
+        self, snap: Snapshot, paths: list[str], lock: IndexLock, image: indexfile.IndexImage
+    ) -> None:
+        """:meth:`_sync_worktree` through :mod:`.indexfile`: place the files, then write the old
+        index with only their entries changed."""
+        assert self.workdir is not None
+        changes: dict[str, indexfile.NewEntry | None] = {}
+        for path in paths:
+            file = self.workdir / path
+            item = snap.blob_entry(path)
+            if item is None:
+                if file.is_symlink() or file.is_file():
+                    file.unlink()
+                changes[path] = None
+                self._prune_dirs(file.parent)
+                continue
+            mode = int(item.filemode)
+            self._place(file, mode, snap.read(path) or b"")
+            changes[path] = indexfile.NewEntry(path, mode, str(item.id), os.lstat(file))
+        new = image.patched(changes, self.workdir)
+        lock.commit_data(new.parts)
+        lock.image = None
+        new.save_meta(self.gitdir)
 
     @staticmethod
     def _place(file: Path, mode: int, data: bytes) -> None:

@@ -17,6 +17,7 @@ from gitsm import envelope, labels, paths, treefiles
 from gitsm.errors import (
     InvalidParameterException,
     InvalidRequestException,
+    LimitExceededException,
     ResourceExistsException,
     ResourceNotFoundException,
 )
@@ -42,7 +43,7 @@ from gitsm.model import (
     validate_value,
     validate_version_id,
 )
-from gitsm.retention import prunable
+from gitsm.retention import prunable, quota_message, version_quota
 from gitsm.store.core import Change, StoreCore, WriteResult
 
 
@@ -110,11 +111,17 @@ class WriteOps(StoreCore):
         versions = dict(secret.versions)
         versions[info.version_id] = info
         for vid, v in versions.items():
-            versions[vid] = replace(v, stages=moved[vid])
+            if v.stages != moved[vid]:  # only the versions whose labels moved are new objects
+                versions[vid] = replace(v, stages=moved[vid])
         secret = replace(secret, versions=versions, last_changed=changed or now)
         for vid in prunable(secret, now, config.max_versions, config.min_version_age_hours):
             del secret.versions[vid]
             files[paths.version_path(secret.name, vid)] = None
+        if len(secret.versions) > version_quota(config.max_versions):
+            held = len(secret.versions) - 1
+            raise LimitExceededException(
+                quota_message(secret.arn, held, config.min_version_age_hours)
+            )
         return secret
 
     @staticmethod

@@ -1,0 +1,225 @@
+#!/usr/bin/env python3
+"""Write cost against the size of the store and the number of versions of a secret.
+
+Prints figures, ratios measured in the same run, and a ``[target]`` line per target of issue 3
+("Speed", part 3); it asserts nothing.
+
+    .venv/bin/python bench/bench_writes.py            # 1,000 and 10,000 secrets, 1,000 versions
+    .venv/bin/python bench/bench_writes.py --quick    # 50 and 200 secrets, 110 versions
+
+Stores: the ``hier`` layout of bench_store.py (``env{i}/app/key{j}``, one AWSCURRENT version each,
+composed by gitsm's code and committed through ``git fast-import``), built twice per size: as a
+checkout (work tree and index checked out with ``git reset --hard``) and bare (no-checkout mode).
+
+- **Store size**: UpdateSecret through ``gitsm.client`` on random secrets, batches alternating
+  between the small and the large store of each mode (so machine load hits both alike), fsync off
+  and on: ms per write as the median of the batch medians.
+- **Versions**: in the small checkout, UpdateSecret on a secret with 1 version (a random one of
+  the store's), on one that was given 1,000 versions at one every 15 minutes (the clock of its
+  handle moves on: 100 are kept, each write prunes one), and on one holding 150 to 199 versions
+  all younger than 24 hours (the quota is 200: nothing can be pruned), batches interleaved.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import secrets as _random
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import gitsm
+from bench.bench_store import build_store, load, met, names_for
+from gitsm.awsclient import SecretsManagerClient
+from gitsm.model import utcnow
+from gitsm.store import SecretStore
+
+
+@dataclass(frozen=True)
+class Config:
+    sizes: tuple[int, int]  # secrets in the small and the large store
+    versions: int  # versions written to the many-version secret
+    batches: int
+    batch: int
+    young: int  # versions of the secret whose versions are all younger than 24 hours
+    vbatch: int  # writes per batch in the versions phase (young + batches x vbatch < 200)
+
+
+FULL = Config((1_000, 10_000), 1_000, batches=7, batch=30, young=150, vbatch=7)
+QUICK = Config((50, 200), 110, batches=3, batch=3, young=20, vbatch=3)
+TARGET = 1.3
+
+
+class Clock:
+    """A clock that moves ``step`` forward on every reading (one write reads it once)."""
+
+    def __init__(self, start: datetime, step: timedelta) -> None:
+        self.now, self.step = start, step
+
+    def __call__(self) -> datetime:
+        self.now += self.step
+        return self.now
+
+
+def git(*args: str) -> None:
+    subprocess.run(["git", *args], check=True, capture_output=True)
+
+
+def build(base: Path, n: int, bare: bool) -> Path:
+    path = base / f"{'bare' if bare else 'checkout'}-{n}{'.git' if bare else ''}"
+    start = time.perf_counter()
+    build_store(path, names_for("hier", n), 2, bare=bare)
+    gitdir = path if bare else path / ".git"
+    if not bare:
+        git("-C", str(path), "reset", "-q", "--hard")
+    git("--git-dir", str(gitdir), "gc", "-q")
+    index = gitdir / "index"
+    shown = f"index {index.stat().st_size:,} B" if index.exists() else "no index (bare)"
+    print(f"[build] {path.name}: {n:,} secrets, {shown}; {time.perf_counter() - start:.1f} s")
+    return path
+
+
+def timed(write: Callable[[], object], count: int) -> float:
+    """The median ms of ``count`` writes."""
+    times = []
+    for _ in range(count):
+        start = time.perf_counter()
+        write()
+        times.append((time.perf_counter() - start) * 1e3)
+    return statistics.median(times)
+
+
+def update(client: SecretsManagerClient, name: str) -> Callable[[], object]:
+    return lambda: client.update_secret(SecretId=name, SecretString=_random.token_urlsafe(24))
+
+
+def random_writes(
+    client: SecretsManagerClient, names: list[str], rng: random.Random
+) -> Callable[[], Callable[[], object]]:
+    """A batch's writer: UpdateSecret on a random one of ``names`` at each write."""
+    return lambda: lambda: update(client, rng.choice(names))()
+
+
+def interleave(writers: list[Callable[[], Callable[[], object]]], cfg: Config) -> list[float]:
+    """Median of batch medians (ms per write) of each writer, batches alternating in order."""
+    results: list[list[float]] = [[] for _ in writers]
+    for b in range(cfg.batches):
+        order = range(len(writers)) if b % 2 == 0 else reversed(range(len(writers)))
+        for i in order:
+            results[i].append(timed(writers[i](), cfg.batch))
+    return [statistics.median(r) for r in results]
+
+
+def bench_sizes(stores: dict[tuple[str, int], Path], cfg: Config, fsync: bool) -> dict[str, float]:
+    rng = random.Random(11)
+    out: dict[str, float] = {}
+    for mode in ("checkout", "bare"):
+        pair = [stores[mode, n] for n in cfg.sizes]
+        clients = [gitsm.client(repo=p, fsync=fsync) for p in pair]
+        names = [names_for("hier", n) for n in cfg.sizes]
+        for c, ns in zip(clients, names, strict=True):  # warm-up
+            for name in ns[:3]:
+                update(c, name)()
+
+        writers = [random_writes(c, ns, rng) for c, ns in zip(clients, names, strict=True)]
+        medians = interleave(writers, cfg)
+        for n, ms in zip(cfg.sizes, medians, strict=True):
+            out[f"{mode}-{n}"] = ms
+            print(f"[write] {mode} {n:,} secrets fsync={'on' if fsync else 'off'}: UpdateSecret "
+                  f"{ms:.2f} ms/write (median of {cfg.batches} batch medians x {cfg.batch}); "
+                  f"load {load()}")  # fmt: skip
+    return out
+
+
+def versions_of(client: SecretsManagerClient, name: str) -> int:
+    """How many versions ``name`` holds (ListSecretVersionIds with IncludeDeprecated, every page)."""
+    count, token = 0, None
+    while True:
+        call = {"SecretId": name, "IncludeDeprecated": True, "MaxResults": 100}
+        page = client.list_secret_version_ids(**call, **({"NextToken": token} if token else {}))
+        count, token = count + len(page["Versions"]), page.get("NextToken")
+        if not token:
+            return count
+
+
+def bench_versions(path: Path, names: list[str], cfg: Config) -> dict[str, float]:
+    """ms per write on a secret with 1 version, 1,000 written (pruned), and young versions."""
+    start = utcnow() - timedelta(days=30)
+    many = SecretsManagerClient(
+        SecretStore.open(path, fsync=False, clock=Clock(start, timedelta(minutes=15)))
+    )
+    many.create_secret(Name="bench/many", SecretString="0")
+    t0 = time.perf_counter()
+    for i in range(1, cfg.versions):
+        many.update_secret(SecretId="bench/many", SecretString=str(i))
+    held = versions_of(many, "bench/many")
+    print(f"[versions] bench/many: {cfg.versions:,} versions written, one every 15 minutes of "
+          f"its clock; {held} held (pruned as AWS prunes); {time.perf_counter() - t0:.1f} s")  # fmt: skip
+    young = SecretsManagerClient(
+        SecretStore.open(path, fsync=False, clock=Clock(utcnow(), timedelta(seconds=1)))
+    )
+    young.create_secret(Name="bench/young", SecretString="0")
+    for i in range(1, cfg.young):
+        young.update_secret(SecretId="bench/young", SecretString=str(i))
+    one = gitsm.client(repo=path, fsync=False)
+    vcfg = replace(cfg, batch=cfg.vbatch)  # the young secret must stay under the quota of 200
+    medians = interleave([random_writes(one, names, random.Random(5)), lambda: update(many, "bench/many"),
+                          lambda: update(young, "bench/young")], vcfg)  # fmt: skip
+    count = cfg.young + cfg.batches * cfg.vbatch
+    labels = ["1 version", f"{held} versions ({cfg.versions:,} written)",
+              f"{cfg.young}-{count - 1} versions younger than 24 h"]  # fmt: skip
+    for label, ms in zip(labels, medians, strict=True):
+        print(f"[versions] UpdateSecret on a secret with {label}: {ms:.2f} ms/write (median of "
+              f"{cfg.batches} batch medians x {cfg.vbatch}); load {load()}")  # fmt: skip
+    return dict(zip(("one", "many", "young"), medians, strict=True))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="small stores and few writes")
+    ap.add_argument("--dir", help="where to build the stores (default: a new temp dir)")
+    ap.add_argument("--keep", action="store_true", help="keep the stores afterwards")
+    args = ap.parse_args()
+    cfg = QUICK if args.quick else FULL
+    base = Path(args.dir or tempfile.mkdtemp(prefix="gitsm-bench-writes-"))
+    base.mkdir(parents=True, exist_ok=True)
+    os.environ["GITSM_HOME"] = str(base / "home")
+    t_all = time.perf_counter()
+    print(f"== gitsm write benchmark ({'quick' if args.quick else 'full'}) ==")
+    print(f"machine: {os.cpu_count()} CPUs; stores in {base}; load average {load()} (1/5/15 min)")
+    stores = {(mode, n): build(base, n, mode == "bare") for mode in ("checkout", "bare")
+              for n in cfg.sizes}  # fmt: skip
+    sizes = {fsync: bench_sizes(stores, cfg, fsync) for fsync in (False, True)}
+    small_store = stores["checkout", cfg.sizes[0]]
+    versions = bench_versions(small_store, names_for("hier", cfg.sizes[0]), cfg)
+    small, large = cfg.sizes
+    for fsync, got in sizes.items():
+        for mode in ("checkout", "bare"):
+            a, b = got[f"{mode}-{small}"], got[f"{mode}-{large}"]
+            print(f"[target] {mode} fsync={'on' if fsync else 'off'}: a write on {large:,} "
+                  f"secrets within {TARGET}x of one on {small:,}: {b:.2f} / {a:.2f} ms = "
+                  f"{b / a:.2f}x -> {met(b / a <= TARGET)}")  # fmt: skip
+    young = f"{cfg.young}+ versions younger than 24 hours"
+    for key, what in (("many", f"{cfg.versions:,} versions written"), ("young", young)):
+        ratio = versions[key] / versions["one"]
+        print(f"[target] a write on a secret with {what} within {TARGET}x of one with 1 version: "
+              f"{versions[key]:.2f} / {versions['one']:.2f} ms = {ratio:.2f}x -> "
+              f"{met(ratio <= TARGET)}")  # fmt: skip
+    print(f"total bench time {time.perf_counter() - t_all:.0f} s; load average now {load()}")
+    if not args.keep and not args.dir:
+        shutil.rmtree(base, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
