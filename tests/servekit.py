@@ -51,6 +51,8 @@ class Server:
     process: subprocess.Popen[Any]
     repo: Path | None = None
     home: Path | None = None
+    access_key: str = ACCESS_KEY
+    secret_key: str = SECRET_KEY
 
     def client(self, region: str = REGION, **config: Any) -> Any:
         """A boto3 secretsmanager client on this endpoint (dummy credentials, one attempt, so a
@@ -58,7 +60,7 @@ class Server:
         retries = config.pop("retries", {"max_attempts": 1, "mode": "standard"})
         return boto3.session.Session().client(
             "secretsmanager", endpoint_url=self.url, region_name=region,
-            aws_access_key_id=ACCESS_KEY, aws_secret_access_key=SECRET_KEY,
+            aws_access_key_id=self.access_key, aws_secret_access_key=self.secret_key,
             config=Config(retries=retries, **config),
         )  # fmt: skip
 
@@ -101,6 +103,41 @@ def start_gitsm(repo: Path, home: Path, *args: str, log: Path) -> Server:
     assert served.proc.stdout is not None and served.proc.stderr is not None
     served.proc.stdout.close()  # it prints nothing there; stderr only on a fault, after the log
     return Server("gitsm", served.url, served.proc, repo, home)
+
+
+ALLOW_ALL = """\
+format: 1
+principals:
+  bench:
+    read: ["*"]
+    write: ["*"]
+"""
+"""A server policy that lets the principal ``bench`` do everything."""
+
+
+def start_gitsm_signed(repo: Path, home: Path, *args: str, log: Path) -> Server:
+    """``gitsm serve --port 0 --repo REPO ARGS`` in normal mode, ready: the store gets a server
+    policy letting principal ``bench`` do everything (one plain commit of .gitsm/server.yaml), the
+    key ring ``home`` an access key of ``bench``, and the server checks every request's SigV4
+    signature against it. The returned :class:`Server`'s clients sign with that key."""
+    from gitsm.serve.accesskeys import AccessKeys
+
+    clone = repo.parent / "policy-clone"
+    env = {**store_env(home), "GIT_AUTHOR_NAME": "bench", "GIT_AUTHOR_EMAIL": "bench@example.com",
+           "GIT_COMMITTER_NAME": "bench", "GIT_COMMITTER_EMAIL": "bench@example.com"}  # fmt: skip
+    for argv, cwd in ((["clone", "-q", str(repo), str(clone)], None),
+                      (["add", ".gitsm/server.yaml"], clone),
+                      (["commit", "-q", "-m", "Who may call gitsm serve"], clone),
+                      (["push", "-q", "origin", "HEAD"], clone)):  # fmt: skip
+        if argv[0] == "add":
+            (clone / ".gitsm" / "server.yaml").write_text(ALLOW_ALL)
+        subprocess.run(["git", *argv], cwd=cwd, env=env, check=True, capture_output=True)
+    key = AccessKeys(env={"GITSM_HOME": str(home)}).create("bench")
+    served = Served(repo, home, "--port", "0", *args, log=log)
+    assert served.proc.stdout is not None and served.proc.stderr is not None
+    served.proc.stdout.close()
+    return Server("gitsm", served.url, served.proc, repo, home, key.access_key_id,
+                  key.secret_access_key)  # fmt: skip
 
 
 def free_port() -> int:
