@@ -145,10 +145,7 @@ def quick_version(vid: str, entry: object) -> VersionInfo | None:
         and all(type(t) is str and 0 < len(t) <= STAGE_MAX_LEN for t in stages)
     ):  # fmt: skip
         return None
-    try:
-        when = datetime.fromisoformat(created)
-    except ValueError:
+    when = strict.aware_utc(created)
+    if when is None:
         return None
-    if when.tzinfo is None:
-        return None
-    return VersionInfo(vid, when.astimezone(UTC), cast(ValueKind, kind), list(keys), list(stages))
+    return VersionInfo(vid, when, cast(ValueKind, kind), list(keys), list(stages))

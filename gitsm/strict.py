@@ -183,6 +183,15 @@ def format_problem(fmt: object, current: int) -> tuple[str, str] | None:
     return (f"has unknown format {fmt}", RESTORE) if fmt != current else None
 
 
+def aware_utc(text: str) -> datetime | None:
+    """An ISO 8601 timestamp with a time zone, in UTC; None when ``text`` is not one."""
+    try:
+        when = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return None if when.tzinfo is None else when.astimezone(UTC)
+
+
 def describe(value: object) -> str:
     """What a parsed value is, in the words of YAML and JSON."""
     if value is None:

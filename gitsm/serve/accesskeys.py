@@ -31,6 +31,7 @@ from typing import Any, TypeVar
 
 from gitsm.errors import OperationError, StoreError, ValidationException
 from gitsm.providers.local import gitsm_home, private_dirs
+from gitsm.strict import aware_utc
 
 FILE_NAME = "serve-access-keys.json"
 FILE_MODE = 0o600
@@ -329,10 +330,5 @@ def _key(row: Any) -> AccessKey | None:
         return None
     if not _PRINCIPAL.fullmatch(principal):
         return None
-    try:
-        when = datetime.fromisoformat(created)
-    except ValueError:
-        return None
-    if when.tzinfo is None:
-        return None
-    return AccessKey(key_id, secret, principal, when.astimezone(UTC))
+    when = aware_utc(created)
+    return None if when is None else AccessKey(key_id, secret, principal, when)
