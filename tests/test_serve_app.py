@@ -19,6 +19,7 @@ from gitsm.serve.app import App
 from gitsm.serve.backend import Backend
 from gitsm.serve.caller import Caller, EndpointError
 
+LOCAL = {"host": "127.0.0.1:8283"}
 SIGNED = ("AWS4-HMAC-SHA256 Credential=AKID/20260101/eu-central-1/secretsmanager/aws4_request, "
           "SignedHeaders=host;x-amz-date, Signature=00")  # fmt: skip
 
@@ -53,7 +54,11 @@ class Broken:
 
 
 def call(app: App, operation: str, peer: str = "127.0.0.1", **params: Any) -> tuple[int, Any]:
-    headers = {"x-amz-target": f"secretsmanager.{operation}", "authorization": SIGNED}
+    headers = {
+        "x-amz-target": f"secretsmanager.{operation}",
+        "authorization": SIGNED,
+        "host": "localhost",
+    }
     status, _, body = app.handle("POST", "/", "", headers, json.dumps(params).encode(), peer)
     return status, json.loads(body)
 
@@ -99,11 +104,11 @@ def test_arns_use_the_signature_region_and_the_cache_follows_the_tip(app: App) -
 
 def test_reset_empties_the_store_and_only_from_loopback(app: App) -> None:
     call(app, "CreateSecret", Name="public/d", SecretString="x")
-    status, _, body = app.handle("POST", "/moto-api/reset", "", {}, b"", "192.0.2.7")
+    status, _, body = app.handle("POST", "/moto-api/reset", "", LOCAL, b"", "192.0.2.7")
     assert (status, json.loads(body)["__type"]) == (400, "AccessDeniedException")
     assert call(app, "DescribeSecret", SecretId="public/d")[0] == 200
     for _ in range(2):  # twice: a reset of an empty store is fine too
-        status, _, body = app.handle("POST", "/moto-api/reset", "", {}, b"", "::1")
+        status, _, body = app.handle("POST", "/moto-api/reset", "", LOCAL, b"", "::1")
         assert (status, json.loads(body)["status"]) == (200, "ok")
     assert call(app, "DescribeSecret", SecretId="public/d")[1]["__type"] == (
         "ResourceNotFoundException"
@@ -120,7 +125,7 @@ def test_reset_empties_the_store_and_only_from_loopback(app: App) -> None:
 
 def test_reset_is_unknown_outside_test_mode(any_path: Path) -> None:
     app = App(Backend(any_path), NoAuth(), AllowAll(), test_mode=False)
-    status, _, body = app.handle("POST", "/moto-api/reset", "", {}, b"", "127.0.0.1")
+    status, _, body = app.handle("POST", "/moto-api/reset", "", LOCAL, b"", "127.0.0.1")
     assert (status, json.loads(body)["__type"]) == (404, "UnknownOperationException")
 
 

@@ -33,6 +33,8 @@ principals:
     write: ["*"]
   reader:
     read: ["app/"]
+  writer:
+    write: ["app/"]
 """
 ACCOUNT = "123456789012"
 
@@ -71,7 +73,7 @@ class Site:
         self.repo, self.home = make_store(base)
         self.work = base / "admin-clone"
         commit_server_policy(self.repo, self.work, SERVER_YAML)
-        self.keys = {p: create_key(self.home, p) for p in ("admin", "reader")}
+        self.keys = {p: create_key(self.home, p) for p in ("admin", "reader", "writer")}
         self.server = Served(self.repo, self.home, "--port", "0")
 
     def client(self, who: str, secret: str | None = None) -> Any:
@@ -212,3 +214,96 @@ def test_start_says_why_every_request_would_be_refused(tmp_path: Path) -> None:
     startup = server.started
     assert "no access keys" in startup and "create-access-key --principal" in startup
     assert "server.yaml" in startup and "every request is denied" in startup
+
+
+def test_create_secret_is_judged_on_its_name(site: Site) -> None:
+    writer = site.client("writer")
+    with pytest.raises(ClientError) as exc:
+        writer.create_secret(Name="prod/evil", SecretString="x")
+    assert code_of(exc)[0] == "AccessDeniedException"
+    with pytest.raises(ClientError) as exc:  # no oracle: the same answer for a name that exists
+        writer.create_secret(Name="other/x", SecretString="x")
+    assert code_of(exc)[0] == "AccessDeniedException"
+    names = [s["Name"] for s in site.client("admin").list_secrets()["SecretList"]]
+    assert "prod/evil" not in names
+
+
+def test_a_write_only_principal_cannot_grant_itself_reading(site: Site) -> None:
+    writer, admin = site.client("writer"), site.client("admin")
+    admin.create_secret(Name="app/w-only", SecretString="w-value-3Rt")
+    grant = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal":
+             {"AWS": f"arn:aws:iam::{ACCOUNT}:user/writer"}, "Action": "secretsmanager:*",
+             "Resource": "*"}]}  # fmt: skip
+    for call in (lambda: writer.put_resource_policy(SecretId="app/w-only",
+                                                    ResourcePolicy=json.dumps(grant)),
+                 lambda: writer.delete_resource_policy(SecretId="app/w-only")):  # fmt: skip
+        with pytest.raises(ClientError) as exc:
+            call()
+        assert code_of(exc)[0] == "AccessDeniedException"
+    assert "ResourcePolicy" not in admin.get_resource_policy(SecretId="app/w-only")
+    with pytest.raises(ClientError) as exc:
+        writer.get_secret_value(SecretId="app/w-only")
+    assert code_of(exc)[0] == "AccessDeniedException"
+
+
+def test_an_explicit_deny_holds_in_listings_and_batch_reads(site: Site) -> None:
+    admin, reader = site.client("admin"), site.client("reader")
+    deny = {"Version": "2012-10-17", "Statement": [{"Effect": "Deny", "Principal": {"AWS":
+            f"arn:aws:iam::{ACCOUNT}:user/reader"}, "Action": "secretsmanager:*",
+            "Resource": "*"}]}  # fmt: skip
+    admin.put_resource_policy(SecretId="app/db", ResourcePolicy=json.dumps(deny))
+    try:
+        assert "app/db" not in [s["Name"] for s in reader.list_secrets()["SecretList"]]
+        by_id = reader.batch_get_secret_value(SecretIdList=["app/db"])
+        assert by_id["SecretValues"] == []
+        assert [e["ErrorCode"] for e in by_id["Errors"]] == ["AccessDeniedException"]
+        by_filter = reader.batch_get_secret_value(Filters=[{"Key": "name", "Values": ["app/"]}])
+        assert "app/db" not in [v["Name"] for v in by_filter["SecretValues"]]
+        assert by_filter["Errors"] == []
+        assert "app-value" not in json.dumps(by_id, default=str) + json.dumps(
+            by_filter, default=str
+        )
+    finally:
+        admin.delete_resource_policy(SecretId="app/db")
+
+
+def test_a_batch_read_by_filter_never_names_a_hidden_secret(site: Site) -> None:
+    out = site.client("reader").batch_get_secret_value(
+        Filters=[{"Key": "name", "Values": ["other/"]}]
+    )
+    assert out["SecretValues"] == [] and out["Errors"] == []
+
+
+def test_the_operation_header_must_be_signed(site: Site) -> None:
+    key_id, key_secret = site.keys["admin"]
+    body = b'{"SecretId": "app/db"}'
+    req = AWSRequest(method="POST", url=site.server.url + "/", data=body,
+                     headers={"Content-Type": "application/x-amz-json-1.1"})  # fmt: skip
+    SigV4Auth(Credentials(key_id, key_secret), "secretsmanager", "us-east-1").add_auth(req)
+    headers = {**dict(req.headers.items()), "X-Amz-Target": "secretsmanager.DeleteSecret"}
+    call = urllib.request.Request(site.server.url + "/", data=body, headers=headers)
+    with pytest.raises(urllib.error.HTTPError) as exc:
+        urllib.request.urlopen(call, timeout=10)
+    assert json.loads(exc.value.read())["__type"] == "IncompleteSignatureException"
+    assert "DeletedDate" not in site.client("admin").describe_secret(SecretId="app/db")
+
+
+def test_test_mode_answers_no_web_page(tmp_path: Path) -> None:
+    """Test mode checks no signature: a browser's cross-site POST (Origin) and a page that rebound
+    its DNS name to 127.0.0.1 (Host) are refused, the reset included."""
+    repo, home = make_store(tmp_path)
+    server = Served(repo, home, "--test-reset", "--port", "0")
+    try:
+        body = b'{"Name": "web/x", "SecretString": "v"}'
+        origin = raw(server.port, request("secretsmanager.CreateSecret", body,
+                                          "Origin: http://evil.example\r\n"))  # fmt: skip
+        reset = raw(server.port, b"POST /moto-api/reset HTTP/1.1\r\nHost: evil.example:80\r\n"
+                                 b"Content-Length: 0\r\n\r\n")  # fmt: skip
+        fine = raw(server.port, request("secretsmanager.CreateSecret", body))
+        code, said = server.stop()
+    finally:
+        kill_quietly(server.proc)
+    assert code == 0, said
+    assert origin.startswith(b"HTTP/1.1 403") and b"AccessDeniedException" in origin
+    assert reset.startswith(b"HTTP/1.1 403")
+    assert fine.startswith(b"HTTP/1.1 200")

@@ -75,6 +75,26 @@ def is_local(peer: str) -> bool:
     return bool(address.is_loopback or (mapped is not None and mapped.is_loopback))
 
 
+LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
+
+
+def from_a_local_program(peer: str, headers: Mapping[str, str]) -> bool:
+    """True unless the request may come from a web page: test mode checks no signature, so a
+    page in a local browser must not reach it. A browser names the page's origin in ``Origin``
+    on a cross-site POST (no other client sends it), and a page that rebinds its own DNS name to
+    127.0.0.1 still sends that name as ``Host``."""
+    if "origin" in headers:
+        return False
+    if peer == "unix":
+        return True
+    host = headers.get("host", "").strip().lower()
+    if host.startswith("["):
+        host = host[1:].partition("]")[0]
+    elif host.count(":") == 1:
+        host = host.partition(":")[0]
+    return host in LOCAL_HOSTS
+
+
 def _names_of(secret_id: str) -> list[str]:
     """The secret names a SecretId may mean: itself, or for an ARN the name with and without
     its 7-character suffix."""
@@ -139,6 +159,13 @@ class App:
         self, method: str, path: str, query: str, headers: Mapping[str, str], body: bytes,
         entry: LogEntry,
     ) -> Response | Job:  # fmt: skip
+        if self.test_mode and not from_a_local_program(entry.peer, headers):
+            raise EndpointError(
+                "AccessDeniedException",
+                "gitsm serve --test-reset answers programs on this machine only: no Origin "
+                "header, and Host localhost, 127.0.0.1 or [::1].",
+                403,
+            )
         if path == "/" and method == "POST":
             return self._operation(method, path, query, headers, body, entry)
         if path == "/health" and method == "GET":
@@ -189,9 +216,12 @@ class App:
     def _authorize(
         self, caller: Caller, operation: str, params: dict[str, Any], entry: LogEntry
     ) -> None:
-        secret_id = params.get("SecretId")
+        # CreateSecret names its secret in Name; every other operation in SecretId
+        secret_id = params.get("Name" if operation == "CreateSecret" else "SecretId")
         entry.secret_id = secret_id if isinstance(secret_id, str) else None
         self.authorizer.check(caller, operation, entry.secret_id)
+        if operation == "BatchGetSecretValue" and params.get("Filters") is not None:
+            self.authorizer.check(caller, "ListSecrets", None)  # as AWS requires for Filters
 
     def _decode_read(self, operation: str, body: bytes) -> tuple[dict[str, Any], str]:
         """A read's parameters and their canonical form, kept by body: a client repeating a read
@@ -231,7 +261,7 @@ class App:
     def _call(self, caller: Caller, operation: str, params: dict[str, Any]) -> Response:
         client = self.backend.client(caller.region)
         method = getattr(client, wire.OPERATIONS[operation])
-        secret_id = params.get("SecretId")
+        secret_id = params.get("Name" if operation == "CreateSecret" else "SecretId")
         self.authorizer.check_found(
             caller, operation, secret_id if isinstance(secret_id, str) else None, client
         )
@@ -244,26 +274,43 @@ class App:
             out = method(**params) if allowed else {"SecretValues": [], "Errors": []}
         else:
             out = method(**params)
-        self._filter(caller, operation, out, denied)
+        self._filter(caller, operation, out, denied, client, by_id=bool(params.get("SecretIdList")))
         return Response(200, wire.encode(out), [("Content-Type", wire.CONTENT_TYPE),
                                                 ("x-amzn-RequestId", str(uuid.uuid4()))])  # fmt: skip
 
     def _may_read_id(self, caller: Caller, secret_id: str) -> bool:
         return any(self.authorizer.may_read(caller, n) for n in _names_of(secret_id))
 
+    def _visible(self, caller: Caller, operation: str, arn: str, client: Any) -> bool:
+        """True when ``caller`` may ``operation`` the listed secret ``arn``: the server policy
+        or the secret's resource policy allows it, and no explicit Deny refuses it."""
+        try:
+            self.authorizer.check_found(caller, operation, arn, client)
+        except EndpointError:
+            return False
+        return True
+
     def _filter(
-        self, caller: Caller, operation: str, out: dict[str, Any], denied: list[str]
-    ) -> None:
-        """Keep only what the caller may read of a listing or a batch read."""
+        self, caller: Caller, operation: str, out: dict[str, Any], denied: list[str], client: Any,
+        *, by_id: bool = False,
+    ) -> None:  # fmt: skip
+        """Keep only what the caller may read of a listing or a batch read: by the server policy
+        first, then each kept secret's resource policy (an explicit Deny hides it). A value the
+        caller did not ask for by id is dropped without a word: an error entry would name it."""
         may = self.authorizer.may_read
         if operation == "ListSecrets":
-            out["SecretList"] = [s for s in out.get("SecretList", []) if may(caller, s["Name"])]
+            out["SecretList"] = [
+                s for s in out.get("SecretList", [])
+                if may(caller, s["Name"]) and self._visible(caller, "DescribeSecret", s["ARN"], client)
+            ]  # fmt: skip
         elif operation == "BatchGetSecretValue":
             values = out.get("SecretValues", [])
-            kept = [v for v in values if may(caller, v["Name"])]
+            kept = [v for v in values if may(caller, v["Name"])
+                    and self._visible(caller, "GetSecretValue", v["ARN"], client)]  # fmt: skip
             errors = list(out.get("Errors", []))
-            errors += [{"SecretId": v["ARN"], "ErrorCode": "AccessDeniedException",
-                        "Message": DENIED} for v in values if v not in kept]  # fmt: skip
+            if by_id:  # asked for by id, and the server policy let the caller name it
+                errors += [{"SecretId": v["ARN"], "ErrorCode": "AccessDeniedException",
+                            "Message": DENIED} for v in values if v not in kept]  # fmt: skip
             errors += [{"SecretId": i, "ErrorCode": "AccessDeniedException", "Message": DENIED}
                        for i in denied]  # fmt: skip
             out["SecretValues"] = kept

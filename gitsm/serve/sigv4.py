@@ -262,6 +262,10 @@ class SigV4Verifier:
                               "Authorization.")  # fmt: skip
         if "x-amz-date" not in signed:
             raise _incomplete("'X-Amz-Date' must be a 'SignedHeader' in the AWS Authorization.")
+        if "x-amz-target" in headers and "x-amz-target" not in signed:
+            # the header names the operation: unsigned, a signed body could be replayed as any
+            # other operation (botocore and the aws CLI always sign it)
+            raise _incomplete("'X-Amz-Target' must be a 'SignedHeader' in the AWS Authorization.")
         payload = hashlib.sha256(body).hexdigest()
         claimed = headers.get("x-amz-content-sha256")
         if claimed is not None and claimed != payload:

@@ -22,6 +22,10 @@ from gitsm.serve.caller import Caller
 from gitsm.serverpolicy import OPERATION_CLASS, READ, WRITE
 
 _ONE_SECRET = (READ, WRITE)
+POLICY_WRITES = frozenset({"PutResourcePolicy", "DeleteResourcePolicy"})
+"""Operations that change who may read a secret: only a caller the server policy lets both write
+and read the secret may run them, and no resource policy grants them (else a write-only
+principal could grant itself reading, or remove a Deny an administrator set)."""
 
 
 def _granted_by_a_secret(operation: str, secret_id: str | None) -> bool:
@@ -74,6 +78,11 @@ class StoreAuthorizer:
         """Refuse, before any lookup, what the server policy does not allow and no resource
         policy could grant."""
         policy = self.policy()
+        if operation in POLICY_WRITES:
+            if not (policy.allows(caller, operation, secret_id)
+                    and policy.allows(caller, "GetSecretValue", secret_id)):  # fmt: skip
+                raise policy.denial(caller, operation, secret_id)
+            return
         if policy.allows(caller, operation, secret_id):
             return
         if _granted_by_a_secret(operation, secret_id):
@@ -90,6 +99,8 @@ class StoreAuthorizer:
         assert secret_id is not None
         policy = self.policy()
         allowed = policy.allows(caller, operation, secret_id)
+        if operation in POLICY_WRITES and not allowed:  # check() refused it already; no grant
+            raise policy.denial(caller, operation, secret_id)
         try:
             found = client.get_resource_policy(SecretId=secret_id)
         except Exception as exc:
