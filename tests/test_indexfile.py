@@ -138,3 +138,33 @@ def test_a_bare_store_does_no_index_work(bare_path: Path, monkeypatch: pytest.Mo
     assert git(bare_path, "log", "--format=%s", "-3").split("\n")[:3] == [
         "DeleteSecret a", "PutSecretValue a", "CreateSecret a"
     ]  # fmt: skip
+
+
+def test_an_entry_still_racy_at_a_later_write_is_checked_again(repo_path: Path) -> None:
+    """Two writes and an edit of the first one's manifest in one second (same size, same inode),
+    then a write in a later second: git must still see the edit. An entry that was racily clean
+    but unchanged when one write read the index stays a suspect for the next, as git re-checks
+    every racily clean entry whenever it writes an index."""
+    import time
+
+    client = gitsm.client(repo=repo_path)
+    client.create_secret(Name="c0", SecretString="x")
+    for attempt in range(5):
+        time.sleep(1 - time.time() % 1 + 0.01)  # the start of a second
+        start = time.time()
+        client.create_secret(Name=f"a{attempt}", SecretString="x")
+        client.create_secret(Name=f"b{attempt}", SecretString="x")
+        manifest = repo_path / "secrets" / f"a{attempt}" / "~secret.yaml"
+        data = manifest.read_bytes()
+        edited = data.replace(b"Description", b"Descriptiom") if b"Description" in data else (
+            data[:-2] + (b"Q" if data[-2:-1] != b"Q" else b"R") + data[-1:])  # fmt: skip
+        with open(manifest, "r+b") as handle:  # in place: same inode, same size
+            handle.write(edited)
+        if int(time.time()) == int(start):
+            break
+    else:
+        pytest.fail("five tries never fitted two writes and an edit into one second")
+    time.sleep(1.2)
+    client.create_secret(Name="later", SecretString="x")
+    assert status(repo_path) == f" M secrets/a{attempt}/~secret.yaml\n"
+    fsck_index(repo_path)

@@ -307,3 +307,28 @@ def test_test_mode_answers_no_web_page(tmp_path: Path) -> None:
     assert origin.startswith(b"HTTP/1.1 403") and b"AccessDeniedException" in origin
     assert reset.startswith(b"HTTP/1.1 403")
     assert fine.startswith(b"HTTP/1.1 200")
+
+
+def test_listings_are_filtered_before_they_are_paged(site: Site) -> None:
+    """A page is full of what the caller may see, and a NextToken comes only when more of it
+    follows: neither a short page nor a NextToken says that hidden secrets match a filter."""
+    admin, reader = site.client("admin"), site.client("reader")
+    for n in range(3):
+        admin.create_secret(Name=f"other/page{n}", SecretString="hidden")
+        admin.create_secret(Name=f"app/page{n}", SecretString="shown")
+    hidden = reader.list_secrets(MaxResults=1, Filters=[{"Key": "name", "Values": ["other/"]}])
+    assert hidden["SecretList"] == [] and "NextToken" not in hidden
+    seen, token, pages = [], None, 0
+    while True:
+        page = reader.list_secrets(MaxResults=1, Filters=[{"Key": "name", "Values": ["app/page",
+                                   "other/page"]}], **({"NextToken": token} if token else {}))  # fmt: skip
+        pages += 1
+        assert len(page["SecretList"]) == 1, page
+        seen += [s["Name"] for s in page["SecretList"]]
+        token = page.get("NextToken")
+        if token is None:
+            break
+    assert sorted(seen) == [f"app/page{n}" for n in range(3)] and pages == 3
+    batch = reader.batch_get_secret_value(MaxResults=1, Filters=[{"Key": "name",
+                                                                  "Values": ["other/page"]}])  # fmt: skip
+    assert batch["SecretValues"] == [] and batch["Errors"] == [] and "NextToken" not in batch

@@ -140,7 +140,7 @@ class IndexImage:
         every entry of it), racily clean entries whose file (in ``workdir``) changed smudged,
         extensions dropped, a new trailer."""
         offsets, lengths = self.offsets(), array("I", self.lengths)
-        racy = self._racy(offsets, workdir, set(changes))
+        racy, still_racy = self._racy(offsets, workdir, set(changes))
         cuts: list[tuple[int, int, bytes]] = []  # (first entry, entries replaced, new bytes)
         for path in sorted(changes, key=os.fsencode):
             first = last = self.position(path)
@@ -164,17 +164,24 @@ class IndexImage:
         for part in parts:  # hashed and written in place: the old bytes are never copied twice
             digest.update(part)
         parts.append(digest.digest())
-        written = [p for p, e in changes.items() if e is not None]
+        # the next write checks again what it wrote and what is still racily clean here: git
+        # re-checks every racily clean entry whenever it writes an index, and so must gitsm, or
+        # an edit made in the same second as an earlier index would stay hidden from git
+        written = [p for p, e in changes.items() if e is not None] + still_racy
         return Patched(parts, lengths, written)
 
-    def _racy(self, offsets: list[int], workdir: Path, skip: set[str]) -> set[int]:
+    def _racy(
+        self, offsets: list[int], workdir: Path, skip: set[str]
+    ) -> tuple[set[int], list[str]]:
         """The entries to smudge, as git smudges them when it writes an index: racily clean
-        against the index read (modified in or after its second) and changed on disk since."""
+        against the index read (modified in or after its second) and changed on disk since; and
+        the paths of those racily clean but unchanged (still suspects for the next write)."""
         if self.suspects is None:
             numbers: Iterable[int] = range(len(self.lengths))
         else:
             numbers = [self.position(p) for p in self.suspects if p not in skip]
         out = set()
+        unchanged: list[str] = []
         for n in numbers:
             if n >= len(self.lengths):
                 continue
@@ -187,7 +194,9 @@ class IndexImage:
                 continue
             if _blob_id(workdir / os.fsdecode(path)) != oid:
                 out.add(n)
-        return out
+            else:
+                unchanged.append(os.fsdecode(path))
+        return out, unchanged
 
     def _span(
         self, offsets: list[int], start: int, stop: int, racy: set[int]
@@ -349,6 +358,10 @@ def load(gitdir: Path) -> IndexImage:
     signature, version, count = _HEADER.unpack_from(data)
     if signature != b"DIRC" or version not in (2, 3):
         raise Unsupported(f"index version {version}")
+    trailer = data[-_TRAILER:]
+    if trailer != bytes(_TRAILER) and hashlib.sha1(data[:-_TRAILER]).digest() != trailer:
+        # a damaged index is never re-signed as a good one (libgit2 then refuses it, as git does)
+        raise Unsupported("the index's checksum does not match its content")
     known = _trust_meta(gitdir, data, count)
     if known is not None:
         return IndexImage(data, version, known[0], False, racy_before=mtime, suspects=known[1])

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any, TextIO
 
 from gitsm.serve import wire
-from gitsm.serve.access import Authenticator, Authorizer
+from gitsm.serve.access import AllowAll, Authenticator, Authorizer
 from gitsm.serve.applog import AccessLog, Headers, LogEntry, Response, failure
 from gitsm.serve.backend import Backend
 from gitsm.serve.cache import CacheKey, ResponseCache, TipReader
@@ -75,6 +75,8 @@ def is_local(peer: str) -> bool:
     return bool(address.is_loopback or (mapped is not None and mapped.is_loopback))
 
 
+PAGED = {"ListSecrets": ("SecretList", 100), "BatchGetSecretValue": ("SecretValues", 20)}
+"""The listings paged after filtering: the answer's list field and the store's page size."""
 LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
 
 
@@ -272,11 +274,58 @@ class App:
             denied = [i for i in ids if i not in allowed]
             params = {**params, "SecretIdList": allowed}
             out = method(**params) if allowed else {"SecretValues": [], "Errors": []}
+        elif operation in PAGED and not isinstance(self.authorizer, AllowAll):
+            out = self._visible_page(caller, operation, method, params, client)
         else:
             out = method(**params)
         self._filter(caller, operation, out, denied, client, by_id=bool(params.get("SecretIdList")))
         return Response(200, wire.encode(out), [("Content-Type", wire.CONTENT_TYPE),
                                                 ("x-amzn-RequestId", str(uuid.uuid4()))])  # fmt: skip
+
+    def _visible_page(
+        self, caller: Caller, operation: str, method: Callable[..., dict[str, Any]],
+        params: dict[str, Any], client: Any,
+    ) -> dict[str, Any]:  # fmt: skip
+        """A page of a listing (ListSecrets, BatchGetSecretValue by Filters) holding only what the
+        caller may see, filtered before it is paged: the store's pages are read until the page
+        is full, then one entry at a time until a visible one follows (its NextToken is
+        returned) or the listing ends (no NextToken). So neither a short page nor a NextToken
+        tells the caller that secrets it may not see match its filters."""
+        field, limit = PAGED[operation]
+        limit = params.get("MaxResults") or limit
+        token = params.get("NextToken")
+        shown_as = "DescribeSecret" if operation == "ListSecrets" else "GetSecretValue"
+
+        def fetch(size: int, after: str | None) -> tuple[list[dict[str, Any]], str | None]:
+            ask = {**params, "MaxResults": size}
+            ask.pop("NextToken", None)
+            if after is not None:
+                ask["NextToken"] = after
+            got = method(**ask)
+            return list(got.get(field, [])), got.get("NextToken")
+
+        def visible(item: dict[str, Any]) -> bool:
+            return self.authorizer.may_read(caller, item["Name"]) and self._visible(
+                caller, shown_as, item["ARN"], client
+            )
+
+        kept: list[dict[str, Any]] = []
+        while len(kept) < limit:
+            items, token = fetch(limit - len(kept), token)
+            kept += [item for item in items if visible(item)]
+            if token is None:
+                return {field: kept} | ({"Errors": []} if field == "SecretValues" else {})
+        while token is not None:  # the page is full: is anything visible left?
+            items, after = fetch(1, token)
+            if any(visible(item) for item in items):
+                break
+            token = after
+        out: dict[str, Any] = {field: kept}
+        if field == "SecretValues":
+            out["Errors"] = []
+        if token is not None:
+            out["NextToken"] = token
+        return out
 
     def _may_read_id(self, caller: Caller, secret_id: str) -> bool:
         return any(self.authorizer.may_read(caller, n) for n in _names_of(secret_id))
