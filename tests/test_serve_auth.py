@@ -332,3 +332,11 @@ def test_listings_are_filtered_before_they_are_paged(site: Site) -> None:
     batch = reader.batch_get_secret_value(MaxResults=1, Filters=[{"Key": "name",
                                                                   "Values": ["other/page"]}])  # fmt: skip
     assert batch["SecretValues"] == [] and batch["Errors"] == [] and "NextToken" not in batch
+
+
+def test_a_filtered_listing_still_refuses_bad_paging_parameters(site: Site) -> None:
+    reader = site.client("reader")
+    for bad in ({"MaxResults": 101}, {"NextToken": "not-a-token"}):
+        with pytest.raises(ClientError) as exc:
+            reader.list_secrets(**bad)
+        assert code_of(exc)[0] in ("InvalidParameterException", "InvalidNextTokenException"), bad

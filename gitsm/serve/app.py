@@ -292,16 +292,30 @@ class App:
         returned) or the listing ends (no NextToken). So neither a short page nor a NextToken
         tells the caller that secrets it may not see match its filters."""
         field, limit = PAGED[operation]
-        limit = params.get("MaxResults") or limit
+        given = params.get("MaxResults")
+        if given is not None and not (type(given) is int and 1 <= given <= limit):
+            return method(**params)  # the store refuses it, in its own words
+        limit = given or limit
         token = params.get("NextToken")
         shown_as = "DescribeSecret" if operation == "ListSecrets" else "GetSecretValue"
+        errors: list[dict[str, Any]] = []
 
-        def fetch(size: int, after: str | None) -> tuple[list[dict[str, Any]], str | None]:
+        def visible_id(secret_id: str) -> bool:
+            return self._may_read_id(caller, secret_id) and self._visible(
+                caller, shown_as, secret_id, client
+            )
+
+        def fetch(
+            size: int, after: str | None, collect: bool = True
+        ) -> tuple[list[dict[str, Any]], str | None]:
             ask = {**params, "MaxResults": size}
             ask.pop("NextToken", None)
             if after is not None:
                 ask["NextToken"] = after
             got = method(**ask)
+            # a secret the store could not read is reported only when the caller may see it
+            if collect:
+                errors.extend(e for e in got.get("Errors", []) if visible_id(e["SecretId"]))
             return list(got.get(field, [])), got.get("NextToken")
 
         def visible(item: dict[str, Any]) -> bool:
@@ -310,20 +324,19 @@ class App:
             )
 
         kept: list[dict[str, Any]] = []
-        while len(kept) < limit:
-            items, token = fetch(limit - len(kept), token)
+        while len(kept) < limit and token is not False:
+            items, after = fetch(limit - len(kept), token)
             kept += [item for item in items if visible(item)]
-            if token is None:
-                return {field: kept} | ({"Errors": []} if field == "SecretValues" else {})
-        while token is not None:  # the page is full: is anything visible left?
-            items, after = fetch(1, token)
+            token = False if after is None else after
+        while isinstance(token, str):  # the page is full: is anything visible left?
+            items, after = fetch(1, token, collect=False)  # its errors belong to the next page
             if any(visible(item) for item in items):
                 break
             token = after
         out: dict[str, Any] = {field: kept}
         if field == "SecretValues":
-            out["Errors"] = []
-        if token is not None:
+            out["Errors"] = errors
+        if isinstance(token, str):
             out["NextToken"] = token
         return out
 
