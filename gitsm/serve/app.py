@@ -275,10 +275,16 @@ class App:
             params = {**params, "SecretIdList": allowed}
             out = method(**params) if allowed else {"SecretValues": [], "Errors": []}
         elif operation in PAGED and not isinstance(self.authorizer, AllowAll):
-            out = self._visible_page(caller, operation, method, params, client)
+            out = self._visible_page(caller, operation, method, params, client)  # filtered
+            return self._answer(out)
         else:
             out = method(**params)
         self._filter(caller, operation, out, denied, client, by_id=bool(params.get("SecretIdList")))
+        return self._answer(out)
+
+    @staticmethod
+    def _answer(out: dict[str, Any]) -> Response:
+        """An operation's 200 answer."""
         return Response(200, wire.encode(out), [("Content-Type", wire.CONTENT_TYPE),
                                                 ("x-amzn-RequestId", str(uuid.uuid4()))])  # fmt: skip
 
