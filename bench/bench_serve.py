@@ -185,7 +185,7 @@ def loop_rate(server: Server, seconds: float) -> float:
     return calls / (time.perf_counter() - start)
 
 
-def write_rates(server: Server, writes: int) -> tuple[float, float]:
+def write_rates(server: Server, writes: int, fsync: bool = False) -> tuple[float, float]:
     """(HTTP writes/s, library writes/s): PutSecretValue of the ``bench/write/N`` secrets of the
     server's store in turn,
     alternately through the server and through gitsm.client in this process (the same store, key
@@ -194,8 +194,10 @@ def write_rates(server: Server, writes: int) -> tuple[float, float]:
     assert server.repo is not None and server.home is not None
     os.environ["GITSM_HOME"] = str(server.home)
     http = server.client()
-    lib = gitsm.client(repo=server.repo, fsync=False)
+    lib = gitsm.client(repo=server.repo, fsync=fsync)
     for n in range(SPREAD):
+        if fsync:  # the same secrets, written before with fsync off
+            break
         http.create_secret(Name=f"bench/write/{n}", SecretString="0")
     spent = {"http": 0.0, "lib": 0.0}
     for i in range(writes):
@@ -285,6 +287,15 @@ def main() -> None:
             print(f"  [write] gitsm serve (boto3 over HTTP) {http:7.1f} writes/s   library "
                   f"(gitsm.client in process) {library:7.1f} writes/s   fsync off, {writes} "
                   f"writes each, alternating ({load()})")  # fmt: skip
+            first = servers["gitsm"]
+            servers["gitsm-fsync"] = start_gitsm_signed(
+                repo, home, log=log, fsync=True, key=(first.access_key, first.secret_key)
+            )  # the shipped default: every object and the ref fsynced
+            synced = 10 if args.quick else 60
+            http_fsync, library_fsync = write_rates(servers["gitsm-fsync"], synced, fsync=True)
+            print(f"  [write] gitsm serve (boto3 over HTTP) {http_fsync:7.1f} writes/s   library "
+                  f"(gitsm.client in process) {library_fsync:7.1f} writes/s   fsync on (the "
+                  f"default), {synced} writes each, alternating ({load()})")  # fmt: skip
         finally:
             for server in servers.values():
                 server.stop()
@@ -293,6 +304,7 @@ def main() -> None:
     r_cold = cold["gitsm"]["rps"] / cold["moto"]["rps"]
     r_loop = loops["gitsm"] / loops["moto"]
     r_write = http / library
+    r_write_fsync = http_fsync / library_fsync
     print(f"[target] hot req/s gitsm/moto {r_hot:.2f}x (>= {TARGETS['hot']:g}x): "
           f"{verdict(r_hot >= TARGETS['hot'])}")  # fmt: skip
     print(f"[target] hot p99 gitsm/moto {r_p99:.3f} (<= {TARGETS['p99']:g}): "
@@ -301,7 +313,9 @@ def main() -> None:
           f"{verdict(r_cold >= TARGETS['cold'])}")  # fmt: skip
     print(f"[target] one boto3 client gitsm/moto {r_loop:.2f}x (>= {TARGETS['boto3']:g}x): "
           f"{verdict(r_loop >= TARGETS['boto3'])}")  # fmt: skip
-    print(f"[target] writes HTTP/library {r_write:.2f}x (>= {TARGETS['writes']:g}x): "
+    print(f"[target] writes HTTP/library, fsync on (the default) {r_write_fsync:.2f}x "
+          f"(>= {TARGETS['writes']:g}x): {verdict(r_write_fsync >= TARGETS['writes'])}")  # fmt: skip
+    print(f"[target] writes HTTP/library, fsync off {r_write:.2f}x (>= {TARGETS['writes']:g}x): "
           f"{verdict(r_write >= TARGETS['writes'])}")  # fmt: skip
     print(f"total bench time {time.perf_counter() - started:.0f} s ({load()})")
 

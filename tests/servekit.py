@@ -115,13 +115,20 @@ principals:
 """A server policy that lets the principal ``bench`` do everything."""
 
 
-def start_gitsm_signed(repo: Path, home: Path, *args: str, log: Path) -> Server:
+def start_gitsm_signed(
+    repo: Path, home: Path, *args: str, log: Path, fsync: bool = False, key: Any = None
+) -> Server:
     """``gitsm serve --port 0 --repo REPO ARGS`` in normal mode, ready: the store gets a server
     policy letting principal ``bench`` do everything (one plain commit of .gitsm/server.yaml), the
     key ring ``home`` an access key of ``bench``, and the server checks every request's SigV4
     signature against it. The returned :class:`Server`'s clients sign with that key."""
     from gitsm.serve.accesskeys import AccessKeys
 
+    if key is not None:  # a second server on a store already set up: reuse its key
+        served = Served(repo, home, "--port", "0", *args, log=log, fsync=fsync)
+        assert served.proc.stdout is not None
+        served.proc.stdout.close()
+        return Server("gitsm", served.url, served.proc, repo, home, key[0], key[1])
     clone = repo.parent / "policy-clone"
     env = {**store_env(home), "GIT_AUTHOR_NAME": "bench", "GIT_AUTHOR_EMAIL": "bench@example.com",
            "GIT_COMMITTER_NAME": "bench", "GIT_COMMITTER_EMAIL": "bench@example.com"}  # fmt: skip
@@ -132,12 +139,12 @@ def start_gitsm_signed(repo: Path, home: Path, *args: str, log: Path) -> Server:
         if argv[0] == "add":
             (clone / ".gitsm" / "server.yaml").write_text(ALLOW_ALL)
         subprocess.run(["git", *argv], cwd=cwd, env=env, check=True, capture_output=True)
-    key = AccessKeys(env={"GITSM_HOME": str(home)}).create("bench")
-    served = Served(repo, home, "--port", "0", *args, log=log)
+    made = AccessKeys(env={"GITSM_HOME": str(home)}).create("bench")
+    served = Served(repo, home, "--port", "0", *args, log=log, fsync=fsync)
     assert served.proc.stdout is not None and served.proc.stderr is not None
     served.proc.stdout.close()
-    return Server("gitsm", served.url, served.proc, repo, home, key.access_key_id,
-                  key.secret_access_key)  # fmt: skip
+    return Server("gitsm", served.url, served.proc, repo, home, made.access_key_id,
+                  made.secret_access_key)  # fmt: skip
 
 
 def free_port() -> int:

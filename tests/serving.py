@@ -25,10 +25,13 @@ import gitsm
 READY = "gitsm serve: ready at "
 
 
-def store_env(home: Path) -> dict[str, str]:
-    """The environment of a gitsm process on the test store: its key ring, fsync off."""
+def store_env(home: Path, *, fsync: bool = False) -> dict[str, str]:
+    """The environment of a gitsm process on the test store: its key ring, fsync off (unless
+    ``fsync``, the shipped default)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("GITSM_")}
-    env.update(GITSM_HOME=str(home), GITSM_FSYNC="0")
+    env.update(GITSM_HOME=str(home))
+    if not fsync:
+        env["GITSM_FSYNC"] = "0"
     return env
 
 
@@ -51,13 +54,15 @@ def make_store(base: Path) -> tuple[Path, Path]:
 class Served:
     """A running ``gitsm serve --test-reset`` (or with ``args``) on ``repo``."""
 
-    def __init__(self, repo: Path, home: Path, *args: str, log: Path | None = None) -> None:
+    def __init__(
+        self, repo: Path, home: Path, *args: str, log: Path | None = None, fsync: bool = False
+    ) -> None:
         self.repo, self.home = repo, home
         argv = [sys.executable, "-m", "gitsm", "serve", "--repo", str(repo), *args]
         if log is not None:
             argv += ["--access-log", str(log)]
         self.proc = subprocess.Popen(
-            argv, env=store_env(home), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+            argv, env=store_env(home, fsync=fsync), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
             stderr=subprocess.PIPE, text=True,
         )  # fmt: skip
         self.url = self._wait_ready()

@@ -127,7 +127,7 @@ def test_serve_bench_quick_prints_every_figure() -> None:
     assert "cache misses" in next(x for x in lines if "[cold] gitsm" in x)
     assert len([x for x in lines if "[boto3]" in x and "calls/s" in x]) == 2
     assert any("[write]" in x and "writes/s" in x for x in lines)
-    assert len([x for x in lines if x.startswith("[target]")]) == 5
+    assert len([x for x in lines if x.startswith("[target]")]) == 6
 
 
 def test_start_bench_quick_times_each_command_against_the_floor(tmp_path: Path) -> None:
