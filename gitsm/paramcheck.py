@@ -55,6 +55,17 @@ class _Report:
             f"valid types: {', '.join(valid)}"
         )
 
+    def not_text(self, name: str, value: str) -> None:
+        """A string that UTF-8 cannot encode (a lone UTF-16 surrogate): no request could carry
+        it (the value is never shown)."""
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            self.lines.append(
+                f"Invalid value for parameter {_name(name)}: character {exc.start + 1} is a lone "
+                "UTF-16 surrogate, which is not Unicode text and cannot be sent as UTF-8"
+            )
+
     def below_min(self, name: str, value: int, shape: Shape, length: bool) -> None:
         low = shape.get("min")
         if not self.minimums or low is None or value >= low:
@@ -71,6 +82,8 @@ def _check(value: object, shape: Shape, report: _Report, name: str) -> None:
         if not (isinstance(value, bytes | bytearray | str) or hasattr(value, "read")):
             valid = [str(bytes), str(bytearray), "file-like object"]
             report.type_error(name, value, shape, valid)
+        elif isinstance(value, str):
+            report.not_text(name, value)
         return
     valid_types = _SCALAR_TYPES.get(str(kind))
     if valid_types is None:
@@ -93,6 +106,7 @@ def _check(value: object, shape: Shape, report: _Report, name: str) -> None:
             _check(item, shape["value"], report, f"{name}.{key}")
     elif kind == "string":
         assert isinstance(value, str)
+        report.not_text(name, value)
         report.below_min(name, len(value), shape, length=True)
     elif kind in ("integer", "long", "float", "double"):
         report.below_min(name, value, shape, length=False)  # type: ignore[arg-type]

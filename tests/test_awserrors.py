@@ -192,3 +192,28 @@ def test_an_operation_missing_from_the_model_cannot_be_defined() -> None:
     ):
         _operation("NotInTheModel")
     assert callable(_operation("DescribeSecret"))
+
+
+@pytest.mark.parametrize(
+    ("op", "params", "where"),
+    [
+        ("GetSecretValue", {"SecretId": "a\ud800"}, "SecretId: character 2"),
+        ("CreateSecret", {"Name": "n", "SecretString": "pw-\udcff"}, "SecretString: character 4"),
+        ("CreateSecret", {"Name": "n", "SecretBinary": "\ud800"}, "SecretBinary: character 1"),
+        ("TagResource", {"SecretId": "s", "Tags": [{"Key": "k\udc80", "Value": "v"}]},
+         "Tags[0].Key: character 2"),
+    ],
+)  # fmt: skip
+def test_text_that_utf8_cannot_encode_is_refused_before_anything_runs(
+    bare_client: SecretsManagerClient, bare_path: Path, op: str, params: dict[str, Any], where: str
+) -> None:
+    """A lone UTF-16 surrogate (what Python makes of undecodable bytes in argv or a file read
+    with surrogateescape) is no text a request could carry: refused as a parameter error naming
+    the member and the position, never the value, with nothing written (it used to surface as a
+    TypeError from the git layer or a UnicodeEncodeError from encryption)."""
+    before = commits(bare_path)
+    with pytest.raises(ParamValidationError) as info:
+        _method(bare_client, op)(**params)
+    assert f"Invalid value for parameter {where} is a lone UTF-16 surrogate" in str(info.value)
+    assert "pw-" not in str(info.value)
+    assert commits(bare_path) == before
