@@ -5,6 +5,7 @@ policies, through real boto3 clients and raw signed requests."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import urllib.error
@@ -340,3 +341,31 @@ def test_a_filtered_listing_still_refuses_bad_paging_parameters(site: Site) -> N
         with pytest.raises(ClientError) as exc:
             reader.list_secrets(**bad)
         assert code_of(exc)[0] in ("InvalidParameterException", "InvalidNextTokenException"), bad
+
+
+def test_the_aws_cli_signs_in_and_a_wrong_key_is_refused(site: Site, tmp_path: Path) -> None:
+    """The real aws CLI (``.venv-awscli``) against the server in normal mode: its own SigV4
+    signature with the reader's key reads the value; the same key id with a wrong secret is
+    refused with InvalidSignatureException and prints no value."""
+    from tests.test_serve_awscli import AWS
+
+    if not AWS.exists():
+        pytest.skip(f"THE AWS CLI IS NOT INSTALLED ({AWS} is missing): run scripts/setup-awscli")
+    key_id, key_secret = site.keys["reader"]
+    outputs = {}
+    for label, secret in (("right", key_secret), ("wrong", "z" * 40)):
+        env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+        env.update(AWS_ACCESS_KEY_ID=key_id, AWS_SECRET_ACCESS_KEY=secret,
+                   AWS_DEFAULT_REGION="us-east-1", AWS_CONFIG_FILE=str(tmp_path / "none"),
+                   AWS_SHARED_CREDENTIALS_FILE=str(tmp_path / "none"), AWS_PAGER="",
+                   AWS_EC2_METADATA_DISABLED="true")  # fmt: skip
+        outputs[label] = subprocess.run(
+            [str(AWS), "--endpoint-url", site.server.url, "secretsmanager", "get-secret-value",
+             "--secret-id", "app/db", "--query", "SecretString", "--output", "text"],
+            env=env, capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+    assert outputs["right"].returncode == 0, outputs["right"].stderr
+    assert outputs["right"].stdout.strip() == "app-value-7Qx"
+    assert outputs["wrong"].returncode != 0
+    assert "InvalidSignatureException" in outputs["wrong"].stderr
+    assert "app-value" not in outputs["wrong"].stdout + outputs["wrong"].stderr
