@@ -49,6 +49,26 @@ def group_class(fast: Callable[[Sequence[Any]], None]) -> type[TyperGroup]:
     return SubGroup
 
 
+def verb_group(
+    fast: Callable[[Sequence[Any]], None],
+    help_text: str,
+    command_cls: type[Any],
+    epilog: str,
+    verbs: Sequence[tuple[str, Callable[..., Any], str]],
+) -> Any:
+    """A typer sub-command group (``gitsm keys``, ``rotation``, ``hook``) of ``verbs``: (name,
+    function, short help) each, built with ``command_cls`` and ``epilog``."""
+    import typer
+
+    group = typer.Typer(
+        cls=group_class(fast), rich_markup_mode=None, no_args_is_help=True, help=help_text,
+        context_settings={"max_content_width": 100},
+    )  # fmt: skip
+    for name, func, short in verbs:
+        group.command(name, cls=command_cls, epilog=epilog, short_help=short)(func)
+    return group
+
+
 def keys_verb(operation: str) -> Callable[[Callable[..., None]], Callable[..., None]]:
     """:func:`with_globals`, and a key a verb reaches through the local provider directly that
     cannot be used (an unreadable key file, say) is an environment failure (exit 253): the library

@@ -17,7 +17,7 @@ import typer
 
 from gitsm.cli.context import Globals
 from gitsm.cli.errors import UsageFailure
-from gitsm.cli.keys_base import emit, group_class, key_write, keys_verb, open_store, warn
+from gitsm.cli.keys_base import emit, key_write, keys_verb, open_store, verb_group, warn
 from gitsm.cli.keys_default import set_default
 
 if TYPE_CHECKING:
@@ -368,10 +368,5 @@ def register(
     epilog: str,
 ) -> None:
     """Add ``gitsm keys`` to ``app`` (its verbs built with ``command_cls``)."""
-    keys = typer.Typer(
-        cls=group_class(fast), rich_markup_mode=None, no_args_is_help=True, help=HELP,
-        context_settings={"max_content_width": 100},
-    )  # fmt: skip
-    for name, func, short in VERBS:
-        keys.command(name, cls=command_cls, epilog=epilog, short_help=short)(func)
+    keys = verb_group(fast, HELP, command_cls, epilog, VERBS)
     app.add_typer(keys, name="keys", short_help="Manage keys, key aliases and recipients; rekey.")

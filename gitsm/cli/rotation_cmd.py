@@ -16,7 +16,7 @@ import typer
 
 from gitsm.cli.context import Globals
 from gitsm.cli.errors import Landed, UsageFailure, WriteLanded
-from gitsm.cli.keys_base import emit, group_class, open_store
+from gitsm.cli.keys_base import emit, open_store, verb_group
 from gitsm.cli.verbs import with_globals
 
 HELP = """Rotation functions: the commands gitsm runs where AWS invokes a rotation Lambda.
@@ -192,12 +192,7 @@ def register(
     epilog: str,
 ) -> None:
     """Add ``gitsm rotation`` and ``gitsm rotate-due`` to ``app``."""
-    rotation = typer.Typer(
-        cls=group_class(fast), rich_markup_mode=None, no_args_is_help=True, help=HELP,
-        context_settings={"max_content_width": 100},
-    )  # fmt: skip
-    for name, func, short in VERBS:
-        rotation.command(name, cls=command_cls, epilog=epilog, short_help=short)(func)
+    rotation = verb_group(fast, HELP, command_cls, epilog, VERBS)
     rotation.command("run-lambda", cls=command_cls,
                      short_help="Run a Lambda-style handler on the event on stdin.")(run_lambda)  # fmt: skip
     app.add_typer(rotation, name="rotation", short_help="Manage rotation functions.")

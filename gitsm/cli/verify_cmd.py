@@ -19,7 +19,7 @@ import typer
 
 from gitsm.cli.context import Globals, store_path
 from gitsm.cli.errors import Landed, UsageFailure
-from gitsm.cli.keys_base import emit, group_class
+from gitsm.cli.keys_base import emit, verb_group
 from gitsm.cli.verbs import with_globals
 
 EXIT_PROBLEMS = 1
@@ -198,13 +198,10 @@ def register(
     app.command("verify", cls=command_cls, epilog=epilog,
                 short_help="Check the store tree, a commit or the staged index; leak guard.",
                 )(verify)  # fmt: skip
-    hook = typer.Typer(
-        cls=group_class(fast), rich_markup_mode=None, no_args_is_help=True,
-        help="Install or remove gitsm's git pre-commit hook (gitsm verify --staged).",
-        context_settings={"max_content_width": 100},
+    hook = verb_group(
+        fast, "Install or remove gitsm's git pre-commit hook (gitsm verify --staged).",
+        command_cls, epilog,
+        [("install", hook_install, "Install the pre-commit hook (keeps an existing one)."),
+         ("uninstall", hook_uninstall, "Remove the pre-commit hook.")],
     )  # fmt: skip
-    hook.command("install", cls=command_cls, epilog=epilog,
-                 short_help="Install the pre-commit hook (keeps an existing one).")(hook_install)  # fmt: skip
-    hook.command("uninstall", cls=command_cls, epilog=epilog,
-                 short_help="Remove the pre-commit hook.")(hook_uninstall)  # fmt: skip
     app.add_typer(hook, name="hook", short_help="Install or remove the git pre-commit hook.")
