@@ -40,6 +40,30 @@ if __package__ in (None, ""):  # run as a script: make the repository root impor
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
+def room_for_versions(path: Path, max_versions: int) -> None:
+    """Raise the store's retention.max_versions (one Retention commit): a secret holds at most
+    twice that many versions, and the races and kill -9 rounds keep every version they write to
+    one secret, all younger than 24 hours (800 racing writes, 500 killed writers at full size)."""
+    from dataclasses import replace
+    from datetime import datetime
+
+    from gitsm import paths
+    from gitsm.gitrepo import Snapshot
+    from gitsm.manifest import StoreConfig
+    from gitsm.store import SecretStore
+    from gitsm.store.core import Change
+
+    store = SecretStore.open(path)
+
+    def plan(snap: Snapshot, config: StoreConfig, now: datetime) -> Change[None]:
+        files: dict[str, bytes | None] = {
+            paths.CONFIG_PATH: replace(config, max_versions=max_versions).dump()
+        }
+        return Change(None, "Retention", "", files)
+
+    store._transact(plan)
+
+
 def value_for(token: str) -> str:
     """The SecretString written under ``token``."""
     return f"value-of-{token}"

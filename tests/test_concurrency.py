@@ -11,21 +11,24 @@ import random
 import subprocess
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
 import pytest
 
 import gitsm
-from gitsm import paths
 from gitsm.awsclient import SecretsManagerClient
-from gitsm.gitrepo import Snapshot
-from gitsm.manifest import StoreConfig
 from gitsm.model import utcnow
 from gitsm.store import SecretStore
-from gitsm.store.core import Change
-from tests._writer import Writer, fsck, git, history_tokens, new_token, value_for
+from tests._writer import (
+    Writer,
+    fsck,
+    git,
+    history_tokens,
+    new_token,
+    room_for_versions,
+    value_for,
+)
 
 SECRET = "race/db/password"
 
@@ -34,23 +37,9 @@ def _store(tmp_path: Path, kind: str) -> Path:
     bare = kind == "bare"
     path = tmp_path / ("store.git" if bare else "store")
     gitsm.init(path, bare=bare)
-    _room_for_versions(path, 1_000)
+    room_for_versions(path, 1_000)
     gitsm.client(repo=path).create_secret(Name=SECRET, SecretString="initial")
     return path
-
-
-def _room_for_versions(path: Path, max_versions: int) -> None:
-    """Raise retention.max_versions: a secret holds at most twice that many versions, and the
-    races keep every one of their 200 (or 800) versions, all younger than 24 hours."""
-    store = SecretStore.open(path)
-
-    def plan(snap: Snapshot, config: StoreConfig, now: datetime) -> Change[None]:
-        files: dict[str, bytes | None] = {
-            paths.CONFIG_PATH: replace(config, max_versions=max_versions).dump()
-        }
-        return Change(None, "Retention", "", files)
-
-    store._transact(plan)
 
 
 def _all_versions(client: SecretsManagerClient, secret: str) -> dict[str, list[str]]:

@@ -25,7 +25,16 @@ from gitsm import paths
 from gitsm.awsclient import SecretsManagerClient
 from gitsm.model import utcnow
 from gitsm.store import SecretStore
-from tests._writer import Writer, fsck, git, gitdir_of, history_tokens, new_token, value_for
+from tests._writer import (
+    Writer,
+    fsck,
+    git,
+    gitdir_of,
+    history_tokens,
+    new_token,
+    room_for_versions,
+    value_for,
+)
 
 BASE = "crash/base"
 
@@ -34,6 +43,7 @@ def _store(tmp_path: Path, kind: str) -> Path:
     bare = kind == "bare"
     path = tmp_path / ("store.git" if bare else "store")
     gitsm.init(path, bare=bare)
+    room_for_versions(path, 1_000)  # 500 killed writers at full size write to one secret
     token = new_token("base")
     gitsm.client(repo=path).create_secret(
         Name=BASE, SecretString=value_for(token), ClientRequestToken=token
