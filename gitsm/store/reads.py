@@ -197,7 +197,7 @@ class ReadOps(ListingIndex):
         """BatchGetSecretValue: by a list of ids (1-20) or by filters (paged, MaxResults 1-20)."""
         if (secret_id_list is None) == (filters is None):
             raise InvalidParameterException(
-                "You must include Filters or SecretIdList, but not both."
+                "Either 'SecretIdList' or 'Filters' must be provided, but not both."
             )
         snap = self.repo.tip()
         config = self.config(snap)
@@ -206,7 +206,7 @@ class ReadOps(ListingIndex):
         if secret_id_list is not None:
             if max_results is not None:
                 raise InvalidParameterException(
-                    "To use MaxResults, you must also use the Filters parameter."
+                    "'Filters' not specified. 'Filters' must also be specified when 'MaxResults' is provided."
                 )
             if not isinstance(secret_id_list, list) or not 1 <= len(secret_id_list) <= 20:
                 raise InvalidParameterException("SecretIdList must list 1-20 secret ids.")
