@@ -73,8 +73,12 @@ def seed() -> int:
 def _isolated_env(
     tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Each test gets its own GITSM_HOME and a git identity; fsync off (tests are throwaway)."""
+    """Each test gets its own GITSM_HOME and a git identity; fsync off (tests are throwaway); no
+    warm agent of the user's runs its commands (tests/cli/conftest.py starts one of its own in the
+    agent run, ``GITSM_TEST_AGENT=1``)."""
     home = tmp_path_factory.mktemp("gitsm-home")
+    monkeypatch.setenv("GITSM_AGENT", "0")
+    monkeypatch.delenv("GITSM_AGENT_DIR", raising=False)
     monkeypatch.setenv("GITSM_HOME", str(home))
     monkeypatch.setenv("GITSM_FSYNC", "0")
     monkeypatch.delenv("GITSM_LOCAL_KEYS", raising=False)

@@ -44,8 +44,10 @@ LAYERS: list[list[str]] = [
 OUTSIDE_THE_TABLE = {"gitsm": "awsclient", "gitsm.__main__": "cli"}
 """The package itself (``gitsm.client``/``init``/``SecretStore``, a facade beside awsclient that
 imports the store lazily) and ``python -m gitsm`` (the CLI)."""
-STANDARD_LIBRARY_ONLY = ["gitsm.gitenv", "gitsm.upstream", "gitsm.cli.locate", "gitsm.cli.syncfast"]
-"""Modules of gitsm sync's quick path: the standard library and each other, nothing else."""
+STANDARD_LIBRARY_ONLY = ["gitsm.gitenv", "gitsm.upstream", "gitsm.cli.locate", "gitsm.cli.syncfast",
+                         "gitsm.cli.agent.launcher", "gitsm.cli.agent.paths"]  # fmt: skip
+"""Modules of gitsm sync's quick path and of the agent's launcher: the standard library and
+each other, nothing else."""
 
 
 def modules() -> dict[str, Path]:

@@ -29,7 +29,7 @@ PUBLIC = {
         "client",
         "exceptions",
     ],
-    "gitsm.cli": ["main"],
+    "gitsm.cli": ["main", "run_here"],
 }
 
 CLIENT_METHODS = [

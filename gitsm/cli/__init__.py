@@ -15,8 +15,21 @@ if TYPE_CHECKING:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    """The ``gitsm`` console script."""
+    """The ``gitsm`` console script: hand the command to a running agent when there is one
+    (:mod:`gitsm.cli.agent.launcher`), else run it here."""
     args = list(sys.argv[1:] if argv is None else argv)
+    if argv is None:
+        from gitsm.cli.agent.launcher import handover
+
+        code = handover(args)
+        if code is not None:
+            sys.exit(code)
+    run_here(args, argv)
+
+
+def run_here(args: list[str], argv: Sequence[str] | None = None) -> None:
+    """Run the command line ``args`` in this process (``argv``: what typer should parse, None
+    for ``sys.argv``); exits through SystemExit as the console script does."""
     if "sync" in args:  # a sync with nothing to do needs none of the heavy imports
         from gitsm.cli.syncfast import quick
 
@@ -37,4 +50,4 @@ def main(argv: Sequence[str] | None = None) -> None:
     run(argv)
 
 
-__all__ = ["main"]
+__all__ = ["main", "run_here"]

@@ -187,6 +187,7 @@ LAZY_VERBS = {
     "rotation": "gitsm.cli.rotation_cmd",
     "rotate-due": "gitsm.cli.rotation_cmd",
     "serve": "gitsm.cli.serve_cmd",
+    "agent": "gitsm.cli.agent_cmd",
 }
 """gitsm's own verbs that live in modules of their own: command name -> module (which has a
 ``register(app, command_cls, fast, epilog)`` function)."""

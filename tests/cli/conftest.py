@@ -11,18 +11,39 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner, Result
 
 from gitsm.cli.app import app
+from tests.cli import agentrun
 
 GITSM_BIN = Path(sys.executable).with_name("gitsm")
 REGION, ACCOUNT = "us-west-2", "123456789012"
 
 Invoke = Callable[..., Result]
+
+
+@pytest.fixture(scope="session")
+def _agent_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """This pytest process's warm agent (the agent run only: ``GITSM_TEST_AGENT=1``)."""
+    directory = tmp_path_factory.mktemp("agent-run") / "agent"
+    agentrun.start_agent(directory)
+    yield directory
+    agentrun.stop_agent(directory)
+
+
+@pytest.fixture(autouse=True)
+def _through_agent(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """In the agent run, every command of a test goes through the warm agent (agentrun.py)."""
+    if not agentrun.VIA_AGENT or request.node.get_closest_marker("in_process_only"):
+        return
+    directory = request.getfixturevalue("_agent_dir")
+    monkeypatch.setenv("GITSM_AGENT_DIR", str(directory))
+    monkeypatch.setenv("GITSM_AGENT", "require")
+    monkeypatch.setattr(CliRunner, "invoke", agentrun.invoke)
 
 
 @pytest.fixture(autouse=True)

@@ -244,6 +244,9 @@ def test_log_shows_operations_never_values(cli: Invoke, store: Path) -> None:
     assert len(text) == 4 and all(line.startswith("OPERATIONS\t") for line in text)
 
 
+@pytest.mark.in_process_only(
+    reason="it moves the store's clock forward by patching SecretStore.open"
+)
 def test_purge_deleted_secrets(cli: Invoke, monkeypatch: pytest.MonkeyPatch) -> None:
     from datetime import timedelta
 

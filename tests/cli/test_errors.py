@@ -71,6 +71,7 @@ def test_254_operation_errors(cli: Invoke) -> None:
     assert window.exit_code == 254 and "(InvalidParameterException)" in window.stderr
 
 
+@pytest.mark.in_process_only(reason="it breaks SecretsManagerClient.describe_secret by patching it")
 def test_255_anything_else_and_debug(cli: Invoke, monkeypatch: pytest.MonkeyPatch) -> None:
     def broken(self: SecretsManagerClient, **kwargs: object) -> dict[str, object]:
         raise RuntimeError("disk on fire")

@@ -181,6 +181,7 @@ def test_every_operation_is_a_read_or_a_write() -> None:
     assert set(OPERATIONS) <= set(ACCESS) and set(ACCESS.values()) == {"read", "write"}
 
 
+@pytest.mark.in_process_only(reason="it makes output.render fail by patching it")
 def test_a_value_read_from_the_store_is_masked_in_any_error(
     cli: Invoke, seeded: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

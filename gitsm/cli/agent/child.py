@@ -1,0 +1,209 @@
+"""One connection to the agent, handled in a process forked from its warm state.
+
+A ``run`` request becomes the command's own process: the launcher's standard input, output and
+error moved onto descriptors 0, 1 and 2, its working directory, umask, environment and
+``sys.argv``, the standard streams made anew with the launcher's encodings and buffering, libgit2's
+configuration search path set from the new environment, and then the same code the
+console script runs in process (:func:`gitsm.cli.run_here`). Its exit status goes back to the
+launcher; exit handlers run as at the end of any process.
+"""
+
+from __future__ import annotations
+
+import _socket
+import atexit
+import contextlib
+import io
+import json
+import marshal
+import os
+import signal
+import sys
+import traceback
+from collections.abc import Callable
+from typing import Any
+
+from gitsm.cli.agent.launcher import (
+    MAX_REQUEST,
+    PROTOCOL,
+    interpreter,
+    package_dir,
+    peer_uid,
+    recv_exact,
+)
+
+FD_BYTES = 4
+Fingerprint = dict[str, tuple[int, int, int]]
+
+
+def fingerprint() -> Fingerprint:
+    """(inode, mtime, size) of every file of gitsm this process has loaded: an upgrade or an edit
+    changes one of them."""
+    root = package_dir() + os.sep
+    out: Fingerprint = {}
+    for module in list(sys.modules.values()):
+        path = getattr(module, "__file__", None)
+        if path and path.startswith(root):
+            out[path] = _stat(path)
+    return out
+
+
+def _stat(path: str) -> tuple[int, int, int]:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return (0, 0, 0)
+    return (st.st_ino, st.st_mtime_ns, st.st_size)
+
+
+def changed(known: Fingerprint) -> bool:
+    """True when a file of ``known`` is no longer what it was."""
+    return any(_stat(path) != seen for path, seen in known.items())
+
+
+def record(tag: str, value: int) -> bytes:
+    """One answer record."""
+    return tag.encode() + value.to_bytes(4, "big", signed=True)
+
+
+def receive(conn: _socket.socket) -> tuple[dict[str, Any], list[int]] | None:
+    """The request and the descriptors sent with it; None for a peer of another user or a
+    malformed request (whose descriptors are closed)."""
+    if peer_uid(conn) != os.getuid():
+        return None
+    space = _socket.CMSG_SPACE(3 * FD_BYTES)
+    head, ancillary, _flags, _addr = conn.recvmsg(4, space)
+    fds: list[int] = []
+    for level, kind, data in ancillary:
+        if level == _socket.SOL_SOCKET and kind == _socket.SCM_RIGHTS:
+            usable = len(data) - len(data) % FD_BYTES
+            fds += [int.from_bytes(data[i : i + FD_BYTES], sys.byteorder, signed=True)
+                    for i in range(0, usable, FD_BYTES)]  # fmt: skip
+    if len(head) < 4:
+        head += recv_exact(conn, 4 - len(head))
+    size = int.from_bytes(head, "big") if len(head) == 4 else MAX_REQUEST + 1
+    body = recv_exact(conn, size) if size <= MAX_REQUEST else b""
+    try:
+        message = marshal.loads(body) if len(body) == size else None
+    except (EOFError, ValueError, TypeError):
+        message = None
+    if not isinstance(message, dict):
+        for fd in fds:
+            os.close(fd)
+        return None
+    return message, fds
+
+
+def handle(conn: _socket.socket, known: Fingerprint, tell_parent: Callable[[bytes], None],
+           status: Callable[[], dict[str, Any]]) -> int:  # fmt: skip
+    """Serve one connection; the status this process should exit with."""
+    got = receive(conn)
+    if got is None:
+        return 0
+    message, fds = got
+    kind = message.get("kind")
+    if kind != "run":
+        for fd in fds:
+            os.close(fd)
+        if kind == "stop":
+            tell_parent(b"Q")
+        answer = json.dumps(status()).encode()
+        conn.sendall(record("J", len(answer)) + answer)
+        return 0
+    same = message.get("protocol") == PROTOCOL and message.get("interpreter") == interpreter()
+    if not same or len(fds) != 3 or changed(known):
+        for fd in fds:
+            os.close(fd)
+        conn.sendall(record("S", 0))
+        if same and changed(known):
+            tell_parent(b"R")
+        return 0
+    conn.sendall(record("P", os.getpid()))
+    code = run(message, fds)
+    with contextlib.suppress(OSError):  # the launcher gone: nobody waits for the status
+        conn.sendall(record("X", code))
+    return 0
+
+
+def become(message: dict[str, Any], fds: list[int]) -> None:
+    """Take on the launcher's process state: descriptors, directory, umask, environment, argv,
+    standard streams, signal handlers, libgit2's search path."""
+    for target, fd in enumerate(fds):
+        os.dup2(fd, target)
+    for fd in fds:
+        if fd > 2:
+            os.close(fd)
+    os.chdir(message["cwd"])
+    os.umask(message["umask"])
+    os.environ.clear()
+    os.environ.update(message["env"])
+    sys.argv = list(message["argv"])
+    streams: list[io.TextIOWrapper | None] = []
+    for fd, (encoding, errors, line_buffering) in enumerate(message["streams"]):
+        if encoding is None:
+            streams.append(None)
+            continue
+        raw = open(fd, "rb" if fd == 0 else "wb", closefd=False)  # noqa: SIM115 (the stream lives on)
+        streams.append(io.TextIOWrapper(raw, encoding=encoding, errors=errors, newline="\n",
+                                        line_buffering=line_buffering))  # fmt: skip
+    sys.stdin, sys.stdout, sys.stderr = streams
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    for name in ("SIGTERM", "SIGHUP", "SIGQUIT", "SIGCHLD"):
+        signal.signal(getattr(signal, name), signal.SIG_DFL)
+    follow_git_config()
+
+
+def follow_git_config() -> None:
+    """libgit2 found the global and XDG configuration from the agent's environment when pygit2
+    was imported; point it where this environment's HOME and XDG_CONFIG_HOME say, as its own
+    guess would have (``$HOME``; ``$XDG_CONFIG_HOME/git``, else ``$HOME/.config/git``)."""
+    pygit2 = sys.modules.get("pygit2")
+    if pygit2 is None:
+        return
+    home = os.environ.get("HOME") or os.path.expanduser("~")
+    xdg = os.environ.get("XDG_CONFIG_HOME")
+    levels = pygit2.enums.ConfigLevel
+    pygit2.settings.search_path[levels.GLOBAL] = home
+    pygit2.settings.search_path[levels.XDG] = (
+        os.path.join(xdg, "git") if xdg else os.path.join(home, ".config", "git")
+    )
+
+
+def exit_status(code: object) -> int:
+    """The status a Python process exits with for ``SystemExit(code)``."""
+    if code is None:
+        return 0
+    if isinstance(code, int):
+        return code & 0xFF
+    print(code, file=sys.stderr)
+    return 1
+
+
+def run(message: dict[str, Any], fds: list[int]) -> int:
+    """Run the request's command as this process; its exit status (negative: die of a signal)."""
+    from gitsm.cli import run_here
+
+    try:
+        become(message, fds)
+    except OSError as exc:
+        os.write(2, f"gitsm agent: cannot take on the command's process state: {exc}\n".encode())
+        return 1
+    try:
+        run_here(list(message["args"]), list(message["args"]))
+        code = 0
+    except SystemExit as exc:
+        code = exit_status(exc.code)
+    except KeyboardInterrupt:
+        traceback.print_exc()
+        code = -signal.SIGINT
+    except BaseException:
+        traceback.print_exc()
+        code = 1
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            if stream is not None:
+                stream.flush()
+        except (OSError, ValueError):
+            code = code or 120  # as Python exits when flushing the standard streams fails
+    return code

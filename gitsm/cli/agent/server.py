@@ -1,0 +1,228 @@
+"""The agent process: ``python -m gitsm.cli.agent.server DIRECTORY`` (``gitsm agent start``).
+
+It binds ``DIRECTORY/agent.sock`` (0600, in a 0700 directory), imports what commands need, and
+keeps ``SPARES`` processes forked from that warm state waiting on the socket. The one that
+accepts a connection tells this process (which forks the next spare at once) and then serves the
+connection (:mod:`.child`); each command therefore runs in a fresh process that no other command
+ran in. A spare ends when this process does (it watches a pipe only this process writes to).
+
+``stop`` (or SIGTERM, or SIGINT in the foreground) closes the socket, ends the spares, removes the
+socket and the pid file and exits: commands already running finish in their own processes. When a
+file of gitsm changes (an upgrade), the next command is declined (the launcher runs it in
+process) and the agent starts itself again from the new files.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import importlib
+import os
+import select
+import signal
+import socket
+import sys
+import time
+from typing import Any
+
+from gitsm.cli.agent import child
+from gitsm.cli.agent.launcher import AgentUnavailable, connect, package_dir
+from gitsm.cli.agent.paths import PID_NAME, SOCKET_NAME, make_private_dir
+from gitsm.cli.agent.rehearse import rehearse
+
+SPARES = 2
+WARM = (
+    "gitsm.cli.lean", "gitsm.cli.operations", "gitsm.cli.app", "gitsm.awsclient",
+    "gitsm.store", "gitsm.store.reads", "gitsm.store.writes", "gitsm.store.listing",
+    "gitsm.providers.local", "gitsm.envelope", "gitsm.gitrepo", "pygit2",
+    "cryptography.hazmat.primitives.ciphers.aead", "yaml", "jmespath", "gitsm.cli.query",
+    "gitsm.materialize", "gitsm.verify", "gitsm.cli.materialize_cmd", "gitsm.cli.verify_cmd",
+)  # fmt: skip
+"""What a command may need, imported once here (a module that is missing is skipped)."""
+
+
+def warm_up() -> list[str]:
+    """Import :data:`WARM`; the names that could not be imported."""
+    missing = []
+    for name in WARM:
+        try:
+            importlib.import_module(name)
+        except ImportError:
+            missing.append(name)
+    return missing
+
+
+class Agent:
+    """The listening socket, the spares, and the loop that keeps them."""
+
+    def __init__(self, directory: str) -> None:
+        self.directory = directory
+        self.path = os.path.join(directory, SOCKET_NAME)
+        self.started = time.time()
+        self.agent_pid = os.getpid()
+        self.spares: set[int] = set()
+        self.events_r, self.events_w = os.pipe()
+        self.life_r, self.life_w = os.pipe()
+        self.listener = self._bind()
+        self.inode = os.stat(self.path).st_ino
+        self.missing = warm_up()
+        self.rehearsal_failed = rehearse()
+        self.known = child.fingerprint()
+
+    def _bind(self) -> socket.socket:
+        make_private_dir(self.directory)
+        try:
+            connect(self.directory).close()
+        except AgentUnavailable:
+            pass
+        else:
+            raise RuntimeError(f"an agent already answers at {self.path}")
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self.path)  # a socket left by an agent that died
+        listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        old = os.umask(0o177)
+        try:
+            listener.bind(self.path)
+        finally:
+            os.umask(old)
+        listener.listen(64)
+        listener.setblocking(False)
+        return listener
+
+    def status(self) -> dict[str, Any]:
+        """What ``gitsm agent status`` prints."""
+        from gitsm import __version__
+
+        return {
+            "pid": self.agent_pid, "socket": self.path, "version": __version__, "package": package_dir(),
+            "executable": sys.executable, "started": self.started,
+            "not_preloaded": self.missing,
+        }  # fmt: skip
+
+    def spawn(self) -> None:
+        """Fork one spare."""
+        pid = os.fork()
+        if pid == 0:
+            code = 1
+            try:
+                code = self.spare()
+            finally:
+                os._exit(code)
+        self.spares.add(pid)
+
+    def spare(self) -> int:
+        """A spare's life: wait for a connection (or the agent's end), serve it, exit."""
+        os.close(self.events_r)
+        os.close(self.life_w)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        while True:
+            ready, _, _ = select.select([self.listener.fileno(), self.life_r], [], [])
+            if self.life_r in ready:
+                return 0
+            try:
+                conn, _ = self.listener.accept()
+            except BlockingIOError:
+                continue  # another spare took it
+            break
+        os.write(self.events_w, b"A" + os.getpid().to_bytes(4, "big"))
+        self.listener.close()
+        conn.setblocking(True)
+        with conn:
+            return child.handle(conn, self.known, self._tell, self.status)
+
+    def _tell(self, event: bytes) -> None:
+        os.write(self.events_w, event + os.getpid().to_bytes(4, "big"))
+
+    def reap(self) -> None:
+        """Collect every child that ended."""
+        while True:
+            try:
+                pid, _ = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+            self.spares.discard(pid)
+
+    def loop(self) -> str:
+        """Keep the spares until asked to stop ("stop") or to start again ("restart")."""
+        gc.collect()
+        gc.freeze()  # the warm objects stay shared with the spares (copy-on-write)
+        while True:
+            while len(self.spares) < SPARES:
+                self.spawn()
+            try:
+                ready, _, _ = select.select([self.events_r], [], [], 1.0)
+            except InterruptedError:
+                ready = []
+            if self.events_r in ready:
+                data = os.read(self.events_r, 4096)
+                for i in range(0, len(data) - len(data) % 5, 5):
+                    event, pid = data[i : i + 1], int.from_bytes(data[i + 1 : i + 5], "big")
+                    if event == b"A":
+                        self.spares.discard(pid)
+                    elif event == b"Q":
+                        return "stop"
+                    elif event == b"R":
+                        return "restart"
+            self.reap()
+
+    def close(self) -> None:
+        """Stop listening, end the spares, remove the socket and the pid file."""
+        self.listener.close()
+        os.close(self.life_w)  # the spares see the pipe's end and exit
+        for pid in self.spares:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
+        for name, check in ((SOCKET_NAME, self.inode), (PID_NAME, None)):
+            path = os.path.join(self.directory, name)
+            try:
+                if check is None or os.stat(path).st_ino == check:
+                    os.unlink(path)
+            except FileNotFoundError:
+                pass
+        deadline = time.monotonic() + 5
+        while self.spares and time.monotonic() < deadline:
+            self.reap()
+            time.sleep(0.01)
+
+
+def main(directory: str) -> int:
+    """Run the agent in ``directory`` until stopped; start again from new files after an
+    upgrade."""
+    agent = Agent(directory)
+    stopping = False
+
+    def stop(_signum: int, _frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+        os.write(agent.events_w, b"Q" + os.getpid().to_bytes(4, "big"))
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    pid_path = os.path.join(directory, PID_NAME)
+    fd = os.open(pid_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with open(fd, "w", encoding="ascii") as out:
+        out.write(f"{os.getpid()}\n")
+    if agent.rehearsal_failed:
+        print(f"gitsm agent: the rehearsal's {', '.join(agent.rehearsal_failed)} failed (its "
+              "commands start as they would without it)", file=sys.stderr)  # fmt: skip
+    print(f"gitsm agent: ready at {agent.path} (pid {os.getpid()})", file=sys.stderr, flush=True)
+    try:
+        why = agent.loop()
+    finally:
+        agent.close()
+    if why == "restart" and not stopping:
+        print("gitsm agent: gitsm changed; starting again", file=sys.stderr, flush=True)
+        os.execv(sys.executable, [sys.executable, "-m", "gitsm.cli.agent.server", directory])
+    return 0
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main(sys.argv[1]))
+    except (OSError, RuntimeError) as exc:
+        print(f"gitsm agent: {exc}", file=sys.stderr)
+        sys.exit(1)
