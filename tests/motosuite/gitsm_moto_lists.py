@@ -9,9 +9,6 @@ hold one ``node id | kind | reason`` line per test
 - ``gitsm``: a rule of docs/SEMANTICS.md where gitsm deliberately differs from moto (a deviation
   from AWS, or gitsm's own choice where AWS documents nothing); the reason names the section.
 - ``internal``: the test asserts moto's internals (only for deselected tests).
-- ``server``: over HTTP, the test needs what only moto's own server gives: another AWS service
-  (Lambda, IAM) on the same endpoint, or a clock frozen in the test process (only in
-  ``server_expected_failures.txt``).
 - ``docker``: in server mode, the test needs its moto Lambda function's code to run, which moto
   does only in docker, absent from this run (only in ``server_expected_failures.txt``). Such a test
   is not run (``xfail(run=False)``): it would wait for what that code writes (one of them forever).
@@ -35,11 +32,10 @@ KINDS = {
     "moto": "moto quirk, not AWS",
     "gitsm": "gitsm's documented rule",
     "internal": "asserts a moto internal",
-    "server": "needs moto's own server",
     "docker": "needs moto's Lambda runtime (docker)",
 }
 FAILURE_KINDS = {"moto", "gitsm"}
-SERVER_FAILURE_KINDS = {"moto", "gitsm", "server", "docker"}
+SERVER_FAILURE_KINDS = {"moto", "gitsm", "docker"}
 NOT_RUN_KINDS = {"docker"}
 """Kinds of expected failures that are not run (their tests would wait for what cannot come)."""
 DESELECT_KINDS = {"internal"}
