@@ -1,11 +1,12 @@
-"""The rotation function the moto-suite plugin registers for a moto Lambda function (one step).
+"""The rotation function the moto-suite plugins register for a moto Lambda function (one step).
 
 ``python gitsm_moto_lambda.py FUNCTION_ARN``, run by gitsm as any rotation function is (the event
-on standard input, ``GITSM_REPO`` naming the store): it invokes the moto Lambda function
-FUNCTION_ARN with the event through the plugin's bridge (``$GITSM_MOTO_BRIDGE``, an HTTP endpoint
-in the test process, where moto's backends are), as Secrets Manager invokes a rotation Lambda, and
-then does the step's work with gitsm's generic password function, since moto's Lambda function
-runs no code. Exit status 1 (and the reason on standard error) when either fails.
+on standard input, ``GITSM_REPO`` naming the store; in the server-mode run, by ``gitsm serve``):
+it invokes the moto Lambda function FUNCTION_ARN with the event through the bridge
+(``gitsm_moto_bridge.py``, ``$GITSM_MOTO_BRIDGE``: an HTTP endpoint in the test process, where
+moto's backends are), as Secrets Manager invokes a rotation Lambda, and then does the step's work
+with gitsm's generic password function, since moto's Lambda function runs no code. Exit status 1
+(and the reason on standard error) when either fails.
 """
 
 from __future__ import annotations

@@ -5,7 +5,8 @@ that both runs register (in process, ``gitsm_moto_plugin.py``; over HTTP against
 - tests listed in ``deselected.txt`` do not run (whole files are not even imported);
 - tests listed in the run's expected failures must fail: they are marked ``xfail(strict=True)``,
   so a listed test that passes fails the run, as does an unlisted test that fails, and an entry
-  naming no collected test of a collected file is a usage error (a list out of date);
+  naming no collected test of a collected file is a usage error (a list out of date); an entry of
+  a kind in ``NOT_RUN_KINDS`` (``docker``) is marked ``xfail(run=False)``: listed, not run;
 - the summary counts the run in the list's terms.
 
 Both plugins also import :func:`seeded_uuid4`, an autouse fixture that makes moto's random name
@@ -21,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from gitsm_moto_lists import KINDS, Entry, ListError, deselected
+from gitsm_moto_lists import KINDS, NOT_RUN_KINDS, Entry, ListError, deselected
 
 
 @pytest.fixture(autouse=True)
@@ -92,9 +93,9 @@ class ListedRun:
                 continue
             entry = expected.get(node_id) or expected.get(base)
             if entry is not None:
-                item.add_marker(
-                    pytest.mark.xfail(reason=f"{KINDS[entry.kind]}: {entry.reason}", strict=True)
-                )
+                reason = f"{KINDS[entry.kind]}: {entry.reason}"
+                run = entry.kind not in NOT_RUN_KINDS
+                item.add_marker(pytest.mark.xfail(reason=reason, strict=True, run=run))
             kept.append(item)
         if dropped:
             config.hook.pytest_deselected(items=dropped)
@@ -103,19 +104,23 @@ class ListedRun:
     def pytest_terminal_summary(
         self, terminalreporter: Any, exitstatus: int, config: pytest.Config
     ) -> None:
-        """The run in the list's terms: passed, expected failures, moto's own skips, what did not
-        run, and anything unexpected (a failure not listed, a listed test that passed)."""
+        """The run in the list's terms: passed, expected failures (those that ran, those listed
+        not to run), moto's own skips, what did not run, and anything unexpected (a failure not
+        listed, a listed test that passed)."""
         if hasattr(config, "workerinput"):  # an xdist worker: the controller reports
             return
         stats = terminalreporter.stats
         count = {key: len(stats.get(key, [])) for key in ("passed", "xfailed", "skipped")}
+        not_run = sum("[NOTRUN]" in getattr(r, "wasxfail", "") for r in stats.get("xfailed", []))
         unexpected = [r.nodeid for r in stats.get("failed", []) + stats.get("error", [])]
         deselect = self.lists()[0]
         files = [n for n in deselect if "::" not in n]
         write = terminalreporter.write_line
         terminalreporter.section("gitsm moto-suite")
         write(f"passed: {count['passed']}")
-        write(f"failed as listed (tests/motosuite/{self.list_name}): {count['xfailed']}")
+        write(f"failed as listed (tests/motosuite/{self.list_name}): {count['xfailed'] - not_run}")
+        if any(e.kind in NOT_RUN_KINDS for e in self.lists()[1].values()):
+            write(f"listed and not run ({', '.join(sorted(NOT_RUN_KINDS))}): {not_run}")
         write(f"skipped by moto itself: {count['skipped']}")
         write(f"not run (tests/motosuite/deselected.txt): {len(deselect) - len(files)} tests "
               f"and {', '.join(files)}")  # fmt: skip

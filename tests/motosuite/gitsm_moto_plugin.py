@@ -19,7 +19,8 @@ Loaded with ``-p gitsm_moto_plugin`` in a run of moto's ``tests/test_secretsmana
   the step's event, through a small HTTP bridge into this process (where moto's backends live), as
   Secrets Manager invokes the Lambda, and then does the step's work with gitsm's generic password
   function (``gitsm.rotation.password``), since moto's Lambda functions run no code here (no
-  docker).
+  docker). The bridge and the default function are ``gitsm_moto_bridge.py``'s, shared with the
+  server-mode plugin.
 - tests listed in ``deselected.txt`` do not run (they assert moto internals or need moto's
   server), and tests listed in ``expected_failures.txt`` must fail: they are marked
   ``xfail(strict=True)``, so a listed test that passes fails the run, as does an unlisted test
@@ -28,15 +29,11 @@ Loaded with ``-p gitsm_moto_plugin`` in a run of moto's ``tests/test_secretsmana
 
 from __future__ import annotations
 
-import json
 import os
-import secrets
-import sys
 import tempfile
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -45,21 +42,20 @@ import freezegun
 import pytest
 from botocore.exceptions import NoRegionError
 from freezegun.config import DEFAULT_IGNORE_LIST
+from gitsm_moto_bridge import (
+    BRIDGE_ENV,
+    DEFAULT_COMMAND,
+    DEFAULT_FUNCTION,
+    bridge_command,
+    moto_function_exists,
+    start_bridge,
+)
 from gitsm_moto_lists import EXPECTED_FAILURES, expected_failures
 from gitsm_moto_marks import ListedRun, seeded_uuid4  # noqa: F401 (an autouse fixture)
 
 import gitsm
 from gitsm import rotationstate
 from gitsm.awsclient import SecretsManagerClient
-
-HERE = Path(__file__).resolve().parent
-LAMBDA_COMMAND = HERE / "gitsm_moto_lambda.py"
-BRIDGE_ENV = "GITSM_MOTO_BRIDGE"
-DEFAULT_FUNCTION = "gitsm-password"
-DEFAULT_COMMAND = ["gitsm", "rotation", "run-lambda", "gitsm.rotation.password"]
-"""Every store's default rotation function: gitsm's generic password function, so a RotateSecret
-without RotationLambdaARN rotates as AWS's managed rotation would (docs/ROTATION.md)."""
-
 
 # -- the stores ----------------------------------------------------------------------------------
 
@@ -101,27 +97,10 @@ class MotoSuiteClient(SecretsManagerClient):
     def rotate_secret(self, **p: Any) -> dict[str, Any]:
         """RotateSecret, with the moto Lambda function it names registered first."""
         arn = p.get("RotationLambdaARN")
-        if isinstance(arn, str) and _moto_function_exists(arn):
+        if isinstance(arn, str) and moto_function_exists(arn):
             name = rotationstate.function_name(arn)
-            self.store.register_rotation_function(name, _bridge_command(arn))
+            self.store.register_rotation_function(name, bridge_command(arn))
         return super().rotate_secret(**p)
-
-
-def _moto_function_exists(arn: str) -> bool:
-    from moto.awslambda.utils import get_backend
-
-    parts = arn.split(":")
-    if len(parts) < 7 or parts[:3] != ["arn", "aws", "lambda"]:
-        return False
-    try:
-        get_backend(parts[4], parts[3]).get_function(arn)
-    except Exception:  # moto's "function not found", whatever its class
-        return False
-    return True
-
-
-def _bridge_command(arn: str) -> list[str]:
-    return [sys.executable, str(LAMBDA_COMMAND), arn]
 
 
 def _client(self: boto3.session.Session, service_name: str, *args: Any, **kwargs: Any) -> Any:
@@ -147,51 +126,6 @@ def _gitsm_stores(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stores]:
         _current = None
 
 
-# -- the Lambda bridge ---------------------------------------------------------------------------
-
-
-class _Bridge(BaseHTTPRequestHandler):
-    """POST {"FunctionArn", "Event"}: invoke that moto Lambda function with the event, as moto's
-    Secrets Manager backend invokes a rotation function."""
-
-    key = ""
-
-    def do_POST(self) -> None:
-        """Invoke the function; 200 with its answer, or 500 with the error."""
-        if self.path != f"/{self.key}":
-            self.send_error(404)
-            return
-        try:
-            request = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-            arn = request["FunctionArn"]
-            from moto.awslambda.utils import get_backend
-
-            parts = arn.split(":")
-            result = get_backend(parts[4], parts[3]).invoke(
-                arn, qualifier=None, body=json.dumps(request["Event"]), headers={},
-                response_headers={},
-            )  # fmt: skip
-            status, body = 200, result if isinstance(result, bytes) else str(result).encode()
-        except Exception as exc:  # the step fails with this as its error
-            status, body = 500, f"{type(exc).__name__}: {exc}".encode()
-        self.send_response(status)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        """Quiet."""
-
-
-def _start_bridge() -> ThreadingHTTPServer:
-    _Bridge.key = secrets.token_hex(16)
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Bridge)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    host, port = server.server_address[:2]
-    os.environ[BRIDGE_ENV] = f"http://{host!s}:{port}/{_Bridge.key}"
-    return server
-
-
 # -- pytest hooks --------------------------------------------------------------------------------
 
 _bridge: ThreadingHTTPServer | None = None
@@ -210,7 +144,7 @@ def pytest_configure(config: pytest.Config) -> None:
         os.environ[f"{name}_NAME"] = "moto suite"
         os.environ[f"{name}_EMAIL"] = "moto-suite@example.com"
     boto3.session.Session.client = _client  # type: ignore[method-assign]
-    _bridge = _start_bridge()
+    _bridge, os.environ[BRIDGE_ENV] = start_bridge()
     config.pluginmanager.register(ListedRun(EXPECTED_FAILURES.name, expected_failures), "listed")
 
 
