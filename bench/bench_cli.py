@@ -38,11 +38,12 @@ TARGETS = {"help": 250.0, "get": 300.0}
 SECRET = "bench/db/password"
 
 
-def run_ms(cmd: Sequence[str], env: dict[str, str]) -> tuple[float, float]:
-    """Wall and CPU (user + system) time of one run of ``cmd`` in milliseconds; it must succeed."""
+def run_ms(cmd: Sequence[str], env: dict[str, str], data: bytes = b"") -> tuple[float, float]:
+    """Wall and CPU (user + system) time of one run of ``cmd`` (``data`` on its standard input) in
+    milliseconds; it must succeed."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
-    done = subprocess.run(cmd, env=env, capture_output=True)
+    done = subprocess.run(cmd, env=env, capture_output=True, input=data)
     elapsed = (time.perf_counter() - start) * 1000
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if done.returncode != 0:
@@ -52,15 +53,20 @@ def run_ms(cmd: Sequence[str], env: dict[str, str]) -> tuple[float, float]:
 
 
 def medians_ms(
-    cmds: dict[str, list[str]], env: dict[str, str], runs: int
+    cmds: dict[str, list[str]],
+    env: dict[str, str],
+    runs: int,
+    envs: dict[str, dict[str, str]] | None = None,
+    inputs: dict[str, bytes] | None = None,
 ) -> dict[str, tuple[float, float]]:
     """Median wall and CPU time of each command; runs are interleaved so that load drifts hit all
-    alike. One untimed warm-up run of each comes first.
+    alike. One untimed warm-up run of each comes first. ``envs`` and ``inputs`` give a command
+    an environment of its own and bytes on its standard input (default: ``env``, nothing).
     """
     times: dict[str, list[tuple[float, float]]] = {key: [] for key in cmds}
     for i in range(runs + 1):
         for key, cmd in cmds.items():
-            measured = run_ms(cmd, env)
+            measured = run_ms(cmd, (envs or {}).get(key, env), (inputs or {}).get(key, b""))
             if i:
                 times[key].append(measured)
     return {

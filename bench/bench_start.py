@@ -1,17 +1,24 @@
 #!/usr/bin/env python3
-"""Bench: cold start of the hot commands, against a bare interpreter from the same environment.
+"""Bench: start of the hot commands, cold and through the warm agent, against a bare interpreter
+from the same environment and against pass and sops.
 
 Usage: ``.venv/bin/python bench/bench_start.py [--runs 21] [--quick] [--dir D]``
 
-Times, each in a fresh process (no warm process of any kind), on a store of 20 secrets (3 with ``--quick``) in a
-temporary directory with the local default key and fsync off:
+Times, each in a fresh process, on a store of 20 secrets (3 with ``--quick``) in a temporary
+directory with the local default key and fsync off unless said:
 
 * ``python -c pass`` from this venv: the floor, what the interpreter alone costs;
-* ``gitsm get-secret-value``, ``gitsm put-secret-value`` and ``gitsm list-secrets`` through the
-  installed console script (target: get-secret-value <= 8x the floor);
-* ``pass show`` (a password store made here, its gpg key without a passphrase) and ``sops -d``
-  (one file, an age key made here) of one value when they are installed; gopass only says whether
-  it is installed; each prints 'not installed' otherwise.
+* cold (``GITSM_AGENT=0``): ``gitsm get-secret-value``, ``put-secret-value`` and
+  ``list-secrets`` through the installed console script (target: get-secret-value <= 8x the
+  floor);
+* through a warm agent started here (``gitsm agent start`` in the work directory,
+  ``GITSM_AGENT=require``, so a command that did not go through it fails the run):
+  ``get-secret-value`` (target: <= 1.0x the fastest peer read), ``update-secret`` with fsync off
+  (target: <= 1.0x ``pass insert``) and on (target: <= 1.5x ``pass insert``), ``list-secrets``;
+* ``pass show`` and ``pass insert -m -f`` (a password store made here, a git repository as
+  ``pass git init`` makes it, so that insert commits; its gpg key without a passphrase) and
+  ``sops -d`` (one file, an age key made here) of one value when they are installed; gopass only
+  says whether it is installed; each prints 'not installed' otherwise.
 
 Rounds are interleaved (one run of each command per round, after one untimed warm-up round that
 also writes the bytecode caches), so that a change of machine load hits all alike; figures are
@@ -65,6 +72,7 @@ def setup_pass(work: Path, env: dict[str, str]) -> list[str]:
     listing = run([gpg, "--batch", "--with-colons", "--list-keys"])
     fingerprint = next(x.split(":")[9] for x in listing.splitlines() if x.startswith("fpr:"))
     run([pass_bin, "init", fingerprint])
+    run([pass_bin, "git", "init"])
     run([pass_bin, "insert", "-m", "bench/db"], b"value\n")
     return [pass_bin, "show", "bench/db"]
 
@@ -94,6 +102,7 @@ def peers(work: Path, env: dict[str, str]) -> tuple[dict[str, list[str]], list[s
     missing: list[str] = []
     if shutil.which("pass") and shutil.which("gpg"):
         cmds["pass show"] = setup_pass(work, env)
+        cmds["pass insert"] = [cmds["pass show"][0], "insert", "-m", "-f", "bench/db"]
     else:
         missing.append("pass show: not installed")
     gopass = "installed, not timed (needs a store of its own)" if shutil.which("gopass") else None
@@ -107,6 +116,29 @@ def peers(work: Path, env: dict[str, str]) -> tuple[dict[str, list[str]], list[s
     else:
         missing.append("sops -d: not installed" if sops is None else "sops -d: no age-keygen")
     return cmds, missing
+
+
+def agent_rows(repo: list[str], env: dict[str, str], work: Path) -> tuple[dict[str, list[str]],
+                                                                         dict[str, dict[str, str]]]:  # fmt: skip
+    """The commands timed through the warm agent, and their environments (the agent's directory,
+    GITSM_AGENT=require; fsync on for one write)."""
+    via = {**env, "GITSM_AGENT_DIR": str(work / "agent"), "GITSM_AGENT": "require"}
+    cmds = {
+        "agent get-secret-value": [*repo, "get-secret-value", "--secret-id", SECRET],
+        "agent update-secret": [*repo, "update-secret", "--secret-id", SECRET,
+                                "--secret-string", "v3"],
+        "agent update-secret fsync": [*repo, "update-secret", "--secret-id", SECRET,
+                                      "--secret-string", "v4"],
+        "agent list-secrets": [*repo, "list-secrets"],
+    }  # fmt: skip
+    envs = {name: via for name in cmds}
+    envs["agent update-secret fsync"] = {**via, "GITSM_FSYNC": "1"}
+    return cmds, envs
+
+
+def verdict(ratio: float, target: float) -> str:
+    """A target's line end."""
+    return f"(<= {target:.1f}x): {'met' if ratio <= target else 'NOT met'}"
 
 
 def main() -> None:
@@ -124,7 +156,7 @@ def main() -> None:
         work.mkdir(parents=True, exist_ok=True)
         env = {k: v for k, v in os.environ.items()
                if not k.startswith(("GIT_", "GITSM_")) and k != "PYTHONDONTWRITEBYTECODE"}  # fmt: skip
-        env.update(GITSM_HOME=str(work / "home"), GITSM_FSYNC="0")
+        env.update(GITSM_HOME=str(work / "home"), GITSM_FSYNC="0", GITSM_AGENT="0")
         store = str(work / "store")
         subprocess.run([str(GITSM), "init", store], env=env, check=True, capture_output=True)
         for i in range(3 if args.quick else 20):
@@ -139,25 +171,44 @@ def main() -> None:
                                        "--secret-string", "v2"],
             "gitsm list-secrets": [*repo, "list-secrets"],
         }  # fmt: skip
+        warm, envs = agent_rows(repo, env, work)
+        cmds.update(warm)
         others, missing = peers(work, env)
         cmds.update(others)
+        agent_env = envs["agent get-secret-value"]
+        subprocess.run([str(GITSM), "agent", "start"], env=agent_env, check=True,
+                       capture_output=True)  # fmt: skip
         try:
-            results = medians_ms(cmds, env, runs)
+            results = medians_ms(cmds, env, runs, envs=envs,
+                                 inputs={"pass insert": b"value\n"})  # fmt: skip
         finally:
+            subprocess.run([str(GITSM), "agent", "stop"], env=agent_env, capture_output=True)
             if "GNUPGHOME" in env:
                 subprocess.run(["gpgconf", "--kill", "all"], env=env, capture_output=True)
-        print(f"cold start: medians of {runs} interleaved rounds (wall; CPU = user + system), "
-              f"{os.cpu_count()} CPUs, load average {load()}")  # fmt: skip
+        print(f"start: medians of {runs} interleaved rounds (wall; CPU = user + system of the "
+              f"process and its children), {os.cpu_count()} CPUs, load average {load()}")  # fmt: skip
     floor_wall, floor_cpu = results["python -c pass"]
     for name, (wall, cpu) in results.items():
-        print(f"  {name:<26} {wall:7.1f} ms wall {cpu:7.1f} ms CPU   "
+        print(f"  {name:<27} {wall:7.1f} ms wall {cpu:7.1f} ms CPU   "
               f"{wall / floor_wall:5.1f}x / {cpu / floor_cpu:5.1f}x the floor (wall / CPU)")  # fmt: skip
     for line in missing:
         print(f"  {line}")
     ratio = results["gitsm get-secret-value"][0] / floor_wall
-    verdict = "met" if ratio <= TARGET else "NOT met"
-    print(f"[target] get-secret-value {ratio:.1f}x python -c pass (wall) -> <= {TARGET:.0f}x: "
-          f"{verdict}")  # fmt: skip
+    print(f"[target] cold get-secret-value {ratio:.1f}x python -c pass (wall) "
+          f"{verdict(ratio, TARGET)}")  # fmt: skip
+    reads = {k: results[k][0] for k in ("pass show", "gopass show", "sops -d") if k in results}
+    if reads:
+        best = min(reads, key=reads.__getitem__)
+        ratio = results["agent get-secret-value"][0] / reads[best]
+        print(f"[target] agent get-secret-value {ratio:.2f}x {best} (the fastest peer read "
+              f"measured) {verdict(ratio, 1.0)}")  # fmt: skip
+    if "pass insert" in results:
+        insert = results["pass insert"][0]
+        for name, target, what in (("agent update-secret", 1.0, "fsync off"),
+                                   ("agent update-secret fsync", 1.5, "fsync on")):  # fmt: skip
+            ratio = results[name][0] / insert
+            print(f"[target] agent update-secret ({what}) {ratio:.2f}x pass insert "
+                  f"{verdict(ratio, target)}")  # fmt: skip
     print(f"load average at the end {load()}")
 
 
