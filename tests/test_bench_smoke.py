@@ -131,13 +131,19 @@ def test_serve_bench_quick_prints_every_figure() -> None:
 
 
 def test_start_bench_quick_times_each_command_against_the_floor(tmp_path: Path) -> None:
-    """bench_start.py --quick times the hot commands and the bare interpreter, and judges the read."""
+    """bench_start.py --quick times the hot commands cold and through the agent, the bare
+    interpreter and the peers, and judges the cold read and the agent's read and writes."""
     lines = quick_run("bench_start.py", tmp_path / "work", tmp_path / "home")
-    for name in ("python -c pass", "get-secret-value", "put-secret-value", "list-secrets"):
+    for name in ("python -c pass", "gitsm get-secret-value", "gitsm put-secret-value",
+                 "gitsm list-secrets", "agent get-secret-value", "agent update-secret ",
+                 "agent update-secret fsync", "agent list-secrets"):  # fmt: skip
         assert [x for x in lines if name in x and "x the floor" in x], name
-    for peer in ("pass show", "gopass show", "sops -d"):
+    for peer in ("pass show", "pass insert", "gopass show", "sops -d"):
         assert [x for x in lines if x.strip().startswith(peer)], peer
-    assert [x for x in lines if x.startswith("[target] get-secret-value")]
+    targets = [x for x in lines if x.startswith("[target]")]
+    assert [x for x in targets if x.startswith("[target] cold get-secret-value")]
+    assert [x for x in targets if x.startswith("[target] agent get-secret-value")]
+    assert len([x for x in targets if x.startswith("[target] agent update-secret")]) == 2
 
 
 def test_listing_bench_quick_prints_every_figure(tmp_path: Path) -> None:
