@@ -104,7 +104,7 @@ def peers(work: Path, env: dict[str, str]) -> tuple[dict[str, list[str]], list[s
         cmds["pass show"] = setup_pass(work, env)
         cmds["pass insert"] = [cmds["pass show"][0], "insert", "-m", "-f", "bench/db"]
     else:
-        missing.append("pass show: not installed")
+        missing += ["pass show: not installed", "pass insert: not installed"]
     gopass = "installed, not timed (needs a store of its own)" if shutil.which("gopass") else None
     missing.append(f"gopass show: {gopass or 'not installed'}")
     sops = shutil.which("sops") or (

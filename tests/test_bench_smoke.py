@@ -143,7 +143,8 @@ def test_start_bench_quick_times_each_command_against_the_floor(tmp_path: Path) 
     targets = [x for x in lines if x.startswith("[target]")]
     assert [x for x in targets if x.startswith("[target] cold get-secret-value")]
     assert [x for x in targets if x.startswith("[target] agent get-secret-value")]
-    assert len([x for x in targets if x.startswith("[target] agent update-secret")]) == 2
+    if shutil.which("pass"):  # .ci/run installs it
+        assert len([x for x in targets if x.startswith("[target] agent update-secret")]) == 2
 
 
 def test_listing_bench_quick_prints_every_figure(tmp_path: Path) -> None:
