@@ -126,8 +126,10 @@ def test_serve_bench_quick_prints_every_figure() -> None:
         assert "req/s" in line and "p99" in line and "NON-2xx" not in line, line
     assert "cache misses" in next(x for x in lines if "[cold] gitsm" in x)
     assert len([x for x in lines if "[boto3]" in x and "calls/s" in x]) == 2
-    assert any("[write]" in x and "writes/s" in x for x in lines)
+    writes = [x for x in lines if "[write]" in x and "writes/s" in x]
+    assert len(writes) == 4 and len([x for x in writes if "pre-signed raw HTTP" in x]) == 2
     assert len([x for x in lines if x.startswith("[target]")]) == 6
+    assert [x for x in lines if x.startswith("[figure] writes through boto3")]
 
 
 def test_start_bench_quick_times_each_command_against_the_floor(tmp_path: Path) -> None:
