@@ -19,10 +19,15 @@ imported before):
 * [verify] the tip's ``gitsm verify`` (``run_verify``): full, then of an unchanged tree, then
   after one UpdateSecret (only what changed since the last clean tree);
 * [peer] ``pass ls`` on a password store with the same names (empty ``.gpg`` files: it lists,
-  never decrypts), when pass is installed (the full run installs it with apt-get if it can).
+  never decrypts), when pass is installed (the full run installs it with apt-get if it can);
+* [agent] ``gitsm list-secrets --no-paginate --max-results 100`` (the first page, one call) through
+  a warm agent started here (``GITSM_AGENT=require``), both stores and ``pass ls`` in the same
+  interleaved rounds.
 
 [target] lines: the warm first page at the larger store within 1.2x of the smaller (whole
-process); the warm-process first page at the larger store <= ``pass ls``. Nothing is asserted.
+process); the warm-process first page at the larger store <= ``pass ls``; through the agent, the
+first page at the larger store <= ``pass ls`` and within 1.2x of the smaller. Nothing is
+asserted.
 """
 
 from __future__ import annotations
@@ -131,6 +136,19 @@ def interleaved(paths: list[Path], mode: str, runs: int) -> list[dict[str, float
     return [medians(x) for x in out]
 
 
+def pass_store(base: Path, names: list[str]) -> Path | None:
+    """A password store of ``names`` (empty .gpg files), or None without pass and tree."""
+    if shutil.which("pass") is None or shutil.which("tree") is None:
+        return None
+    store = base / f"pass-{len(names)}"
+    if not store.exists():
+        for name in names:
+            (store / name).parent.mkdir(parents=True, exist_ok=True)
+            (store / f"{name}.gpg").touch()
+        (store / ".gpg-id").write_text("bench@example.invalid\n")
+    return store
+
+
 def pass_ls(base: Path, names: list[str], runs: int) -> float | None:
     """Median wall ms of ``pass ls`` on a store of ``names`` (empty .gpg files), or None."""
     if shutil.which("pass") is None or shutil.which("tree") is None:
@@ -148,6 +166,38 @@ def pass_ls(base: Path, names: list[str], runs: int) -> float | None:
         subprocess.run(["pass", "ls"], env=env, capture_output=True, check=True)
         walls.append((time.perf_counter() - start) * 1e3)
     return statistics.median(walls)
+
+
+def agent_rounds(base: Path, paths: list[Path], pass_stores: list[Path | None],
+                 runs: int) -> tuple[list[float], list[float | None]]:  # fmt: skip
+    """Median wall ms of the CLI's first page through a warm agent on each store, and of
+    ``pass ls`` on each same-sized password store, all in the same interleaved rounds."""
+    gitsm_bin = Path(sys.executable).with_name("gitsm")
+    env = {**os.environ, "GITSM_AGENT_DIR": str(base / "agent"), "GITSM_AGENT": "require"}
+    subprocess.run([str(gitsm_bin), "agent", "start"], env=env, check=True, capture_output=True)
+    cmds: list[tuple[list[str], dict[str, str]]] = []
+    for path in paths:
+        cmds.append(([str(gitsm_bin), "--repo", str(path), "list-secrets", "--no-paginate",
+                      "--max-results", "100"], env))  # fmt: skip
+    for store in pass_stores:
+        if store is not None:
+            cmds.append((["pass", "ls"], {**os.environ, "PASSWORD_STORE_DIR": str(store)}))
+    walls: list[list[float]] = [[] for _ in cmds]
+    try:
+        for r in range(max(runs, 3) + 1):
+            order = range(len(cmds)) if r % 2 == 0 else reversed(range(len(cmds)))
+            for i in order:
+                start = time.perf_counter()
+                subprocess.run(cmds[i][0], env=cmds[i][1], capture_output=True, check=True)
+                if r:  # the first round warms up
+                    walls[i].append((time.perf_counter() - start) * 1e3)
+    finally:
+        subprocess.run([str(gitsm_bin), "agent", "stop"], env=env, capture_output=True)
+    medians_ms = [statistics.median(w) for w in walls]
+    gitsm_ms = medians_ms[: len(paths)]
+    rest = iter(medians_ms[len(paths) :])
+    pass_ms = [None if store is None else next(rest) for store in pass_stores]
+    return gitsm_ms, pass_ms
 
 
 def load() -> str:
@@ -237,6 +287,21 @@ def main() -> None:
     print(f"[target] warm-process first page at {large:,} <= pass ls: "
           f"{warm_process[large]:.1f} ms vs " + ("-" if peer is None else f"{peer:.1f} ms")
           + f" -> {verdict}")  # fmt: skip
+    stores = [pass_store(base, names_for("hier", n)) for n in cfg.sizes]
+    via_agent, pass_ms = agent_rounds(base, paths, stores, runs)
+    for n, ms, peer_ms in zip(cfg.sizes, via_agent, pass_ms, strict=True):
+        print(f"[agent] {n:,} secrets, gitsm list-secrets --no-paginate --max-results 100 "
+              f"through the warm agent: {ms:.1f} ms wall; pass ls in the same rounds: "
+              + ("-" if peer_ms is None else f"{peer_ms:.1f} ms") + f"; load {load()}")  # fmt: skip
+    ratio = via_agent[1] / via_agent[0]
+    print(f"[target] agent first page, {large:,} within {TARGET_RATIO}x of {small:,}: "
+          f"{via_agent[1]:.1f} / {via_agent[0]:.1f} ms = {ratio:.2f}x -> "
+          f"{'MET' if ratio <= TARGET_RATIO else 'MISSED'}")  # fmt: skip
+    peer = pass_ms[1]
+    verdict = "no peer figure" if peer is None else (
+        "MET" if via_agent[1] <= peer else "MISSED")  # fmt: skip
+    print(f"[target] agent first page at {large:,} <= pass ls: {via_agent[1]:.1f} ms vs "
+          + ("-" if peer is None else f"{peer:.1f} ms") + f" -> {verdict}")  # fmt: skip
     print(f"load average now {load()}")
     if not args.keep and not args.dir:
         shutil.rmtree(base, ignore_errors=True)

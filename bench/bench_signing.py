@@ -149,7 +149,7 @@ def main() -> None:
         times = []
         for _ in range(max(writes, 10)):
             start = time.perf_counter()
-            signing._ask_git(gitdir)
+            signing._ask_git(gitdir, signing.cache_key(gitdir))
             times.append(time.perf_counter() - start)
         report("[config] git config --get-regexp (per process)", statistics.median(times))
         CHILD_CPU.clear()

@@ -104,14 +104,16 @@ def start_git(
     cwd: str | os.PathLike[str] | None = None,
     capture: bool = True,
     detach: bool = False,
+    errors: bool = False,
 ) -> subprocess.Popen[bytes]:
     """Start git without waiting: its standard output piped (``capture``) or discarded, standard
-    input and error /dev/null; ``detach`` puts it in a session of its own (a background
-    ``git gc`` that outlives gitsm)."""
+    error piped (``errors``) or discarded, standard input /dev/null; ``detach`` puts it in a
+    session of its own (a background ``git gc`` that outlives gitsm)."""
     import subprocess
 
     return subprocess.Popen(
         git_argv(args, git_dir=git_dir),
         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE if capture else subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL, cwd=cwd, env=git_env(), start_new_session=detach,
+        stderr=subprocess.PIPE if errors else subprocess.DEVNULL, cwd=cwd, env=git_env(),
+        start_new_session=detach,
     )  # fmt: skip

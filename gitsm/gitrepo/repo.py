@@ -19,6 +19,7 @@ import pygit2
 
 from gitsm.errors import GitsmError, LocalChangesError, StoreError, storage_error
 from gitsm.gitenv import run_git, start_git
+from gitsm.gitrepo import signing
 from gitsm.gitrepo.failures import errno_of, filesystem_errno, translate, translating
 from gitsm.gitrepo.graph import Person, RepoGraph
 from gitsm.gitrepo.identity import FALLBACK_EMAIL, FALLBACK_NAME, identities
@@ -189,6 +190,7 @@ class GitRepo(WorktreeSync, RepoViews, RepoGraph, RepoRemote):
 
     def _signatures(self, when: datetime) -> tuple[pygit2.Signature, pygit2.Signature]:
         """(author, committer) of a commit made at ``when``, as ``git commit`` would record them."""
+        signing.prefetch(self.gitdir)  # git's signing config, asked meanwhile
         author, committer = identities(self.gitdir, self._config_identity)
         return author.signature(when), committer.signature(when)
 

@@ -28,6 +28,7 @@ commit when signing was asked for. Errors name the key file or key id, never a k
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
@@ -37,7 +38,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from gitsm.errors import SigningError, StoreError
-from gitsm.gitenv import git_env, run_git
+from gitsm.gitenv import git_env, run_git, start_git
 from gitsm.gitrepo.identity import CacheKey, cache_key
 
 CONFIG_KEYS = (
@@ -143,13 +144,41 @@ def from_entries(entries: ConfigEntries, base: Path) -> SigningConfig:
     )
 
 
-def _ask_git(gitdir: Path) -> ConfigEntries | None:
+_pending: dict[CacheKey, subprocess.Popen[bytes]] = {}
+"""``git config`` runs started by :func:`prefetch`, answered by the next :func:`signing_config`."""
+_CONFIG_ARGS = ["config", "-z", "--get-regexp", _REGEXP]
+
+
+def prefetch(gitdir: Path) -> None:
+    """Start asking git for the signing config of ``gitdir`` now, so that its answer is there by
+    the time the commit is written (a write asks git for its identities meanwhile: the runs
+    overlap instead of following each other). Nothing happens when it is known already."""
+    key = cache_key(gitdir)
+    if key in _cache or key in _pending or shutil.which("git") is None:
+        return
+    with contextlib.suppress(OSError):  # signing_config runs git itself and says what failed
+        _pending[key] = start_git(_CONFIG_ARGS, git_dir=gitdir, cwd=gitdir, errors=True)
+
+
+def _answer(key: CacheKey, gitdir: Path) -> subprocess.CompletedProcess[bytes]:
+    started = _pending.pop(key, None)
+    if started is None:
+        return run_git(_CONFIG_ARGS, git_dir=gitdir, cwd=gitdir, timeout=GIT_CONFIG_TIMEOUT)
+    try:
+        out, err = started.communicate(timeout=GIT_CONFIG_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        started.kill()
+        started.communicate()
+        raise
+    return subprocess.CompletedProcess(started.args, started.returncode, out, err)
+
+
+def _ask_git(gitdir: Path, key: CacheKey) -> ConfigEntries | None:
     """The signing keys of every config source, as ``git config`` reads them; None without git."""
     if shutil.which("git") is None:
         return None
     try:
-        proc = run_git(["config", "-z", "--get-regexp", _REGEXP], git_dir=gitdir, cwd=gitdir,
-                       timeout=GIT_CONFIG_TIMEOUT)  # fmt: skip
+        proc = _answer(key, gitdir)
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise StoreError(
             f"git config did not answer ({type(exc).__name__}), so gitsm cannot tell whether "
@@ -167,9 +196,9 @@ def _ask_git(gitdir: Path) -> ConfigEntries | None:
     for item in proc.stdout.split(b"\0"):
         if not item:
             continue
-        key, sep, value = item.partition(b"\n")
+        name, sep, value = item.partition(b"\n")
         entries.append(
-            (key.decode("ascii", "replace").lower(), os.fsdecode(value) if sep else None)
+            (name.decode("ascii", "replace").lower(), os.fsdecode(value) if sep else None)
         )
     return entries
 
@@ -187,7 +216,7 @@ def signing_config(
     kept = _cache.get(key)
     if kept is not None:
         return kept
-    entries = _ask_git(gitdir)
+    entries = _ask_git(gitdir, key)
     config = from_entries(fallback() if entries is None else entries, workdir or gitdir)
     if len(_cache) >= _CACHE_MAX:
         _cache.clear()
@@ -198,6 +227,10 @@ def signing_config(
 def clear_cache() -> None:
     """Forget every signing config kept by this process."""
     _cache.clear()
+    for started in _pending.values():
+        started.kill()
+        started.communicate()
+    _pending.clear()
 
 
 def literal_ssh_key(value: str) -> str | None:

@@ -19,6 +19,7 @@ import gc
 import importlib
 import os
 import select
+import shutil
 import signal
 import socket
 import sys
@@ -28,7 +29,7 @@ from typing import Any
 from gitsm.cli.agent import child
 from gitsm.cli.agent.launcher import AgentUnavailable, connect, package_dir
 from gitsm.cli.agent.paths import PID_NAME, SOCKET_NAME, make_private_dir
-from gitsm.cli.agent.rehearse import rehearse
+from gitsm.cli.agent.rehearse import Rehearsal
 
 SPARES = 2
 WARM = (
@@ -66,7 +67,8 @@ class Agent:
         self.listener = self._bind()
         self.inode = os.stat(self.path).st_ino
         self.missing = warm_up()
-        self.rehearsal_failed = rehearse()
+        self.rehearsal = Rehearsal(directory)
+        self.rehearsal_failed = self.rehearsal.first()
         self.known = child.fingerprint()
 
     def _bind(self) -> socket.socket:
@@ -79,6 +81,9 @@ class Agent:
             raise RuntimeError(f"an agent already answers at {self.path}")
         with contextlib.suppress(FileNotFoundError):
             os.unlink(self.path)  # a socket left by an agent that died
+        for name in os.listdir(self.directory):  # and its rehearsal's store
+            if name.startswith("rehearsal-"):
+                shutil.rmtree(os.path.join(self.directory, name), ignore_errors=True)
         listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         old = os.umask(0o177)
         try:
@@ -116,6 +121,8 @@ class Agent:
         os.close(self.life_w)
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         signal.signal(signal.SIGINT, signal.SIG_IGN)
+        if not self.rehearsal_failed:
+            self.rehearsal.limber()
         while True:
             ready, _, _ = select.select([self.listener.fileno(), self.life_r], [], [])
             if self.life_r in ready:
@@ -169,7 +176,8 @@ class Agent:
             self.reap()
 
     def close(self) -> None:
-        """Stop listening, end the spares, remove the socket and the pid file."""
+        """Stop listening, end the spares, remove the socket, the pid file and the rehearsal's
+        store."""
         self.listener.close()
         os.close(self.life_w)  # the spares see the pipe's end and exit
         for pid in self.spares:
@@ -186,6 +194,7 @@ class Agent:
         while self.spares and time.monotonic() < deadline:
             self.reap()
             time.sleep(0.01)
+        self.rehearsal.remove()
 
 
 def main(directory: str) -> int:
