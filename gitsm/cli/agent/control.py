@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -43,6 +44,9 @@ def status(directory: str | None = None) -> dict[str, Any] | None:
 def start(directory: str | None = None, foreground: bool = False) -> dict[str, Any]:
     """Start the agent unless one runs; its status. RuntimeError with the agent's own words
     when it could not start."""
+    if not hasattr(socket, "SO_PEERCRED"):
+        raise RuntimeError("this system cannot tell who is at the other end of a unix socket "
+                           "(no SO_PEERCRED), so the agent cannot keep its socket private")  # fmt: skip
     directory = directory or agent_dir()
     running = status(directory)
     if running is not None:

@@ -26,7 +26,7 @@ def agent_dir() -> str:
     """The agent's directory for this user (it may not exist)."""
     chosen = os.environ.get(DIR_ENV)
     if chosen:
-        return chosen
+        return os.path.abspath(chosen)
     runtime = os.environ.get("XDG_RUNTIME_DIR")
     if runtime:
         return os.path.join(runtime, "gitsm")
