@@ -83,8 +83,8 @@ class SecretsManagerClient:
     @_operation("DescribeSecret")
     def describe_secret(self, **p: Any) -> dict[str, Any]:
         """DescribeSecret."""
-        secret = self.store.describe_secret(p["SecretId"])
-        return _metadata(secret, "VersionIdsToStages", self.store.viewer())
+        secret, viewer = self.store.described(p["SecretId"])
+        return _metadata(secret, "VersionIdsToStages", viewer)
 
     @_operation("ListSecrets")
     def list_secrets(self, **p: Any) -> dict[str, Any]:

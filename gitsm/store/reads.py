@@ -16,6 +16,7 @@ from gitsm.errors import (
 from gitsm.gitrepo import Snapshot
 from gitsm.manifest import StoreConfig
 from gitsm.model import AWSCURRENT, Secret, ValueKind, VersionInfo
+from gitsm.replicas import Viewer
 from gitsm.store import listing
 from gitsm.store.listindex import ListingIndex
 
@@ -151,8 +152,14 @@ class ReadOps(ListingIndex):
 
     def describe_secret(self, secret_id: str) -> Secret:
         """DescribeSecret: the secret's metadata (works on a secret pending deletion)."""
+        return self.described(secret_id)[0]
+
+    def described(self, secret_id: str) -> tuple[Secret, Viewer]:
+        """DescribeSecret's secret and how this handle's region sees it (a replica under its
+        ARN: :meth:`viewer`), from one read of the tip."""
         snap = self.repo.tip()
-        return self._find(snap, self.config(snap), secret_id)
+        config = self.config(snap)
+        return self._find(snap, config, secret_id), self.viewer(config)
 
     def list_secrets(
         self,
