@@ -9,106 +9,19 @@ SecretBinary as bytes), and operation errors raised as :class:`ClientError` subc
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
-from gitsm import apimodel, errors, paramcheck, rotationstate
-from gitsm.awserrors import ClientError, ParamValidationError, client_error, exceptions
-from gitsm.model import DEFAULT_KEY_ALIAS, Secret, random_uuid
+from gitsm.awserrors import ClientError, ParamValidationError, exceptions
+from gitsm.awsshapes import blob as _blob
+from gitsm.awsshapes import drop_none as _drop_none
+from gitsm.awsshapes import filters as _filters
+from gitsm.awsshapes import metadata as _metadata
+from gitsm.awsshapes import operation as _operation
+from gitsm.awsshapes import replication as _replication
+from gitsm.awsshapes import value_dict as _value_dict
 from gitsm.passwords import random_password
-from gitsm.store import SecretStore, SecretValue
-
-F = TypeVar("F", bound=Callable[..., dict[str, Any]])
-
-
-def _operation(name: str) -> Callable[[F], F]:
-    """Check parameters like botocore and translate core errors into ClientError.
-
-    The parameters are checked against ``name``'s input shape in :mod:`gitsm.apimodel` (from
-    botocore's model), the one list of the operations gitsm serves: a method for an operation the
-    model does not hold fails here, as the module is imported (add the operation to
-    ``tests/gen_apimodel.py`` and regenerate the model).
-    """
-    shape = apimodel.OPERATIONS.get(name)
-    if shape is None:
-        raise LookupError(f"{name} is not in gitsm/apimodel.py: add it to tests/gen_apimodel.py")
-
-    def wrap(fn: F) -> F:
-        @functools.wraps(fn)
-        def call(self: SecretsManagerClient, **kwargs: Any) -> dict[str, Any]:
-            minimums = getattr(self, "check_minimums", True)
-            problems = paramcheck.problems(kwargs, shape, minimums=minimums)
-            if problems:
-                raise ParamValidationError("\n".join(problems))
-            try:
-                out = fn(self, **kwargs)
-            except errors.OperationError as exc:
-                raise client_error(exc.code, exc.message, name, exc.http_status) from None
-            out["ResponseMetadata"] = {
-                "RequestId": random_uuid(),
-                "HTTPStatusCode": 200,
-                "HTTPHeaders": {},
-                "RetryAttempts": 0,
-            }
-            return out
-
-        return call  # type: ignore[return-value]
-
-    return wrap
-
-
-def _drop_none(**fields: Any) -> dict[str, Any]:
-    return {k: v for k, v in fields.items() if v is not None}
-
-
-def _blob(value: object) -> bytes | None:
-    """SecretBinary as boto3 sends it: a str as its UTF-8 bytes, a file-like object's content."""
-    if value is None or isinstance(value, bytes):
-        return value
-    if isinstance(value, str):
-        return value.encode("utf-8")
-    if isinstance(value, bytearray):
-        return bytes(value)
-    data = value.read()  # type: ignore[attr-defined]  # a file-like object (checked by paramcheck)
-    return data.encode("utf-8") if isinstance(data, str) else bytes(data)
-
-
-def _value_dict(v: SecretValue) -> dict[str, Any]:
-    out: dict[str, Any] = {"ARN": v.arn, "Name": v.name, "VersionId": v.version_id}
-    if v.kind == "string":
-        out["SecretString"] = v.secret_string
-    else:
-        out["SecretBinary"] = v.secret_binary
-    out["VersionStages"] = list(v.version_stages)
-    out["CreatedDate"] = v.created
-    return out
-
-
-def _metadata(s: Secret, stages_key: str) -> dict[str, Any]:
-    """DescribeSecret's answer (``VersionIdsToStages``) or a ListSecrets entry's
-    (``SecretVersionsToStages``): only the fields that have a value, as AWS returns them."""
-    out = _drop_none(ARN=s.arn, Name=s.name, Description=s.description)
-    if s.kms_key_id and s.kms_key_id != DEFAULT_KEY_ALIAS:
-        out["KmsKeyId"] = s.kms_key_id
-    out["LastChangedDate"] = s.last_changed
-    if s.deleted_date is not None:
-        out["DeletedDate"] = s.deleted_date
-    if s.tags is not None:  # [] once every tag was removed: AWS keeps an empty list
-        out["Tags"] = [{"Key": k, "Value": v} for k, v in s.tags]
-    stages = {vid: list(v.stages) for vid, v in s.versions.items() if v.stages}
-    if stages:
-        out[stages_key] = stages
-    out["CreatedDate"] = s.created
-    rotationstate.describe(s, out, stages_key)
-    return out
-
-
-_NO_REPLICAS = (
-    "gitsm does not replicate secrets to other Regions: a gitsm store is a git repository, and "
-    "git replicates it (clone it, and push or gitsm sync to share changes)."
-)
+from gitsm.store import SecretStore
 
 
 class SecretsManagerClient:
@@ -124,17 +37,18 @@ class SecretsManagerClient:
 
     @_operation("CreateSecret")
     def create_secret(self, **p: Any) -> dict[str, Any]:
-        """CreateSecret. AddReplicaRegions is refused (InvalidRequestException): see
-        :meth:`replicate_secret_to_regions`."""
-        if "AddReplicaRegions" in p:
-            raise errors.InvalidRequestException(f"{_NO_REPLICAS} Remove AddReplicaRegions.")
+        """CreateSecret (with AddReplicaRegions: replicated, and ReplicationStatus answered)."""
         r = self.store.create_secret(
             p["Name"], client_request_token=p.get("ClientRequestToken"),
             description=p.get("Description"), kms_key_id=p.get("KmsKeyId"),
             secret_string=p.get("SecretString"), secret_binary=_blob(p.get("SecretBinary")),
-            tags=p.get("Tags"),
+            tags=p.get("Tags"), add_replica_regions=_list(p.get("AddReplicaRegions")),
+            force_overwrite_replica_secret=p.get("ForceOverwriteReplicaSecret"),
         )  # fmt: skip
-        return _drop_none(ARN=r.arn, Name=r.name, VersionId=r.version_id)
+        out = _drop_none(ARN=r.arn, Name=r.name, VersionId=r.version_id)
+        if r.replication is not None:
+            out["ReplicationStatus"] = _replication(r.replication)
+        return out
 
     @_operation("UpdateSecret")
     def update_secret(self, **p: Any) -> dict[str, Any]:
@@ -169,7 +83,8 @@ class SecretsManagerClient:
     @_operation("DescribeSecret")
     def describe_secret(self, **p: Any) -> dict[str, Any]:
         """DescribeSecret."""
-        return _metadata(self.store.describe_secret(p["SecretId"]), "VersionIdsToStages")
+        secret, viewer = self.store.described(p["SecretId"])
+        return _metadata(secret, "VersionIdsToStages", viewer)
 
     @_operation("ListSecrets")
     def list_secrets(self, **p: Any) -> dict[str, Any]:
@@ -180,8 +95,10 @@ class SecretsManagerClient:
             filters=_filters(p.get("Filters")), sort_order=p.get("SortOrder"),
             sort_by=p.get("SortBy"),
         )  # fmt: skip
+        viewer = self.store.viewer()
         return _drop_none(
-            SecretList=[_metadata(s, "SecretVersionsToStages") for s in page], NextToken=token
+            SecretList=[_metadata(s, "SecretVersionsToStages", viewer) for s in page],
+            NextToken=token,
         )
 
     @_operation("ListSecretVersionIds")
@@ -196,7 +113,8 @@ class SecretsManagerClient:
              "CreatedDate": v.created, "KmsKeyIds": list(v.kms_key_ids)}
             for v in versions
         ]  # fmt: skip
-        return _drop_none(Versions=listed, NextToken=token, ARN=secret.arn, Name=secret.name)
+        arn = self.store.viewer().arn(secret)
+        return _drop_none(Versions=listed, NextToken=token, ARN=arn, Name=secret.name)
 
     @_operation("UpdateSecretVersionStage")
     def update_secret_version_stage(self, **p: Any) -> dict[str, Any]:
@@ -311,44 +229,38 @@ class SecretsManagerClient:
             NextToken=token,
         )
 
-    # Replication: refused, after the secret is found (docs/SEMANTICS.md, "Replication").
+    # Replication (docs/SEMANTICS.md, "Replication"): a replica is the secret itself, read-only
+    # in its Region.
 
     @_operation("ReplicateSecretToRegions")
     def replicate_secret_to_regions(self, **p: Any) -> dict[str, Any]:
-        """ReplicateSecretToRegions: refused with InvalidRequestException (gitsm keeps no replicas;
-        git replicates the store); ResourceNotFoundException first when the secret is missing."""
-        secret = self.store.describe_secret(p["SecretId"])
-        raise errors.InvalidRequestException(
-            f"{_NO_REPLICAS} Secret {secret.name} was not replicated."
-        )
+        """ReplicateSecretToRegions: the primary's ARN and its ReplicationStatus."""
+        r = self.store.replicate_secret_to_regions(
+            p["SecretId"], _list(p["AddReplicaRegions"]),
+            force_overwrite_replica_secret=p.get("ForceOverwriteReplicaSecret"),
+        )  # fmt: skip
+        return {"ARN": r.arn, "ReplicationStatus": _replication(r.replication or [])}
 
     @_operation("RemoveRegionsFromReplication")
     def remove_regions_from_replication(self, **p: Any) -> dict[str, Any]:
-        """RemoveRegionsFromReplication: refused with InvalidRequestException, as no gitsm secret
-        has replicas; ResourceNotFoundException first when the secret is missing."""
-        secret = self.store.describe_secret(p["SecretId"])
-        raise errors.InvalidRequestException(
-            f"{_NO_REPLICAS} Secret {secret.name} has no replicas."
+        """RemoveRegionsFromReplication: the primary's ARN and the replicas left."""
+        r = self.store.remove_regions_from_replication(
+            p["SecretId"], _list(p["RemoveReplicaRegions"])
         )
+        return {"ARN": r.arn, "ReplicationStatus": _replication(r.replication or [])}
 
     @_operation("StopReplicationToReplica")
     def stop_replication_to_replica(self, **p: Any) -> dict[str, Any]:
-        """StopReplicationToReplica: refused with InvalidRequestException, as no gitsm secret is a
-        replica; ResourceNotFoundException first when the secret is missing."""
-        secret = self.store.describe_secret(p["SecretId"])
-        raise errors.InvalidRequestException(
-            f"{_NO_REPLICAS} Secret {secret.name} is not a replica."
-        )
+        """StopReplicationToReplica: refused with InvalidRequestException (a store holds one
+        secret per name, so a replica cannot become a second one); ResourceNotFoundException
+        first when the secret is missing."""
+        r = self.store.stop_replication_to_replica(p["SecretId"])
+        return {"ARN": r.arn}
 
 
-def _filters(filters: Any) -> Any:
-    """Filters as the store reads them: lists (boto3 also takes tuples for list members)."""
-    if not isinstance(filters, list | tuple):
-        return filters
-    return [
-        {**f, "Values": list(f["Values"])} if isinstance(f.get("Values"), tuple) else f
-        for f in filters
-    ]
+def _list(value: Any) -> Any:
+    """A list member as the store reads it (boto3 also takes a tuple)."""
+    return list(value) if isinstance(value, tuple) else value
 
 
 def client(

@@ -15,8 +15,8 @@ from gitsm import policy, strict
 from gitsm.manifestlines import ITEM as _ITEM
 from gitsm.manifestlines import QUOTED as _QUOTED
 from gitsm.manifestlines import Checked as _Checked
+from gitsm.manifestlines import qlist, quote
 from gitsm.manifestlines import quick_version as _quick_version
-from gitsm.manifestlines import quote
 from gitsm.manifestlines import timestamp as _ts
 from gitsm.manifestlines import unquote as _unquote
 from gitsm.manifestlines import version_entry as _version_entry
@@ -34,6 +34,9 @@ from gitsm.model import (
     NAME_MAX,
     RECIPIENTS_MAX,
     REGION_MAX,
+    REPLICA_REGION,
+    REPLICA_REGION_MAX,
+    REPLICAS_MAX,
     RESOURCE_POLICY_MAX,
     STAGE_MAX_LEN,
     STAGES_PER_VERSION,
@@ -86,6 +89,8 @@ def dump_secret(secret: Secret) -> bytes:
         lines.append(f"kms_key_id: {quote(secret.kms_key_id)}")
     if secret.resource_policy is not None:
         lines.append(f"resource_policy: {quote(secret.resource_policy)}")
+    if secret.replicas:
+        lines.append(f"replicas: {qlist(secret.replicas)}")
     lines.append(f"created: {quote(_ts(secret.created))}")
     lines.append(f"last_changed: {quote(_ts(secret.last_changed))}")
     if secret.deleted_date is not None and secret.deletion_date is not None:
@@ -112,6 +117,7 @@ def dump_secret(secret: Secret) -> bytes:
 
 _SCALAR_LINE = re.compile(rf"([a-z_]+): ({_QUOTED})")
 _BARE_LINE = re.compile(r"([a-z_]+): (true|false|[1-9][0-9]{0,8})")
+_LIST_LINE = re.compile(rf"(replicas): \[((?:{_QUOTED}(?:, {_QUOTED})*)?)\]")
 
 
 def _fast_doc(data: bytes) -> dict[str, Any] | None:
@@ -155,6 +161,8 @@ def _canonical_doc(data: bytes) -> dict[str, Any] | None:
             tags[-1]["value"] = _unquote(line[9:])
         elif not mode and (m := _SCALAR_LINE.fullmatch(line)):
             doc[m[1]] = _unquote(m[2])
+        elif not mode and (m := _LIST_LINE.fullmatch(line)):
+            doc[m[1]] = [_unquote(i) for i in _ITEM.findall(m[2])]
         elif not mode and (m := _BARE_LINE.fullmatch(line)):
             doc[m[1]] = m[2] == "true" if m[2] in ("true", "false") else int(m[2])
         else:
@@ -214,7 +222,20 @@ def secret_from_doc(doc: dict[Any, Any], path: str) -> Secret:
         deletion_date=top.timestamp("deletion_date", optional=True),
         versions=versions,
         rotation=_rotation(top),
+        replicas=_replicas(top),
     )
+
+
+def _replicas(top: strict.Fields) -> list[str]:
+    """The optional ``replicas``: at most REPLICAS_MAX distinct Region codes."""
+    regions = top.texts("replicas", REPLICAS_MAX, REPLICA_REGION_MAX)
+    for i, region in enumerate(regions):
+        if not REPLICA_REGION.fullmatch(region):
+            top.fail(f"replicas[{i}]", f"is {strict.short(region)}, not a Region code (such as "
+                     "us-east-2)")  # fmt: skip
+        if region in regions[:i]:
+            top.fail(f"replicas[{i}]", f"repeats Region {region}")
+    return regions
 
 
 ROTATION_FIELDS = ("rotation_enabled", "rotation_lambda_arn", "rotation_after_days",

@@ -220,8 +220,10 @@ def merge_secret(
 
     ``first`` happened before ``later`` (``later``'s label moves are replayed after ``first``'s).
     Versions of both sides are kept; a version one side pruned stays pruned; description, KmsKeyId,
-    the resource policy, the deletion schedule and each tag merge three-way; a deletion scheduled on one side while the
-    other added a version is a conflict, as is anything both sides changed differently. Returns
+    the resource policy, the deletion schedule and each tag merge three-way; replica Regions added
+    on either side are kept and those removed on either side stay removed; a deletion scheduled on
+    one side while the other added a version or a replica Region is a conflict, as is anything
+    both sides changed differently. Returns
     the merged secret (``first``'s value where a fact conflicts, ``later``'s with
     ``prefer_later``) and the conflicts."""
     conflicts: list[Conflict] = []
@@ -257,6 +259,10 @@ def merge_secret(
         if newly_deleted and added:
             conflicts.append(Conflict("deletion", "scheduled for deletion on one side",
                                       f"new version(s) {', '.join(added)} on the other"))  # fmt: skip
+        replicated = [r for r in adder.replicas if base is None or r not in base.replicas]
+        if newly_deleted and replicated:
+            conflicts.append(Conflict("deletion", "scheduled for deletion on one side",
+                                      f"replicated to {', '.join(replicated)} on the other"))  # fmt: skip
     versions = _versions(base, first, later, conflicts)
     stages: dict[str, list[str]] = {vid: [] for vid in versions}
     try:
@@ -275,8 +281,22 @@ def merge_secret(
         deletion_date=deletion[1],
         versions={vid: replace(v, stages=stages[vid]) for vid, v in versions.items()}, **fields,
         rotation=merge_rotation(base, first, later, conflicts, prefer_later),
+        replicas=_replicas(base, first, later),
     )  # fmt: skip
     return merged, conflicts
+
+
+def _replicas(base: Secret | None, first: Secret, later: Secret) -> list[str]:
+    """Replica Regions merged as a set: each side's additions kept (``first``'s order, then
+    ``later``'s new ones), each side's removals kept."""
+    b = base.replicas if base is not None else []
+    f, lt = first.replicas, later.replicas
+    if f == lt or lt == b:
+        return list(f)
+    if f == b:
+        return list(lt)
+    kept = [r for r in f if r in lt or r not in b]
+    return kept + [r for r in lt if r not in b and r not in kept]
 
 
 def _policy(

@@ -7,8 +7,8 @@ or ``gitsm hook install``. git then runs ``python -m gitsm.mergedriver %O %A %B 
 both sides changed such a file, and the driver writes the merge into ``%A``:
 
 * a manifest: every version of both sides kept, label moves replayed, description, key, deletion
-  schedule and tags merged three-way (:func:`gitsm.merge3.merge_secret`); ``last_changed`` never
-  conflicts;
+  schedule and tags merged three-way, replica Regions as a set (:func:`gitsm.merge3.merge_secret`);
+  ``last_changed`` never conflicts;
 * the config: key aliases merge alias by alias, recipients added on both sides are all kept
   (:func:`gitsm.merge3.merge_config`).
 

@@ -34,6 +34,12 @@ TAGS_MAX = 50
 TAG_KEY_MAX, TAG_VALUE_MAX = 128, 256
 ARN_MAX = 2_048
 REGION_MAX = 64
+"""A store's region (the config's ``region``)."""
+REPLICA_REGION_MAX = 128
+"""A replica Region code (the API's RegionType: 1-128 characters of ``([a-z]+-)+[0-9]+``)."""
+REPLICAS_MAX = 64
+"""Replica Regions of one secret (AWS publishes no number; every Region AWS has fits twice)."""
+REPLICA_REGION = re.compile(r"(?:[a-z]+-)+[0-9]+")
 ACCOUNT_ID = re.compile(r"[0-9]{12}")
 ALIAS_MAX = 256
 RESOURCE_POLICY_MAX = 20_480
@@ -104,6 +110,15 @@ class Secret:
     deletion_date: datetime | None = None
     versions: dict[str, VersionInfo] = field(default_factory=dict)
     rotation: Rotation | None = None
+    replicas: list[str] = field(default_factory=list)
+    """The Regions the secret is replicated to, in the order they were added (empty: none). A
+    replica is this same secret answered under its ARN in that Region (:mod:`gitsm.replicas`)."""
+
+    @property
+    def primary_region(self) -> str | None:
+        """DescribeSecret's PrimaryRegion: the Region of the secret's own ARN while it has
+        replicas (a multi-Region secret), else None, as AWS answers it only for those."""
+        return arn_region(self.arn) if self.replicas else None
 
     def stage_map(self) -> dict[str, list[str]]:
         """VersionId -> staging labels, for every version."""
@@ -130,6 +145,12 @@ def random_uuid() -> str:
 def utcnow() -> datetime:
     """The current time, timezone-aware in UTC."""
     return datetime.now(UTC)
+
+
+def arn_region(arn: str) -> str:
+    """The Region field of an ARN (``arn:aws:secretsmanager:<region>:...``; "" when absent)."""
+    parts = arn.split(":", 4)
+    return parts[3] if len(parts) > 4 else ""
 
 
 def make_arn(region: str, account: str, name: str) -> str:

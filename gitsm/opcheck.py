@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 
-from gitsm import labels, paths, rotationcheck
+from gitsm import labels, paths, replicacheck, replicas, rotationcheck
 from gitsm.commitop import CommitOp, SecretChange
 from gitsm.errors import GitsmError
 from gitsm.manifest import StoreConfig, load_secret
@@ -28,12 +28,13 @@ from gitsm.problems import Problem
 VERSION_WRITES = frozenset({"CreateSecret", "UpdateSecret", "PutSecretValue"})
 ONE_SECRET = VERSION_WRITES | {"UpdateSecretVersionStage", "DeleteSecret", "RestoreSecret",
                                "TagResource", "UntagResource"}  # fmt: skip
-ONE_SECRET |= POLICY_OPERATIONS
+ONE_SECRET |= POLICY_OPERATIONS | replicas.OPERATIONS
 KEY_OPERATIONS = frozenset(
     {"PutKeyAlias", "AddKeyRecipients", "RemoveKeyRecipients", "DeleteKeyAlias"}
 )
 CONFIG_ONLY = KEY_OPERATIONS | {"Init", "SetDefaultKey"}
 KNOWN = ONE_SECRET | CONFIG_ONLY | {"PurgeDeletedSecrets", "Rekey", "SetGitAttributes"}
+REPLICAS = {op: {"replicas"} for op in replicas.OPERATIONS}
 FIELDS = {
     "UpdateSecret": {"description", "kms_key_id"},
     "TagResource": {"tags"},
@@ -42,10 +43,12 @@ FIELDS = {
     "RestoreSecret": {"deleted_date", "deletion_date"},
     "PutResourcePolicy": {"resource_policy"},
     "DeleteResourcePolicy": {"resource_policy"},
+    **REPLICAS,
 }
-"""The manifest fields each operation may change (besides versions, labels and last_changed)."""
+"""The manifest fields each operation may change (besides versions, labels and last_changed;
+how the replication operations change ``replicas``: :mod:`gitsm.replicacheck`)."""
 _COMPARED = ("name", "arn", "created", "description", "kms_key_id", "tags", "deleted_date",
-             "deletion_date", "resource_policy")  # fmt: skip
+             "deletion_date", "resource_policy", "replicas")  # fmt: skip
 FIX = (
     "change the store only through gitsm operations: revert this commit (git revert) or redo the "
     "change with gitsm, and check who made it"
@@ -175,10 +178,16 @@ class OperationCheck:
             if trailers.get("Secret") != secret.name:
                 self.add(where, f"changes secret {secret.name!r}, but its trailers name "
                          f"{trailers.get('Secret')!r}")  # fmt: skip
+        created = after is not None and (
+            before is None or (name == "CreateSecret" and before.arn != after.arn)
+        )
+        for problem in replicacheck.secret_problems(
+            name, trailers, None if created else before, after
+        ):
+            self.add(where, problem)
         if after is None:
             self.check_removal(change, before)
             return
-        created = before is None or (name == "CreateSecret" and before.arn != after.arn)
         for problem in rotationcheck.secret_problems(
             name, trailers, None if created else before, after
         ):

@@ -23,7 +23,7 @@ from gitsm.errors import (
 from gitsm.gitrepo import Snapshot
 from gitsm.keys import KeyService, source_error
 from gitsm.manifest import StoreConfig, dump_secret, load_secret
-from gitsm.model import Secret, VersionInfo, validate_name
+from gitsm.model import Secret, VersionInfo, arn_region, validate_name
 from gitsm.problems import RESTORE, REWRITE, Problem
 from gitsm.providers import PROVIDERS, KeySourceUnusable, KeyUnavailable
 from gitsm.providers.base import b64decode_strict
@@ -116,6 +116,7 @@ class FileChecks:
             ):
                 self.add(where, f"has ARN {secret.arn!r}, not one of this store and name",
                          "an ARN is fixed at creation: " + RESTORE)  # fmt: skip
+        self.check_replicas(where, secret)
         for problem in labels.invariant_problems(secret.stage_map()):
             self.add(where, f"breaks a label invariant: {problem}",
                      "move labels with gitsm update-secret-version-stage, or " + RESTORE)  # fmt: skip
@@ -128,6 +129,20 @@ class FileChecks:
             self.add(where, f"uses key {key_id}, which is neither an alias of the key registry "
                      "nor a key that a provider holds", UNKNOWN_KEY_FIX)  # fmt: skip
         return secret
+
+    def check_replicas(self, where: str, secret: Secret) -> None:
+        """Replica Regions the store never writes: the secret's own Region, or replicas of a
+        secret scheduled for deletion (DeleteSecret refuses a replicated one)."""
+        own = arn_region(secret.arn)
+        if own in secret.replicas:
+            self.add(where, f"lists its own Region {own} among its replicas",
+                     f"gitsm --region {own} remove-regions-from-replication --secret-id "
+                     f"{secret.name} --remove-replica-regions {own}, or " + RESTORE)  # fmt: skip
+        if secret.replicas and secret.deleted_date is not None:
+            self.add(where, f"is scheduled for deletion while replicated to "
+                     f"{', '.join(secret.replicas)}", "restore it (gitsm restore-secret), remove "
+                     "its replicas (gitsm remove-regions-from-replication), then delete it "
+                     "again, or " + RESTORE)  # fmt: skip
 
     # -- envelopes -----------------------------------------------------------------------------
 

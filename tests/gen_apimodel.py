@@ -47,12 +47,12 @@ ACCESS: dict[str, str] = {
     "StopReplicationToReplica": WRITE,
 }
 """Every operation ``gitsm.client`` serves, in the model's order: a read changes nothing, a write
-may change the store (gitsm refuses the replication ones; they stay writes, as AWS counts them).
-Which permission a caller needs is the server policy's business, not this table's."""
+may change the store (StopReplicationToReplica, which gitsm refuses, stays a write, as AWS counts
+it). Which permission a caller needs is the server policy's business, not this table's."""
 
 CLI_MEMBERS: dict[str, list[str]] = {
     "CreateSecret": ["Name", "ClientRequestToken", "Description", "KmsKeyId", "SecretBinary",
-                     "SecretString", "Tags"],
+                     "SecretString", "Tags", "AddReplicaRegions", "ForceOverwriteReplicaSecret"],
     "UpdateSecret": ["SecretId", "ClientRequestToken", "Description", "KmsKeyId", "SecretBinary",
                      "SecretString"],
     "PutSecretValue": ["SecretId", "ClientRequestToken", "SecretBinary", "SecretString",
@@ -79,18 +79,17 @@ CLI_MEMBERS: dict[str, list[str]] = {
     "RotateSecret": ["SecretId", "ClientRequestToken", "RotationLambdaARN", "RotationRules",
                      "RotateImmediately"],
     "CancelRotateSecret": ["SecretId"],
+    "ReplicateSecretToRegions": ["SecretId", "AddReplicaRegions", "ForceOverwriteReplicaSecret"],
+    "RemoveRegionsFromReplication": ["SecretId", "RemoveReplicaRegions"],
+    "StopReplicationToReplica": ["SecretId"],
 }  # fmt: skip
 """The operations the CLI has a command for, and the members each takes as options (the members
 gitsm implements), in the API's order."""
 
-CLIENT_ONLY: dict[str, list[str]] = {
-    "CreateSecret": ["AddReplicaRegions", "ForceOverwriteReplicaSecret"],
-    "ReplicateSecretToRegions": ["SecretId", "AddReplicaRegions", "ForceOverwriteReplicaSecret"],
-    "RemoveRegionsFromReplication": ["SecretId", "RemoveReplicaRegions"],
-    "StopReplicationToReplica": ["SecretId"],
-}
-"""Members the client accepts only to refuse them with a service error (replication: see
-docs/SEMANTICS.md), as AWS would receive them, instead of a ParamValidationError. No CLI options."""
+CLIENT_ONLY: dict[str, list[str]] = {}
+"""Members the client accepts only to refuse them with a service error, as AWS would receive
+them, instead of a ParamValidationError; they get no CLI options. None at present (the
+replication members, once here, are served: docs/SEMANTICS.md, "Replication")."""
 
 SERVICE_KEYS = ("apiVersion", "endpointPrefix", "jsonVersion", "protocol", "signingName",
                 "targetPrefix")  # fmt: skip

@@ -1,6 +1,6 @@
 """Behaviours where gitsm once followed moto (or its own guess) and AWS documents otherwise.
 
-Each test names the AWS rule it checks. Replication, which gitsm refuses, is here too.
+Each test names the AWS rule it checks. Replication has its own tests (tests/test_replication.py).
 """
 
 from __future__ import annotations
@@ -225,51 +225,6 @@ def test_recovery_window_is_checked_before_the_conflict(bare_client: SecretsMana
     with pytest.raises(client.exceptions.InvalidParameterException) as info:
         client.delete_secret(SecretId="w", RecoveryWindowInDays=7, ForceDeleteWithoutRecovery=True)
     assert "ForceDeleteWithoutRecovery" in error(info)[1]
-
-
-# -- replication: refused (docs/SEMANTICS.md, "Replication") ----------------------------------------
-
-
-def test_create_with_replica_regions_is_refused(
-    bare_client: SecretsManagerClient, bare_path: Path
-) -> None:
-    client = bare_client
-    before = commits(bare_path)
-    with pytest.raises(client.exceptions.InvalidRequestException) as info:
-        client.create_secret(
-            Name="r", SecretString="v", AddReplicaRegions=[{"Region": "eu-west-1"}],
-            ForceOverwriteReplicaSecret=True,
-        )  # fmt: skip
-    assert "gitsm does not replicate secrets to other Regions" in error(info)[1]
-    assert "AddReplicaRegions" in error(info)[1]
-    assert commits(bare_path) == before
-    client.create_secret(Name="r", SecretString="v", ForceOverwriteReplicaSecret=False)
-
-
-def test_replication_operations_are_refused(
-    bare_client: SecretsManagerClient, bare_path: Path
-) -> None:
-    client = bare_client
-    client.create_secret(Name="primary", SecretString="v")
-    before = commits(bare_path)
-    calls = {
-        "ReplicateSecretToRegions": lambda sid: client.replicate_secret_to_regions(
-            SecretId=sid, AddReplicaRegions=[{"Region": "eu-west-1", "KmsKeyId": "alias/k"}]
-        ),
-        "RemoveRegionsFromReplication": lambda sid: client.remove_regions_from_replication(
-            SecretId=sid, RemoveReplicaRegions=["eu-west-1"]
-        ),
-        "StopReplicationToReplica": lambda sid: client.stop_replication_to_replica(SecretId=sid),
-    }
-    for op, call in calls.items():
-        with pytest.raises(client.exceptions.InvalidRequestException) as info:
-            call("primary")
-        assert info.value.operation_name == op
-        assert "gitsm does not replicate secrets to other Regions" in error(info)[1]
-        assert "primary" in error(info)[1]
-        with pytest.raises(client.exceptions.ResourceNotFoundException):
-            call("missing")
-    assert commits(bare_path) == before
 
 
 def test_without_parameter_validation_the_store_answers_as_the_service(bare_path: Path) -> None:

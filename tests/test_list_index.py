@@ -101,6 +101,10 @@ def varied(repo_path: Path, clock: Clock) -> Path:
             c.untag_resource(SecretId=name, TagKeys=["gone"])  # "Tags": [] from now on
         if i % 9 == 4:
             c.put_resource_policy(SecretId=name, ResourcePolicy=POLICY)
+        if i % 8 == 6:  # PrimaryRegion, which the primary-region filter reads
+            c.replicate_secret_to_regions(
+                SecretId=name, AddReplicaRegions=[{"Region": "eu-west-1"}]
+            )
     for i in (2, 11, 17):
         c.delete_secret(SecretId=f"{['app/web', 'app/db', 'infra/key', 'misc'][i % 4]}-{i:02d}",
                         RecoveryWindowInDays=7 + i)  # fmt: skip

@@ -250,12 +250,22 @@ def test_list_filters(catalogue: SecretsManagerClient, any_path: Path) -> None:
 
 
 def test_list_filter_primary_region(catalogue: SecretsManagerClient) -> None:
+    """primary-region matches a secret's PrimaryRegion, which only a replicated secret has (API
+    reference, SecretListEntry; AWS answers only the fields that have a value)."""
     arn = catalogue.describe_secret(SecretId="Prod/upper")["ARN"]
     region = arn.split(":")[3]
-    assert names(catalogue, Filters=[flt("primary-region", region)]) == ALL4
-    assert names(catalogue, Filters=[flt("primary-region", region[:4])]) == ALL4
-    assert names(catalogue, Filters=[flt("primary-region", "!" + region)]) == set()
-    assert names(catalogue, Filters=[flt("primary-region", "xx-nowhere-1")]) == set()
+    assert names(catalogue, Filters=[flt("primary-region", region)]) == set()
+    catalogue.replicate_secret_to_regions(
+        SecretId="Prod/upper", AddReplicaRegions=[{"Region": "xx-elsewhere-9"}]
+    )
+    assert names(catalogue, Filters=[flt("primary-region", region)]) == {"Prod/upper"}
+    assert names(catalogue, Filters=[flt("primary-region", region[:4])]) == {"Prod/upper"}
+    assert names(catalogue, Filters=[flt("primary-region", "!" + region)]) == ALL4 - {"Prod/upper"}
+    assert names(catalogue, Filters=[flt("primary-region", "xx-")]) == set()
+    listed = catalogue.list_secrets()["SecretList"]
+    assert {s["Name"]: s.get("PrimaryRegion") for s in listed if "PrimaryRegion" in s} == {
+        "Prod/upper": region
+    }
 
 
 def test_list_unknown_filter_key_is_validation_exception(

@@ -184,26 +184,46 @@ def test_batch_get(sm: Any) -> None:
     assert len(filtered["SecretValues"]) == 2
 
 
-def test_rotation_and_replication_errors_come_through(sm: Any) -> None:
+def test_rotation_errors_come_through(sm: Any) -> None:
     sm.create_secret(Name="rot/a", SecretString="x")
-    with pytest.raises(sm.exceptions.InvalidRequestException) as replicas:
-        sm.replicate_secret_to_regions(
-            SecretId="rot/a", AddReplicaRegions=[{"Region": "eu-west-1"}]
-        )
-    assert "does not replicate" in replicas.value.response["Error"]["Message"]
     with pytest.raises(sm.exceptions.ResourceNotFoundException):
         sm.cancel_rotate_secret(SecretId="rot/none")
-    for refused in (
-        lambda: sm.remove_regions_from_replication(SecretId="rot/a",
-                                                   RemoveReplicaRegions=["eu-west-1"]),
-        lambda: sm.stop_replication_to_replica(SecretId="rot/a"),
-    ):  # fmt: skip
-        with pytest.raises(sm.exceptions.InvalidRequestException):
-            refused()
     with pytest.raises(sm.exceptions.ClientError) as rotation:
         sm.rotate_secret(SecretId="rot/a", RotationLambdaARN="no-such-function")
     assert rotation.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
     assert "no-such-function" in rotation.value.response["Error"]["Message"]
+
+
+def test_replication_through_the_endpoint(served: Served, sm: Any) -> None:
+    """A replica is the secret answered in the Region a request is signed for (SigV4's scope):
+    read there under the replica ARN, refused for writes with AWS's words."""
+    arn = sm.create_secret(Name="rep/a", SecretString="x")["ARN"]
+    out = sm.replicate_secret_to_regions(SecretId=arn, AddReplicaRegions=[{"Region": "eu-west-1"}])
+    assert out["ARN"] == arn
+    assert out["ReplicationStatus"] == [{"Region": "eu-west-1", "KmsKeyId": "alias/aws/secretsmanager",
+                                         "Status": "InSync", "StatusMessage": "Replication succeeded"}]  # fmt: skip
+    west = served.client(region="eu-west-1")
+    replica = arn.replace(":us-east-1:", ":eu-west-1:")
+    assert west.get_secret_value(SecretId=replica)["ARN"] == replica
+    described = west.describe_secret(SecretId="rep/a")
+    assert (described["ARN"], described["PrimaryRegion"]) == (replica, "us-east-1")
+    assert "ReplicationStatus" not in described
+    with pytest.raises(west.exceptions.InvalidParameterException) as refused:
+        west.put_secret_value(SecretId=replica, SecretString="y")
+    assert refused.value.response["Error"]["Message"] == (
+        "Operation not permitted on a replica secret. Call must be made in primary secret's region."
+    )
+    with pytest.raises(sm.exceptions.InvalidParameterException) as undeletable:
+        sm.delete_secret(SecretId=arn)
+    assert undeletable.value.response["Error"]["Message"] == (
+        f"You can't delete secret {arn} that still has replica regions [eu-west-1]."
+    )
+    with pytest.raises(west.exceptions.InvalidRequestException):
+        west.stop_replication_to_replica(SecretId=replica)
+    left = sm.remove_regions_from_replication(SecretId=arn, RemoveReplicaRegions=["eu-west-1"])
+    assert left["ReplicationStatus"] == []
+    with pytest.raises(west.exceptions.ResourceNotFoundException):
+        west.describe_secret(SecretId=replica)
 
 
 def test_region_of_the_signature_goes_into_arns(served: Served) -> None:

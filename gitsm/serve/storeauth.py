@@ -15,6 +15,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from gitsm.errors import OperationError
 from gitsm.serve.authz import ServerPolicy, load_server_policy
 from gitsm.serve.backend import Backend
 from gitsm.serve.cache import TipReader
@@ -38,6 +39,8 @@ def _granted_by_a_secret(operation: str, secret_id: str | None) -> bool:
 
 
 def _code(exc: Exception) -> str | None:
+    if isinstance(exc, OperationError):
+        return exc.code
     response = getattr(exc, "response", None)
     if isinstance(response, dict):
         code = response.get("Error", {}).get("Code")
@@ -101,8 +104,8 @@ class StoreAuthorizer:
         allowed = policy.allows(caller, operation, secret_id)
         if operation in POLICY_WRITES and not allowed:  # check() refused it already; no grant
             raise policy.denial(caller, operation, secret_id)
-        try:
-            found = client.get_resource_policy(SecretId=secret_id)
+        try:  # a replica's too: it carries its primary's policy
+            found = client.store.resource_policy_of(secret_id)
         except Exception as exc:
             if _code(exc) is None:
                 raise
@@ -110,8 +113,8 @@ class StoreAuthorizer:
                 return  # the operation answers for itself (not found, marked deleted...)
             raise policy.denial(caller, operation, secret_id) from None
         policy.check_resource(
-            caller, operation, found["Name"], found.get("ResourcePolicy"), allowed,
-            secret_arn=found["ARN"], secret_id=secret_id,
+            caller, operation, found.name, found.resource_policy, allowed,
+            secret_arn=found.arn, secret_id=secret_id,
         )  # fmt: skip
 
     def may_read(self, caller: Caller, name: str) -> bool:

@@ -8,6 +8,7 @@ from gitsm.store.lifecycle import LifecycleOps
 from gitsm.store.policies import PolicyOps
 from gitsm.store.reads import BatchError, ReadOps, SecretValue
 from gitsm.store.rekey import RekeyOps
+from gitsm.store.replication import ReplicationOps
 from gitsm.store.rotation import RotationOps
 from gitsm.store.sync import SyncedOp, SyncOps, SyncReport
 from gitsm.store.writes import WriteOps, WriteResult
@@ -23,6 +24,7 @@ class SecretStore(
     AttributesOps,
     PolicyOps,
     RotationOps,
+    ReplicationOps,
 ):
     """A gitsm store: a git repository whose branch holds secrets, versions and labels.
 

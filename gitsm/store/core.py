@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Generic, Self, TypeVar
 from urllib.parse import quote
 
-from gitsm import envelope, paths, strict, treefiles
+from gitsm import envelope, paths, replicas, strict, treefiles
 from gitsm.errors import (
     MARKED_DELETED,
     SECRET_NOT_FOUND,
@@ -60,6 +60,8 @@ class WriteResult:
     version_id: str | None = None
     version_stages: list[str] | None = None
     deletion_date: datetime | None = None
+    replication: list[replicas.ReplicaStatus] | None = None
+    """ReplicationStatus, for the writes that answer it (None: not part of the answer)."""
 
 
 def trailer_value(value: str) -> str:
@@ -112,6 +114,12 @@ class StoreCore:
     def region(self, config: StoreConfig) -> str:
         """The region of this handle: the one it was opened with, else the store config's."""
         return self.region_override or config.region
+
+    def viewer(self, config: StoreConfig | None = None) -> replicas.Viewer:
+        """How secrets answer to this handle's region: replicas by their replica ARN
+        (:mod:`gitsm.replicas`); ``config`` defaults to the tip's."""
+        config = config or self.config()
+        return replicas.Viewer(self.region(config), config.default_kms_key_id)
 
     def arn_prefix(self, config: StoreConfig) -> str:
         """``arn:aws:secretsmanager:<region>:<account>:secret:`` for this handle."""
@@ -235,7 +243,8 @@ class StoreCore:
         return secret.deletion_date is not None and secret.deletion_date <= now
 
     def _find(self, snap: Snapshot, config: StoreConfig, secret_id: object) -> Secret:
-        """Resolve a SecretId (name, full ARN or partial ARN) to a live or pending secret."""
+        """Resolve a SecretId (name, full ARN or partial ARN) to a live or pending secret. A full
+        ARN of this handle's region names a secret by its own ARN, or by its replica's there."""
         if not isinstance(secret_id, str) or not 1 <= len(secret_id) <= 2048:
             raise ResourceNotFoundException(SECRET_NOT_FOUND)
         now = self.clock()
@@ -255,13 +264,23 @@ class StoreCore:
             if secret is None or self._expired(secret, now):
                 continue
             if full_arn is not None and secret.arn != full_arn:
-                continue
+                region = self.region(config)
+                seen = replicas.is_replica_in(secret, region)
+                if not seen or replicas.replica_arn(secret.arn, region) != full_arn:
+                    continue
             return secret
         raise ResourceNotFoundException(SECRET_NOT_FOUND)
 
-    def _find_live(self, snap: Snapshot, config: StoreConfig, secret_id: object) -> Secret:
-        """Like :meth:`_find`, refusing a secret that is pending deletion."""
+    def _find_primary(self, snap: Snapshot, config: StoreConfig, secret_id: object) -> Secret:
+        """Like :meth:`_find`, refusing a secret this handle's region sees as a replica
+        (InvalidParameterException: a replica is read-only)."""
         secret = self._find(snap, config, secret_id)
+        replicas.refuse_replica(secret, self.region(config))
+        return secret
+
+    def _find_live(self, snap: Snapshot, config: StoreConfig, secret_id: object) -> Secret:
+        """Like :meth:`_find_primary`, refusing a secret that is pending deletion."""
+        secret = self._find_primary(snap, config, secret_id)
         if secret.deleted_date is not None:
             raise InvalidRequestException(MARKED_DELETED)
         return secret

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import datetime, timedelta
 
-from gitsm import paths
+from gitsm import paths, replicas
 from gitsm.errors import InvalidParameterException, ResourceNotFoundException
 from gitsm.gitrepo import Snapshot
 from gitsm.manifest import StoreConfig
@@ -28,7 +28,8 @@ class LifecycleOps(StoreCore):
         recovery_window_in_days: int | None = None,
         force_delete_without_recovery: bool | None = None,
     ) -> WriteResult:
-        """DeleteSecret: schedule deletion after 7-30 days (default 30), or delete at once."""
+        """DeleteSecret: schedule deletion after 7-30 days (default 30), or delete at once. A
+        replicated primary is refused until its replicas are removed, as AWS refuses it."""
         # The window is checked first: AWS answers RecoveryWindowInDays=0 with
         # ForceDeleteWithoutRecovery=True with the window's error, not the conflict's.
         window = 30 if recovery_window_in_days is None else recovery_window_in_days
@@ -49,11 +50,16 @@ class LifecycleOps(StoreCore):
                     name = str(secret_id)
                     arn = make_arn(self.region(config), config.account_id, name)
                     return Change(WriteResult(arn, name, deletion_date=now))
+                replicas.refuse_replica(secret, self.region(config))
+                if secret.replicas:
+                    raise replicas.delete_refusal(secret)
                 result = WriteResult(secret.arn, secret.name, deletion_date=now)
                 trailers = {"Secret-Arn": secret.arn, "Force-Delete-Without-Recovery": "true"}
                 files = self._removal(secret.name)
                 return Change(result, "DeleteSecret", secret.name, files, trailers)
             secret = self._find_live(snap, config, secret_id)
+            if secret.replicas:
+                raise replicas.delete_refusal(secret)
             when = now + timedelta(days=window)
             updated = replace(secret, deleted_date=now, deletion_date=when)
             result = WriteResult(secret.arn, secret.name, deletion_date=when)
@@ -67,7 +73,7 @@ class LifecycleOps(StoreCore):
         """RestoreSecret: cancel a scheduled deletion."""
 
         def plan(snap: Snapshot, config: StoreConfig, now: datetime) -> Change[WriteResult]:
-            secret = self._find(snap, config, secret_id)
+            secret = self._find_primary(snap, config, secret_id)
             result = WriteResult(secret.arn, secret.name)
             if secret.deleted_date is None:
                 return Change(result)

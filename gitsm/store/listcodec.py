@@ -10,7 +10,7 @@ and its orders: by name, by created date and by last-changed date (ties by name)
   order (positions in the name order), then where each record starts (and where the last ends);
 * the columns, one JSON array: the names (sorted), the created and the last-changed dates
   (microseconds since the epoch), and what filters look at (description, tags, pending
-  deletion): a filtered listing selects from them, decoding only the records it selects, and an
+  deletion, the PrimaryRegion of a replicated secret): a filtered listing selects from them, decoding only the records it selects, and an
   update from another tree's index starts from them;
 * the records in name order, each a JSON array (:func:`encode`), a tab, its CRC-32 in hex and a
   newline.
@@ -39,12 +39,12 @@ from typing import Any, Protocol
 
 from gitsm.model import Rotation, Secret, VersionInfo
 
-FORMAT = 1
+FORMAT = 2
 """Bump when the file layout or what a manifest parses to changes: older files are then rebuilt."""
 MAGIC = b"gitsm-list-index"
 SECRET_FIELDS = ("name", "arn", "created", "last_changed", "description", "kms_key_id",
                  "resource_policy", "tags", "deleted_date", "deletion_date", "versions",
-                 "rotation")  # fmt: skip
+                 "rotation", "replicas")  # fmt: skip
 """The fields of Secret a record holds, in record order (a test checks it against the model)."""
 VERSION_FIELDS = ("version_id", "created", "kind", "kms_key_ids", "stages")
 ROTATION_FIELDS = ("enabled", "lambda_arn", "after_days", "schedule", "duration", "last_rotated",
@@ -82,14 +82,15 @@ def encode(s: Secret) -> bytes:
                 for v in s.versions.values()]  # fmt: skip
     record = [s.name, s.arn, _when(s.created), _when(s.last_changed), s.description,
               s.kms_key_id, s.resource_policy, None if s.tags is None else [list(t) for t in s.tags],
-              _when(s.deleted_date), _when(s.deletion_date), versions, rotation]  # fmt: skip
+              _when(s.deleted_date), _when(s.deletion_date), versions, rotation,
+              s.replicas]  # fmt: skip
     return json.dumps(record, ensure_ascii=True, separators=(",", ":")).encode("ascii")
 
 
 def decode(line: bytes) -> Secret:
     """The Secret of one record (ValueError, TypeError or KeyError when it is not one)."""
     (name, arn, created, changed, description, kms_key_id, policy, tags, deleted, deletion,
-     versions, rotation) = json.loads(line)  # fmt: skip
+     versions, rotation, replicas) = json.loads(line)  # fmt: skip
     out = Secret(
         name=name, arn=arn, created=_parse_time(created), last_changed=_parse_time(changed),
         description=description, kms_key_id=kms_key_id, resource_policy=policy,
@@ -97,6 +98,7 @@ def decode(line: bytes) -> Secret:
         deleted_date=_parse_when(deleted), deletion_date=_parse_when(deletion),
         versions={vid: VersionInfo(vid, _parse_time(when), kind, list(keys), list(stages))
                   for vid, when, kind, keys, stages in versions},
+        replicas=[str(region) for region in replicas],
     )  # fmt: skip
     if rotation is not None:
         enabled, arn_, days, schedule, duration, last, nxt, token = rotation
@@ -112,12 +114,14 @@ class Summary:
     name: str
     description: str | None
     tags: list[tuple[str, str]] | None
+    primary_region: str | None
 
 
 def search_entry(s: Secret) -> list[Any]:
-    """A secret's entry of the search column: description, tags, pending deletion."""
+    """A secret's entry of the search column: description, tags, pending deletion, and the
+    PrimaryRegion of a replicated secret."""
     tags = None if s.tags is None else [list(t) for t in s.tags]
-    return [s.description, tags, s.deleted_date is not None]
+    return [s.description, tags, s.deleted_date is not None, s.primary_region]
 
 
 _U32 = "I" if array("I").itemsize == 4 else "L"  # 4-byte unsigned integers
@@ -243,8 +247,9 @@ class ListIndex:
         """What filters look at of every secret, and whether it is pending deletion, in name
         order (ValueError when the columns are damaged)."""
         names, _, _, search = self._column_doc()
-        return [(Summary(name, description, None if tags is None else [(k, v) for k, v in tags]),
-                 deleted) for name, (description, tags, deleted) in zip(names, search, strict=True)]  # fmt: skip
+        return [(Summary(name, description, None if tags is None else [(k, v) for k, v in tags],
+                         primary), deleted)
+                for name, (description, tags, deleted, primary) in zip(names, search, strict=True)]  # fmt: skip
 
     def columns(self) -> tuple[list[str], list[int], list[int], list[Any], list[bytes]]:
         """Names, created and last-changed keys, search entries, and the records as stored (with

@@ -2,7 +2,7 @@
 
 Filter semantics follow the API reference and the user guide's "Find secrets": ``name``,
 ``tag-key``, ``tag-value``, ``primary-region`` and ``owning-service`` are case-sensitive prefix
-matches. ``description`` and ``all`` match words, case-insensitively: the value is split into words
+matches (``primary-region`` of a secret's PrimaryRegion, which only a replicated secret has). ``description`` and ``all`` match words, case-insensitively: the value is split into words
 (:func:`words`: at every change from lower to upper case, between letters and digits, and at
 punctuation and spaces), and every word must be the start of a word of one attribute (the
 description; for ``all`` the name, the description, a tag key, a tag value or the region: "both
@@ -117,6 +117,10 @@ class Searched(Protocol):
     def tags(self) -> list[tuple[str, str]] | None:
         """Its tags."""
 
+    @property
+    def primary_region(self) -> str | None:
+        """Its PrimaryRegion (None unless it is replicated)."""
+
 
 def _attributes(secret: Searched, key: str, region: str) -> list[str]:
     """The strings a filter key looks at."""
@@ -130,7 +134,7 @@ def _attributes(secret: Searched, key: str, region: str) -> list[str]:
     if key == "tag-value":
         return [v for _, v in tags]
     if key == "primary-region":
-        return [region]
+        return [] if secret.primary_region is None else [secret.primary_region]
     if key == "owning-service":
         return []
     texts = [secret.name, *([secret.description] if secret.description else []), region]

@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from gitsm import policy
-from gitsm.errors import InvalidParameterException
+from gitsm.errors import MARKED_DELETED, InvalidParameterException, InvalidRequestException
 from gitsm.gitrepo import Snapshot
 from gitsm.manifest import StoreConfig
 from gitsm.store.core import Change, StoreCore, WriteResult
@@ -45,6 +45,18 @@ class PolicyOps(StoreCore):
         snap = self.repo.tip()
         secret = self._find_live(snap, self.config(snap), secret_id)
         return ResourcePolicy(secret.arn, secret.name, secret.resource_policy)
+
+    def resource_policy_of(self, secret_id: str) -> ResourcePolicy:
+        """The policy that governs access to a secret (gitsm serve's authorizer reads it): as
+        GetResourcePolicy answers it, but for a replica too, under the replica's ARN, since a
+        replica carries its primary's policy (AWS replicates resource policies) while
+        GetResourcePolicy in a replica's Region is refused."""
+        snap = self.repo.tip()
+        config = self.config(snap)
+        secret = self._find(snap, config, secret_id)
+        if secret.deleted_date is not None:
+            raise InvalidRequestException(MARKED_DELETED)
+        return ResourcePolicy(self.viewer(config).arn(secret), secret.name, secret.resource_policy)
 
     def put_resource_policy(
         self, secret_id: str, resource_policy: str, *, block_public_policy: bool | None = None

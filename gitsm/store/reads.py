@@ -14,7 +14,9 @@ from gitsm.errors import (
     ResourceNotFoundException,
 )
 from gitsm.gitrepo import Snapshot
+from gitsm.manifest import StoreConfig
 from gitsm.model import AWSCURRENT, Secret, ValueKind, VersionInfo
+from gitsm.replicas import Viewer
 from gitsm.store import listing
 from gitsm.store.listindex import ListingIndex
 
@@ -83,9 +85,14 @@ class ReadOps(ListingIndex):
         return secret.versions[found]
 
     def _values(
-        self, snap: Snapshot, picked: Sequence[tuple[Secret, VersionInfo] | GitsmError]
+        self,
+        snap: Snapshot,
+        config: StoreConfig,
+        picked: Sequence[tuple[Secret, VersionInfo] | GitsmError],
     ) -> list[SecretValue | GitsmError]:
-        """Decrypt each picked version (all in one go, see envelope.open_values); errors stay."""
+        """Decrypt each picked version (all in one go, see envelope.open_values); errors stay.
+        A replica is answered under its ARN (:meth:`viewer`)."""
+        viewer = self.viewer(config)
         wanted = [(p[0], p[1].version_id) for p in picked if not isinstance(p, GitsmError)]
         opened = iter(self._decrypt_many(snap, wanted))
         out: list[SecretValue | GitsmError] = []
@@ -101,7 +108,7 @@ class ReadOps(ListingIndex):
             stages = list(version.stages)
             out.append(
                 SecretValue(
-                    secret.arn,
+                    viewer.arn(secret),
                     secret.name,
                     version.version_id,
                     value,
@@ -117,8 +124,10 @@ class ReadOps(ListingIndex):
     ) -> SecretValue:
         """GetSecretValue: by VersionId and/or VersionStage (default AWSCURRENT)."""
         snap = self.repo.tip()
-        secret = self._find(snap, self.config(snap), secret_id)
-        result = self._values(snap, [(secret, self._version(secret, version_id, version_stage))])
+        config = self.config(snap)
+        secret = self._find(snap, config, secret_id)
+        picked = [(secret, self._version(secret, version_id, version_stage))]
+        result = self._values(snap, config, picked)
         if isinstance(result[0], GitsmError):
             raise result[0]
         return result[0]
@@ -139,12 +148,18 @@ class ReadOps(ListingIndex):
                 picked.append((secret, self._version(secret, version_id, version_stage)))
             except GitsmError as exc:
                 picked.append(exc)
-        return self._values(snap, picked)
+        return self._values(snap, config, picked)
 
     def describe_secret(self, secret_id: str) -> Secret:
         """DescribeSecret: the secret's metadata (works on a secret pending deletion)."""
+        return self.described(secret_id)[0]
+
+    def described(self, secret_id: str) -> tuple[Secret, Viewer]:
+        """DescribeSecret's secret and how this handle's region sees it (a replica under its
+        ARN: :meth:`viewer`), from one read of the tip."""
         snap = self.repo.tip()
-        return self._find(snap, self.config(snap), secret_id)
+        config = self.config(snap)
+        return self._find(snap, config, secret_id), self.viewer(config)
 
     def list_secrets(
         self,
@@ -230,7 +245,7 @@ class ReadOps(ListingIndex):
                 current.append((secret, self._version(secret, None, None)))
             except GitsmError as exc:
                 current.append(exc)
-        for secret, result in zip(page, self._values(snap, current), strict=True):
+        for secret, result in zip(page, self._values(snap, config, current), strict=True):
             if isinstance(result, GitsmError):
                 errors.append(BatchError(secret.name, result))
             else:

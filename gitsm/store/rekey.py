@@ -96,7 +96,7 @@ class RekeyOps(StoreCore):
         if secret_id is not None and prefix is not None:
             raise InvalidParameterException("Give a secret id or a name prefix, not both.")
         if secret_id is not None:
-            return [self._find(snap, config, secret_id)]
+            return [self._find_primary(snap, config, secret_id)]
         return [s for s in self._all(snap) if prefix is None or s.name.startswith(prefix)]
 
     def rekey(

@@ -19,11 +19,11 @@ import json
 from dataclasses import replace
 from datetime import datetime
 
-from gitsm import labels, paths, policy
+from gitsm import labels, paths, policy, replicas
 from gitsm.commitop import CommitOp, SecretChange
 from gitsm.errors import GitsmError, LimitExceededException
 from gitsm.gitrepo import Snapshot
-from gitsm.model import AWSCURRENT, AWSPENDING, AWSPREVIOUS, Secret, merge_tags
+from gitsm.model import AWSCURRENT, AWSPENDING, AWSPREVIOUS, Secret, arn_region, merge_tags
 from gitsm.store.replay_base import Landed, Refused, ReplayBase, ReplayContext
 from gitsm.store.replay_rotation import ROTATION_OPERATIONS, replay_rotation
 
@@ -102,6 +102,9 @@ class ReplayOps(ReplayBase):
         elif operation in policy.OPERATIONS and before is not None and after is not None:
             cur = self._target(ctx, name, before, pending=False)
             self._save(ctx, cur, self._replay_policy(cur, after))
+        elif operation in replicas.OPERATIONS and before is not None and after is not None:
+            cur = self._target(ctx, name, before, pending=False)
+            self._save(ctx, cur, self._replay_replicas(ctx, cur, after))
         else:
             raise Refused(
                 f"gitsm does not know how to replay {operation} on secret {name}",
@@ -116,6 +119,24 @@ class ReplayOps(ReplayBase):
             return cur
         changed = max(cur.last_changed, after.last_changed)
         return replace(cur, resource_policy=after.resource_policy, last_changed=changed)
+
+    @staticmethod
+    def _replay_replicas(ctx: ReplayContext, cur: Secret, after: Secret) -> Secret:
+        """ReplicateSecretToRegions / RemoveRegionsFromReplication in push order: the Regions the
+        commit asked for (its Gitsm-Replica-Regions) added to upstream's replicas, or removed
+        from them; a Region already so upstream is a no-op."""
+        asked = replicas.trailer_regions(ctx.op.trailers)
+        if asked is None:
+            raise Refused("its Gitsm-Replica-Regions trailer is not a JSON list of Regions",
+                          "redo the replication change through gitsm")  # fmt: skip
+        if ctx.op.operation == "RemoveRegionsFromReplication":
+            kept = [r for r in cur.replicas if r not in asked]
+        else:
+            own = arn_region(cur.arn)
+            kept = [*cur.replicas, *(r for r in asked if r not in cur.replicas and r != own)]
+        if kept == cur.replicas:
+            return cur
+        return replace(cur, replicas=kept, last_changed=max(cur.last_changed, after.last_changed))
 
     def _apply(
         self, ctx: ReplayContext, cur: Secret, change: SecretChange, before: Secret, after: Secret
@@ -306,6 +327,14 @@ class ReplayOps(ReplayBase):
     def _replay_delete(
         self, ctx: ReplayContext, name: str, before: Secret, after: Secret | None
     ) -> None:
+        found = self._load(ctx.snap, name)
+        if found is not None and found.arn == before.arn and found.replicas:
+            raise Refused(
+                f"upstream replicated {name} to {', '.join(found.replicas)}; a secret with "
+                "replicas can't be deleted (InvalidParameterException)",
+                f"remove its replicas (gitsm remove-regions-from-replication --secret-id {name} "
+                f"--remove-replica-regions {' '.join(found.replicas)}), then delete it again",
+            )
         if after is not None:  # a scheduled deletion
             cur = self._target(ctx, name, before, pending=True)
             if cur.deleted_date is None:

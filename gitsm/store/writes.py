@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
 
-from gitsm import envelope, labels, paths, treefiles
+from gitsm import envelope, labels, paths, replicas, treefiles
 from gitsm.errors import (
     InvalidParameterException,
     InvalidRequestException,
@@ -45,6 +45,7 @@ from gitsm.model import (
 )
 from gitsm.retention import prunable, quota_message, version_quota
 from gitsm.store.core import Change, StoreCore, WriteResult
+from gitsm.store.replication import regions_to_add
 
 
 def _token(token: str | None, has_value: bool) -> str | None:
@@ -139,9 +140,19 @@ class WriteOps(StoreCore):
         secret_string: str | None = None,
         secret_binary: bytes | None = None,
         tags: list[dict[str, str]] | None = None,
+        add_replica_regions: list[dict[str, str]] | None = None,
+        force_overwrite_replica_secret: bool | None = None,
     ) -> WriteResult:
-        """CreateSecret: a new secret, with a first version (AWSCURRENT) when a value is given."""
+        """CreateSecret: a new secret, with a first version (AWSCURRENT) when a value is given,
+        replicated to ``add_replica_regions`` (:mod:`gitsm.store.replication`; the answer then
+        holds its ReplicationStatus). ``force_overwrite_replica_secret`` changes nothing: no other
+        secret can hold a replica's name in a store."""
         validate_name(name)
+        requests = None if add_replica_regions is None else replicas.parse_add(add_replica_regions)
+        if force_overwrite_replica_secret is not None and not isinstance(
+            force_overwrite_replica_secret, bool
+        ):
+            raise InvalidParameterException("ForceOverwriteReplicaSecret must be true or false.")
         value = validate_value(secret_string, secret_binary, required=False)
         token = _token(client_request_token, value is not None)
         description = validate_description(description)
@@ -162,7 +173,8 @@ class WriteOps(StoreCore):
                     assert token is not None
                     if not self._same_value(snap, existing, token, value):
                         raise _token_reused(token, existing.arn)
-                    return Change(WriteResult(existing.arn, name, token))
+                    statuses = None if requests is None else self.viewer(config).statuses(existing)
+                    return Change(WriteResult(existing.arn, name, token, replication=statuses))
                 raise ResourceExistsException(
                     f"The operation failed because the secret {name} already exists."
                 )
@@ -175,6 +187,8 @@ class WriteOps(StoreCore):
                 name=name, arn=make_arn(self.region(config), config.account_id, name), created=now,
                 last_changed=now, description=description, kms_key_id=kms_key_id, tags=tag_pairs or None,
             )  # fmt: skip
+            if requests is not None:
+                secret.replicas = regions_to_add(self, new_config or config, secret, requests)
             if value is not None:
                 assert token is not None
                 secret, cfg = self._add_version(
@@ -186,9 +200,11 @@ class WriteOps(StoreCore):
             trailers = {"Secret-Arn": secret.arn}
             if token is not None:
                 trailers |= {"Version-Id": token, "Client-Request-Token": token}
-            return Change(
-                WriteResult(secret.arn, name, token), "CreateSecret", name, files, trailers
-            )
+            if secret.replicas:
+                trailers[replicas.TRAILER] = json.dumps(secret.replicas)
+            statuses = None if requests is None else self.viewer(config).statuses(secret)
+            result = WriteResult(secret.arn, name, token, replication=statuses)
+            return Change(result, "CreateSecret", name, files, trailers)
 
         return self._transact(plan)
 

@@ -80,11 +80,12 @@ def test_values_from_files_and_stdin(store: Path, tmp_path: Path) -> None:
 def test_cli_input_json_round_trips_the_skeleton(store: Path, tmp_path: Path) -> None:
     skeleton = ok(["create-secret", "--generate-cli-skeleton"])
     assert set(skeleton) == {"Name", "ClientRequestToken", "Description", "KmsKeyId",  # type: ignore[arg-type]
-                             "SecretBinary", "SecretString", "Tags"}  # fmt: skip
+                             "SecretBinary", "SecretString", "Tags", "AddReplicaRegions",
+                             "ForceOverwriteReplicaSecret"}  # fmt: skip
     filled = dict(skeleton)  # type: ignore[call-overload]
     filled.update(Name="from-skeleton", SecretString=SECRET, Description="d",
                   Tags=[{"Key": "k", "Value": "v"}], ClientRequestToken="c" * 36)  # fmt: skip
-    del filled["KmsKeyId"], filled["SecretBinary"]
+    del filled["KmsKeyId"], filled["SecretBinary"], filled["AddReplicaRegions"]
     path = tmp_path / "input.json"
     path.write_text(json.dumps(filled))
     created = ok(["--repo", str(store), "create-secret", "--cli-input-json", f"file://{path}"])

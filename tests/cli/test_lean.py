@@ -37,6 +37,13 @@ SAME = [
     ["update-secret", "--secret-id", "app/db", "--description", "the db"],
     ["update-secret", "--secret-id", "app/db", "--cli-binary-format", "raw"],
     ["tag-resource", "--secret-id", "app/db", "--tags", "Key=team,Value=core"],
+    ["replicate-secret-to-regions", "--secret-id", "app/db", "--add-replica-regions",
+     "Region=eu-west-1", "Region=ap-south-1,KmsKeyId=alias/aws/secretsmanager"],
+    ["remove-regions-from-replication", "--secret-id", "app/db", "--remove-replica-regions",
+     "eu-west-1", "us-west-9"],
+    ["--region", "eu-west-1", "stop-replication-to-replica", "--secret-id", "app/db"],
+    ["create-secret", "--name", "app/new", "--secret-string", "v", "--add-replica-regions",
+     "Region=us-west-2"],
 ]  # fmt: skip
 """Command lines the lean path runs; each is run by typer first (writes are repeated, so each
 one's second run changes nothing or fails alike)."""

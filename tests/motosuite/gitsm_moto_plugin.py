@@ -4,10 +4,14 @@ Loaded with ``-p gitsm_moto_plugin`` in a run of moto's ``tests/test_secretsmana
 
 - every ``boto3.client("secretsmanager", ...)`` (``boto3.session.Session.client``, which
   ``boto3.client`` calls) made inside a test returns ``gitsm.client`` on a gitsm store made for
-  that test: one bare store per account and region the test uses (``gitsm.init`` with that
-  account id and region), shared by every client the test makes there, as one AWS Region is one
-  Secrets Manager. Every other service (lambda, iam, sts, dynamodb) is moto's, under the test's
-  own ``mock_aws``.
+  that test: one bare store per account the test uses (``gitsm.init`` with that account id and
+  the first region a client of it names), shared by every client the test makes for that account,
+  each with its own region (``region_name``: the ARNs it makes and accepts), as ``gitsm serve``
+  serves every region of one store. A gitsm store is not partitioned by region
+  (docs/SEMANTICS.md, "Identifiers"): a replica in another region is the same secret
+  ("Replication"), so a test that creates one name in two regions gets ResourceExistsException,
+  as it does against ``gitsm serve``. Every other service (lambda, iam, sts, dynamodb) is moto's,
+  under the test's own ``mock_aws``.
 - the stores are throwaway: fsync off, a private ``GITSM_HOME`` (key ring) for the run, a git
   identity; freezegun's default ignore list loses ``"gi"`` (README, Library), so gitsm's dates
   follow ``freeze_time`` as moto's do.
@@ -62,16 +66,17 @@ from gitsm.awsclient import SecretsManagerClient
 
 @dataclass
 class Stores:
-    """The gitsm stores of the running test: one per (account, region), made on first use."""
+    """The gitsm stores of the running test: one per account (every region's clients share it,
+    as every region's requests share ``gitsm serve``'s store), made on first use."""
 
     root: Path
-    stores: dict[tuple[str, str], Path] = field(default_factory=dict)
+    stores: dict[str, Path] = field(default_factory=dict)
 
     def path(self, account_id: str, region: str) -> Path:
-        """The store for ``account_id`` and ``region`` (created the first time)."""
-        key = (account_id, region)
+        """The store of ``account_id`` (created the first time, with ``region`` in its config)."""
+        key = account_id
         if key not in self.stores:
-            path = self.root / f"{account_id}-{region}.git"
+            path = self.root / f"{account_id}.git"
             store = gitsm.init(path, bare=True, account_id=account_id, region=region, fsync=False)
             store.register_rotation_function(DEFAULT_FUNCTION, DEFAULT_COMMAND)
             store.set_default_rotation_function(DEFAULT_FUNCTION)
