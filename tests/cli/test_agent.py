@@ -3,6 +3,7 @@ agent processes on private unix sockets and the installed console script as the 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -73,19 +74,37 @@ def test_start_status_stop(tmp_path: Path) -> None:
     directory = tmp_path / "agent"
     code, shown = status(directory)
     assert (code, shown["Running"]) == (3, False)
-    first = json.loads(gitsm(directory, "agent", "start").stdout)
-    again = json.loads(gitsm(directory, "agent", "start").stdout)  # one agent, not two
-    assert first["Running"] is True and again["Pid"] == first["Pid"]
-    assert stat.S_IMODE(directory.stat().st_mode) == 0o700
-    assert stat.S_IMODE((directory / "agent.sock").lstat().st_mode) == 0o600
-    assert status(directory) == (0, first)
-    pid = first["Pid"]
-    assert isinstance(pid, int)
-    stopped = json.loads(gitsm(directory, "agent", "stop").stdout)
-    assert stopped == {"Stopped": True, "Pid": pid}
-    assert gone(pid)  # when stop returns
-    assert not (directory / "agent.sock").exists()
-    assert status(directory)[0] == 3
+    try:
+        first = json.loads(gitsm(directory, "agent", "start").stdout)
+        again = json.loads(gitsm(directory, "agent", "start").stdout)  # one agent, not two
+        assert first["Running"] is True and again["Pid"] == first["Pid"]
+        assert stat.S_IMODE(directory.stat().st_mode) == 0o700
+        assert stat.S_IMODE((directory / "agent.sock").lstat().st_mode) == 0o600
+        assert status(directory) == (0, first)
+        pid = first["Pid"]
+        assert isinstance(pid, int)
+        stopped = json.loads(gitsm(directory, "agent", "stop").stdout)
+        assert stopped == {"Stopped": True, "Pid": pid}
+        assert gone(pid)  # when stop returns
+        assert not (directory / "agent.sock").exists()
+        assert [p.name for p in directory.iterdir() if p.name.startswith("rehearsal-")] == []
+        assert status(directory)[0] == 3
+    finally:
+        gitsm(directory, "agent", "stop")
+
+
+def test_an_agent_whose_socket_is_removed_stops(tmp_path: Path) -> None:
+    directory = tmp_path / "agent"
+    pid = json.loads(gitsm(directory, "agent", "start").stdout)["Pid"]
+    try:
+        (directory / "agent.sock").unlink()  # nobody can reach it now: it must not linger
+        deadline = time.monotonic() + 20
+        while not gone(pid) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert gone(pid)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
 
 
 def test_commands_go_through_the_agent_with_the_same_results(agent: Path, store: Path) -> None:
@@ -203,9 +222,9 @@ def test_an_upgraded_gitsm_restarts_the_agent(tmp_path: Path) -> None:
         return subprocess.run([*launch, *args], capture_output=True, cwd=tmp_path,
                               env={**env, "GITSM_AGENT": mode})  # fmt: skip
 
-    first = json.loads(run("agent", "start").stdout)
-    assert first["Package"] == str(copy / "gitsm")
     try:
+        first = json.loads(run("agent", "start").stdout)
+        assert first["Package"] == str(copy / "gitsm")
         assert run("get-random-password", mode="require").returncode == 0
         module = copy / "gitsm" / "passwords.py"
         module.write_text(module.read_text() + "\n# upgraded\n")

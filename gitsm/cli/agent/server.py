@@ -6,7 +6,8 @@ accepts a connection tells this process (which forks the next spare at once) and
 connection (:mod:`.child`); each command therefore runs in a fresh process that no other command
 ran in. A spare ends when this process does (it watches a pipe only this process writes to).
 
-``stop`` (or SIGTERM, or SIGINT in the foreground) closes the socket, ends the spares, removes the
+``stop`` (or SIGTERM, or SIGINT in the foreground, or its socket file removed or replaced, when
+no command could reach it any more) closes the socket, ends the spares, removes the
 socket and the pid file and exits: commands already running finish in their own processes. When a
 file of gitsm changes (an upgrade), the next command is declined (the launcher runs it in
 process) and the agent starts itself again from the new files.
@@ -163,6 +164,8 @@ class Agent:
                 ready, _, _ = select.select([self.events_r], [], [], 1.0)
             except InterruptedError:
                 ready = []
+            if not ready and not self._reachable():
+                return "stop"  # its socket was removed or replaced: nobody can reach it
             if self.events_r in ready:
                 data = os.read(self.events_r, 4096)
                 for i in range(0, len(data) - len(data) % 5, 5):
@@ -174,6 +177,12 @@ class Agent:
                     elif event == b"R":
                         return "restart"
             self.reap()
+
+    def _reachable(self) -> bool:
+        try:
+            return os.stat(self.path).st_ino == self.inode
+        except OSError:
+            return False
 
     def close(self) -> None:
         """Stop listening, end the spares, remove the socket, the pid file and the rehearsal's
