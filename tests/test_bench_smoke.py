@@ -160,8 +160,10 @@ def test_listing_bench_quick_prints_every_figure(tmp_path: Path) -> None:
         verified = [x for x in lines if x.startswith(f"[verify] {n} secrets")]
         assert len(verified) == 3 and all("(n=0)" in x for x in verified), verified
         assert [x for x in lines if x.startswith(f"[peer] pass ls, {n} entries")]
+    agent = [x for x in lines if x.startswith("[agent]")]
+    assert len(agent) == 2 and all("through the warm agent" in x for x in agent), agent
     targets = [x for x in lines if x.startswith("[target]")]
-    assert len(targets) == 2 and all(" -> " in x for x in targets)
+    assert len(targets) == 4 and all(" -> " in x for x in targets)
 
 
 def test_writes_bench_quick_judges_size_and_versions(tmp_path: Path) -> None:
