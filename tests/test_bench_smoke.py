@@ -180,3 +180,18 @@ def test_writes_bench_quick_judges_size_and_versions(tmp_path: Path) -> None:
     assert len([x for x in lines if x.startswith("[versions] UpdateSecret")]) == 3
     judged = [x for x in lines if x.startswith("[target]")]
     assert len(judged) == 6 and all(x.endswith(("MET", "MISSED")) for x in judged)
+
+
+def test_materialize_bench_times_gitsm_cold_and_through_the_agent(tmp_path: Path) -> None:
+    """bench_materialize.py on 20 secrets (peers left out) times materialize in a fresh process
+    and through a warm agent, checking every file each time."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("GIT_", "GITSM_"))}
+    out = subprocess.run(
+        [sys.executable, str(BENCH.parent / "bench_materialize.py"), "--count", "20", "--runs",
+         "1", "--no-peers", "--dir", str(tmp_path / "work"), "--out-root", str(tmp_path)],
+        capture_output=True, text=True, env=env, timeout=600,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    assert [x for x in lines if "fresh process (start-up included): median" in x]
+    assert [x for x in lines if "through a warm agent: median" in x]
