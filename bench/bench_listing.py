@@ -151,14 +151,9 @@ def pass_store(base: Path, names: list[str]) -> Path | None:
 
 def pass_ls(base: Path, names: list[str], runs: int) -> float | None:
     """Median wall ms of ``pass ls`` on a store of ``names`` (empty .gpg files), or None."""
-    if shutil.which("pass") is None or shutil.which("tree") is None:
+    store = pass_store(base, names)
+    if store is None:
         return None
-    store = base / f"pass-{len(names)}"
-    if not store.exists():
-        for name in names:
-            (store / name).parent.mkdir(parents=True, exist_ok=True)
-            (store / f"{name}.gpg").touch()
-        (store / ".gpg-id").write_text("bench@example.invalid\n")
     env = {**os.environ, "PASSWORD_STORE_DIR": str(store)}
     walls = []
     for _ in range(max(runs, 3)):
