@@ -35,10 +35,11 @@ def gitsm(
                           env=env_for(directory, mode), **kw)  # type: ignore[call-overload]  # fmt: skip
 
 
-@pytest.fixture
-def agent(tmp_path: Path) -> Iterator[Path]:
-    """A running agent in a private directory; stopped afterwards."""
-    directory = tmp_path / "agent"
+@pytest.fixture(scope="module")
+def agent(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A running agent in a private directory, shared by this module's tests that only use it
+    (each command runs in a process of its own all the same); stopped afterwards."""
+    directory = tmp_path_factory.mktemp("shared-agent") / "agent"
     started = gitsm(directory, "agent", "start")
     assert started.returncode == 0, started.stderr
     yield directory
