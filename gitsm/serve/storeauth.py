@@ -100,7 +100,8 @@ class StoreAuthorizer:
         if not _granted_by_a_secret(operation, secret_id):
             return
         assert secret_id is not None
-        policy = self.policy()
+        known = self._known  # what check() found for this request a moment ago (a tip read less)
+        policy = known[1] if known is not None else self.policy()
         allowed = policy.allows(caller, operation, secret_id)
         if operation in POLICY_WRITES and not allowed:  # check() refused it already; no grant
             raise policy.denial(caller, operation, secret_id)
