@@ -47,6 +47,10 @@ class Job:
     work: Callable[[], Response]
     write: bool
     done: Callable[[Response], None]
+    rotation: bool = False
+    """RotateSecret: it waits for the rotation function, which may call this server back (as an
+    AWS rotation Lambda calls Secrets Manager), so it runs on a thread of its own, not the
+    writer's; its commits are serialized by the store's lock like any other."""
 
 
 def _json(status: int, data: dict[str, Any]) -> Response:
@@ -196,8 +200,10 @@ class App:
         if operation not in CACHED:
             params = wire.decode(operation, body)
             self._authorize(caller, operation, params, entry)
-            return self._job(entry, lambda: self._call(caller, operation, params),
-                             write=operation not in wire.READS)  # fmt: skip
+            job = self._job(entry, lambda: self._call(caller, operation, params),
+                            write=operation not in wire.READS)  # fmt: skip
+            job.rotation = operation == "RotateSecret"
+            return job
         params, canonical = self._decode_read(operation, body)
         self._authorize(caller, operation, params, entry)
         key: CacheKey = (operation, canonical, caller.principal, caller.region)

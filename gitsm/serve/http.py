@@ -87,6 +87,7 @@ class Server:
     def __init__(self, app: App) -> None:
         self.app = app
         self.writer = ThreadPoolExecutor(1, thread_name_prefix="gitsm-writer")
+        self.rotator = ThreadPoolExecutor(1, thread_name_prefix="gitsm-rotator")
         self.readers = ThreadPoolExecutor(READERS, thread_name_prefix="gitsm-reader")
         self.connections: set[Connection] = set()
         self.closing = False
@@ -94,7 +95,8 @@ class Server:
     def run_job(self, job: Job, then: Callable[[Response], None]) -> None:
         """Run ``job`` on its thread; ``then`` its answer on the loop."""
         loop = asyncio.get_running_loop()
-        future = loop.run_in_executor(self.writer if job.write else self.readers, job.work)
+        pool = self.rotator if job.rotation else self.writer if job.write else self.readers
+        future = loop.run_in_executor(pool, job.work)
 
         def finished(f: asyncio.Future[Response]) -> None:
             out = f.result() if not f.cancelled() else error_response(
@@ -128,7 +130,8 @@ class Server:
             if not self.connections:
                 break
             await asyncio.sleep(0.02)
-        self.writer.shutdown(wait=True)  # a write in progress lands and is answered
+        self.rotator.shutdown(wait=True)  # a rotation in progress ends and is answered
+        self.writer.shutdown(wait=True)  # so does a write
         self.readers.shutdown(wait=True)
 
 
