@@ -15,10 +15,15 @@ the server-mode plugin imports this module before it may import moto.
 
 from __future__ import annotations
 
+import io
 import json
+import os
 import secrets
+import subprocess
 import sys
+import tempfile
 import threading
+import zipfile
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -55,6 +60,49 @@ def moto_function_exists(arn: str) -> bool:
     return True
 
 
+RAN_CODE = "X-Gitsm-Ran-Code"
+"""The bridge's answer header saying that the function's own code ran (server mode), so the
+rotation function does not do the step a second time with gitsm's generic function."""
+RUNNER = (
+    "import importlib, json, sys\n"
+    "module, name = sys.argv[1].rsplit('.', 1)\n"
+    "out = getattr(importlib.import_module(module), name)(json.load(sys.stdin), None)\n"
+    "print(json.dumps(out, default=str))\n"
+)
+"""What runs a Lambda function's handler on the event on standard input, in the directory of its
+unpacked code (as the Lambda Python runtime calls ``module.function(event, context)``)."""
+
+
+class Runtime:
+    """Where a Lambda function's code runs in the server-mode run, since moto runs it only in
+    docker: in a process of this interpreter, in a directory holding its unpacked zip, with the
+    function's environment variables and ``AWS_ENDPOINT_URL`` naming the test's endpoint, so its
+    SDK calls reach the services the test talks to (Secrets Manager: gitsm serve).
+
+    When the code fails, the bridge answers as moto answers an invocation that failed (moto's
+    Secrets Manager goes on regardless), without :data:`RAN_CODE`: the rotation function then does
+    the step with gitsm's generic function, as it does in process, where no code runs at all."""
+
+    endpoint: str | None = None
+
+    @classmethod
+    def run(cls, function: Any, event: dict[str, Any], region: str) -> tuple[int, bytes]:
+        """(200, the handler's answer) or (500, why it failed)."""
+        with tempfile.TemporaryDirectory(prefix="gitsm-moto-lambda-") as code:
+            zipfile.ZipFile(io.BytesIO(function.code_bytes)).extractall(code)
+            env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "AWS_REGION": region,
+                   "AWS_DEFAULT_REGION": region, "AWS_ENDPOINT_URL": str(cls.endpoint),
+                   "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test",
+                   "AWS_LAMBDA_FUNCTION_NAME": function.function_name,
+                   **{k: str(v) for k, v in (function.environment_vars or {}).items()}}  # fmt: skip
+            done = subprocess.run([sys.executable, "-c", RUNNER, function.handler], cwd=code,
+                                  input=json.dumps(event).encode(), capture_output=True, env=env,
+                                  timeout=120)  # fmt: skip
+        if done.returncode != 0:
+            return 500, b"the function's code failed: " + done.stderr[-2000:]
+        return 200, done.stdout.strip().splitlines()[-1] if done.stdout.strip() else b"null"
+
+
 def bridge_command(arn: str) -> list[str]:
     """The command of the rotation function registered for moto's Lambda function ``arn``."""
     return [sys.executable, str(LAMBDA_COMMAND), arn]
@@ -71,6 +119,7 @@ class _Bridge(BaseHTTPRequestHandler):
         if self.path != f"/{self.key}":
             self.send_error(404)
             return
+        ran = False
         try:
             request = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
             arn = request["FunctionArn"]
@@ -79,14 +128,22 @@ class _Bridge(BaseHTTPRequestHandler):
             where = _split_arn(arn)
             if where is None:
                 raise ValueError(f"not a Lambda function ARN: {arn}")
-            result = get_backend(*where).invoke(
-                arn, qualifier=None, body=json.dumps(request["Event"]), headers={},
-                response_headers={},
-            )  # fmt: skip
-            status, body = 200, result if isinstance(result, bytes) else str(result).encode()
+            backend = get_backend(*where)
+            if Runtime.endpoint is not None:
+                status, body = Runtime.run(backend.get_function(arn), request["Event"], where[1])
+                ran = status == 200
+                status = 200  # a failed run is answered as moto answers a failed invoke
+            else:
+                result = backend.invoke(
+                    arn, qualifier=None, body=json.dumps(request["Event"]), headers={},
+                    response_headers={},
+                )  # fmt: skip
+                status, body = 200, result if isinstance(result, bytes) else str(result).encode()
         except Exception as exc:  # the step fails with this as its error
             status, body = 500, f"{type(exc).__name__}: {exc}".encode()
         self.send_response(status)
+        if status == 200 and ran:
+            self.send_header(RAN_CODE, "1")
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)

@@ -4,9 +4,10 @@
 on standard input, ``GITSM_REPO`` naming the store; in the server-mode run, by ``gitsm serve``):
 it invokes the moto Lambda function FUNCTION_ARN with the event through the bridge
 (``gitsm_moto_bridge.py``, ``$GITSM_MOTO_BRIDGE``: an HTTP endpoint in the test process, where
-moto's backends are), as Secrets Manager invokes a rotation Lambda, and then does the step's work
-with gitsm's generic password function, since moto's Lambda function runs no code. Exit status 1
-(and the reason on standard error) when either fails.
+moto's backends are), as Secrets Manager invokes a rotation Lambda. In process moto runs no Lambda
+code, and in the server-mode run the function's code may fail: then it does the step's work with
+gitsm's generic password function. Exit status 1 (and the reason on standard error) when the
+invocation or the step fails.
 """
 
 from __future__ import annotations
@@ -29,13 +30,16 @@ def main(arn: str) -> int:
         method="POST",
     )
     try:
-        with urllib.request.urlopen(request, timeout=60) as answer:
-            answer.read()
+        with urllib.request.urlopen(request, timeout=180) as answer:
+            said = answer.read()
+            ran = answer.headers.get("X-Gitsm-Ran-Code") == "1"
     except OSError as exc:  # urllib's HTTPError (the invoke failed) is an OSError too
         detail = exc.read().decode("utf-8", "replace") if hasattr(exc, "read") else str(exc)
         print(f"invoking {arn} in moto failed: {detail}", file=sys.stderr)
         return 1
-    lambda_handler(event, None)
+    if not ran:  # no code ran, or it failed: do the step with gitsm's generic function
+        print(f"{arn}: {said.decode('utf-8', 'replace')[-500:]}", file=sys.stderr)
+        lambda_handler(event, None)
     return 0
 
 

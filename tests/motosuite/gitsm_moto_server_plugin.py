@@ -19,9 +19,10 @@ server would empty each other's. They are:
   does for its Lambda client) is sent to the router too, since that address means moto's server;
 - the bridge (``gitsm_moto_bridge.py``), named in gitsm serve's environment: before a RotateSecret
   naming one of moto's Lambda functions reaches gitsm serve, the router registers a rotation
-  function of that name in the store, which invokes that function through the bridge and rotates
-  with gitsm's generic password function, as in process. moto runs no Lambda code here (that
-  needs docker).
+  function of that name in the store, which hands each step to the bridge: the function's code,
+  which moto runs only in docker, runs in a local process with its SDK pointed at the router
+  (``gitsm_moto_bridge.Runtime``); when it fails, the step is done with gitsm's generic password
+  function, as moto's Secrets Manager goes on when an invocation fails.
 
 ``TEST_SERVER_MODE=true`` is set before moto is imported (moto reads it at import). The lists are
 those of ``deselected.txt`` and ``server_expected_failures.txt`` (``gitsm_moto_marks.py``).
@@ -50,6 +51,7 @@ from gitsm_moto_bridge import (
     BRIDGE_ENV,
     DEFAULT_COMMAND,
     DEFAULT_FUNCTION,
+    Runtime,
     bridge_command,
     moto_function_exists,
     start_bridge,
@@ -178,6 +180,7 @@ def _start(running: Running, worker: str) -> None:
                             Registrar(work / "store.git", env))  # fmt: skip
     running.router.start()
     os.environ["TEST_SERVER_MODE_ENDPOINT"] = running.router.url
+    Runtime.endpoint = running.router.url  # moto's Lambda functions run their code (no docker)
 
 
 def _client(self: boto3.session.Session, service_name: str, *args: Any, **kwargs: Any) -> Any:
