@@ -11,6 +11,7 @@ import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pygit2
 import pytest
@@ -246,13 +247,13 @@ def test_git_runs_once_per_identity_setting(
     repo_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     calls: list[Path] = []
-    ask = identity._ask_git
+    start = identity._start  # each call starts git var for both sides
 
-    def counting(gitdir: Path) -> dict[str, identity.Ident]:
+    def counting(gitdir: Path) -> dict[str, Any]:
         calls.append(gitdir)
-        return ask(gitdir)
+        return start(gitdir)
 
-    monkeypatch.setattr(identity, "_ask_git", counting)
+    monkeypatch.setattr(identity, "_start", counting)
     identity.clear_cache()
     client = gitsm.client(repo=repo_path)
     for n in range(3):

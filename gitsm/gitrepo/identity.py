@@ -126,16 +126,35 @@ def cache_key(gitdir: Path) -> CacheKey:
     return where, tuple(sorted(env.items())), stamps
 
 
-def _ask_git(gitdir: Path) -> dict[str, Ident] | None:
-    """The sides git answers for (``git var GIT_<SIDE>_IDENT``); None when git is missing."""
-    if shutil.which("git") is None:
-        return None
+_pending: dict[CacheKey, dict[str, subprocess.Popen[bytes]]] = {}
+"""``git var`` runs started by :func:`prefetch`, answered by the next :func:`identities`."""
+
+
+def _start(gitdir: Path) -> dict[str, subprocess.Popen[bytes]]:
     procs: dict[str, subprocess.Popen[bytes]] = {}
     for side in _SIDES:
         try:
             procs[side] = start_git(["var", f"GIT_{side}_IDENT"], git_dir=gitdir, cwd=gitdir)
         except OSError:
             continue
+    return procs
+
+
+def prefetch(gitdir: Path) -> None:
+    """Start asking git for the identities of a commit in ``gitdir`` now (a write calls this
+    before it prepares its change, so that git answers meanwhile); nothing happens when they are
+    known already or being asked."""
+    key = cache_key(gitdir)
+    if key in _cache or key in _pending or shutil.which("git") is None:
+        return
+    _pending[key] = _start(gitdir)
+
+
+def _ask_git(gitdir: Path, key: CacheKey) -> dict[str, Ident] | None:
+    """The sides git answers for (``git var GIT_<SIDE>_IDENT``); None when git is missing."""
+    if shutil.which("git") is None:
+        return None
+    procs = _pending.pop(key, None) or _start(gitdir)
     found: dict[str, Ident] = {}
     for side, proc in procs.items():
         try:
@@ -165,7 +184,7 @@ def identities(gitdir: Path, fallback: Callable[[], tuple[str, str]]) -> tuple[I
     kept = _cache.get(key)
     if kept is not None:
         return kept
-    found = _ask_git(gitdir)
+    found = _ask_git(gitdir, key)
     if found is None:
         found = dict.fromkeys(_SIDES, Ident(*fallback()))
     for side in _SIDES:
@@ -180,3 +199,8 @@ def identities(gitdir: Path, fallback: Callable[[], tuple[str, str]]) -> tuple[I
 def clear_cache() -> None:
     """Forget every identity kept by this process."""
     _cache.clear()
+    for procs in _pending.values():
+        for proc in procs.values():
+            proc.kill()
+            proc.communicate()
+    _pending.clear()

@@ -19,7 +19,7 @@ import pygit2
 
 from gitsm.errors import GitsmError, LocalChangesError, StoreError, storage_error
 from gitsm.gitenv import run_git, start_git
-from gitsm.gitrepo import signing
+from gitsm.gitrepo import identity, signing
 from gitsm.gitrepo.failures import errno_of, filesystem_errno, translate, translating
 from gitsm.gitrepo.graph import Person, RepoGraph
 from gitsm.gitrepo.identity import FALLBACK_EMAIL, FALLBACK_NAME, identities
@@ -187,6 +187,13 @@ class GitRepo(WorktreeSync, RepoViews, RepoGraph, RepoRemote):
             return str(self.repo.config["user.name"]), str(self.repo.config["user.email"])
         except KeyError:
             return FALLBACK_NAME, FALLBACK_EMAIL
+
+    def prepare_commit(self) -> None:
+        """Start asking git what a commit here needs from it (the identities and the signing
+        config), so that its answers come while the caller prepares the change: call it before
+        :meth:`write_lock` and the work under it."""
+        identity.prefetch(self.gitdir)
+        signing.prefetch(self.gitdir)
 
     def _signatures(self, when: datetime) -> tuple[pygit2.Signature, pygit2.Signature]:
         """(author, committer) of a commit made at ``when``, as ``git commit`` would record them."""

@@ -362,6 +362,7 @@ class StoreCore:
         *,
         need_config: bool = True,
     ) -> T:
+        self.repo.prepare_commit()  # git answers for the commit while the change is prepared
         for _ in range(MAX_ATTEMPTS):
             with self.repo.write_lock():
                 snap = self.repo.tip()
