@@ -14,6 +14,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -243,3 +244,61 @@ def test_an_upgraded_gitsm_restarts_the_agent(tmp_path: Path) -> None:
         assert run("get-random-password", mode="require").returncode == 0
     finally:
         run("agent", "stop")
+
+
+def _waiting_put(agent: Path, store: Path, **popen: Any) -> subprocess.Popen[bytes]:
+    """``put-secret-value --secret-string file:///dev/stdin`` through the agent, its standard
+    input a pipe left open: the command waits in the agent's process for its value."""
+    waiting = subprocess.Popen(
+        [str(GITSM_BIN), "--repo", str(store), "put-secret-value", "--secret-id", "app/db",
+         "--secret-string", "file:///dev/stdin"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env_for(agent),
+        **popen,
+    )  # fmt: skip
+    time.sleep(1.0)
+    return waiting
+
+
+def _versions(agent: Path, store: Path) -> int:
+    listed = gitsm(agent, "--repo", str(store), "list-secret-version-ids", "--secret-id", "app/db")
+    return len(json.loads(listed.stdout)["Versions"])
+
+
+def test_a_command_dies_with_its_launcher(agent: Path, store: Path) -> None:
+    waiting = _waiting_put(agent, store)
+    waiting.kill()  # SIGKILL: the launcher cannot pass it on
+    waiting.wait(timeout=20)
+    assert waiting.stdin is not None
+    with contextlib.suppress(BrokenPipeError):  # nobody reads it any more
+        waiting.stdin.write(b"written after the launcher died")
+        waiting.stdin.close()
+    time.sleep(1.0)
+    assert _versions(agent, store) == 1  # the command died too: it wrote nothing
+
+
+def test_a_signal_the_caller_ignores_is_ignored_by_the_command(agent: Path, store: Path) -> None:
+    def ignore_hangup() -> None:  # as nohup does
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)
+
+    waiting = _waiting_put(agent, store, preexec_fn=ignore_hangup)
+    waiting.send_signal(signal.SIGHUP)
+    time.sleep(0.5)
+    assert waiting.poll() is None  # still waiting for its value
+    _, err = waiting.communicate(b"after the hang-up", timeout=20)
+    assert waiting.returncode == 0, err
+    assert _versions(agent, store) == 2
+
+
+def test_the_directory_it_starts_from_is_not_on_its_path(tmp_path: Path) -> None:
+    decoy = tmp_path / "elsewhere"
+    (decoy / "gitsm").mkdir(parents=True)
+    (decoy / "gitsm" / "__init__.py").write_text("raise SystemExit('the decoy was imported')\n")
+    directory = tmp_path / "agent"
+    try:
+        started = subprocess.run([str(GITSM_BIN), "agent", "start"], capture_output=True,
+                                 cwd=decoy, env=env_for(directory))  # fmt: skip
+        assert started.returncode == 0, started.stderr
+        shown = json.loads(started.stdout)
+        assert shown["Package"] == str(Path(__file__).resolve().parents[2] / "gitsm")
+    finally:
+        gitsm(directory, "agent", "stop")

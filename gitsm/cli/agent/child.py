@@ -17,6 +17,7 @@ import io
 import json
 import marshal
 import os
+import select
 import signal
 import sys
 import traceback
@@ -111,18 +112,71 @@ def handle(conn: _socket.socket, known: Fingerprint, tell_parent: Callable[[byte
         conn.sendall(record("J", len(answer)) + answer)
         return 0
     same = message.get("protocol") == PROTOCOL and message.get("interpreter") == interpreter()
-    if not same or len(fds) != 3 or changed(known):
+    stale = changed(known)
+    if not same or len(fds) != 3 or stale or not _complete(message):
         for fd in fds:
             os.close(fd)
         conn.sendall(record("S", 0))
-        if same and changed(known):
-            tell_parent(b"R")
+        if stale:
+            tell_parent(b"R")  # start again from the files as they are now
         return 0
-    conn.sendall(record("P", os.getpid()))
-    code = run(message, fds)
+    command = os.fork()
+    if command == 0:  # the command's process: a session of its own, the launcher's state
+        conn.close()
+        code = 1
+        try:
+            os.setsid()
+            code = run(message, fds)
+        finally:
+            die(code)
+    for fd in fds:
+        os.close(fd)
+    conn.sendall(record("P", command))
+    code = supervise(conn, command)
     with contextlib.suppress(OSError):  # the launcher gone: nobody waits for the status
         conn.sendall(record("X", code))
     return 0
+
+
+REQUIRED = ("args", "argv", "cwd", "env", "umask", "streams", "ignored")
+
+
+def _complete(message: dict[str, Any]) -> bool:
+    """True when a run request carries everything :func:`become` takes on."""
+    return all(key in message for key in REQUIRED) and len(message["streams"]) == 3
+
+
+def die(code: int) -> None:
+    """End this process with ``code``: a negative one is the death by that signal."""
+    if code < 0:
+        signal.signal(-code, signal.SIG_DFL)
+        os.kill(os.getpid(), -code)
+    os._exit(code & 0xFF)
+
+
+def supervise(conn: _socket.socket, command: int) -> int:
+    """Wait for the command's process to end and give its status (negative: the signal it died
+    of). When the launcher goes away first (killed: the connection ends), the command's process
+    group is killed, as the command would have died with the launcher had it run in process."""
+    try:
+        watch: int | None = os.pidfd_open(command)
+    except (AttributeError, OSError):  # a kernel before 5.3: look every 20 ms instead
+        watch = None
+    try:
+        while True:
+            ready, _, _ = select.select([conn.fileno(), *([watch] if watch else [])], [], [],
+                                        None if watch else 0.02)  # fmt: skip
+            done, status = os.waitpid(command, os.WNOHANG)
+            if done:
+                return -os.WTERMSIG(status) if os.WIFSIGNALED(status) else os.WEXITSTATUS(status)
+            if conn.fileno() in ready and not conn.recv(4096):  # end of file: the launcher died
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(command, signal.SIGKILL)
+                os.waitpid(command, 0)
+                return -signal.SIGKILL
+    finally:
+        if watch is not None:
+            os.close(watch)
 
 
 def become(message: dict[str, Any], fds: list[int]) -> None:
@@ -139,17 +193,20 @@ def become(message: dict[str, Any], fds: list[int]) -> None:
     os.environ.update(message["env"])
     sys.argv = list(message["argv"])
     streams: list[io.TextIOWrapper | None] = []
-    for fd, (encoding, errors, line_buffering) in enumerate(message["streams"]):
+    for fd, (encoding, errors, line_buffering, write_through) in enumerate(message["streams"]):
         if encoding is None:
             streams.append(None)
             continue
         raw = open(fd, "rb" if fd == 0 else "wb", closefd=False)  # noqa: SIM115 (the stream lives on)
         streams.append(io.TextIOWrapper(raw, encoding=encoding, errors=errors, newline="\n",
-                                        line_buffering=line_buffering))  # fmt: skip
+                                        line_buffering=line_buffering,
+                                        write_through=write_through))  # fmt: skip
     sys.stdin, sys.stdout, sys.stderr = streams
     signal.signal(signal.SIGINT, signal.default_int_handler)
     for name in ("SIGTERM", "SIGHUP", "SIGQUIT", "SIGCHLD"):
         signal.signal(getattr(signal, name), signal.SIG_DFL)
+    for name in message["ignored"]:  # what the launcher's caller ignores (nohup: SIGHUP)
+        signal.signal(getattr(signal, name), signal.SIG_IGN)
     follow_git_config()
 
 

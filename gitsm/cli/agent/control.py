@@ -52,14 +52,17 @@ def start(directory: str | None = None, foreground: bool = False) -> dict[str, A
     if running is not None:
         return running
     make_private_dir(directory)
-    command = [sys.executable, "-m", "gitsm.cli.agent.server", directory]
+    from gitsm.cli.agent.server import COMMAND
+
+    command = [sys.executable, *COMMAND, directory]
     if foreground:
+        os.chdir("/")
         os.execv(sys.executable, command)
     log = os.path.join(directory, LOG_NAME)
     fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
     try:
         process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=fd, stderr=fd,
-                                   start_new_session=True, close_fds=True)  # fmt: skip
+                                   start_new_session=True, close_fds=True, cwd="/")  # fmt: skip
     finally:
         os.close(fd)
     deadline = time.monotonic() + START_TIMEOUT

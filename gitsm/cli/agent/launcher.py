@@ -111,21 +111,35 @@ def _umask() -> int:
     return mask
 
 
-def _streams() -> list[tuple[str | None, str | None, bool]]:
-    out: list[tuple[str | None, str | None, bool]] = []
+def _streams() -> list[tuple[str | None, str | None, bool, bool]]:
+    out: list[tuple[str | None, str | None, bool, bool]] = []
     for stream in (sys.stdin, sys.stdout, sys.stderr):
         if stream is None:
-            out.append((None, None, False))
+            out.append((None, None, False, False))
         else:
-            out.append((stream.encoding, stream.errors, bool(getattr(stream, "line_buffering", 0))))
+            out.append((stream.encoding, stream.errors, bool(getattr(stream, "line_buffering", 0)),
+                        bool(getattr(stream, "write_through", 0))))  # fmt: skip
     return out
+
+
+FORWARDED_SIGNALS = ("SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT")
+
+
+def _ignored() -> list[str]:
+    """The signals this process ignores (nohup ignores SIGHUP; a shell's background job SIGINT
+    and SIGQUIT): the command ignores them too, and they are not passed on."""
+    import _signal  # type: ignore[import-not-found]  # signal's enums cost a start ~1 ms
+
+    return [
+        n for n in FORWARDED_SIGNALS if _signal.getsignal(getattr(_signal, n)) == _signal.SIG_IGN
+    ]
 
 
 def request(args: list[str]) -> dict[str, object]:
     """The ``run`` request for ``args``: everything the command sees of this process."""
     return {
         "protocol": PROTOCOL, "kind": "run", "interpreter": interpreter(), "argv": list(sys.argv), "args": args, "cwd": os.getcwd(),
-        "env": dict(os.environ), "umask": _umask(), "streams": _streams(),
+        "env": dict(os.environ), "umask": _umask(), "streams": _streams(), "ignored": _ignored(),
     }  # fmt: skip
 
 
@@ -133,8 +147,8 @@ FORWARDED: list[int] = []
 """The signals the launcher passed on to the command's process, in order."""
 
 
-def _forward(pid: int) -> None:
-    import _signal  # type: ignore[import-not-found]  # signal's enums cost a start ~1 ms
+def _forward(pid: int, ignored: list[str]) -> None:
+    import _signal
 
     def forward(signum: int, _frame: object) -> None:
         FORWARDED.append(signum)
@@ -143,8 +157,9 @@ def _forward(pid: int) -> None:
         except OSError:
             pass
 
-    for name in ("SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT"):
-        _signal.signal(getattr(_signal, name), forward)
+    for name in FORWARDED_SIGNALS:
+        if name not in ignored:
+            _signal.signal(getattr(_signal, name), forward)
 
 
 def die_like(code: int) -> int:
@@ -174,7 +189,8 @@ def handover(args: list[str]) -> int | None:
         return _unavailable(mode, str(exc))
     try:
         try:
-            data = frame(request(args))
+            message = request(args)
+            data = frame(message)
         except (OSError, ValueError) as exc:  # no working directory, an unmarshallable value
             return _unavailable(mode, f"cannot describe this command to the agent: {exc}")
         fds = b"".join(fd.to_bytes(4, sys.byteorder, signed=True) for fd in (0, 1, 2))
@@ -188,7 +204,7 @@ def handover(args: list[str]) -> int | None:
         if tag != "P":
             return _unavailable(mode, "the agent closed the connection without running anything")
         pid = value
-        _forward(pid)
+        _forward(pid, message["ignored"])  # type: ignore[arg-type]
         tag, value = read_record(sock)
         if tag != "X" and FORWARDED:  # killed by the signal passed on: die of it too
             return die_like(-FORWARDED[-1])

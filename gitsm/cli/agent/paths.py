@@ -15,6 +15,7 @@ import os
 SOCKET_NAME = "agent.sock"
 PID_NAME = "agent.pid"
 LOG_NAME = "agent.log"
+LOCK_NAME = "agent.lock"
 DIR_ENV = "GITSM_AGENT_DIR"
 MODE_ENV = "GITSM_AGENT"
 """``0`` (or ``off``): never hand a command over; ``require``: fail when it cannot be handed over

@@ -8,7 +8,8 @@ touch every object used): the spare's own rehearsal of the reads pays for those 
 command is waiting, which makes a read about three times quicker and a write nearly twice.
 
 It runs in a directory of its own under the agent's private directory, with its own
-``GITSM_HOME`` (a key made for it), its own git identity and HOME and no ``GITSM_REPO``; the
+``GITSM_HOME`` (a key made for it), its own git identity, HOME and XDG_CONFIG_HOME, no system git
+config and no ``GITSM_REPO``; the
 process's environment, working directory and standard streams are put back afterwards. Nothing of
 the user's is read or written. The agent removes the directory when it stops.
 """
@@ -35,6 +36,17 @@ READS: tuple[tuple[str, ...], ...] = (
 )
 
 
+def _system_config(path: str | None) -> str | None:
+    """Point libgit2's system configuration at ``path``; where it pointed before."""
+    pygit2 = sys.modules.get("pygit2")
+    if pygit2 is None or path is None:
+        return None
+    level = pygit2.enums.ConfigLevel.SYSTEM
+    before = str(pygit2.settings.search_path[level])
+    pygit2.settings.search_path[level] = path
+    return before
+
+
 class Rehearsal:
     """The throwaway store and the runs on it."""
 
@@ -50,12 +62,15 @@ class Rehearsal:
         saved_env, saved_cwd = dict(os.environ), os.getcwd()
         saved_streams = (sys.stdin, sys.stdout, sys.stderr)
         failed: list[str] = []
+        system: str | None = None
         try:
             os.chdir(self.root)
             for name in [k for k in os.environ if k.startswith(("GITSM_", "GIT_"))]:
                 del os.environ[name]
             os.environ.update(GITSM_HOME=os.path.join(self.root, "home"), GITSM_FSYNC="0",
-                              GITSM_AGENT="0", HOME=self.root)  # fmt: skip
+                              GITSM_AGENT="0", HOME=self.root, XDG_CONFIG_HOME=self.root,
+                              GIT_CONFIG_NOSYSTEM="1")  # fmt: skip
+            system = _system_config(self.root)  # neither git nor libgit2 reads the user's config
             for who in ("AUTHOR", "COMMITTER"):
                 os.environ[f"GIT_{who}_NAME"] = "gitsm agent"
                 os.environ[f"GIT_{who}_EMAIL"] = "agent@localhost"
@@ -78,6 +93,7 @@ class Rehearsal:
             os.environ.clear()
             os.environ.update(saved_env)
             follow_git_config()
+            _system_config(system)
         return failed
 
     def first(self) -> list[str]:

@@ -16,6 +16,7 @@ process) and the agent starts itself again from the new files.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import gc
 import importlib
 import os
@@ -29,10 +30,13 @@ from typing import Any
 
 from gitsm.cli.agent import child
 from gitsm.cli.agent.launcher import AgentUnavailable, connect, package_dir
-from gitsm.cli.agent.paths import PID_NAME, SOCKET_NAME, make_private_dir
+from gitsm.cli.agent.paths import LOCK_NAME, PID_NAME, SOCKET_NAME, make_private_dir
 from gitsm.cli.agent.rehearse import Rehearsal
 
 SPARES = 2
+COMMAND = ("-P", "-m", "gitsm.cli.agent.server")
+"""How the agent is started (after the interpreter): ``-P`` keeps the directory it is started
+from off ``sys.path``, so no module there can stand in for one of gitsm's or Python's."""
 WARM = (
     "gitsm.cli.lean", "gitsm.cli.operations", "gitsm.cli.app", "gitsm.awsclient",
     "gitsm.store", "gitsm.store.reads", "gitsm.store.writes", "gitsm.store.listing",
@@ -65,15 +69,32 @@ class Agent:
         self.spares: set[int] = set()
         self.events_r, self.events_w = os.pipe()
         self.life_r, self.life_w = os.pipe()
+        self.lock = self._lock()
+        self.bound = os.path.join(directory, f"{SOCKET_NAME}.{os.getpid()}")
         self.listener = self._bind()
-        self.inode = os.stat(self.path).st_ino
+        self.inode = os.stat(self.bound).st_ino
         self.missing = warm_up()
         self.rehearsal = Rehearsal(directory)
         self.rehearsal_failed = self.rehearsal.first()
         self.known = child.fingerprint()
 
-    def _bind(self) -> socket.socket:
+    def _lock(self) -> int:
+        """The agent's lock on its directory, held while it runs (a second ``agent start`` in the
+        same directory is refused instead of taking over the socket)."""
         make_private_dir(self.directory)
+        fd = os.open(os.path.join(self.directory, LOCK_NAME), os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise RuntimeError(
+                f"another agent is starting or running in {self.directory}"
+            ) from None
+        return fd
+
+    def _bind(self) -> socket.socket:
+        """The listening socket, bound under a name of its own: it takes the socket's name once
+        the spares wait on it (:meth:`publish`), so no command waits for the agent to warm up."""
         try:
             connect(self.directory).close()
         except AgentUnavailable:
@@ -85,10 +106,12 @@ class Agent:
         for name in os.listdir(self.directory):  # and its rehearsal's store
             if name.startswith("rehearsal-"):
                 shutil.rmtree(os.path.join(self.directory, name), ignore_errors=True)
+            elif name.startswith(f"{SOCKET_NAME}."):
+                os.unlink(os.path.join(self.directory, name))
         listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         old = os.umask(0o177)
         try:
-            listener.bind(self.path)
+            listener.bind(self.bound)
         finally:
             os.umask(old)
         listener.listen(64)
@@ -157,6 +180,9 @@ class Agent:
         """Keep the spares until asked to stop ("stop") or to start again ("restart")."""
         gc.collect()
         gc.freeze()  # the warm objects stay shared with the spares (copy-on-write)
+        while len(self.spares) < SPARES:
+            self.spawn()
+        os.rename(self.bound, self.path)  # ready: commands may come
         while True:
             while len(self.spares) < SPARES:
                 self.spawn()
@@ -188,17 +214,18 @@ class Agent:
         """Stop listening, end the spares, remove the socket, the pid file and the rehearsal's
         store."""
         self.listener.close()
-        os.close(self.life_w)  # the spares see the pipe's end and exit
-        for pid in self.spares:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGTERM)
-        for name, check in ((SOCKET_NAME, self.inode), (PID_NAME, None)):
-            path = os.path.join(self.directory, name)
-            try:
-                if check is None or os.stat(path).st_ino == check:
+        os.close(self.life_w)  # waiting spares see the pipe's end and exit; a spare that took a
+        # connection is a command's now, and finishes it
+        for path in (self.path, self.bound):
+            with contextlib.suppress(FileNotFoundError):
+                if os.stat(path).st_ino == self.inode:
                     os.unlink(path)
-            except FileNotFoundError:
-                pass
+        pid_path = os.path.join(self.directory, PID_NAME)
+        with contextlib.suppress(OSError):
+            with open(pid_path, encoding="ascii") as written:
+                ours = written.read().strip() == str(os.getpid())
+            if ours:
+                os.unlink(pid_path)
         deadline = time.monotonic() + 5
         while self.spares and time.monotonic() < deadline:
             self.reap()
@@ -234,7 +261,7 @@ def main(directory: str) -> int:
         agent.close()
     if why == "restart" and not stopping:
         print("gitsm agent: gitsm changed; starting again", file=sys.stderr, flush=True)
-        os.execv(sys.executable, [sys.executable, "-m", "gitsm.cli.agent.server", directory])
+        os.execv(sys.executable, [sys.executable, *COMMAND, directory])
     return 0
 
 
