@@ -157,7 +157,9 @@ def test_attributes_are_added_once() -> None:
 # -- under git --------------------------------------------------------------------------------
 
 
-def _pair(tmp_path: Path) -> tuple[SecretStore, SecretStore, Path]:
+def two_clones(tmp_path: Path) -> tuple[SecretStore, SecretStore, Path]:
+    """Clones alice and bob of a new origin holding secret ``app``, each with the merge driver
+    installed; and the origin."""
     origin = tmp_path / "origin.git"
     run_git(tmp_path, "init", "-q", "--bare", "-b", "main", str(origin))
     seed = gitsm.init(tmp_path / "seed")
@@ -178,7 +180,7 @@ def _where(store: SecretStore) -> Path:
 
 
 def test_git_pull_merges_manifests_cleanly_and_your_side_is_last(tmp_path: Path) -> None:
-    alice, bob, _ = _pair(tmp_path)
+    alice, bob, _ = two_clones(tmp_path)
     mine = alice.update_secret("app", secret_string="alice", description="d").version_id
     alice.tag_resource("app", [{"Key": "a", "Value": "1"}])
     alice.create_key_alias("alias/alice", [alice.create_local_key()])
@@ -205,7 +207,7 @@ def test_git_pull_merges_manifests_cleanly_and_your_side_is_last(tmp_path: Path)
 
 
 def test_git_pull_rebase_puts_the_picked_commit_last(tmp_path: Path) -> None:
-    alice, bob, _ = _pair(tmp_path)
+    alice, bob, _ = two_clones(tmp_path)
     mine = alice.update_secret("app", secret_string="alice").version_id
     theirs = bob.update_secret("app", secret_string="bob").version_id
     run_git(_where(bob), "push", "-q", "origin", "main")
@@ -217,7 +219,7 @@ def test_git_pull_rebase_puts_the_picked_commit_last(tmp_path: Path) -> None:
 
 
 def test_a_real_conflict_stops_with_markers_and_blocks_writes(tmp_path: Path) -> None:
-    alice, bob, _ = _pair(tmp_path)
+    alice, bob, _ = two_clones(tmp_path)
     alice.update_secret("app", description="alice's")
     bob.update_secret("app", description="bob's")
     run_git(_where(bob), "push", "-q", "origin", "main")
@@ -236,7 +238,7 @@ def test_a_real_conflict_stops_with_markers_and_blocks_writes(tmp_path: Path) ->
 
 
 def test_a_deletion_against_a_new_version_conflicts(tmp_path: Path) -> None:
-    alice, bob, _ = _pair(tmp_path)
+    alice, bob, _ = two_clones(tmp_path)
     alice.delete_secret("app", recovery_window_in_days=7)
     bob.put_secret_value("app", secret_string="new")
     run_git(_where(bob), "push", "-q", "origin", "main")
@@ -251,7 +253,7 @@ def test_a_deletion_against_a_new_version_conflicts(tmp_path: Path) -> None:
 
 
 def test_one_token_two_envelopes_conflicts_instead_of_merging_text(tmp_path: Path) -> None:
-    alice, bob, _ = _pair(tmp_path)
+    alice, bob, _ = two_clones(tmp_path)
     token = "same-token-0123456789abcdef0123456789"
     alice.put_secret_value("app", secret_string="alice", client_request_token=token)
     bob.put_secret_value("app", secret_string="bob", client_request_token=token)
@@ -264,7 +266,7 @@ def test_one_token_two_envelopes_conflicts_instead_of_merging_text(tmp_path: Pat
 
 
 def test_merging_a_local_branch_puts_that_branch_last(tmp_path: Path) -> None:
-    alice, _, _ = _pair(tmp_path)
+    alice, _, _ = two_clones(tmp_path)
     where = _where(alice)
     run_git(where, "checkout", "-q", "-b", "feature")
     on_feature = SecretStore.open(where)  # a store handle follows the branch HEAD names

@@ -21,6 +21,7 @@ from gitsm.rangecheck import verify_range
 from gitsm.store import SecretStore
 from gitsm.verify import run_verify
 from tests.gitremote import run_git
+from tests.test_mergedriver import two_clones
 from tests.test_rangecheck import forge, trailers
 from tests.test_sync import Team, assert_clean, team
 
@@ -202,18 +203,7 @@ def test_replica_regions_merge_as_a_set() -> None:
 
 
 def test_git_pull_merges_two_replications(tmp_path: Path) -> None:
-    origin = tmp_path / "origin.git"
-    run_git(tmp_path, "init", "-q", "--bare", "-b", "main", str(origin))
-    seed = gitsm.init(tmp_path / "seed")
-    seed.create_secret("app", secret_string="first")
-    run_git(tmp_path / "seed", "push", "-q", str(origin), "main")
-    stores = []
-    for name in ("alice", "bob"):
-        run_git(tmp_path, "clone", "-q", str(origin), name)
-        store = SecretStore.open(tmp_path / name)
-        store.install_merge_driver()
-        stores.append(store)
-    alice, bob = stores
+    alice, bob, _ = two_clones(tmp_path)  # of a store holding "app", the merge driver in each
     alice.replicate_secret_to_regions("app", [{"Region": "eu-west-1"}])
     bob.replicate_secret_to_regions("app", [{"Region": "ap-south-1"}])
     run_git(tmp_path / "bob", "push", "-q", "origin", "main")
