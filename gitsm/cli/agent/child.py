@@ -27,6 +27,7 @@ from typing import Any
 from gitsm.cli.agent.launcher import (
     MAX_REQUEST,
     PROTOCOL,
+    frame,
     interpreter,
     package_dir,
     peer_uid,
@@ -95,40 +96,35 @@ def receive(conn: _socket.socket) -> tuple[dict[str, Any], list[int]] | None:
     return message, fds
 
 
-def handle(conn: _socket.socket, known: Fingerprint, tell_parent: Callable[[bytes], None],
+def handle(conn: Any, to_command: Any, command: int, known: Fingerprint,
+           tell_parent: Callable[[bytes], None],
            status: Callable[[], dict[str, Any]]) -> int:  # fmt: skip
-    """Serve one connection; the status this process should exit with."""
+    """Serve one connection with the command process ``command`` (waiting on ``to_command``);
+    the status this process should exit with."""
     got = receive(conn)
-    if got is None:
-        return 0
-    message, fds = got
+    message, fds = got if got is not None else ({}, [])
     kind = message.get("kind")
-    if kind != "run":
+    same = message.get("protocol") == PROTOCOL and message.get("interpreter") == interpreter()
+    stale = kind == "run" and changed(known)
+    if kind != "run" or not same or len(fds) != 3 or stale or not _complete(message):
         for fd in fds:
             os.close(fd)
+        to_command.close()  # the command process is not needed: it ends
+        os.waitpid(command, 0)
+        if got is None:
+            return 0
+        if kind == "run":
+            conn.sendall(record("S", 0))
+            if stale:
+                tell_parent(b"R")  # start again from the files as they are now
+            return 0
         if kind == "stop":
             tell_parent(b"Q")
         answer = json.dumps(status()).encode()
         conn.sendall(record("J", len(answer)) + answer)
         return 0
-    same = message.get("protocol") == PROTOCOL and message.get("interpreter") == interpreter()
-    stale = changed(known)
-    if not same or len(fds) != 3 or stale or not _complete(message):
-        for fd in fds:
-            os.close(fd)
-        conn.sendall(record("S", 0))
-        if stale:
-            tell_parent(b"R")  # start again from the files as they are now
-        return 0
-    command = os.fork()
-    if command == 0:  # the command's process: a session of its own, the launcher's state
-        conn.close()
-        code = 1
-        try:
-            os.setsid()
-            code = run(message, fds)
-        finally:
-            die(code)
+    fd_bytes = b"".join(fd.to_bytes(FD_BYTES, sys.byteorder, signed=True) for fd in fds)
+    to_command.sendmsg([frame(message)], [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, fd_bytes)])
     for fd in fds:
         os.close(fd)
     conn.sendall(record("P", command))
@@ -136,6 +132,17 @@ def handle(conn: _socket.socket, known: Fingerprint, tell_parent: Callable[[byte
     with contextlib.suppress(OSError):  # the launcher gone: nobody waits for the status
         conn.sendall(record("X", code))
     return 0
+
+
+def serve_command(from_supervisor: Any) -> int:
+    """In the command's process: wait for the request the supervisor hands over, run it; the
+    exit status (0 when the supervisor hands nothing over: the process was not needed)."""
+    got = receive(from_supervisor)
+    from_supervisor.close()
+    if got is None:
+        return 0
+    message, fds = got
+    return run(message, fds)
 
 
 REQUIRED = ("args", "argv", "cwd", "env", "umask", "streams", "ignored")

@@ -34,6 +34,9 @@ from gitsm.cli.agent.paths import LOCK_NAME, PID_NAME, SOCKET_NAME, make_private
 from gitsm.cli.agent.rehearse import Rehearsal
 
 SPARES = 2
+REFILL_DELAY = 0.05
+"""Seconds between a spare taking a command and the agent forking its replacement (while
+another spare waits)."""
 COMMAND = ("-P", "-m", "gitsm.cli.agent.server")
 """How the agent is started (after the interpreter): ``-P`` keeps the directory it is started
 from off ``sys.path``, so no module there can stand in for one of gitsm's or Python's."""
@@ -140,16 +143,31 @@ class Agent:
         self.spares.add(pid)
 
     def spare(self) -> int:
-        """A spare's life: wait for a connection (or the agent's end), serve it, exit."""
+        """A spare's life: fork the process its command will run in (which rehearses the reads
+        in its own memory, then waits), wait for a connection (or the agent's end), hand the
+        request to that process and watch it, exit."""
         os.close(self.events_r)
         os.close(self.life_w)
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         signal.signal(signal.SIGINT, signal.SIG_IGN)
-        if not self.rehearsal_failed:
-            self.rehearsal.limber()
+        mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        command = os.fork()
+        if command == 0:  # the command's process, ready before the command comes
+            mine.close()
+            self.listener.close()
+            os.setsid()  # a session of its own: the agent's signals and hang-ups are not its
+            if not self.rehearsal_failed:
+                self.rehearsal.limber()
+            child.die(child.serve_command(theirs))
+        theirs.close()
         while True:
-            ready, _, _ = select.select([self.listener.fileno(), self.life_r], [], [])
-            if self.life_r in ready:
+            ready, _, _ = select.select([self.listener.fileno(), self.life_r, mine.fileno()],
+                                        [], [])  # fmt: skip
+            if self.life_r in ready or mine.fileno() in ready:  # the agent's end, or its own
+                mine.close()
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(command, signal.SIGKILL)
+                os.waitpid(command, 0)
                 return 0
             try:
                 conn, _ = self.listener.accept()
@@ -159,8 +177,8 @@ class Agent:
         os.write(self.events_w, b"A" + os.getpid().to_bytes(4, "big"))
         self.listener.close()
         conn.setblocking(True)
-        with conn:
-            return child.handle(conn, self.known, self._tell, self.status)
+        with conn, mine:
+            return child.handle(conn, mine, command, self.known, self._tell, self.status)
 
     def _tell(self, event: bytes) -> None:
         os.write(self.events_w, event + os.getpid().to_bytes(4, "big"))
@@ -183,14 +201,18 @@ class Agent:
         while len(self.spares) < SPARES:
             self.spawn()
         os.rename(self.bound, self.path)  # ready: commands may come
+        due = 0.0  # when to fork the spares that are missing
         while True:
-            while len(self.spares) < SPARES:
-                self.spawn()
+            now = time.monotonic()
+            if len(self.spares) < SPARES and (not self.spares or now >= due):
+                while len(self.spares) < SPARES:
+                    self.spawn()
+            wait = 1.0 if len(self.spares) >= SPARES else max(0.0, min(1.0, due - now))
             try:
-                ready, _, _ = select.select([self.events_r], [], [], 1.0)
+                ready, _, _ = select.select([self.events_r], [], [], wait)
             except InterruptedError:
                 ready = []
-            if not ready and not self._reachable():
+            if not ready and wait == 1.0 and not self._reachable():
                 return "stop"  # its socket was removed or replaced: nobody can reach it
             if self.events_r in ready:
                 data = os.read(self.events_r, 4096)
@@ -198,6 +220,10 @@ class Agent:
                     event, pid = data[i : i + 1], int.from_bytes(data[i + 1 : i + 5], "big")
                     if event == b"A":
                         self.spares.discard(pid)
+                        # the next spare is forked (and rehearses) a little later, not while
+                        # the command that just came runs beside it on the same CPUs; at once
+                        # when no spare is left
+                        due = time.monotonic() + REFILL_DELAY
                     elif event == b"Q":
                         return "stop"
                     elif event == b"R":
