@@ -15,7 +15,7 @@ from gitsm.merge3 import merge_secret
 from gitsm.rangecheck import verify_range
 from gitsm.store import SecretStore
 from tests.gitremote import Daemon, run_git
-from tests.test_mergedriver import V, _pair, _where, secret
+from tests.test_mergedriver import V, _where, secret, two_clones
 from tests.test_rangecheck import forge, trailers
 from tests.test_sync import Team, assert_clean
 
@@ -134,7 +134,7 @@ def test_merge3_takes_the_side_that_changed_the_policy_and_conflicts_on_two() ->
 
 
 def test_git_pull_with_two_different_policies_stops_with_a_named_conflict(tmp_path: Path) -> None:
-    alice, bob, _ = _pair(tmp_path)
+    alice, bob, _ = two_clones(tmp_path)
     alice.put_resource_policy("app", ONE)
     bob.put_resource_policy("app", TWO)
     run_git(_where(bob), "push", "-q", "origin", "main")
