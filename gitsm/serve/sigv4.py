@@ -57,7 +57,8 @@ BAD_SIGNATURE = (
 )
 _AMZ_DATE = re.compile(r"[0-9]{8}T[0-9]{6}Z")
 _REGION = re.compile(r"[a-z0-9-]{1,50}")
-_SHOWN_SIGNATURE = re.compile(r"(Signature=)[^,\s]*")
+_SHOWN_SIGNATURE = re.compile(r"(Signature=).*", re.DOTALL)
+"""From ``Signature=`` to the end: whatever follows it may be (part of) the signature."""
 _CACHE_LIMIT = 4096
 _SHOWN_LIMIT = 512
 _UNRESERVED = "-_.~"
