@@ -117,3 +117,17 @@ def start_git(
         stderr=subprocess.PIPE if errors else subprocess.DEVNULL, cwd=cwd, env=git_env(),
         start_new_session=detach,
     )  # fmt: skip
+
+
+def finish_git(proc: subprocess.Popen[bytes], timeout: float) -> subprocess.CompletedProcess[bytes]:
+    """Wait for a git started by :func:`start_git`, as :func:`run_git` waits for its own: its
+    output collected; after ``timeout`` it is killed and TimeoutExpired raised."""
+    import subprocess
+
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.communicate()
+        raise
+    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)

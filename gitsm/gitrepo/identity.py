@@ -32,7 +32,7 @@ from pathlib import Path
 
 import pygit2
 
-from gitsm.gitenv import REDIRECTING_GIT_VARS, start_git
+from gitsm.gitenv import REDIRECTING_GIT_VARS, finish_git, start_git
 
 FALLBACK_NAME, FALLBACK_EMAIL = "gitsm", "gitsm@localhost"
 GIT_VAR_TIMEOUT = 10.0
@@ -140,11 +140,12 @@ def _start(gitdir: Path) -> dict[str, subprocess.Popen[bytes]]:
     return procs
 
 
-def prefetch(gitdir: Path) -> None:
+def prefetch(gitdir: Path, key: CacheKey | None = None) -> None:
     """Start asking git for the identities of a commit in ``gitdir`` now (a write calls this
     before it prepares its change, so that git answers meanwhile); nothing happens when they are
-    known already or being asked."""
-    key = cache_key(gitdir)
+    known already or being asked. ``key``: :func:`cache_key` of ``gitdir`` when the caller has
+    it."""
+    key = key or cache_key(gitdir)
     if key in _cache or key in _pending or shutil.which("git") is None:
         return
     _pending[key] = _start(gitdir)
@@ -158,12 +159,12 @@ def _ask_git(gitdir: Path, key: CacheKey) -> dict[str, Ident] | None:
     found: dict[str, Ident] = {}
     for side, proc in procs.items():
         try:
-            out, _ = proc.communicate(timeout=GIT_VAR_TIMEOUT)
+            done = finish_git(proc, GIT_VAR_TIMEOUT)
         except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.communicate()
             continue
-        parsed = parse_ident(out.decode("utf-8", "replace")) if proc.returncode == 0 else None
+        parsed = (
+            parse_ident(done.stdout.decode("utf-8", "replace")) if done.returncode == 0 else None
+        )
         if parsed is None:
             continue
         name, email, seconds, offset = parsed

@@ -192,8 +192,9 @@ class GitRepo(WorktreeSync, RepoViews, RepoGraph, RepoRemote):
         """Start asking git what a commit here needs from it (the identities and the signing
         config), so that its answers come while the caller prepares the change: call it before
         :meth:`write_lock` and the work under it."""
-        identity.prefetch(self.gitdir)
-        signing.prefetch(self.gitdir)
+        key = identity.cache_key(self.gitdir)  # what both answers depend on, looked at once
+        identity.prefetch(self.gitdir, key)
+        signing.prefetch(self.gitdir, key)
 
     def _signatures(self, when: datetime) -> tuple[pygit2.Signature, pygit2.Signature]:
         """(author, committer) of a commit made at ``when``, as ``git commit`` would record them."""

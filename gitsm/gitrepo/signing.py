@@ -38,7 +38,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from gitsm.errors import SigningError, StoreError
-from gitsm.gitenv import git_env, run_git, start_git
+from gitsm.gitenv import finish_git, git_env, run_git, start_git
 from gitsm.gitrepo.identity import CacheKey, cache_key
 
 CONFIG_KEYS = (
@@ -149,11 +149,12 @@ _pending: dict[CacheKey, subprocess.Popen[bytes]] = {}
 _CONFIG_ARGS = ["config", "-z", "--get-regexp", _REGEXP]
 
 
-def prefetch(gitdir: Path) -> None:
+def prefetch(gitdir: Path, key: CacheKey | None = None) -> None:
     """Start asking git for the signing config of ``gitdir`` now, so that its answer is there by
     the time the commit is written (a write asks git for its identities meanwhile: the runs
-    overlap instead of following each other). Nothing happens when it is known already."""
-    key = cache_key(gitdir)
+    overlap instead of following each other). Nothing happens when it is known already.
+    ``key``: :func:`~gitsm.gitrepo.identity.cache_key` of ``gitdir`` when the caller has it."""
+    key = key or cache_key(gitdir)
     if key in _cache or key in _pending or shutil.which("git") is None:
         return
     with contextlib.suppress(OSError):  # signing_config runs git itself and says what failed
@@ -164,13 +165,7 @@ def _answer(key: CacheKey, gitdir: Path) -> subprocess.CompletedProcess[bytes]:
     started = _pending.pop(key, None)
     if started is None:
         return run_git(_CONFIG_ARGS, git_dir=gitdir, cwd=gitdir, timeout=GIT_CONFIG_TIMEOUT)
-    try:
-        out, err = started.communicate(timeout=GIT_CONFIG_TIMEOUT)
-    except subprocess.TimeoutExpired:
-        started.kill()
-        started.communicate()
-        raise
-    return subprocess.CompletedProcess(started.args, started.returncode, out, err)
+    return finish_git(started, GIT_CONFIG_TIMEOUT)
 
 
 def _ask_git(gitdir: Path, key: CacheKey) -> ConfigEntries | None:

@@ -24,9 +24,9 @@ from dataclasses import dataclass, field
 
 from gitsm import treefiles
 from gitsm.awsclient import SecretsManagerClient
-from gitsm.errors import MalformedStoreFile
+from gitsm.errors import MalformedStoreFile, StoreError
 from gitsm.gitrepo import Snapshot
-from gitsm.paths import CONFIG_PATH, SERVER_PATH
+from gitsm.paths import SERVER_PATH
 from gitsm.serve.caller import Caller, EndpointError
 from gitsm.serve.statements import ALLOW, DENY, evaluate
 from gitsm.serverpolicy import (
@@ -209,28 +209,13 @@ class ServerPolicy:
         return decision != DENY and (allowed or decision == ALLOW)
 
 
-_ACCOUNTS: dict[str | None, str] = {}
-"""The account of each config blob read lately: a write moves the tip but seldom the config, and
-parsing the config for every write's policy check was a tenth of a served write's time."""
-_ACCOUNTS_MAX = 16
-
-
-def _account(snap: Snapshot) -> str:
-    blob = snap.blob_id(CONFIG_PATH)
-    found = _ACCOUNTS.get(blob) if blob is not None else None
-    if found is not None:
-        return found
+def _account(store: StoreCore, snap: Snapshot) -> str:
+    """The store's account at ``snap`` (the store parses its config once per config blob: a
+    write moves the tip but seldom the config)."""
     try:
-        config = treefiles.read_config(snap)
-    except MalformedStoreFile:
-        account = DEFAULT_ACCOUNT
-    else:
-        account = DEFAULT_ACCOUNT if config is None else config.account_id
-    if blob is not None:
-        if len(_ACCOUNTS) >= _ACCOUNTS_MAX:
-            _ACCOUNTS.clear()
-        _ACCOUNTS[blob] = account
-    return account
+        return store.config(snap).account_id
+    except StoreError:  # no config, or one that is refused (MalformedStoreFile)
+        return DEFAULT_ACCOUNT
 
 
 def load_server_policy(
@@ -250,7 +235,7 @@ def load_server_policy(
     if known is not None and known[0] == commit:
         return known
     snap = repo.snapshot_of(commit)
-    account = _account(snap)
+    account = _account(store, snap)
     blob = snap.blob_id(SERVER_PATH)
     if known is not None and known[1].blob_id == blob and known[1].account_id == account:
         return commit, known[1]
