@@ -10,7 +10,8 @@ directory with the local default key and fsync off unless said:
 * ``python -c pass`` from this venv: the floor, what the interpreter alone costs;
 * cold (``GITSM_AGENT=0``): ``gitsm get-secret-value``, ``put-secret-value`` and
   ``list-secrets`` through the installed console script (target: get-secret-value <= 8x the
-  floor);
+  floor); get-secret-value takes its quick read (gitsm.quickread), and once more as the full
+  command (``GITSM_QUICK_READ=0``, the path of every read the quick one leaves to it);
 * through a warm agent started here (``gitsm agent start`` in the work directory,
   ``GITSM_AGENT=require``, so a command that did not go through it fails the run):
   ``get-secret-value`` (target: <= 1.0x the fastest peer read), ``update-secret`` with fsync off
@@ -167,11 +168,13 @@ def main() -> None:
         cmds = {
             "python -c pass": [sys.executable, "-c", "pass"],
             "gitsm get-secret-value": [*repo, "get-secret-value", "--secret-id", SECRET],
+            "gitsm get-secret-value full": [*repo, "get-secret-value", "--secret-id", SECRET],
             "gitsm put-secret-value": [*repo, "put-secret-value", "--secret-id", SECRET,
                                        "--secret-string", "v2"],
             "gitsm list-secrets": [*repo, "list-secrets"],
         }  # fmt: skip
         warm, envs = agent_rows(repo, env, work)
+        envs["gitsm get-secret-value full"] = {**env, "GITSM_QUICK_READ": "0"}
         cmds.update(warm)
         others, missing = peers(work, env)
         cmds.update(others)

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Literal
 
+from gitsm import limits
 from gitsm.errors import InvalidParameterException, InvalidRequestException
 
 ValueKind = Literal["string", "binary"]
@@ -23,40 +24,32 @@ AWSPREVIOUS = "AWSPREVIOUS"
 AWSPENDING = "AWSPENDING"
 DEFAULT_KEY_ALIAS = "alias/aws/secretsmanager"
 
-NAME_MAX = 512
-VALUE_MAX = 65_536
-DESCRIPTION_MAX = 2_048
-KMS_KEY_ID_MAX = 2_048
-TOKEN_MIN, TOKEN_MAX = 32, 64
-STAGE_MAX_LEN = 256
-STAGES_PER_VERSION = 20
-TAGS_MAX = 50
-TAG_KEY_MAX, TAG_VALUE_MAX = 128, 256
-ARN_MAX = 2_048
-REGION_MAX = 64
-"""A store's region (the config's ``region``)."""
-REPLICA_REGION_MAX = 128
-"""A replica Region code (the API's RegionType: 1-128 characters of ``([a-z]+-)+[0-9]+``)."""
-REPLICAS_MAX = 64
-"""Replica Regions of one secret (AWS publishes no number; every Region AWS has fits twice)."""
+# The limits live in gitsm.limits (no imports: the quick read uses them); the model names them.
+ALIAS_MAX = limits.ALIAS_MAX
+ARN_MAX = limits.ARN_MAX
+CONFIG_MAX_BYTES = limits.CONFIG_MAX_BYTES
+DESCRIPTION_MAX = limits.DESCRIPTION_MAX
+ENVELOPE_MAX_BYTES = limits.ENVELOPE_MAX_BYTES
+KEY_IDS_PER_VERSION = limits.KEY_IDS_PER_VERSION
+KMS_KEY_ID_MAX = limits.KMS_KEY_ID_MAX
+MANIFEST_MAX_BYTES = limits.MANIFEST_MAX_BYTES
+NAME_MAX = limits.NAME_MAX
+RECIPIENTS_MAX = limits.RECIPIENTS_MAX
+REGION_MAX = limits.REGION_MAX
+REPLICA_REGION_MAX = limits.REPLICA_REGION_MAX
+REPLICAS_MAX = limits.REPLICAS_MAX
+RESOURCE_POLICY_MAX = limits.RESOURCE_POLICY_MAX
+STAGE_MAX_LEN = limits.STAGE_MAX_LEN
+STAGES_PER_VERSION = limits.STAGES_PER_VERSION
+TAG_KEY_MAX = limits.TAG_KEY_MAX
+TAG_VALUE_MAX = limits.TAG_VALUE_MAX
+TAGS_MAX = limits.TAGS_MAX
+TOKEN_MAX = limits.TOKEN_MAX
+TOKEN_MIN = limits.TOKEN_MIN
+VALUE_MAX = limits.VALUE_MAX
+
 REPLICA_REGION = re.compile(r"(?:[a-z]+-)+[0-9]+")
 ACCOUNT_ID = re.compile(r"[0-9]{12}")
-ALIAS_MAX = 256
-RESOURCE_POLICY_MAX = 20_480
-
-# Limits of the files gitsm reads from a tree (docs/FORMAT.md, "Limits"). Each is far above what
-# gitsm writes for real data and far below what would cost a reader noticeable time or memory.
-MANIFEST_MAX_BYTES = 256 * 1024
-"""A manifest: about 1,700 versions of one line each, beside 50 tags and a 2,048-character
-description, even with every character escaped."""
-CONFIG_MAX_BYTES = 256 * 1024
-"""The store config: over 2,000 recipients across the key registry."""
-ENVELOPE_MAX_BYTES = 1024 * 1024
-"""An envelope: a 65,536-byte value (87,404 characters of base64) and RECIPIENTS_MAX stanzas."""
-RECIPIENTS_MAX = 256
-"""Recipients of one key alias, and so key stanzas of one envelope."""
-KEY_IDS_PER_VERSION = 20
-"""Entries of a version's ``kms_key_ids`` in a manifest (gitsm writes one)."""
 
 _NAME_RE = re.compile(r"[A-Za-z0-9/_+=.@-]+")
 _ARN_SUFFIX_ALPHABET = string.ascii_letters + string.digits

@@ -23,6 +23,7 @@ from datetime import UTC, date, datetime
 from typing import Any, NoReturn
 
 from gitsm.errors import LimitExceededException, MalformedStoreFile
+from gitsm.limits import TIMESTAMP_MAX as TIMESTAMP_MAX
 from gitsm.model import CONFIG_MAX_BYTES, ENVELOPE_MAX_BYTES, MANIFEST_MAX_BYTES
 from gitsm.paths import CONFIG_PATH, classify
 from gitsm.problems import RESTORE
@@ -45,8 +46,6 @@ MAX_NODES = 20_000
 costs about 6 us, so this bounds a load to about 0.1 s. A canonical manifest, read by its own line
 parser, has no such limit; in other YAML a version takes about 12 values (some 1,600 versions),
 a recipient of the config 5."""
-TIMESTAMP_MAX = 64
-"""Longest timestamp text (gitsm writes 27 characters)."""
 NO_REFERENCES_FIX = "write it without anchors, aliases or tags, as gitsm does, or " + RESTORE
 REWRITE_FIX = "write it as gitsm does (gitsm verify lists what differs), or " + RESTORE
 

@@ -22,13 +22,13 @@ PACKAGE = ROOT / "gitsm"
 
 LAYERS: list[list[str]] = [
     ["errors", "problems"],
-    ["gitenv", "upstream"],
-    ["model", "labels", "manifest", "manifestlines", "paths", "retention", "passwords", "merge3",
+    ["gitenv", "upstream", "plaingit"],
+    ["limits", "model", "labels", "manifest", "manifestlines", "paths", "retention", "passwords", "merge3",
      "mergedriver",
      "strict", "policy", "apimodel", "paramcheck", "schedule", "rotationstate", "rotationconfig",
      "serverpolicy", "replicas"],
     ["providers", "keys"],
-    ["envelope"],
+    ["envelope", "quickmanifest", "quickopen", "quickread"],
     ["gitrepo"],
     ["history", "treefiles"],
     ["commitop"],
@@ -45,9 +45,10 @@ OUTSIDE_THE_TABLE = {"gitsm": "awsclient", "gitsm.__main__": "cli"}
 """The package itself (``gitsm.client``/``init``/``SecretStore``, a facade beside awsclient that
 imports the store lazily) and ``python -m gitsm`` (the CLI)."""
 STANDARD_LIBRARY_ONLY = ["gitsm.gitenv", "gitsm.upstream", "gitsm.cli.locate", "gitsm.cli.syncfast",
-                         "gitsm.cli.agent.launcher", "gitsm.cli.agent.paths"]  # fmt: skip
-"""Modules of gitsm sync's quick path and of the agent's launcher: the standard library and
-each other, nothing else."""
+                         "gitsm.cli.agent.launcher", "gitsm.cli.agent.paths", "gitsm.plaingit",
+                         "gitsm.limits"]  # fmt: skip
+"""Modules of gitsm sync's quick path, of the agent's launcher and of get-secret-value's quick
+read: the standard library and each other, nothing else."""
 
 
 def modules() -> dict[str, Path]:

@@ -40,6 +40,12 @@ def run_here(args: list[str], argv: Sequence[str] | None = None) -> None:
         from gitsm.rotation.handler import main as run_lambda  # a rotation step: no CLI needed
 
         sys.exit(run_lambda(args[2]))
+    if "get-secret-value" in args[:2]:  # a plain read that is certain needs no git library
+        from gitsm.cli.quickget import quick as quick_get
+
+        code = quick_get(args)
+        if code is not None:
+            sys.exit(code)
     from gitsm.cli.lean import dispatch  # an operation's plain command line needs no typer
 
     code = dispatch(args)

@@ -9,6 +9,10 @@ from __future__ import annotations
 
 import os
 
+from gitsm.plaingit import git_dir
+
+__all__ = ["ENV_REPO", "find_store", "git_dir", "is_repository"]
+
 ENV_REPO = "GITSM_REPO"
 
 
@@ -36,15 +40,3 @@ def find_store(repo: str | None) -> str | None:
         if parent == here:
             return None
         here = parent
-
-
-def git_dir(path: str) -> str:
-    """The git directory of the repository at ``path`` (``.git``, a linked work tree's, or the bare
-    repository itself)."""
-    dot = os.path.join(path, ".git")
-    if os.path.isfile(dot):
-        with open(dot) as handle:
-            text = handle.read().strip()
-        if text.startswith("gitdir:"):
-            return os.path.join(path, text[len("gitdir:") :].strip())
-    return dot if os.path.isdir(dot) else path

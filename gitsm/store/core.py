@@ -35,6 +35,7 @@ from gitsm.keys import KeyService, Recipient
 from gitsm.manifest import StoreConfig, dump_secret
 from gitsm.mergedriver import ATTRIBUTES_PATH, attributes_text
 from gitsm.model import DEFAULT_KEY_ALIAS, Secret, ValueKind, utcnow, validate_store_identity
+from gitsm.quickread import CONFIG_STAMP, record_config
 
 T = TypeVar("T")
 MAX_ATTEMPTS = 20
@@ -211,6 +212,9 @@ class StoreCore:
             config = treefiles.read_config(snap)
             assert config is not None
             self._config_cache = (key, config)
+            if entry.mode == 0o100644:  # the quick read may now use this config (quickread)
+                record_config(str(self.repo.private_dir(CONFIG_STAMP)), str(entry.oid),
+                              config.account_id, config.region)  # fmt: skip
         cached = self._config_cache[1]
         return replace(cached, keys={a: [dict(r) for r in rs] for a, rs in cached.keys.items()})
 

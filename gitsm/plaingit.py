@@ -1,0 +1,346 @@
+"""Reading a git repository's refs, objects and trees with the standard library alone.
+
+The quick read of ``gitsm get-secret-value`` (:mod:`gitsm.quickread`) runs in a fresh process,
+where loading pygit2 costs several times the read itself. It needs a branch tip and a few files
+of its tree, which this module reads from the object store directly: loose objects and pack files
+(version 2 indexes, offset and reference deltas), loose and packed refs. Every object is checked
+against its id (SHA-1), as libgit2 checks what it reads.
+
+Anything this reader does not know, or any doubt (another object format, alternates, a symbolic
+branch ref, a damaged object, a delta it cannot apply), raises :class:`Doubt`: its caller then
+runs the full command, which reads through libgit2 and reports any real problem itself. So this
+module never decides an error; it only answers when the answer is certain.
+"""
+
+from __future__ import annotations
+
+import mmap
+import os
+import zlib
+
+try:  # the interpreter's own SHA-1: hashlib would load OpenSSL's (~4 ms) for a few small objects
+    from _sha1 import sha1  # type: ignore[import-not-found]
+except ImportError:  # pragma: no cover - an interpreter built without it
+    from hashlib import sha1
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+_TYPES = {1: b"commit", 2: b"tree", 3: b"blob", 4: b"tag"}
+_OFS_DELTA, _REF_DELTA = 6, 7
+_DELTA_DEPTH_MAX = 10_000
+REGULAR = b"100644"
+
+
+def git_dir(path: str) -> str:
+    """The git directory of the repository at ``path`` (``.git``, a linked work tree's, or the bare
+    repository itself)."""
+    dot = os.path.join(path, ".git")
+    if os.path.isfile(dot):
+        with open(dot) as handle:
+            text = handle.read().strip()
+        if text.startswith("gitdir:"):
+            return os.path.join(path, text[len("gitdir:") :].strip())
+    return dot if os.path.isdir(dot) else path
+
+
+class Doubt(Exception):
+    """This reader cannot be certain of the answer: the full command must run instead."""
+
+
+def _read(path: str) -> bytes | None:
+    """The bytes of the regular file ``path``; None when there is no such file."""
+    try:
+        with open(path, "rb") as handle:
+            return handle.read()
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise Doubt(f"cannot read {path}") from exc
+
+
+class _Pack:
+    """One pack file and its version 2 index, mapped into memory when first needed."""
+
+    def __init__(self, index_path: str) -> None:
+        self.index_path = index_path
+        self._index: mmap.mmap | None = None
+        self._pack: mmap.mmap | None = None
+
+    def _map(self, path: str) -> mmap.mmap:
+        with open(path, "rb") as handle:
+            return mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
+
+    def offset(self, oid: bytes) -> int | None:
+        """Where object ``oid`` (20 bytes) starts in the pack; None when it is not in it."""
+        if self._index is None:
+            index = self._map(self.index_path)
+            if index[:8] != b"\377tOc\0\0\0\2" or len(index) < 8 + 1024:
+                raise Doubt(f"{self.index_path} is not a version 2 pack index")
+            self._index = index
+        index = self._index
+        first = oid[0]
+        low = int.from_bytes(index[8 + 4 * first - 4 : 8 + 4 * first]) if first else 0
+        high = int.from_bytes(index[8 + 4 * first : 12 + 4 * first])
+        count = int.from_bytes(index[8 + 1020 : 8 + 1024])
+        names = 8 + 1024
+        while low < high:
+            middle = (low + high) // 2
+            found = index[names + 20 * middle : names + 20 * middle + 20]
+            if found == oid:
+                break
+            if found < oid:
+                low = middle + 1
+            else:
+                high = middle
+        else:
+            return None
+        offsets = names + 24 * count
+        small = int.from_bytes(index[offsets + 4 * middle : offsets + 4 * middle + 4])
+        if not small & 0x80000000:
+            return small
+        large = offsets + 4 * count + 8 * (small & 0x7FFFFFFF)
+        return int.from_bytes(index[large : large + 8])
+
+    def pack(self) -> mmap.mmap:
+        """The pack file itself."""
+        if self._pack is None:
+            self._pack = self._map(self.index_path[: -len(".idx")] + ".pack")
+        return self._pack
+
+
+def _inflate(data: mmap.mmap | bytes, start: int, size: int) -> bytes:
+    """The ``size`` bytes of the zlib stream at ``start`` of ``data``."""
+    inflate = zlib.decompressobj()
+    out = []
+    chunk = max(4096, size + 64)
+    position = start
+    while not inflate.eof:
+        if position >= len(data):
+            raise Doubt("a packed object is truncated")
+        out.append(inflate.decompress(data[position : position + chunk]))
+        position += chunk
+    result = b"".join(out)
+    if len(result) != size:
+        raise Doubt("a packed object has the wrong size")
+    return result
+
+
+def _varint(data: bytes, position: int) -> tuple[int, int]:
+    value = shift = 0
+    while True:
+        if position >= len(data):
+            raise Doubt("a delta is truncated")
+        byte = data[position]
+        position += 1
+        value |= (byte & 0x7F) << shift
+        shift += 7
+        if not byte & 0x80:
+            return value, position
+
+
+def _apply_delta(base: bytes, delta: bytes) -> bytes:
+    """``base`` changed by the git delta ``delta``."""
+    source_size, position = _varint(delta, 0)
+    target_size, position = _varint(delta, position)
+    if source_size != len(base):
+        raise Doubt("a delta does not fit its base")
+    out = bytearray()
+    while position < len(delta):
+        command = delta[position]
+        position += 1
+        if command & 0x80:
+            offset = size = 0
+            for bit in range(4):
+                if command & (1 << bit):
+                    offset |= delta[position] << (8 * bit)
+                    position += 1
+            for bit in range(3):
+                if command & (0x10 << bit):
+                    size |= delta[position] << (8 * bit)
+                    position += 1
+            size = size or 0x10000
+            if offset + size > len(base):
+                raise Doubt("a delta copies beyond its base")
+            out += base[offset : offset + size]
+        elif command:
+            out += delta[position : position + command]
+            position += command
+        else:
+            raise Doubt("a delta holds a reserved instruction")
+    if len(out) != target_size:
+        raise Doubt("a delta gives the wrong size")
+    return bytes(out)
+
+
+class PlainRepo:
+    """The object store and refs of one repository, read-only."""
+
+    def __init__(self, gitdir: str, common: str) -> None:
+        self.gitdir, self.common = gitdir, common
+        self.objects = os.path.join(common, "objects")
+        if os.path.exists(os.path.join(self.objects, "info", "alternates")):
+            raise Doubt("the repository borrows objects (alternates)")
+        self._packs: list[_Pack] | None = None
+
+    # -- refs ----------------------------------------------------------------------------------
+
+    def head(self) -> bytes | None:
+        """The text of HEAD (None: no HEAD file)."""
+        return _read(os.path.join(self.gitdir, "HEAD"))
+
+    def ref(self, name: str) -> str | None:
+        """The object id ``name`` (``refs/heads/...``) points at; None when there is no such ref."""
+        loose = _read(os.path.join(self.common, *name.split("/")))
+        if loose is not None:
+            return _object_id(loose.rstrip(b"\n"), name)
+        packed = _read(os.path.join(self.common, "packed-refs"))
+        for line in (packed or b"").split(b"\n"):
+            hexid, _, ref = line.partition(b" ")
+            if ref == name.encode():
+                return _object_id(hexid, name)
+        return None
+
+    # -- objects -------------------------------------------------------------------------------
+
+    def read(self, hexid: str) -> tuple[bytes, bytes]:
+        """(type, content) of object ``hexid``, checked against its id."""
+        kind, data = self._loose(hexid) or self._packed(bytes.fromhex(hexid))
+        if sha1(kind + b" %d\0" % len(data) + data).hexdigest() != hexid:
+            raise Doubt(f"object {hexid} does not match its id")
+        return kind, data
+
+    def _loose(self, hexid: str) -> tuple[bytes, bytes] | None:
+        raw = _read(os.path.join(self.objects, hexid[:2], hexid[2:]))
+        if raw is None:
+            return None
+        inflate = zlib.decompressobj()
+        try:
+            content = inflate.decompress(raw)
+        except zlib.error:
+            raise Doubt(f"the loose object {hexid} is corrupt") from None
+        header, nul, data = content.partition(b"\0")
+        kind, _, size = header.partition(b" ")
+        if not inflate.eof or not nul or not size.isdigit() or int(size) != len(data):
+            raise Doubt(f"the loose object {hexid} is damaged")
+        return kind, data
+
+    def _packs_list(self) -> list[_Pack]:
+        if self._packs is None:
+            folder = os.path.join(self.objects, "pack")
+            try:
+                names = sorted(os.listdir(folder))
+            except FileNotFoundError:
+                names = []
+            self._packs = [_Pack(os.path.join(folder, n)) for n in names if n.endswith(".idx")]
+        return self._packs
+
+    def _packed(self, oid: bytes) -> tuple[bytes, bytes]:
+        for pack in self._packs_list():
+            offset = pack.offset(oid)
+            if offset is not None:
+                return self._unpack(pack, offset)
+        raise Doubt(f"object {oid.hex()} is in no pack")
+
+    def _unpack(self, pack: _Pack, offset: int) -> tuple[bytes, bytes]:
+        """The object at ``offset`` of ``pack``, its deltas applied."""
+        data = pack.pack()
+        deltas: list[bytes] = []
+        delta: bytes | None
+        while True:
+            if len(deltas) > _DELTA_DEPTH_MAX or offset >= len(data):
+                raise Doubt("a pack entry is out of bounds")
+            byte = data[offset]
+            kind, size, shift, position = (byte >> 4) & 7, byte & 15, 4, offset + 1
+            while byte & 0x80:
+                byte = data[position]
+                size |= (byte & 0x7F) << shift
+                shift, position = shift + 7, position + 1
+            if kind == _OFS_DELTA:
+                byte = data[position]
+                back, position = byte & 0x7F, position + 1
+                while byte & 0x80:
+                    byte = data[position]
+                    back, position = ((back + 1) << 7) | (byte & 0x7F), position + 1
+                deltas.append(_inflate(data, position, size))
+                offset -= back
+                continue
+            if kind == _REF_DELTA:
+                base = data[position : position + 20]
+                delta = _inflate(data, position + 20, size)
+                base_kind, content = self.read(base.hex())
+                break
+            if kind not in _TYPES:
+                raise Doubt("a pack entry has an unknown type")
+            base_kind, content = _TYPES[kind], _inflate(data, position, size)
+            delta = None
+            break
+        if delta is not None:
+            content = _apply_delta(content, delta)
+        for step in reversed(deltas):
+            content = _apply_delta(content, step)
+        return base_kind, content
+
+    # -- trees ---------------------------------------------------------------------------------
+
+    def tree_of(self, commit: str) -> str:
+        """The root tree id of ``commit``."""
+        kind, data = self.read(commit)
+        if kind != b"commit" or not data.startswith(b"tree ") or data[45:46] != b"\n":
+            raise Doubt(f"{commit} is not a commit")
+        return data[5:45].decode("ascii")
+
+    def entry(self, tree: str, path: str) -> tuple[bytes, str] | None:
+        """(mode, object id) of ``path`` in ``tree``; None when no such path exists."""
+        mode, oid = b"40000", tree
+        for name in path.split("/"):
+            if mode != b"40000":
+                return None
+            found = _find(self._tree(oid), name.encode("utf-8"))
+            if found is None:
+                return None
+            mode, oid = found
+        return mode, oid
+
+    def blob(self, tree: str, path: str) -> bytes | None:
+        """The content of the regular file ``path`` of ``tree``; None when there is none.
+        Anything there but a regular file (a directory, a link, an executable) is a Doubt."""
+        found = self.entry(tree, path)
+        if found is None:
+            return None
+        mode, oid = found
+        kind, data = self.read(oid)
+        if mode != REGULAR or kind != b"blob":
+            raise Doubt(f"{path} is not a regular file")
+        return data
+
+    def _tree(self, oid: str) -> bytes:
+        kind, data = self.read(oid)
+        if kind != b"tree":
+            raise Doubt(f"{oid} is not a tree")
+        return data
+
+
+def _entries(data: bytes) -> Iterator[tuple[bytes, bytes, bytes]]:
+    position = 0
+    while position < len(data):
+        space = data.find(b" ", position)
+        nul = data.find(b"\0", space)
+        if space < 0 or nul < 0 or nul + 21 > len(data):
+            raise Doubt("a tree is damaged")
+        yield data[position:space], data[space + 1 : nul], data[nul + 1 : nul + 21]
+        position = nul + 21
+
+
+def _find(data: bytes, name: bytes) -> tuple[bytes, str] | None:
+    for mode, entry, oid in _entries(data):
+        if entry == name:
+            return mode, oid.hex()
+    return None
+
+
+def _object_id(text: bytes, name: str) -> str:
+    if len(text) != 40 or text.strip(b"0123456789abcdef"):
+        raise Doubt(f"{name} does not hold an object id")
+    return text.decode("ascii")

@@ -1,0 +1,123 @@
+"""get-secret-value's quick path (gitsm.cli.quickget): the console script prints, fails and exits
+exactly as the full command does, answers the plain reads itself without loading pygit2, PyYAML,
+typer or the model, and leaves everything else to the full command before printing anything."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import gitsm
+from gitsm.cli import quickget
+
+pytestmark = pytest.mark.in_process_only  # runs the console script itself, agent or not
+
+SCRIPT = str(Path(sys.executable).parent / "gitsm")
+
+ANSWERED = [
+    ["get-secret-value", "--secret-id", "app/db"],
+    ["secretsmanager", "get-secret-value", "--secret-id", "app/db", "--version-stage", "AWSPREVIOUS"],
+    ["get-secret-value", "--secret-id", "app/db", "--output", "text"],
+    ["get-secret-value", "--secret-id", "app/db", "--query", "SecretString", "--output", "text"],
+    ["get-secret-value", "--query", "SecretString", "--secret-id", "app/db"],
+    ["get-secret-value", "--secret-id", "app/db", "--query", "VersionStages", "--output", "text"],
+    ["get-secret-value", "--secret-id", "app/db", "--query", "VersionStages"],
+    ["get-secret-value", "--secret-id", "bin/key"],
+    ["get-secret-value", "--secret-id", "bin/key", "--output", "text"],
+    ["get-secret-value", "--secret-id", "bin/key", "--query", "SecretBinary", "--output", "text"],
+    ["get-secret-value", "--secret-id", "uni"],
+    ["get-secret-value", "--secret-id", "uni", "--output", "text"],
+]  # fmt: skip
+"""Command lines the quick path answers itself."""
+
+LEFT = [
+    ["get-secret-value", "--secret-id", "nope"],
+    ["get-secret-value", "--secret-id", "app/db", "--version-stage", "AWSPENDING"],
+    ["get-secret-value", "--secret-id", "app/db", "--version-id", "x" * 40],
+    ["get-secret-value", "--secret-id", "app/db", "--query", "SecretBinary"],
+    ["get-secret-value", "--secret-id", "app/db", "--query", "bad["],
+    ["get-secret-value", "--secret-id", "app/db", "--output", "yaml"],
+    ["get-secret-value", "--secret-id", "app/db", "--output", "table"],
+    ["get-secret-value", "--secret-id", "app/db", "--debug"],
+    ["get-secret-value", "--secret-id", "app/db", "--region", "eu-west-1"],
+    ["get-secret-value", "--secret-id=app/db"],
+    ["get-secret-value", "--secret-id", "file:///dev/null"],
+    ["get-secret-value", "--secret-id", "app/db", "--secret-id", "bin/key"],
+    ["get-secret-value"],
+    ["--output", "text", "get-secret-value", "--secret-id", "app/db"],
+]  # fmt: skip
+"""Command lines left to the full command (errors, and forms the quick path does not take)."""
+
+
+@pytest.fixture
+def store(repo_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.delenv("XDG_CONFIG_HOME", raising=False)
+    monkeypatch.chdir(repo_path)
+    c = gitsm.client(repo=repo_path)
+    c.create_secret(Name="app/db", SecretString="first")
+    c.put_secret_value(SecretId="app/db", SecretString='{"user": "u", "password": "p w"}')
+    c.create_secret(Name="bin/key", SecretBinary=bytes(range(200)))
+    c.create_secret(Name="uni", SecretString="caf\u00e9 \U0001f600\ttab\nline")
+    return repo_path
+
+
+def run(args: list[str], quick: bool) -> tuple[int, str, str]:
+    env = dict(os.environ, GITSM_QUICK_READ="1" if quick else "0", PYTHONIOENCODING="utf-8")
+    done = subprocess.run([SCRIPT, *args], capture_output=True, text=True, env=env, check=False)
+    return done.returncode, done.stdout, done.stderr
+
+
+@pytest.mark.parametrize("args", ANSWERED + LEFT)
+def test_same_output_and_exit_code(store: Path, args: list[str]) -> None:
+    assert run(args, quick=True) == run(args, quick=False)
+
+
+@pytest.mark.parametrize("args", ANSWERED)
+def test_answers_plain_reads(
+    store: Path, args: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, expected, _ = run(args, quick=False)
+    assert code == 0
+    assert quickget.quick(args) == 0
+    assert capsys.readouterr().out == expected
+
+
+@pytest.mark.parametrize("args", LEFT)
+def test_leaves_the_rest_before_printing(
+    store: Path, args: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert quickget.quick(args) is None
+    assert capsys.readouterr() == ("", "")
+
+
+def test_off_switch_and_repo_option(
+    store: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    args = ["get-secret-value", "--secret-id", "app/db", "--repo", str(store)]
+    monkeypatch.chdir(tmp_path)
+    assert quickget.quick(args) == 0
+    assert json.loads(capsys.readouterr().out)["Name"] == "app/db"
+    monkeypatch.setenv(quickget.SWITCH, "0")
+    assert quickget.quick(args) is None
+
+
+def test_loads_neither_git_library_nor_model(store: Path) -> None:
+    code = (
+        "import sys\n"
+        "from gitsm.cli.quickget import quick\n"
+        "assert quick(['get-secret-value', '--secret-id', 'app/db']) == 0\n"
+        "heavy = ['pygit2', 'yaml', 'typer', 'click', 'jmespath', 'gitsm.model', 'gitsm.store',"
+        " 'cryptography.hazmat.primitives.ciphers.aead']\n"
+        "print(sorted(m for m in heavy if m in sys.modules), file=sys.stderr)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert json.loads(done.stdout)["SecretString"].startswith("{")
+    assert done.stderr.strip() == "[]"
