@@ -40,7 +40,7 @@ def run_here(args: list[str], argv: Sequence[str] | None = None) -> None:
         from gitsm.rotation.handler import main as run_lambda  # a rotation step: no CLI needed
 
         sys.exit(run_lambda(args[2]))
-    if "get-secret-value" in args[:2]:  # a plain read that is certain needs no git library
+    if "get-secret-value" in args:  # a plain read that is certain needs no git library
         from gitsm.cli.quickget import quick as quick_get
 
         code = quick_get(args)

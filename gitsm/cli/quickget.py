@@ -2,7 +2,8 @@
 
 A plain command line (``get-secret-value --secret-id ID`` with ``--version-id``,
 ``--version-stage``, ``--repo``, ``--output json|text`` and a ``--query`` that names one field
-of the answer, each at most once, no value starting with ``-`` or naming a file) whose read
+of the answer, the last three also before the command, each at most once, no value starting with
+``-`` or naming a file) whose read
 succeeds is answered here, with the output the full command prints. Anything else returns None
 before anything is printed, and the full command runs: every error, and every case
 :mod:`gitsm.quickread` leaves to it. ``GITSM_QUICK_READ=0`` turns the quick path off.
@@ -24,17 +25,25 @@ COMMAND = "get-secret-value"
 _OPTIONS = {"--secret-id": "SecretId", "--version-id": "VersionId",
             "--version-stage": "VersionStage", "--repo": "repo", "--output": "output",
             "--query": "query"}  # fmt: skip
+_GLOBALS = ("--repo", "--output", "--query")
+"""Options that may also come before the command (as with the aws CLI)."""
 _FIELDS = ("ARN", "Name", "VersionId", "SecretString", "SecretBinary", "VersionStages",
            "CreatedDate")  # fmt: skip
 
 
 def parse(args: Sequence[str]) -> dict[str, str] | None:
     """The options of a plain get-secret-value command line; None for anything else."""
-    rest = list(args[1:] if args[:1] == ["secretsmanager"] else args)
-    if rest[:1] != [COMMAND] or len(rest) % 2 == 0:
+    words = list(args)
+    if COMMAND not in words:
+        return None
+    at = words.index(COMMAND)
+    before, rest = words[:at], words[at + 1 :]
+    if before[-1:] == ["secretsmanager"]:
+        before.pop()
+    if len(before) % 2 or len(rest) % 2 or any(o not in _GLOBALS for o in before[::2]):
         return None
     given: dict[str, str] = {}
-    for option, value in zip(rest[1::2], rest[2::2], strict=True):
+    for option, value in zip(before[::2] + rest[::2], before[1::2] + rest[1::2], strict=True):
         key = _OPTIONS.get(option)
         if key is None or key in given or value.startswith("-"):
             return None

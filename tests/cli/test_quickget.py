@@ -32,6 +32,9 @@ ANSWERED = [
     ["get-secret-value", "--secret-id", "bin/key", "--query", "SecretBinary", "--output", "text"],
     ["get-secret-value", "--secret-id", "uni"],
     ["get-secret-value", "--secret-id", "uni", "--output", "text"],
+    ["--output", "text", "get-secret-value", "--secret-id", "app/db"],
+    ["--query", "Name", "--output", "text", "secretsmanager", "get-secret-value", "--secret-id",
+     "app/db"],
 ]  # fmt: skip
 """Command lines the quick path answers itself."""
 
@@ -49,7 +52,10 @@ LEFT = [
     ["get-secret-value", "--secret-id", "file:///dev/null"],
     ["get-secret-value", "--secret-id", "app/db", "--secret-id", "bin/key"],
     ["get-secret-value"],
-    ["--output", "text", "get-secret-value", "--secret-id", "app/db"],
+    ["--debug", "get-secret-value", "--secret-id", "app/db"],
+    ["--output", "text", "get-secret-value", "--secret-id", "app/db", "--output", "json"],
+    ["--secret-id", "app/db", "get-secret-value"],
+    ["describe-secret", "--secret-id", "app/db"],
 ]  # fmt: skip
 """Command lines left to the full command (errors, and forms the quick path does not take)."""
 
@@ -101,7 +107,7 @@ def test_leaves_the_rest_before_printing(
 def test_off_switch_and_repo_option(
     store: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    args = ["get-secret-value", "--secret-id", "app/db", "--repo", str(store)]
+    args = ["--repo", str(store), "get-secret-value", "--secret-id", "app/db"]
     monkeypatch.chdir(tmp_path)
     assert quickget.quick(args) == 0
     assert json.loads(capsys.readouterr().out)["Name"] == "app/db"
