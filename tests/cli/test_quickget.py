@@ -55,6 +55,8 @@ LEFT = [
     ["--debug", "get-secret-value", "--secret-id", "app/db"],
     ["--output", "text", "get-secret-value", "--secret-id", "app/db", "--output", "json"],
     ["--secret-id", "app/db", "get-secret-value"],
+    ["get-secret-value", "--secret-id", "app/db", "--version-stage", ""],
+    ["get-secret-value", "--secret-id", "app/db", "--version-id", ""],
     ["describe-secret", "--secret-id", "app/db"],
 ]  # fmt: skip
 """Command lines left to the full command (errors, and forms the quick path does not take)."""
