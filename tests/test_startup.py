@@ -1,7 +1,8 @@
 """The hot commands' start-up path loads only what a read or a write needs.
 
 Each command runs through the console script's function (``gitsm.cli.main``) in a fresh process,
-which then names the modules it loaded. Allowed on the path: pygit2 (the store is a git repository)
+which then names the modules it loaded (get-secret-value's quick read is turned off here: this is
+the path of every read it leaves to the full command). Allowed on the path: pygit2 (the store is a git repository)
 and cryptography (AES-GCM and the local provider), and botocore's exceptions (``gitsm.awserrors``
 derives the client's errors from botocore's ClientError when it is installed, so that ``except
 botocore.exceptions.ClientError`` catches them). Not allowed: typer (the lean path,
@@ -13,6 +14,7 @@ providers no key of the store names (age with pyrage, aws-kms).
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -42,7 +44,10 @@ NEEDED = ("pygit2", "cryptography", "gitsm.providers.local")
 
 def loaded(args: list[str]) -> set[str]:
     """The modules a ``gitsm ARGS`` process loaded; it must succeed."""
-    done = subprocess.run([sys.executable, "-c", PROBE, *args], capture_output=True, text=True)
+    env = {**os.environ, "GITSM_QUICK_READ": "0"}  # the full command's path (the quick read's:
+    # tests/cli/test_quickget.py, which checks it loads neither pygit2 nor the model)
+    done = subprocess.run([sys.executable, "-c", PROBE, *args], capture_output=True, text=True,
+                          env=env)  # fmt: skip
     out, _, modules = done.stderr.rpartition("\nLOADED ")
     assert modules, done.stderr
     assert "An error occurred" not in out and "Traceback" not in out, out
