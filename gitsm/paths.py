@@ -93,6 +93,20 @@ def version_path(name: str, version_id: str) -> str:
     return f"{secret_dir(name)}/{VERSIONS}/{version_file_name(version_id)}"
 
 
+def id_candidates(secret_id: str, arn_prefix: str) -> list[tuple[str, str | None]] | None:
+    """The names a SecretId may stand for, each with the full ARN it must match (None: any):
+    a name; a full ARN (``arn_prefix`` + name + ``-`` + six characters), tried as that secret's
+    ARN first and as a partial ARN (``arn_prefix`` + name) second. None for an ARN that does not
+    start with ``arn_prefix`` (another partition, Region or account)."""
+    if not secret_id.startswith("arn:"):
+        return [(secret_id, None)]
+    if not secret_id.startswith(arn_prefix):
+        return None
+    rest = secret_id[len(arn_prefix) :]
+    full = [(rest[:-7], secret_id)] if len(rest) > 7 and rest[-7] == "-" else []
+    return [*full, (rest, None)]
+
+
 def name_from_dir(path: str) -> str:
     """Invert :func:`secret_dir`: turn ``secrets/...`` back into the secret's name."""
     components = path.split("/")

@@ -146,16 +146,9 @@ def _find(repo: PlainRepo, tree: str, secret_id: str, prefix: str) -> tuple[str,
     """The secret ``secret_id`` names, as :meth:`gitsm.store.core.StoreCore._find` finds it."""
     if not 1 <= len(secret_id) <= 2048:
         raise Doubt("a SecretId out of range")
-    candidates: list[tuple[str, str | None]] = []
-    if secret_id.startswith("arn:"):
-        if not secret_id.startswith(prefix):
-            raise Doubt("another account or region")
-        rest = secret_id[len(prefix) :]
-        if len(rest) > 7 and rest[-7] == "-":
-            candidates.append((rest[:-7], secret_id))
-        candidates.append((rest, None))
-    else:
-        candidates.append((secret_id, None))
+    candidates = paths.id_candidates(secret_id, prefix)
+    if candidates is None:
+        raise Doubt("another account or region")
     for name, full_arn in candidates:
         data = repo.blob(tree, paths.manifest_path(name)) if name else None
         if data is None:

@@ -252,17 +252,9 @@ class StoreCore:
         if not isinstance(secret_id, str) or not 1 <= len(secret_id) <= 2048:
             raise ResourceNotFoundException(SECRET_NOT_FOUND)
         now = self.clock()
-        candidates: list[tuple[str, str | None]] = []
-        prefix = self.arn_prefix(config)
-        if secret_id.startswith("arn:"):
-            if not secret_id.startswith(prefix):
-                raise ResourceNotFoundException(SECRET_NOT_FOUND)
-            rest = secret_id[len(prefix) :]
-            if len(rest) > 7 and rest[-7] == "-":
-                candidates.append((rest[:-7], secret_id))
-            candidates.append((rest, None))
-        else:
-            candidates.append((secret_id, None))
+        candidates = paths.id_candidates(secret_id, self.arn_prefix(config))
+        if candidates is None:
+            raise ResourceNotFoundException(SECRET_NOT_FOUND)
         for name, full_arn in candidates:
             secret = self._load(snap, name) if name else None
             if secret is None or self._expired(secret, now):
