@@ -21,7 +21,7 @@ from gitsm import labels, paths, replicacheck, replicas, rotationcheck
 from gitsm.commitop import CommitOp, SecretChange
 from gitsm.errors import GitsmError
 from gitsm.manifest import StoreConfig, load_secret
-from gitsm.model import DEFAULT_KEY_ALIAS, Secret
+from gitsm.model import AWSPENDING, DEFAULT_KEY_ALIAS, Secret
 from gitsm.policy import OPERATIONS as POLICY_OPERATIONS
 from gitsm.problems import Problem
 
@@ -57,9 +57,10 @@ FIX = (
 Blobs = Callable[[str], bytes]
 
 ONE_SECRET |= rotationcheck.ROTATION_OPERATIONS  # their rotation field: gitsm.rotationcheck
+ONE_SECRET |= {rotationcheck.TEST_ENDED}
 CONFIG_ONLY |= rotationcheck.FUNCTION_OPERATIONS | {rotationcheck.DEFAULT_OPERATION}
 KNOWN |= rotationcheck.ROTATION_OPERATIONS | rotationcheck.FUNCTION_OPERATIONS
-KNOWN |= {rotationcheck.DEFAULT_OPERATION}
+KNOWN |= {rotationcheck.DEFAULT_OPERATION, rotationcheck.TEST_ENDED}
 
 
 def _sealing(data: bytes) -> tuple[object, ...] | None:
@@ -293,7 +294,7 @@ class OperationCheck:
     ) -> None:  # fmt: skip
         """Each envelope added, changed or removed, against what the operation may do."""
         files = {paths.version_file_name(v): v for v in [*before.versions, *after.versions]}
-        pruned = self.prunable(before, after, token)
+        pruned = self.prunable(before, after, token) | self.test_version(before)
         for file_name, (old, new) in sorted(change.envelopes.items()):
             path = f"{change.directory}/{paths.VERSIONS}/{file_name}"
             vid = files.get(file_name)
@@ -312,6 +313,15 @@ class OperationCheck:
         for vid in removed - {files.get(f) for f, (o, n) in change.envelopes.items() if n is None}:
             self.add(f"{change.directory}/{paths.MANIFEST}",
                      f"drops version {vid} from the manifest but keeps its envelope")  # fmt: skip
+
+    def test_version(self, before: Secret) -> set[str]:
+        """The version a RotationTestEnded may remove: the one its token names, while it carries
+        no label but AWSPENDING."""
+        token = self.op.trailers.get("Client-Request-Token")
+        version = before.versions.get(token or "")
+        if self.name != rotationcheck.TEST_ENDED or version is None:
+            return set()
+        return {version.version_id} if set(version.stages) <= {AWSPENDING} else set()
 
     def prunable(self, before: Secret, after: Secret, token: str | None) -> set[str]:
         """The versions the retention rules let this write remove: unlabeled once its labels

@@ -7,6 +7,8 @@
   window, no rotation in progress; AWSPENDING leaves the new AWSCURRENT version.
 * ``CancelRotateSecret`` turns rotation off, forgetting the rotation in progress and the next
   window; function and schedule stay.
+* ``RotationTestEnded`` removes the temporary AWSPENDING version of RotateImmediately=false's
+  test (``Gitsm-Client-Request-Token``), while it carries no other label (:mod:`gitsm.opcheck`).
 * ``RegisterRotationFunction`` and ``DeregisterRotationFunction`` change the one rotation function
   ``Gitsm-Rotation-Function`` names in the config.
 * ``SetDefaultRotationFunction`` makes the registered function ``Gitsm-Rotation-Function`` names
@@ -29,11 +31,12 @@ from gitsm.rotationstate import (
     DEFAULT_OPERATION,
     FUNCTION_OPERATIONS,
     ROTATION_OPERATIONS,
+    TEST_ENDED,
     started,
 )
 
-__all__ = ["DEFAULT_OPERATION", "FUNCTION_OPERATIONS", "ROTATION_OPERATIONS", "config_problems",
-           "expected_stages", "secret_problems"]  # fmt: skip
+__all__ = ["DEFAULT_OPERATION", "FUNCTION_OPERATIONS", "ROTATION_OPERATIONS", "TEST_ENDED",
+           "config_problems", "expected_stages", "secret_problems"]  # fmt: skip
 
 
 def expected_stages(

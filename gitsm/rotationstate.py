@@ -26,6 +26,9 @@ from gitsm.schedule import Rules
 
 ROTATION_OPERATIONS = frozenset({"RotateSecret", "CancelRotateSecret", "RotationSucceeded"})
 """The operations that change a secret's rotation (their commits' Gitsm-Operation)."""
+TEST_ENDED = "RotationTestEnded"
+"""The end of RotateImmediately=false's test: its temporary AWSPENDING version (the
+``Gitsm-Client-Request-Token``) removed, manifest line and envelope; nothing else changes."""
 FUNCTION_OPERATIONS = frozenset({"RegisterRotationFunction", "DeregisterRotationFunction"})
 """The operations that change the config's rotation functions."""
 DEFAULT_OPERATION = "SetDefaultRotationFunction"

@@ -22,9 +22,10 @@ from gitsm.errors import (
     ResourceNotFoundException,
 )
 from gitsm.history import history
+from gitsm.rangecheck import verify_range
 from gitsm.rotationstate import NO_FUNCTION
 from gitsm.store import SecretStore
-from tests.conftest import Clock, commits, error
+from tests.conftest import Clock, commits, error, git
 from tests.rotating import ARN, NOOP, PASSWORD, SCRIPTED
 
 AFTER_30 = {"AutomaticallyAfterDays": 30}
@@ -268,7 +269,8 @@ def test_a_rotation_that_fails_at_once_shows_its_empty_version_until_cancelled(
         sm.rotate_secret(SecretId="app", RotateImmediately=False)
     assert "rotation test of secret app failed" in error(info)[1]
     assert "at step testSecret" in error(info)[1] and "no route to the service" in error(info)[1]
-    assert commits(repo_path) == before + 1  # the settings, saved
+    assert commits(repo_path) == before + 3  # the settings, saved; the test's version, removed
+    assert operations(repo_path)[-3:] == ["RotateSecret", "PutSecretValue", "RotationTestEnded"]
     described = sm.describe_secret(SecretId="app")
     assert described["RotationEnabled"] is True and "NextRotationDate" in described
     assert "LastRotatedDate" not in described and len(described["VersionIdsToStages"]) == 1
@@ -297,12 +299,15 @@ def test_without_rotating_now_the_test_step_runs_on_a_temporary_pending_copy(
     rotation function. This test creates an AWSPENDING version of the secret and then removes
     it." What the step sees is what moto's AWS-verified
     test_rotate_secret_using_lambda_dont_rotate_immediately records on AWS: the token with
-    AWSPENDING, holding the AWSCURRENT value; afterwards the store has only the settings."""
+    AWSPENDING, holding the AWSCURRENT value, in the store itself (so through any client);
+    afterwards the version is gone: the store has the settings and two commits that made and
+    removed the version, which verify --range accepts."""
     import sys
 
     record = tmp_path / "record.jsonl"
     monkeypatch.setenv("GITSM_TEST_RECORD", str(record))
     sm.store.register_rotation_function("recorder", [sys.executable, "-c", RECORDER])
+    start = git(repo_path, "rev-parse", "HEAD").strip()
     before = commits(repo_path)
     versions = sm.list_secret_version_ids(SecretId="app", IncludeDeprecated=True)["Versions"]
     token = str(uuid.uuid4())
@@ -313,19 +318,49 @@ def test_without_rotating_now_the_test_step_runs_on_a_temporary_pending_copy(
     assert seen["event"]["Step"] == "testSecret" and seen["event"]["ClientRequestToken"] == token
     assert seen["pending"] == {"VersionId": token, "SecretString": "first value",
                                "VersionStages": ["AWSPENDING"]}  # fmt: skip
-    assert seen["described"][token] == ["AWSPENDING"] and seen["store"] != str(repo_path)
-    assert operations(repo_path)[-1] == "RotateSecret" and commits(repo_path) == before + 1
+    assert seen["described"][token] == ["AWSPENDING"] and seen["store"] == str(repo_path)
+    assert operations(repo_path)[-3:] == ["RotateSecret", "PutSecretValue", "RotationTestEnded"]
+    assert commits(repo_path) == before + 3
     described = sm.describe_secret(SecretId="app")
     assert token not in described["VersionIdsToStages"] and described["RotationEnabled"] is True
     assert (
         sm.list_secret_version_ids(SecretId="app", IncludeDeprecated=True)["Versions"] == versions
     )
-    assert not Path(seen["store"]).exists()  # the scratch copy is gone
+    assert not list(repo_path.glob(f"secrets/app/~versions/{token}.json"))  # nor in the checkout
+    assert [str(p) for p in verify_range(repo_path, f"{start}..HEAD")] == []
+    git(repo_path, "fsck", "--strict")
 
     sm.create_secret(Name="empty")  # no value to test with: the step does not run
     sm.rotate_secret(SecretId="empty", RotateImmediately=False,
                      RotationLambdaARN="recorder", RotationRules=AFTER_30)  # fmt: skip
     assert len(record.read_text().splitlines()) == 1
+
+
+def test_a_rotation_test_during_a_rotation_in_progress_leaves_its_label(
+    sm: SecretsManagerClient, repo_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """While another version holds AWSPENDING (a rotation that failed and waits for its retry),
+    RotateImmediately=false makes the test's version in a scratch copy of the store: the
+    rotation in progress keeps its label, and the store gets only the settings."""
+    import sys
+
+    pending = str(uuid.uuid4())
+    sm.put_secret_value(SecretId="app", SecretString="next value", ClientRequestToken=pending,
+                        VersionStages=["AWSPENDING"])  # fmt: skip
+    record = tmp_path / "record.jsonl"
+    monkeypatch.setenv("GITSM_TEST_RECORD", str(record))
+    sm.store.register_rotation_function("recorder", [sys.executable, "-c", RECORDER])
+    before = commits(repo_path)
+    token = str(uuid.uuid4())
+    sm.rotate_secret(SecretId="app", ClientRequestToken=token, RotateImmediately=False,
+                     RotationLambdaARN=ARN.format("recorder"), RotationRules=AFTER_30)  # fmt: skip
+    [seen] = [json.loads(line) for line in record.read_text().splitlines()]
+    assert seen["described"][token] == ["AWSPENDING"] and seen["store"] != str(repo_path)
+    assert seen["pending"]["SecretString"] == "first value"
+    assert commits(repo_path) == before + 1 and operations(repo_path)[-1] == "RotateSecret"
+    stages = sm.describe_secret(SecretId="app")["VersionIdsToStages"]
+    assert stages[pending] == ["AWSPENDING"] and token not in stages
+    assert not Path(seen["store"]).exists()  # the scratch copy is gone
 
 
 def test_a_step_past_its_timeout_fails(sm: SecretsManagerClient) -> None:

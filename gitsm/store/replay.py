@@ -24,6 +24,7 @@ from gitsm.commitop import CommitOp, SecretChange
 from gitsm.errors import GitsmError, LimitExceededException
 from gitsm.gitrepo import Snapshot
 from gitsm.model import AWSCURRENT, AWSPENDING, AWSPREVIOUS, Secret, arn_region, merge_tags
+from gitsm.rotationstate import TEST_ENDED
 from gitsm.store.replay_base import Landed, Refused, ReplayBase, ReplayContext
 from gitsm.store.replay_rotation import ROTATION_OPERATIONS, replay_rotation
 
@@ -88,6 +89,8 @@ class ReplayOps(ReplayBase):
             self._replay_delete(ctx, name, before, after)
         elif operation in ROTATION_OPERATIONS and before is not None and after is not None:
             replay_rotation(self, ctx, name, before, after)
+        elif operation == TEST_ENDED and before is not None and after is not None:
+            self._replay_test_ended(ctx, name, before, after)
         elif operation == "Rekey" and before is not None and after is not None:
             cur = self._load(ctx.snap, name)
             if cur is not None and cur.arn == before.arn and not self._expired(cur, ctx.now):
@@ -110,6 +113,21 @@ class ReplayOps(ReplayBase):
                 f"gitsm does not know how to replay {operation} on secret {name}",
                 "redo the change through gitsm on the synced store (or upgrade gitsm)",
             )
+
+    def _replay_test_ended(
+        self, ctx: ReplayContext, name: str, before: Secret, after: Secret
+    ) -> None:
+        """RotationTestEnded: the test's temporary version removed upstream too, while it is there
+        with no label but AWSPENDING (the same secret: its ARN); else nothing to do."""
+        token = ctx.op.trailers.get("Client-Request-Token", "")
+        cur = self._load(ctx.snap, name)
+        version = None if cur is None or cur.arn != before.arn else cur.versions.get(token)
+        if cur is None or version is None or not set(version.stages) <= {AWSPENDING}:
+            return
+        kept = {vid: v for vid, v in cur.versions.items() if vid != token}
+        changed = max(cur.last_changed, after.last_changed)
+        self._save(ctx, cur, replace(cur, versions=kept, last_changed=changed))
+        ctx.files[paths.version_path(name, token)] = None
 
     @staticmethod
     def _replay_policy(cur: Secret, after: Secret) -> Secret:

@@ -11,9 +11,10 @@ rotation window. A step that fails raises :class:`RotationFailed` and leaves AWS
 is, as on AWS: the rotation is retried with the same ClientRequestToken (``rotate_due`` does so
 when it is due), or cancelled.
 
-With RotateImmediately=false only the settings are committed, and the configuration is tested as
-AWS tests it: the function's testSecret step runs with a temporary AWSPENDING copy of the AWSCURRENT
-value, made in a scratch copy of the store that is then thrown away.
+With RotateImmediately=false the settings are committed, and the configuration is tested as AWS
+tests it: the function's testSecret step runs with a temporary AWSPENDING copy of the AWSCURRENT
+value, put in the store (PutSecretValue) and removed after the step (``RotationTestEnded``); while
+a rotation is in progress, in a scratch copy of the store instead (:meth:`RotationOps._test`).
 
 A secret set up without a function (no RotationLambdaARN) is rotated by the store's default
 rotation function (:mod:`gitsm.store.rotationfuncs`), as AWS's managed rotation rotates a secret
@@ -30,8 +31,9 @@ import tempfile
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
+from typing import cast
 
-from gitsm import rotationstate
+from gitsm import paths, rotationstate
 from gitsm.errors import (
     GitsmError,
     InvalidParameterException,
@@ -39,8 +41,9 @@ from gitsm.errors import (
 )
 from gitsm.gitrepo import Snapshot
 from gitsm.manifest import StoreConfig
-from gitsm.model import AWSCURRENT, Secret, random_uuid, validate_token
+from gitsm.model import AWSCURRENT, AWSPENDING, Secret, random_uuid, validate_token
 from gitsm.rotationconfig import RotationFunction
+from gitsm.rotationstate import TEST_ENDED
 from gitsm.schedule import Rules, validate_rules
 from gitsm.store.core import Change, WriteResult
 from gitsm.store.rotationfuncs import RotationFunctionOps
@@ -195,11 +198,15 @@ class RotationOps(RotationFunctionOps):
         self._record_success(result, token)
 
     def _test(self, result: WriteResult, function: RotationFunction, token: str) -> None:
-        """RotateImmediately=false: test the rotation configuration as AWS does, by running the
-        function's testSecret step with a temporary AWSPENDING version ``token`` that holds the
-        AWSCURRENT value. That version lives in a scratch copy of the store (``GITSM_REPO`` names
-        it for the step), which is then thrown away, so the store itself keeps only the
-        RotateSecret commit. Nothing to test (no step runs) when the secret has no value."""
+        """RotateImmediately=false: test the rotation configuration as AWS does ("This test creates
+        an AWSPENDING version of the secret and then removes it"), by running the function's
+        testSecret step with a temporary AWSPENDING version ``token`` that holds the AWSCURRENT
+        value. The version is put in the store (PutSecretValue), so the function sees it through
+        every way it reads (the library, the CLI, gitsm serve), and removed after the step
+        (``RotationTestEnded``). While another version holds AWSPENDING (a rotation in progress),
+        or when ``token`` names a version already, the version is made in a scratch copy of the
+        store instead (``GITSM_REPO`` names it for the step), so that the rotation in progress
+        keeps its label. Nothing to test (no step runs) when the secret has no value."""
         snap = self.repo.tip()
         secret = self._find(snap, self.config(snap), result.arn)
         current = secret.version_with_stage(AWSCURRENT)
@@ -212,18 +219,28 @@ class RotationOps(RotationFunctionOps):
         region = result.arn.split(":")[3]
         event = {"Step": "testSecret", "SecretId": result.arn, "ClientRequestToken": token,
                  "RotationToken": random_uuid()}  # fmt: skip
-        with tempfile.TemporaryDirectory(prefix="gitsm-rotation-test-") as tmp:
-            scratch = Path(tmp) / "store.git"
-            self.repo.scratch_clone(scratch)
-            copy = WriteOps.open(scratch, fsync=False, keys=self.keys, clock=self.clock,
-                                 region=self.region_override)  # fmt: skip
-            copy.put_secret_value(
-                result.arn, client_request_token=token, version_stages=["AWSPENDING"],
-                secret_string=value.decode("utf-8") if kind == "string" else None,
-                secret_binary=value if kind != "string" else None,
-            )  # fmt: skip
-            outcome = run_step(function, event, scratch, region,
-                               cwd=self.repo.workdir or self.repo.gitdir)  # fmt: skip
+        text, blob = (value.decode("utf-8"), None) if kind == "string" else (None, value)
+        here = self.repo.workdir or self.repo.gitdir
+        busy = any(AWSPENDING in v.stages for v in secret.versions.values())
+        if busy or token in secret.versions:
+            with tempfile.TemporaryDirectory(prefix="gitsm-rotation-test-") as tmp:
+                scratch = Path(tmp) / "store.git"
+                self.repo.scratch_clone(scratch)
+                copy = WriteOps.open(scratch, fsync=False, keys=self.keys, clock=self.clock,
+                                     region=self.region_override)  # fmt: skip
+                copy.put_secret_value(result.arn, client_request_token=token,
+                                      version_stages=[AWSPENDING], secret_string=text,
+                                      secret_binary=blob)  # fmt: skip
+                outcome = run_step(function, event, scratch, region, cwd=here)
+        else:
+            writer = cast(WriteOps, self)  # a SecretStore: the rotation and write operations
+            writer.put_secret_value(result.arn, client_request_token=token,
+                                    version_stages=[AWSPENDING], secret_string=text,
+                                    secret_binary=blob)  # fmt: skip
+            try:
+                outcome = run_step(function, event, here, region)
+            finally:
+                self._end_test(result, token)
         if not outcome.ok:
             tail = stderr_tail(outcome.stderr, self._masked(result.arn, token))
             raise RotationFailed(
@@ -233,6 +250,24 @@ class RotationOps(RotationFunctionOps):
                 f"standard error ends: {tail}. The rotation settings are saved: fix the function "
                 "and call RotateSecret again, or turn rotation off (CancelRotateSecret)."
             )
+
+    def _end_test(self, result: WriteResult, token: str) -> None:
+        """The ``RotationTestEnded`` commit: the temporary version ``token`` of a rotation test
+        removed, manifest line and envelope. Nothing when it is gone already or when it carries a
+        label other than AWSPENDING (the function moved one to it: it stays)."""
+
+        def plan(snap: Snapshot, config: StoreConfig, now: datetime) -> Change[None]:
+            secret = self._find(snap, config, result.arn)
+            version = secret.versions.get(token)
+            if version is None or not set(version.stages) <= {AWSPENDING}:
+                return Change(None)
+            versions = {vid: v for vid, v in secret.versions.items() if vid != token}
+            files = self._secret_files(replace(secret, versions=versions, last_changed=now))
+            files[paths.version_path(secret.name, token)] = None
+            trailers = {"Secret-Arn": secret.arn, "Client-Request-Token": token}
+            return Change(None, TEST_ENDED, secret.name, files, trailers)
+
+        self._transact(plan)
 
     @staticmethod
     def _redo(name: str, token: str) -> str:
