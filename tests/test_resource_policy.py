@@ -315,3 +315,29 @@ def test_the_reader_refuses_a_policy_over_the_limit_or_not_canonical() -> None:
         for parsed in (data, data.replace(b"format: 1\n", b"format: 1\n# by hand\n")):
             with pytest.raises(MalformedStoreFile, match=f"resource_policy {problem}"):
                 load_secret(parsed, "m")
+
+
+def test_may_have_policy_is_false_only_when_no_policy_can_be_there(
+    one: SecretsManagerClient, repo_path: Path
+) -> None:
+    """gitsm serve's authorizer skips reading the resource policy of a secret whose manifest
+    cannot hold one: the answer is False only for a plain name whose manifest is missing or
+    holds neither the key's text nor a YAML escape that could spell it."""
+    store = one.store
+    arn = one.describe_secret(SecretId="app")["ARN"]
+    assert store.may_have_policy("app") is False
+    assert store.may_have_policy("missing") is False  # the operation answers: not found
+    assert store.may_have_policy(arn) is True  # an ARN: the full lookup decides
+    one.put_resource_policy(SecretId="app", ResourcePolicy=document())
+    assert store.may_have_policy("app") is True
+    one.delete_resource_policy(SecretId="app")
+    assert store.may_have_policy("app") is False
+    manifest = repo_path / "secrets" / "app" / "~secret.yaml"
+    text = manifest.read_text()
+    policy_text = json.dumps(json.loads(document()), sort_keys=True, separators=(",", ":"))
+    hidden = text.replace("format: 1\n", "format: 1\n\"resource\\x5fpolicy\": "
+                          + json.dumps(policy_text) + "\n")  # fmt: skip
+    manifest.write_text(hidden)
+    git(repo_path, "commit", "-qam", "a policy under an escaped key (hand edit)")
+    assert store.resource_policy_of("app").resource_policy == policy_text  # YAML reads the key
+    assert store.may_have_policy("app") is True

@@ -101,8 +101,8 @@ class Server:
         def finished(f: asyncio.Future[Response]) -> None:
             out = f.result() if not f.cancelled() else error_response(
                 "InternalServiceError", "The server is shutting down.", 500)  # fmt: skip
+            then(out)  # the answer first; the access log and the cache after it
             job.done(out)
-            then(out)
 
         future.add_done_callback(finished)
 

@@ -105,6 +105,8 @@ class StoreAuthorizer:
         allowed = policy.allows(caller, operation, secret_id)
         if operation in POLICY_WRITES and not allowed:  # check() refused it already; no grant
             raise policy.denial(caller, operation, secret_id)
+        if allowed and not client.store.may_have_policy(secret_id):
+            return  # no resource policy to deny it; the operation answers for itself
         try:  # a replica's too: it carries its primary's policy
             found = client.store.resource_policy_of(secret_id)
         except Exception as exc:

@@ -13,8 +13,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from gitsm import policy
-from gitsm.errors import MARKED_DELETED, InvalidParameterException, InvalidRequestException
+from gitsm import paths, policy, treefiles
+from gitsm.errors import (
+    MARKED_DELETED,
+    GitsmError,
+    InvalidParameterException,
+    InvalidRequestException,
+)
 from gitsm.gitrepo import Snapshot
 from gitsm.manifest import StoreConfig
 from gitsm.store.core import Change, StoreCore, WriteResult
@@ -45,6 +50,20 @@ class PolicyOps(StoreCore):
         snap = self.repo.tip()
         secret = self._find_live(snap, self.config(snap), secret_id)
         return ResourcePolicy(secret.arn, secret.name, secret.resource_policy)
+
+    def may_have_policy(self, secret_id: str) -> bool:
+        """False only when the secret a plain name ``secret_id`` names certainly has no resource
+        policy (gitsm serve's authorizer then needs no :meth:`resource_policy_of`): its manifest
+        is missing, or holds neither the text ``resource_policy`` nor a backslash (without an
+        escape, no YAML spelling of a mapping can have that key). Reads one blob, parses nothing;
+        True whenever in doubt (an ARN, a manifest the reader would refuse)."""
+        if secret_id.startswith("arn:"):
+            return True
+        try:
+            data = treefiles.manifest_bytes(self.repo.tip(), paths.manifest_path(secret_id))
+        except GitsmError:
+            return True
+        return data is not None and (b"resource_policy" in data or b"\\" in data)
 
     def resource_policy_of(self, secret_id: str) -> ResourcePolicy:
         """The policy that governs access to a secret (gitsm serve's authorizer reads it): as
