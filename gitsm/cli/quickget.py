@@ -45,7 +45,7 @@ def parse(args: Sequence[str]) -> dict[str, str] | None:
     given: dict[str, str] = {}
     for option, value in zip(before[::2] + rest[::2], before[1::2] + rest[1::2], strict=True):
         key = _OPTIONS.get(option)
-        if key is None or key in given or value.startswith("-"):
+        if key is None or key in given or not value or value.startswith("-"):
             return None
         if value.lower().startswith(("file:", "fileb:", "http:", "https:")):
             return None
