@@ -76,8 +76,19 @@ class _Pack:
         """Where object ``oid`` (20 bytes) starts in the pack; None when it is not in it."""
         if self._index is None:
             index = self._map(self.index_path)
-            if index[:8] != b"\377tOc\0\0\0\2" or len(index) < 8 + 1024:
+            if index[:8] != b"\377tOc\0\0\0\2" or len(index) < 8 + 1024 + 40:
                 raise Doubt(f"{self.index_path} is not a version 2 pack index")
+            fanout = [int.from_bytes(index[8 + 4 * i : 12 + 4 * i]) for i in range(256)]
+            count = fanout[-1]
+            least = 8 + 1024 + 28 * count + 40
+            if fanout != sorted(fanout) or not least <= len(index) <= least + 8 * max(count - 1, 0):
+                raise Doubt(f"{self.index_path} is a pack index libgit2 refuses")
+            pack = self.pack()
+            if (
+                len(pack) < 32 or pack[:4] != b"PACK" or pack[4:8] not in (b"\0\0\0\2", b"\0\0\0\3")
+                or int.from_bytes(pack[8:12]) != count or pack[-20:] != index[-40:-20]
+            ):  # fmt: skip
+                raise Doubt(f"the pack of {self.index_path} does not match its index")
             self._index = index
         index = self._index
         first = oid[0]
@@ -196,11 +207,27 @@ class PlainRepo:
         if loose is not None:
             return _object_id(loose.rstrip(b"\n"), name)
         packed = _read(os.path.join(self.common, "packed-refs"))
-        for line in (packed or b"").split(b"\n"):
+        if packed is None:
+            return None
+        lines = packed.split(b"\n")
+        if lines.pop() != b"":
+            raise Doubt("packed-refs does not end with a new line")
+        if lines and lines[0].startswith(b"# pack-refs with:"):
+            lines.pop(0)
+        found = None
+        previous = b""
+        for line in lines:
+            if line.startswith(b"^"):
+                _object_id(line[1:], "a peeled ref")
+                continue
             hexid, _, ref = line.partition(b" ")
+            _object_id(hexid, "a packed ref")
+            if ref <= previous or not ref.startswith(b"refs/"):
+                raise Doubt("packed-refs out of order")
+            previous = ref
             if ref == name.encode():
-                return _object_id(hexid, name)
-        return None
+                found = _object_id(hexid, name)
+        return found
 
     # -- objects -------------------------------------------------------------------------------
 
@@ -285,11 +312,21 @@ class PlainRepo:
     # -- trees ---------------------------------------------------------------------------------
 
     def tree_of(self, commit: str) -> str:
-        """The root tree id of ``commit``."""
+        """The root tree id of ``commit``, whose headers must be as git writes them (libgit2
+        refuses a commit without a well-formed author and committer)."""
         kind, data = self.read(commit)
-        if kind != b"commit" or not data.startswith(b"tree ") or data[45:46] != b"\n":
+        lines = data.split(b"\n", 64)
+        if kind != b"commit" or len(lines) < 4 or not lines[0].startswith(b"tree "):
             raise Doubt(f"{commit} is not a commit")
-        return data[5:45].decode("ascii")
+        tree = lines[0][5:]
+        at = 1
+        while lines[at].startswith(b"parent ") and at < len(lines) - 1:
+            _object_id(lines[at][7:], "a parent")
+            at += 1
+        author, committer = lines[at], lines[at + 1] if at + 1 < len(lines) else b""
+        if not (_signature(author, b"author ") and _signature(committer, b"committer ")):
+            raise Doubt(f"{commit} has an author or committer left to libgit2")
+        return _object_id(tree, "a commit's tree")
 
     def entry(self, tree: str, path: str) -> tuple[bytes, str] | None:
         """(mode, object id) of ``path`` in ``tree``; None when no such path exists."""
@@ -333,11 +370,48 @@ def _entries(data: bytes) -> Iterator[tuple[bytes, bytes, bytes]]:
         position = nul + 21
 
 
+_MODES = frozenset({b"100644", b"100755", b"120000", b"40000", b"160000"})
+
+
 def _find(data: bytes, name: bytes) -> tuple[bytes, str] | None:
+    """(mode, id) of the entry ``name`` of the tree ``data``; None when it has none. The whole
+    tree is checked first: libgit2 refuses a tree with any damaged entry, and finds an entry by
+    binary search, so an entry of a tree out of git's order, or named twice, may not be the one
+    it finds (Doubt)."""
+    found = None
+    previous = b""
     for mode, entry, oid in _entries(data):
+        if mode not in _MODES or not entry or b"/" in entry:
+            raise Doubt("a tree entry left to libgit2")
+        key = entry + b"/" if mode == b"40000" else entry
+        if key <= previous:
+            raise Doubt("a tree out of order")
+        previous = key
         if entry == name:
-            return mode, oid.hex()
-    return None
+            if found is not None:
+                raise Doubt("a tree names an entry twice")
+            found = mode, oid.hex()
+    return found
+
+
+_LAST_TIME = 253_402_300_799
+"""9999-12-31T23:59:59Z: the last commit time the full reader turns into a date."""
+
+
+def _signature(line: bytes, header: bytes) -> bool:
+    """True for ``<header>Name <email> <seconds> <+hhmm>`` as git writes it."""
+    if not line.startswith(header):
+        return False
+    line = line[len(header) :]
+    opened, closed = line.rfind(b"<"), line.rfind(b">")
+    if not 0 <= opened < closed:
+        return False
+    when, _, zone = line[closed + 1 :].removeprefix(b" ").partition(b" ")
+    return (
+        line[closed + 1 : closed + 2] == b" " and when.isdigit() and len(when) <= 12
+        and int(when) <= _LAST_TIME and len(zone) == 5 and zone[:1] in (b"+", b"-")
+        and zone[1:].isdigit()
+    )  # fmt: skip
 
 
 def _object_id(text: bytes, name: str) -> str:

@@ -157,6 +157,8 @@ def _checked(
     for absent in ("replicas", "resource_policy", "deleted", "deletion_date"):
         if absent in doc:
             raise Doubt(f"a secret with {absent} is left to the full reader")
+    if "tags" in doc or "versions" in doc:  # a scalar line: not the list or mapping it must be
+        raise Doubt("tags or versions that are not a list or a mapping")
     if len(tags) > limits.TAGS_MAX or not all(
         len(t) == 2 and 0 < len(t[0]) <= limits.TAG_KEY_MAX and len(t[1]) <= limits.TAG_VALUE_MAX
         for t in tags

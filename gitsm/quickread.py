@@ -75,8 +75,36 @@ def _vetted_config(common: str, oid: str) -> tuple[str, str]:
 # -- the repository ------------------------------------------------------------------------------
 
 
+_WORD = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-")
+_ESCAPED = frozenset(b'ntb"\\')
+_BOOLEANS = frozenset({b"true", b"false", b"yes", b"no", b"on", b"off", b"1", b"0"})
+
+
+def _value(text: bytes) -> bytes | None:
+    """The raw value of a config line (after ``=``), up to a comment, as both git and libgit2
+    read it; None for one this reader leaves to them (an unknown escape, an open quote, a line
+    continued on the next)."""
+    quoted = False
+    at = 0
+    while at < len(text):
+        char = text[at : at + 1]
+        if char == b"\\":
+            if text[at + 1 : at + 2] == b"" or text[at + 1] not in _ESCAPED:
+                return None
+            at += 1
+        elif char == b'"':
+            quoted = not quoted
+        elif char in (b"#", b";") and not quoted:
+            break
+        at += 1
+    return None if quoted else text[:at].strip()
+
+
 def _sections(path: str) -> set[bytes]:
-    """The section names (lower case) of the git config file ``path`` (none when absent)."""
+    """The section names (lower case) of the git config file ``path`` (none when absent). Doubt
+    for a file in any form but the plain one git writes (which libgit2 could refuse: it then
+    opens no repository), and for ``core`` settings libgit2 checks as it opens a repository
+    (``repositoryformatversion``, ``bare``, ``worktree``) unless they are plainly harmless."""
     try:
         with open(path, "rb") as handle:
             text = handle.read()
@@ -84,12 +112,40 @@ def _sections(path: str) -> set[bytes]:
         return set()
     except OSError:
         raise Doubt(f"cannot read {path}") from None
+    if b"\r" in text or b"\0" in text or text.startswith(b"\xef\xbb\xbf"):
+        raise Doubt(f"{path} is left to libgit2")
     found = set()
+    section = None
     for line in text.split(b"\n"):
-        line = line.strip()
+        line = line.strip(b" \t")
+        if not line or line[:1] in (b"#", b";"):
+            continue
         if line.startswith(b"["):
-            name = line[1:].split(b"]")[0].split(b'"')[0].split(b".")[0].strip()
-            found.add(name.lower())
+            head, bracket, rest = line[1:].partition(b"]")
+            name, quote, sub = head.partition(b' "')
+            rest = rest.strip(b" \t")
+            if (
+                not bracket or not name or not _WORD.issuperset(name.replace(b".", b""))
+                or (quote and (not sub.endswith(b'"') or b"\\" in sub or b'"' in sub[:-1]))
+                or (rest and rest[:1] not in (b"#", b";"))
+            ):  # fmt: skip
+                raise Doubt(f"{path} has a section header left to libgit2")
+            section = name.lower()
+            found.add(section.split(b".")[0])
+            continue
+        key, equals, raw = line.partition(b"=")
+        key = key.strip(b" \t")
+        value = _value(raw) if equals else b"true"
+        if section is None or not key[:1].isalpha() or not _WORD.issuperset(key) or value is None:
+            raise Doubt(f"{path} has a line left to libgit2")
+        if section == b"core":
+            name = key.lower()
+            if (
+                (name == b"repositoryformatversion" and value not in (b"0", b"1"))
+                or (name == b"bare" and value.lower() not in _BOOLEANS)
+                or name == b"worktree"
+            ):  # fmt: skip
+                raise Doubt(f"{path} has core.{name.decode()} left to libgit2")
     return found
 
 
@@ -107,6 +163,20 @@ def _check_git_config(common: str) -> None:
     for path in files:
         if _sections(path) & _SENTINEL_SECTIONS:
             raise Doubt(f"{path} may change what the store reads")
+
+
+_NAME_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-")
+
+
+def _plain_branch(name: str) -> bool:
+    """True for a branch name of plain components (letters, digits, ``._-``; none empty,
+    starting with ``.`` or ending with ``.lock`` or ``.``, no ``..``): a valid ref name to git and
+    libgit2 alike, read as the path it spells (no ``..`` leading out of ``refs/heads``)."""
+    return all(
+        part and _NAME_CHARS.issuperset(part) and part[0] != "." and part[-1] != "."
+        and not part.endswith(".lock") and ".." not in part
+        for part in name.split("/")
+    )  # fmt: skip
 
 
 def open_repo(store: str) -> tuple[PlainRepo, str]:
@@ -131,6 +201,8 @@ def open_repo(store: str) -> tuple[PlainRepo, str]:
     branch = "main"  # a detached HEAD: the full reader's default too
     if head.startswith(b"ref: refs/heads/") and head.endswith(b"\n"):
         branch = head[len(b"ref: refs/heads/") : -1].decode("utf-8")
+        if not _plain_branch(branch):
+            raise Doubt("a branch name left to libgit2")
     elif len(head) != 41 or not head.endswith(b"\n") or not _HEX.issuperset(head[:40].decode()):
         raise Doubt("HEAD is neither a branch nor a commit")
     tip = repo.ref("refs/heads/" + branch)
