@@ -14,7 +14,6 @@ module never decides an error; it only answers when the answer is certain.
 
 from __future__ import annotations
 
-import mmap
 import os
 import zlib
 
@@ -23,13 +22,14 @@ try:  # the interpreter's own SHA-1: hashlib would load OpenSSL's (~4 ms) for a 
 except ImportError:  # pragma: no cover - an interpreter built without it
     from hashlib import sha1
 
+from gitsm.plainpack import Doubt, Pack, unpack
+
+__all__ = ["REGULAR", "Doubt", "PlainRepo", "git_dir"]
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
-_TYPES = {1: b"commit", 2: b"tree", 3: b"blob", 4: b"tag"}
-_OFS_DELTA, _REF_DELTA = 6, 7
-_DELTA_DEPTH_MAX = 10_000
 REGULAR = b"100644"
 
 
@@ -45,10 +45,6 @@ def git_dir(path: str) -> str:
     return dot if os.path.isdir(dot) else path
 
 
-class Doubt(Exception):
-    """This reader cannot be certain of the answer: the full command must run instead."""
-
-
 def _read(path: str) -> bytes | None:
     """The bytes of the regular file ``path``; None when there is no such file."""
     try:
@@ -60,131 +56,6 @@ def _read(path: str) -> bytes | None:
         raise Doubt(f"cannot read {path}") from exc
 
 
-class _Pack:
-    """One pack file and its version 2 index, mapped into memory when first needed."""
-
-    def __init__(self, index_path: str) -> None:
-        self.index_path = index_path
-        self._index: mmap.mmap | None = None
-        self._pack: mmap.mmap | None = None
-
-    def _map(self, path: str) -> mmap.mmap:
-        with open(path, "rb") as handle:
-            return mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
-
-    def offset(self, oid: bytes) -> int | None:
-        """Where object ``oid`` (20 bytes) starts in the pack; None when it is not in it."""
-        if self._index is None:
-            index = self._map(self.index_path)
-            if index[:8] != b"\377tOc\0\0\0\2" or len(index) < 8 + 1024 + 40:
-                raise Doubt(f"{self.index_path} is not a version 2 pack index")
-            fanout = [int.from_bytes(index[8 + 4 * i : 12 + 4 * i]) for i in range(256)]
-            count = fanout[-1]
-            least = 8 + 1024 + 28 * count + 40
-            if fanout != sorted(fanout) or not least <= len(index) <= least + 8 * max(count - 1, 0):
-                raise Doubt(f"{self.index_path} is a pack index libgit2 refuses")
-            pack = self.pack()
-            if (
-                len(pack) < 32 or pack[:4] != b"PACK" or pack[4:8] not in (b"\0\0\0\2", b"\0\0\0\3")
-                or int.from_bytes(pack[8:12]) != count or pack[-20:] != index[-40:-20]
-            ):  # fmt: skip
-                raise Doubt(f"the pack of {self.index_path} does not match its index")
-            self._index = index
-        index = self._index
-        first = oid[0]
-        low = int.from_bytes(index[8 + 4 * first - 4 : 8 + 4 * first]) if first else 0
-        high = int.from_bytes(index[8 + 4 * first : 12 + 4 * first])
-        count = int.from_bytes(index[8 + 1020 : 8 + 1024])
-        names = 8 + 1024
-        while low < high:
-            middle = (low + high) // 2
-            found = index[names + 20 * middle : names + 20 * middle + 20]
-            if found == oid:
-                break
-            if found < oid:
-                low = middle + 1
-            else:
-                high = middle
-        else:
-            return None
-        offsets = names + 24 * count
-        small = int.from_bytes(index[offsets + 4 * middle : offsets + 4 * middle + 4])
-        if not small & 0x80000000:
-            return small
-        large = offsets + 4 * count + 8 * (small & 0x7FFFFFFF)
-        return int.from_bytes(index[large : large + 8])
-
-    def pack(self) -> mmap.mmap:
-        """The pack file itself."""
-        if self._pack is None:
-            self._pack = self._map(self.index_path[: -len(".idx")] + ".pack")
-        return self._pack
-
-
-def _inflate(data: mmap.mmap | bytes, start: int, size: int) -> bytes:
-    """The ``size`` bytes of the zlib stream at ``start`` of ``data``."""
-    inflate = zlib.decompressobj()
-    out = []
-    chunk = max(4096, size + 64)
-    position = start
-    while not inflate.eof:
-        if position >= len(data):
-            raise Doubt("a packed object is truncated")
-        out.append(inflate.decompress(data[position : position + chunk]))
-        position += chunk
-    result = b"".join(out)
-    if len(result) != size:
-        raise Doubt("a packed object has the wrong size")
-    return result
-
-
-def _varint(data: bytes, position: int) -> tuple[int, int]:
-    value = shift = 0
-    while True:
-        if position >= len(data):
-            raise Doubt("a delta is truncated")
-        byte = data[position]
-        position += 1
-        value |= (byte & 0x7F) << shift
-        shift += 7
-        if not byte & 0x80:
-            return value, position
-
-
-def _apply_delta(base: bytes, delta: bytes) -> bytes:
-    """``base`` changed by the git delta ``delta``."""
-    source_size, position = _varint(delta, 0)
-    target_size, position = _varint(delta, position)
-    if source_size != len(base):
-        raise Doubt("a delta does not fit its base")
-    out = bytearray()
-    while position < len(delta):
-        command = delta[position]
-        position += 1
-        if command & 0x80:
-            offset = size = 0
-            for bit in range(4):
-                if command & (1 << bit):
-                    offset |= delta[position] << (8 * bit)
-                    position += 1
-            for bit in range(3):
-                if command & (0x10 << bit):
-                    size |= delta[position] << (8 * bit)
-                    position += 1
-            size = size or 0x10000
-            if offset + size > len(base):
-                raise Doubt("a delta copies beyond its base")
-            out += base[offset : offset + size]
-        elif command:
-            out += delta[position : position + command]
-            position += command
-        else:
-            raise Doubt("a delta holds a reserved instruction")
-    if len(out) != target_size:
-        raise Doubt("a delta gives the wrong size")
-    return bytes(out)
-
-
 class PlainRepo:
     """The object store and refs of one repository, read-only."""
 
@@ -193,7 +64,7 @@ class PlainRepo:
         self.objects = os.path.join(common, "objects")
         if os.path.exists(os.path.join(self.objects, "info", "alternates")):
             raise Doubt("the repository borrows objects (alternates)")
-        self._packs: list[_Pack] | None = None
+        self._packs: list[Pack] | None = None
 
     # -- refs ----------------------------------------------------------------------------------
 
@@ -253,61 +124,22 @@ class PlainRepo:
             raise Doubt(f"the loose object {hexid} is damaged")
         return kind, data
 
-    def _packs_list(self) -> list[_Pack]:
+    def _packs_list(self) -> list[Pack]:
         if self._packs is None:
             folder = os.path.join(self.objects, "pack")
             try:
                 names = sorted(os.listdir(folder))
             except FileNotFoundError:
                 names = []
-            self._packs = [_Pack(os.path.join(folder, n)) for n in names if n.endswith(".idx")]
+            self._packs = [Pack(os.path.join(folder, n)) for n in names if n.endswith(".idx")]
         return self._packs
 
     def _packed(self, oid: bytes) -> tuple[bytes, bytes]:
         for pack in self._packs_list():
             offset = pack.offset(oid)
             if offset is not None:
-                return self._unpack(pack, offset)
+                return unpack(pack, offset, self.read)
         raise Doubt(f"object {oid.hex()} is in no pack")
-
-    def _unpack(self, pack: _Pack, offset: int) -> tuple[bytes, bytes]:
-        """The object at ``offset`` of ``pack``, its deltas applied."""
-        data = pack.pack()
-        deltas: list[bytes] = []
-        delta: bytes | None
-        while True:
-            if len(deltas) > _DELTA_DEPTH_MAX or offset >= len(data):
-                raise Doubt("a pack entry is out of bounds")
-            byte = data[offset]
-            kind, size, shift, position = (byte >> 4) & 7, byte & 15, 4, offset + 1
-            while byte & 0x80:
-                byte = data[position]
-                size |= (byte & 0x7F) << shift
-                shift, position = shift + 7, position + 1
-            if kind == _OFS_DELTA:
-                byte = data[position]
-                back, position = byte & 0x7F, position + 1
-                while byte & 0x80:
-                    byte = data[position]
-                    back, position = ((back + 1) << 7) | (byte & 0x7F), position + 1
-                deltas.append(_inflate(data, position, size))
-                offset -= back
-                continue
-            if kind == _REF_DELTA:
-                base = data[position : position + 20]
-                delta = _inflate(data, position + 20, size)
-                base_kind, content = self.read(base.hex())
-                break
-            if kind not in _TYPES:
-                raise Doubt("a pack entry has an unknown type")
-            base_kind, content = _TYPES[kind], _inflate(data, position, size)
-            delta = None
-            break
-        if delta is not None:
-            content = _apply_delta(content, delta)
-        for step in reversed(deltas):
-            content = _apply_delta(content, step)
-        return base_kind, content
 
     # -- trees ---------------------------------------------------------------------------------
 

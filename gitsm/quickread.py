@@ -43,7 +43,7 @@ def record_config(path: str, oid: str, account: str, region: str) -> None:
     text = f"{_STAMP_TAG} {oid} {account} {region}\n"
     folder = os.path.dirname(path)
     try:
-        with open(path) as handle:
+        with open(path, encoding="utf-8") as handle:
             if handle.read() == text:
                 return
     except (OSError, ValueError):
@@ -51,7 +51,7 @@ def record_config(path: str, oid: str, account: str, region: str) -> None:
     temporary = f"{path}.{os.getpid()}"
     try:
         os.makedirs(folder, exist_ok=True)
-        with open(temporary, "w") as handle:
+        with open(temporary, "w", encoding="utf-8") as handle:
             handle.write(text)
         os.replace(temporary, path)
     except OSError:
@@ -63,7 +63,7 @@ def record_config(path: str, oid: str, account: str, region: str) -> None:
 
 def _vetted_config(common: str, oid: str) -> tuple[str, str]:
     try:
-        with open(os.path.join(common, "gitsm", CONFIG_STAMP)) as handle:
+        with open(os.path.join(common, "gitsm", CONFIG_STAMP), encoding="utf-8") as handle:
             words = handle.read().split()
     except (OSError, ValueError):
         raise Doubt("the config was not read by the full reader yet") from None

@@ -15,22 +15,24 @@ import pytest
 
 import gitsm
 from gitsm.cli import quickget
+from tests import test_quickread as base
 from tests.conftest import git
-from tests.test_quickread import (  # noqa: F401  (fixtures: filled and the autouse HOME)
-    _own_home,
+from tests.test_quickread import (
     blob,
     commit_file,
     doubted,
-    filled,
     full,
     gitdir_of,
     manifest_name,
     quick,
 )
 
+filled = base.filled  # the store every case starts from (a fixture)
+_own_home = base._own_home  # a HOME without the user's git config (autouse)
+
 
 def full_fails(path: Path, **params: Any) -> None:
-    with pytest.raises(Exception):  # noqa: B017, PT011  (any refusal of the full reader)
+    with pytest.raises(Exception):  # noqa: B017  (any refusal of the full reader)
         full(path, **params)
 
 
@@ -38,7 +40,7 @@ def quick_never_differs(path: Path, **params: Any) -> None:
     """The quick read doubts, or answers exactly what the full reader answers."""
     try:
         expected: object = full(path, **params)
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         expected = exc
     try:
         answer = quick(path, **params)
