@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import random
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -95,9 +96,9 @@ def blob(path: Path, name: str) -> bytes:
     return bytes(repo.head.peel(pygit2.Commit).tree[name].data)
 
 
-@pytest.fixture
-def filled(any_path: Path) -> Path:
-    c = gitsm.client(repo=any_path)
+def fill(path: Path) -> None:
+    """The secrets every case starts from, written through the library."""
+    c = gitsm.client(repo=path)
     c.create_secret(Name="app/db", SecretString="first")
     c.put_secret_value(SecretId="app/db", SecretString="second \u00e9\U0001f600 \"q\" \\",
                        ClientRequestToken=SECRET_TOKEN)  # fmt: skip
@@ -109,8 +110,36 @@ def filled(any_path: Path) -> Path:
     c.store.register_rotation_function("password", PASSWORD)
     c.rotate_secret(SecretId="rotating", RotationLambdaARN=ARN.format("password"),
                     RotationRules={"AutomaticallyAfterDays": 7})  # fmt: skip
-    full(any_path, SecretId="app/db")  # the full reader has read this config: the stamp is there
-    return any_path
+    full(path, SecretId="app/db")  # the full reader has read this config: the stamp is there
+
+
+_TEMPLATES: dict[str, tuple[Path, Path]] = {}
+"""(store, its key ring's GITSM_HOME) per kind, filled once per test process: the rotation alone
+runs four processes, and every case starts from a copy."""
+
+
+@pytest.fixture(params=["checkout", "bare"])
+def filled(
+    request: pytest.FixtureRequest, tmp_path: Path, tmp_path_factory: pytest.TempPathFactory,
+    monkeypatch: pytest.MonkeyPatch,
+) -> Path:  # fmt: skip
+    """A copy of a store holding :func:`fill`'s secrets (checkout and bare), its key in this
+    test's key ring."""
+    kind = str(request.param)
+    if kind not in _TEMPLATES:
+        root = tmp_path_factory.mktemp(f"filled-{kind}")
+        home = root / "home"
+        with monkeypatch.context() as scoped:
+            scoped.setenv("GITSM_HOME", str(home))
+            store = root / ("store.git" if kind == "bare" else "store")
+            gitsm.init(store, bare=kind == "bare")
+            fill(store)
+        _TEMPLATES[kind] = store, home
+    store, home = _TEMPLATES[kind]
+    copy = tmp_path / store.name
+    shutil.copytree(store, copy, symlinks=True)
+    shutil.copytree(home / "keys", Path(os.environ["GITSM_HOME"]) / "keys", dirs_exist_ok=True)
+    return copy
 
 
 def test_answers_as_the_full_reader(filled: Path) -> None:
