@@ -484,6 +484,11 @@ def _count_objects(path: Path) -> dict[str, int]:
     return {k: int(v) for k, v in re.findall(r"^([\w-]+): (\d+)$", out, re.M)}
 
 
+ONE_WRITE = 8
+"""Loose objects one write adds at most here: a commit, four trees (root, secrets/, the secret's
+directory, ~versions/) and two blobs (manifest, envelope)."""
+
+
 def test_writes_keep_the_repository_packed(bare_path: Path) -> None:
     git(bare_path, "config", "gc.auto", "50")
     client = gitsm.client(repo=bare_path)
@@ -503,13 +508,16 @@ def test_writes_keep_the_repository_packed(bare_path: Path) -> None:
         counts = _count_objects(bare_path)
         if (
             counts["packs"] >= 1
-            and counts["count"] < peak // 2
+            and counts["count"] < peak // 2 + ONE_WRITE
             and not (bare_path / "gc.pid").exists()
         ):
             break
         time.sleep(0.1)
     assert counts["packs"] >= 1, f"no pack after {writes + 1} writes: {counts}"
-    assert counts["count"] < peak // 2, f"loose objects did not fall (peak {peak}): {counts}"
+    # the objects of the write after the peak may stay loose: without a gc there are peak + them
+    assert counts["count"] < peak // 2 + ONE_WRITE, (
+        f"loose objects did not fall (peak {peak}): {counts}"
+    )
     assert client.get_secret_value(SecretId="busy")["SecretString"] == "value-final"
     # A background gc's pack-refs briefly holds the branch's lock; a write that meets it retries,
     # which can leave its first commit object dangling (harmless, pruned by a later gc).
