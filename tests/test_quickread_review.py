@@ -1,6 +1,6 @@
-"""Cases found in review where the quick read answered although the full reader answers otherwise
-or fails: each builds the case on a real store and checks that the quick read leaves it to the
-full reader (Doubt) or answers exactly as it does."""
+"""Cases where a quick read that parsed less than libgit2 and the strict readers would answer
+although the full reader answers otherwise or fails: each builds the case on a real store and
+checks that the quick read leaves it to the full reader (Doubt) or answers exactly as it does."""
 
 from __future__ import annotations
 
