@@ -107,7 +107,9 @@ def test_the_policy_is_read_from_the_tip_and_reloaded_when_it_moves(repo_path: P
     store.create_secret("prod/x", secret_string="v")
     third = load_server_policy(gitsm.client(repo=repo_path), second)
     assert third[0] == store.repo.tip().commit_id != second[0]
-    assert third[1] is second[1]  # the same blob: its rules are reused
+    assert third[1].rules is second[1].rules  # the same blob: its rules are reused
+    store.put_secret_value("prod/x", secret_string="w")  # only secrets/ changes
+    assert load_server_policy(store, third)[1] is third[1]  # the same .gitsm: nothing read
     commit_file(repo_path, BROKEN)
     fourth = load_server_policy(store, third)
     assert fourth[1].problem is not None and "read[0] is 'prod/*'" in fourth[1].problem

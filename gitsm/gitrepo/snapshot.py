@@ -176,6 +176,11 @@ class Snapshot:
             return None
         return int(item.filemode), bytes(cast(pygit2.Blob, self._load(item.id)).data)
 
+    def subtree_id(self, path: str) -> str | None:
+        """The id of the directory at ``path``, or None."""
+        obj = self._obj(path)
+        return str(obj.id) if obj is not None and obj.type == _TREE else None
+
     def blob_id(self, path: str) -> str | None:
         """The blob id at ``path``, or None."""
         obj = self._obj(path)

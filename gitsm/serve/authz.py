@@ -20,7 +20,7 @@ call; only a caller the policy allows gets the operation's own answer.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from gitsm import treefiles
 from gitsm.awsclient import SecretsManagerClient
@@ -81,6 +81,9 @@ class ServerPolicy:
     problem: str | None = None
     blob_id: str | None = None
     """The blob the rules were read from (reused while it stays the same)."""
+    source: str | None = None
+    """The ``.gitsm`` directory (tree id) the policy and the account were read from: while a tip
+    keeps it, neither changed (a write of a secret changes only ``secrets/``)."""
 
     @classmethod
     def parse(
@@ -235,18 +238,22 @@ def load_server_policy(
     if known is not None and known[0] == commit:
         return known
     snap = repo.snapshot_of(commit)
+    folder = snap.subtree_id(SERVER_PATH.rpartition("/")[0])
+    if known is not None and folder is not None and known[1].source == folder:
+        return commit, known[1]
     account = _account(store, snap)
     blob = snap.blob_id(SERVER_PATH)
     if known is not None and known[1].blob_id == blob and known[1].account_id == account:
-        return commit, known[1]
+        return commit, replace(known[1], source=folder)
     try:
         data = treefiles.server_policy_bytes(snap)
         if data is None:
-            return commit, ServerPolicy.empty(account)
+            return commit, replace(ServerPolicy.empty(account), source=folder)
         policy = ServerPolicy.parse(data, account_id=account)
     except MalformedStoreFile as exc:
-        return commit, ServerPolicy(ServerRules(), account, problem=str(exc), blob_id=blob)
-    return commit, ServerPolicy(policy.rules, account, blob_id=blob)
+        return commit, ServerPolicy(ServerRules(), account, problem=str(exc), blob_id=blob,
+                                    source=folder)  # fmt: skip
+    return commit, ServerPolicy(policy.rules, account, blob_id=blob, source=folder)
 
 
 __all__ = ["DEFAULT_ACCOUNT", "ServerPolicy", "load_server_policy", "names_of", "principal_arn"]
