@@ -1,12 +1,12 @@
 """The quick path of ``gitsm get-secret-value`` in a fresh process (:mod:`gitsm.quickread`).
 
 A plain command line (``get-secret-value --secret-id ID`` with ``--version-id``,
-``--version-stage``, ``--repo``, ``--output json|text`` and a ``--query`` that names one field
-of the answer, the last three also before the command, each at most once, no value starting with
-``-`` or naming a file) whose read
-succeeds is answered here, with the output the full command prints. Anything else returns None
-before anything is printed, and the full command runs: every error, and every case
-:mod:`gitsm.quickread` leaves to it. ``GITSM_QUICK_READ=0`` turns the quick path off.
+``--version-stage``, ``--repo``, ``--output json|text`` and a ``--query`` that names one field of
+the answer, the last three also before the command, each at most once, no value empty, starting
+with ``-`` or naming a file) whose read succeeds is answered here, with the output the full
+command prints. Anything else returns None before anything is printed, and the full command runs:
+every error, and every case :mod:`gitsm.quickread` leaves to it. ``GITSM_QUICK_READ=0`` turns
+the quick path off.
 """
 
 from __future__ import annotations
