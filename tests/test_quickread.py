@@ -361,3 +361,17 @@ def test_mutated_manifests_answer_as_the_full_reader(filled: Path, seed: int) ->
         answered += 1
         assert answer == expected, "\n".join(changed)
     assert answered and refused  # both ways taken (the seed is printed)
+
+
+def test_a_write_that_changes_the_config_notes_it(any_path: Path) -> None:
+    """The first CreateSecret adds the default key to the config; the write notes the new config,
+    so the next read is a quick one without the full reader reading it first."""
+    c = gitsm.client(repo=any_path)
+    before = git(any_path, "rev-parse", "HEAD:.gitsm/config.yaml").strip()
+    c.create_secret(Name="first", SecretString="v")
+    config = git(any_path, "rev-parse", "HEAD:.gitsm/config.yaml").strip()
+    assert config != before  # the write changed the config
+    stamp = gitdir_of(any_path) / "gitsm" / quickread.CONFIG_STAMP
+    assert stamp.read_text().split()[1] == config
+    assert quick(any_path, SecretId="first")["SecretString"] == "v"
+    same(any_path, SecretId="first")

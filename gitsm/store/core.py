@@ -9,9 +9,10 @@ identifiers as trailers and never a value or a hash of one.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import secrets as _random
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
@@ -352,6 +353,21 @@ class StoreCore:
         base = paths.secret_dir(name)
         return {f"{base}/{paths.MANIFEST}": None, f"{base}/{paths.VERSIONS}": None}
 
+    def _note_config(self, files: Mapping[str, object]) -> None:
+        """A write that changed the config notes the new one for the quick read
+        (:func:`~gitsm.quickread.record_config`) when the full reader accepts it, so that the next
+        get-secret-value need not run the full command to learn it."""
+        data = files.get(paths.CONFIG_PATH)
+        if not isinstance(data, bytes):
+            return
+        try:
+            config = StoreConfig.load(data)
+        except GitsmError:
+            return
+        oid = hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()  # its git blob id
+        record_config(str(self.repo.private_dir(CONFIG_STAMP)), oid, config.account_id,
+                      config.region)  # fmt: skip
+
     def _transact(
         self,
         plan: Callable[[Snapshot, StoreConfig, datetime], Change[T]],
@@ -374,6 +390,7 @@ class StoreCore:
                     self.repo.commit(snap, change.files, commit_message(change), now)  # type: ignore[arg-type]
                 except RefConflict:
                     continue
+                self._note_config(change.files)
                 return change.result
         raise InternalServiceError(
             "The branch kept moving under this write (another writer that does not use gitsm's "
