@@ -316,12 +316,13 @@ class OperationCheck:
 
     def test_version(self, before: Secret) -> set[str]:
         """The version a RotationTestEnded may remove: the one its token names, while it carries
-        no label but AWSPENDING."""
+        no label but AWSPENDING and is not the secret's rotation in progress."""
         token = self.op.trailers.get("Client-Request-Token")
         version = before.versions.get(token or "")
         if self.name != rotationcheck.TEST_ENDED or version is None:
             return set()
-        return {version.version_id} if set(version.stages) <= {AWSPENDING} else set()
+        in_progress = before.rotation is not None and before.rotation.token == token
+        return set() if in_progress or not set(version.stages) <= {AWSPENDING} else {token or ""}
 
     def prunable(self, before: Secret, after: Secret, token: str | None) -> set[str]:
         """The versions the retention rules let this write remove: unlabeled once its labels

@@ -292,3 +292,22 @@ def test_the_default_function_changed_outside_its_operation(history: Path, tmp_p
                for p in found), found  # fmt: skip
     assert any("removes the rotation function, which RotateSecret never does" in p
                for p in found), found  # fmt: skip
+
+
+def test_a_rotation_test_end_removes_only_its_pending_version(
+    history: Path, tmp_path: Path
+) -> None:
+    """RotationTestEnded may remove the version its token names while it has no label but
+    AWSPENDING and is not the rotation in progress; removing the AWSCURRENT version under that
+    name is refused."""
+    store, base = branch_off(history, tmp_path)
+    secret = store.describe_secret("app")
+    current = secret.version_with_stage(AWSCURRENT)
+    assert current is not None
+    del secret.versions[current]
+    forge(store, {paths.manifest_path("app"): dump_secret(secret),
+                  paths.version_path("app", current): None},
+          trailers("RotationTestEnded", "app", Secret_Arn=secret.arn,
+                   Client_Request_Token=current))  # fmt: skip
+    found = problems_of(store, base)
+    assert any("removes a version outside pruning or a deletion" in p for p in found), found

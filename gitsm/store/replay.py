@@ -124,6 +124,8 @@ class ReplayOps(ReplayBase):
         version = None if cur is None or cur.arn != before.arn else cur.versions.get(token)
         if cur is None or version is None or not set(version.stages) <= {AWSPENDING}:
             return
+        if cur.rotation is not None and cur.rotation.token == token:
+            return  # upstream's rotation in progress: its version stays
         kept = {vid: v for vid, v in cur.versions.items() if vid != token}
         changed = max(cur.last_changed, after.last_changed)
         self._save(ctx, cur, replace(cur, versions=kept, last_changed=changed))

@@ -261,6 +261,8 @@ class RotationOps(RotationFunctionOps):
             version = secret.versions.get(token)
             if version is None or not set(version.stages) <= {AWSPENDING}:
                 return Change(None)
+            if secret.rotation is not None and secret.rotation.token == token:
+                return Change(None)  # a rotation in progress took this version: it stays
             versions = {vid: v for vid, v in secret.versions.items() if vid != token}
             files = self._secret_files(replace(secret, versions=versions, last_changed=now))
             files[paths.version_path(secret.name, token)] = None
