@@ -21,9 +21,10 @@ from gitsm import labels, paths, replicacheck, replicas, rotationcheck
 from gitsm.commitop import CommitOp, SecretChange
 from gitsm.errors import GitsmError
 from gitsm.manifest import StoreConfig, load_secret
-from gitsm.model import AWSPENDING, DEFAULT_KEY_ALIAS, Secret
+from gitsm.model import DEFAULT_KEY_ALIAS, Secret
 from gitsm.policy import OPERATIONS as POLICY_OPERATIONS
 from gitsm.problems import Problem
+from gitsm.rotationstate import test_version_removable
 
 VERSION_WRITES = frozenset({"CreateSecret", "UpdateSecret", "PutSecretValue"})
 ONE_SECRET = VERSION_WRITES | {"UpdateSecretVersionStage", "DeleteSecret", "RestoreSecret",
@@ -318,11 +319,9 @@ class OperationCheck:
         """The version a RotationTestEnded may remove: the one its token names, while it carries
         no label but AWSPENDING and is not the secret's rotation in progress."""
         token = self.op.trailers.get("Client-Request-Token")
-        version = before.versions.get(token or "")
-        if self.name != rotationcheck.TEST_ENDED or version is None:
+        if self.name != rotationcheck.TEST_ENDED or not test_version_removable(before, token):
             return set()
-        in_progress = before.rotation is not None and before.rotation.token == token
-        return set() if in_progress or not set(version.stages) <= {AWSPENDING} else {token or ""}
+        return {token or ""}
 
     def prunable(self, before: Secret, after: Secret, token: str | None) -> set[str]:
         """The versions the retention rules let this write remove: unlabeled once its labels

@@ -111,6 +111,14 @@ def pending(secret: Secret) -> str | None:
     return found if found is not None and found != labels.holder(stages, AWSCURRENT) else None
 
 
+def test_version_removable(secret: Secret, token: str | None) -> bool:
+    """True when RotationTestEnded may remove version ``token`` of ``secret``: it is there, has no
+    label but AWSPENDING, and is not the rotation in progress."""
+    version = secret.versions.get(token or "")
+    in_progress = secret.rotation is not None and secret.rotation.token == token
+    return version is not None and set(version.stages) <= {AWSPENDING} and not in_progress
+
+
 def check_can_start(secret: Secret, token: str) -> None:
     """Refuse a new rotation while another is in progress (InvalidRequestException); the same
     ClientRequestToken as the one in progress retries it."""

@@ -24,7 +24,7 @@ from gitsm.commitop import CommitOp, SecretChange
 from gitsm.errors import GitsmError, LimitExceededException
 from gitsm.gitrepo import Snapshot
 from gitsm.model import AWSCURRENT, AWSPENDING, AWSPREVIOUS, Secret, arn_region, merge_tags
-from gitsm.rotationstate import TEST_ENDED
+from gitsm.rotationstate import TEST_ENDED, test_version_removable
 from gitsm.store.replay_base import Landed, Refused, ReplayBase, ReplayContext
 from gitsm.store.replay_rotation import ROTATION_OPERATIONS, replay_rotation
 
@@ -121,11 +121,8 @@ class ReplayOps(ReplayBase):
         with no label but AWSPENDING (the same secret: its ARN); else nothing to do."""
         token = ctx.op.trailers.get("Client-Request-Token", "")
         cur = self._load(ctx.snap, name)
-        version = None if cur is None or cur.arn != before.arn else cur.versions.get(token)
-        if cur is None or version is None or not set(version.stages) <= {AWSPENDING}:
-            return
-        if cur.rotation is not None and cur.rotation.token == token:
-            return  # upstream's rotation in progress: its version stays
+        if cur is None or cur.arn != before.arn or not test_version_removable(cur, token):
+            return  # gone, another secret, labelled since, or upstream's rotation in progress
         kept = {vid: v for vid, v in cur.versions.items() if vid != token}
         changed = max(cur.last_changed, after.last_changed)
         self._save(ctx, cur, replace(cur, versions=kept, last_changed=changed))

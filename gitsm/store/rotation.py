@@ -222,25 +222,22 @@ class RotationOps(RotationFunctionOps):
         text, blob = (value.decode("utf-8"), None) if kind == "string" else (None, value)
         here = self.repo.workdir or self.repo.gitdir
         busy = any(AWSPENDING in v.stages for v in secret.versions.values())
-        if busy or token in secret.versions:
-            with tempfile.TemporaryDirectory(prefix="gitsm-rotation-test-") as tmp:
-                scratch = Path(tmp) / "store.git"
+        in_copy = busy or token in secret.versions
+        with tempfile.TemporaryDirectory(prefix="gitsm-rotation-test-") as tmp:
+            scratch = Path(tmp) / "store.git"
+            if in_copy:
                 self.repo.scratch_clone(scratch)
-                copy = WriteOps.open(scratch, fsync=False, keys=self.keys, clock=self.clock,
-                                     region=self.region_override)  # fmt: skip
-                copy.put_secret_value(result.arn, client_request_token=token,
-                                      version_stages=[AWSPENDING], secret_string=text,
-                                      secret_binary=blob)  # fmt: skip
-                outcome = run_step(function, event, scratch, region, cwd=here)
-        else:
-            writer = cast(WriteOps, self)  # a SecretStore: the rotation and write operations
-            writer.put_secret_value(result.arn, client_request_token=token,
+            target = (WriteOps.open(scratch, fsync=False, keys=self.keys, clock=self.clock,
+                                    region=self.region_override)
+                      if in_copy else cast(WriteOps, self))  # fmt: skip
+            target.put_secret_value(result.arn, client_request_token=token,
                                     version_stages=[AWSPENDING], secret_string=text,
                                     secret_binary=blob)  # fmt: skip
             try:
-                outcome = run_step(function, event, here, region)
+                outcome = run_step(function, event, scratch if in_copy else here, region, cwd=here)
             finally:
-                self._end_test(result, token)
+                if not in_copy:
+                    self._end_test(result, token)
         if not outcome.ok:
             tail = stderr_tail(outcome.stderr, self._masked(result.arn, token))
             raise RotationFailed(
@@ -258,11 +255,8 @@ class RotationOps(RotationFunctionOps):
 
         def plan(snap: Snapshot, config: StoreConfig, now: datetime) -> Change[None]:
             secret = self._find(snap, config, result.arn)
-            version = secret.versions.get(token)
-            if version is None or not set(version.stages) <= {AWSPENDING}:
-                return Change(None)
-            if secret.rotation is not None and secret.rotation.token == token:
-                return Change(None)  # a rotation in progress took this version: it stays
+            if not rotationstate.test_version_removable(secret, token):
+                return Change(None)  # gone, labelled by the function, or a rotation's now
             versions = {vid: v for vid, v in secret.versions.items() if vid != token}
             files = self._secret_files(replace(secret, versions=versions, last_changed=now))
             files[paths.version_path(secret.name, token)] = None
