@@ -10,7 +10,9 @@ used: it reports the guessed identity where ``git commit`` would stop.
 
 The answer is kept per process, keyed by the repository, the variables that can change it, and the
 size and modification time of the config files git reads (not of files those include), so a write
-pays two ``git`` runs only when one of those changes. When git refuses a side (no identity
+pays two ``git`` runs only when one of those changes; and, where that key can tell (no includes, no
+fixed dates, config files not just changed), from one process to the next in the git dir
+(:mod:`gitsm.gitrepo.answers`). When git refuses a side (no identity
 configured anywhere), that side is ``gitsm <gitsm@localhost>``; when git is not installed, both
 sides are the repository config's ``user.name``/``user.email`` as libgit2 reads them, else that
 fallback. A write never fails for want of an identity.
@@ -33,6 +35,7 @@ from pathlib import Path
 import pygit2
 
 from gitsm.gitenv import REDIRECTING_GIT_VARS, finish_git, start_git
+from gitsm.gitrepo import answers
 
 FALLBACK_NAME, FALLBACK_EMAIL = "gitsm", "gitsm@localhost"
 GIT_VAR_TIMEOUT = 10.0
@@ -114,16 +117,50 @@ def _config_files(gitdir: str, env: dict[str, str]) -> list[str]:
     return files
 
 
-def cache_key(gitdir: Path) -> CacheKey:
-    """What the identities of a write in ``gitdir`` depend on, as far as it is cheap to tell."""
-    env = {
+def _env() -> dict[str, str]:
+    """The variables that can change git's answers."""
+    return {
         k: v
         for k, v in os.environ.items()
         if (k.startswith("GIT_") and k not in REDIRECTING_GIT_VARS) or k in _ENV_ALSO
     }
+
+
+def cache_key(gitdir: Path) -> CacheKey:
+    """What the identities of a write in ``gitdir`` depend on, as far as it is cheap to tell."""
+    env = _env()
     where = str(gitdir)
     stamps = tuple(_stamp(f) for f in _config_files(where, env))
     return where, tuple(sorted(env.items())), stamps
+
+
+def keepable(gitdir: Path) -> bool:
+    """True when git's answers for ``gitdir`` may be kept for the next process
+    (:func:`gitsm.gitrepo.answers.keepable`)."""
+    env = _env()
+    return answers.keepable(_config_files(str(gitdir), env), env)
+
+
+def _recall(gitdir: Path, key: CacheKey) -> tuple[Ident, Ident] | None:
+    """The identities an earlier process kept for ``key`` (:mod:`gitsm.gitrepo.answers`)."""
+    kept = answers.recall(gitdir, key, "ident")
+    if not (isinstance(kept, list) and len(kept) == 2):
+        return None
+    sides = []
+    for side in kept:
+        if not (
+            isinstance(side, list) and len(side) == 2 and all(isinstance(x, str) for x in side)
+        ):
+            return None
+        sides.append(Ident(side[0], side[1]))
+    _remember(key, (sides[0], sides[1]))
+    return sides[0], sides[1]
+
+
+def _remember(key: CacheKey, kept: tuple[Ident, Ident]) -> None:
+    if len(_cache) >= _CACHE_MAX:
+        _cache.clear()
+    _cache[key] = kept
 
 
 _pending: dict[CacheKey, dict[str, subprocess.Popen[bytes]]] = {}
@@ -148,7 +185,8 @@ def prefetch(gitdir: Path, key: CacheKey | None = None) -> None:
     key = key or cache_key(gitdir)
     if key in _cache or key in _pending or shutil.which("git") is None:
         return
-    _pending[key] = _start(gitdir)
+    if _recall(gitdir, key) is None:
+        _pending[key] = _start(gitdir)
 
 
 def _ask_git(gitdir: Path, key: CacheKey) -> dict[str, Ident] | None:
@@ -182,18 +220,20 @@ def identities(gitdir: Path, fallback: Callable[[], tuple[str, str]]) -> tuple[I
     both sides are what ``fallback`` gives (the repository config as libgit2 reads it).
     """
     key = cache_key(gitdir)
-    kept = _cache.get(key)
+    kept = _cache.get(key) or (None if key in _pending else _recall(gitdir, key))
     if kept is not None:
         return kept
     found = _ask_git(gitdir, key)
+    asked = found is not None
     if found is None:
         found = dict.fromkeys(_SIDES, Ident(*fallback()))
     for side in _SIDES:
         found.setdefault(side, Ident(FALLBACK_NAME, FALLBACK_EMAIL))
     kept = found["AUTHOR"], found["COMMITTER"]
-    if len(_cache) >= _CACHE_MAX:
-        _cache.clear()
-    _cache[key] = kept
+    _remember(key, kept)
+    if asked and keepable(gitdir):
+        answers.keep(gitdir, key, "ident", [[kept[0].name, kept[0].email],
+                                            [kept[1].name, kept[1].email]])  # fmt: skip
     return kept
 
 

@@ -7,7 +7,8 @@ that say how (``gpg.format``, ``user.signingkey``, ``gpg.program``/``gpg.openpgp
 so every config source git reads counts: system, global, repository, worktree, includes,
 GIT_CONFIG_COUNT/KEY_n/VALUE_n and ``git -c``. The answer is kept per process under the same key as
 the identities (:func:`gitsm.gitrepo.identity.cache_key`), so a write pays that ``git`` run only
-when the config or the environment changed.
+when the config or the environment changed (and, where that key can tell, the next process reuses
+the answer: :mod:`gitsm.gitrepo.answers`).
 
 The commit's text is built with pygit2, handed to git's own signing program exactly as git runs it,
 and the signature stored in the commit's ``gpgsig`` header:
@@ -39,7 +40,8 @@ from pathlib import Path
 
 from gitsm.errors import SigningError, StoreError
 from gitsm.gitenv import finish_git, git_env, run_git, start_git
-from gitsm.gitrepo.identity import CacheKey, cache_key
+from gitsm.gitrepo import answers
+from gitsm.gitrepo.identity import CacheKey, cache_key, keepable
 
 CONFIG_KEYS = (
     "commit.gpgsign",
@@ -157,6 +159,8 @@ def prefetch(gitdir: Path, key: CacheKey | None = None) -> None:
     key = key or cache_key(gitdir)
     if key in _cache or key in _pending or shutil.which("git") is None:
         return
+    if _recall(gitdir, key) is not None:
+        return
     with contextlib.suppress(OSError):  # signing_config runs git itself and says what failed
         _pending[key] = start_git(_CONFIG_ARGS, git_dir=gitdir, cwd=gitdir, errors=True)
 
@@ -208,15 +212,33 @@ def signing_config(
     when git cannot read its config at all.
     """
     key = cache_key(gitdir)
-    kept = _cache.get(key)
-    if kept is not None:
-        return kept
-    entries = _ask_git(gitdir, key)
+    entries = None if key in _cache or key in _pending else _recall(gitdir, key)
+    if entries is None:
+        kept = _cache.get(key)
+        if kept is not None:
+            return kept
+        entries = _ask_git(gitdir, key)
+        if entries is not None and keepable(gitdir):
+            answers.keep(gitdir, key, "signing", [list(entry) for entry in entries])
     config = from_entries(fallback() if entries is None else entries, workdir or gitdir)
     if len(_cache) >= _CACHE_MAX:
         _cache.clear()
     _cache[key] = config
     return config
+
+
+def _recall(gitdir: Path, key: CacheKey) -> ConfigEntries | None:
+    """The config entries an earlier process kept for ``key`` (:mod:`gitsm.gitrepo.answers`)."""
+    kept = answers.recall(gitdir, key, "signing")
+    if not isinstance(kept, list):
+        return None
+    entries: ConfigEntries = []
+    for item in kept:
+        if not (isinstance(item, list) and len(item) == 2 and isinstance(item[0], str)
+                and (item[1] is None or isinstance(item[1], str))):  # fmt: skip
+            return None
+        entries.append((item[0], item[1]))
+    return entries
 
 
 def clear_cache() -> None:
