@@ -34,9 +34,13 @@ from gitsm.cli.agent.paths import LOCK_NAME, PID_NAME, SOCKET_NAME, make_private
 from gitsm.cli.agent.rehearse import Rehearsal
 
 SPARES = 2
-REFILL_DELAY = 0.05
-"""Seconds between a spare taking a command and the agent forking its replacement (while
-another spare waits)."""
+REFILL_DELAY = 1.0
+"""Seconds at most between a spare taking a command and the agent forking its replacement
+(while another spare waits): sooner when no command runs any more. A spare forked and rehearsing
+beside a running command slows it by a third or more on two CPUs; forked as a command ends, it
+overlaps the next command's interpreter start instead."""
+READY = b"R"
+"""What the command's process of a spare sends when it has rehearsed and waits for a command."""
 COMMAND = ("-P", "-m", "gitsm.cli.agent.server")
 """How the agent is started (after the interpreter): ``-P`` keeps the directory it is started
 from off ``sys.path``, so no module there can stand in for one of gitsm's or Python's."""
@@ -70,6 +74,8 @@ class Agent:
         self.started = time.time()
         self.agent_pid = os.getpid()
         self.spares: set[int] = set()
+        self.busy: set[int] = set()
+        """Spares that took a command and are still serving it."""
         self.events_r, self.events_w = os.pipe()
         self.life_r, self.life_w = os.pipe()
         self.lock = self._lock()
@@ -158,8 +164,14 @@ class Agent:
             os.setsid()  # a session of its own: the agent's signals and hang-ups are not its
             if not self.rehearsal_failed:
                 self.rehearsal.limber()
+            theirs.sendall(READY)
             child.die(child.serve_command(theirs))
         theirs.close()
+        if not self._wait_ready(mine):  # no command waits for a rehearsal
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(command, signal.SIGKILL)
+            os.waitpid(command, 0)
+            return 0
         while True:
             ready, _, _ = select.select([self.listener.fileno(), self.life_r, mine.fileno()],
                                         [], [])  # fmt: skip
@@ -178,7 +190,18 @@ class Agent:
         self.listener.close()
         conn.setblocking(True)
         with conn, mine:
-            return child.handle(conn, mine, command, self.known, self._tell, self.status)
+            code = child.handle(conn, mine, command, self.known, self._tell, self.status)
+        self._tell(b"D")
+        return code
+
+    def _wait_ready(self, mine: socket.socket) -> bool:
+        """Wait until the command's process has rehearsed (it sends :data:`READY`); False when it
+        or the agent ended first."""
+        while True:
+            ready, _, _ = select.select([self.life_r, mine.fileno()], [], [])
+            if self.life_r in ready:
+                return False
+            return mine.recv(1) == READY
 
     def _tell(self, event: bytes) -> None:
         os.write(self.events_w, event + os.getpid().to_bytes(4, "big"))
@@ -193,6 +216,7 @@ class Agent:
             if pid == 0:
                 return
             self.spares.discard(pid)
+            self.busy.discard(pid)
 
     def loop(self) -> str:
         """Keep the spares until asked to stop ("stop") or to start again ("restart")."""
@@ -220,10 +244,15 @@ class Agent:
                     event, pid = data[i : i + 1], int.from_bytes(data[i + 1 : i + 5], "big")
                     if event == b"A":
                         self.spares.discard(pid)
-                        # the next spare is forked (and rehearses) a little later, not while
-                        # the command that just came runs beside it on the same CPUs; at once
-                        # when no spare is left
+                        self.busy.add(pid)
+                        # the next spare is forked (and rehearses) when no command runs, not
+                        # beside one on the same CPUs (at the latest REFILL_DELAY later); at
+                        # once when no spare is left
                         due = time.monotonic() + REFILL_DELAY
+                    elif event == b"D":
+                        self.busy.discard(pid)
+                        if not self.busy:
+                            due = 0.0
                     elif event == b"Q":
                         return "stop"
                     elif event == b"R":
