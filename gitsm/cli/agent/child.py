@@ -35,6 +35,8 @@ from gitsm.cli.agent.launcher import (
 )
 
 FD_BYTES = 4
+MAX_FD = 1 << 20
+"""Above any descriptor a command's process holds (``os.closerange`` closes up to it)."""
 Fingerprint = dict[str, tuple[int, int, int]]
 
 
@@ -128,9 +130,11 @@ def handle(conn: Any, to_command: Any, command: int, known: Fingerprint,
     for fd in fds:
         os.close(fd)
     conn.sendall(record("P", command))
-    code = supervise(conn, command)
+    code = supervise(conn, command, to_command)
     with contextlib.suppress(OSError):  # the launcher gone: nobody waits for the status
         conn.sendall(record("X", code))
+    with contextlib.suppress(ChildProcessError):  # reaped already, unless it told its status
+        os.waitpid(command, 0)
     return 0
 
 
@@ -138,11 +142,27 @@ def serve_command(from_supervisor: Any) -> int:
     """In the command's process: wait for the request the supervisor hands over, run it; the
     exit status (0 when the supervisor hands nothing over: the process was not needed)."""
     got = receive(from_supervisor)
-    from_supervisor.close()
     if got is None:
+        from_supervisor.close()
         return 0
     message, fds = got
-    return run(message, fds)
+    code = run(message, fds)
+    if code >= 0:  # a death by a signal is told by the process's end
+        finished(from_supervisor, code)
+    return code
+
+
+def finished(to_supervisor: Any, code: int) -> None:
+    """Tell the supervisor the command's exit status before this process ends, every other
+    descriptor closed first: the launcher's streams (a reader of the command's output sees its
+    end with the status) and whatever else the command held (a lock, a file). What is left to
+    the process's end is the kernel freeing its memory, which for a process forked from the agent
+    costs about 1.5 ms that the launcher no longer waits for."""
+    keep = to_supervisor.fileno()
+    os.closerange(0, keep)
+    os.closerange(keep + 1, MAX_FD)
+    with contextlib.suppress(OSError):
+        to_supervisor.sendall(record("E", code))
 
 
 REQUIRED = ("args", "argv", "cwd", "env", "umask", "streams", "ignored")
@@ -161,18 +181,25 @@ def die(code: int) -> None:
     os._exit(code & 0xFF)
 
 
-def supervise(conn: _socket.socket, command: int) -> int:
-    """Wait for the command's process to end and give its status (negative: the signal it died
-    of). When the launcher goes away first (killed: the connection ends), the command's process
-    group is killed, as the command would have died with the launcher had it run in process."""
+def supervise(conn: _socket.socket, command: int, told: _socket.socket | None = None) -> int:
+    """Wait for the command's process to tell its exit status on ``told`` (:func:`finished`) or
+    to end, and give that status (negative: the signal it died of). When the launcher goes away
+    first (killed: the connection ends), the command's process group is killed, as the command
+    would have died with the launcher had it run in process."""
     try:
         watch: int | None = os.pidfd_open(command)
     except (AttributeError, OSError):  # a kernel before 5.3: look every 20 ms instead
         watch = None
     try:
         while True:
-            ready, _, _ = select.select([conn.fileno(), *([watch] if watch else [])], [], [],
-                                        None if watch else 0.02)  # fmt: skip
+            watched = [conn.fileno(), *([watch] if watch else []),
+                       *([told.fileno()] if told else [])]  # fmt: skip
+            ready, _, _ = select.select(watched, [], [], None if watch else 0.02)
+            if told is not None and told.fileno() in ready:
+                said = recv_exact(told, 5)
+                if len(said) == 5 and said[:1] == b"E":
+                    return int.from_bytes(said[1:], "big", signed=True)
+                told = None  # it ended without telling: its end tells
             done, status = os.waitpid(command, os.WNOHANG)
             if done:
                 return -os.WTERMSIG(status) if os.WIFSIGNALED(status) else os.WEXITSTATUS(status)
