@@ -200,11 +200,8 @@ class Agent:
     def _wait_ready(self, mine: socket.socket) -> bool:
         """Wait until the command's process has rehearsed (it sends :data:`READY`); False when it
         or the agent ended first."""
-        while True:
-            ready, _, _ = select.select([self.life_r, mine.fileno()], [], [])
-            if self.life_r in ready:
-                return False
-            return mine.recv(1) == READY
+        ready, _, _ = select.select([self.life_r, mine.fileno()], [], [])
+        return self.life_r not in ready and mine.recv(1) == READY
 
     def _tell(self, event: bytes) -> None:
         os.write(self.events_w, event + os.getpid().to_bytes(4, "big"))
