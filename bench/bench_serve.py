@@ -6,6 +6,7 @@ Prints figures, the peer's figures and ratios, the machine's load with each figu
 
     .venv/bin/python bench/bench_serve.py              # 10 s per wrk run
     .venv/bin/python bench/bench_serve.py --quick      # 2 s runs, fewer secrets and calls
+    .venv/bin/python bench/bench_serve.py --writes-only  # the [write] rows alone (no wrk, moto)
 
 Needs ``wrk`` (Debian: ``apt-get install wrk``); the script installs nothing and stops with that
 advice when wrk is missing. Both servers run on 127.0.0.1 (tests/servekit.py): gitsm serve on a
@@ -259,6 +260,56 @@ def verdict(ok: bool) -> str:
     return "met" if ok else "NOT met"
 
 
+def write_rows(
+    servers: dict[str, Server], repo: Path, home: Path, log: Path, writes: int, quick: bool
+) -> dict[str, float]:
+    """The four [write] rows (boto3 and pre-signed raw HTTP, fsync off then on), printed; their
+    ratios HTTP/library by name. Starts ``servers["gitsm-fsync"]`` (stopped by the caller)."""
+    ratios, server = {}, servers["gitsm"]
+    for fsync, n, suffix in ((False, writes, ""), (True, 10 if quick else 60, "_fsync")):
+        if fsync:  # the shipped default: every object and the ref fsynced
+            server = servers["gitsm-fsync"] = start_gitsm_signed(
+                repo, home, log=log, fsync=True, key=(server.access_key, server.secret_key)
+            )  # fmt: skip
+        for name, how, rates in (("boto3", "boto3 over HTTP", write_rates),
+                                 ("raw", "pre-signed raw HTTP", raw_write_rates)):  # fmt: skip
+            http, library = rates(server, n, fsync)
+            print(f"  [write] gitsm serve ({how}) {http:7.1f} writes/s   library (gitsm.client in "
+                  f"process) {library:7.1f} writes/s   fsync {'on (the default)' if fsync else 'off'}"
+                  f", {n} writes each, alternating ({load()})")  # fmt: skip
+            ratios[name + suffix] = http / library
+    return ratios
+
+
+def write_verdicts(w: dict[str, float]) -> None:
+    """The [target] lines of the writes, and boto3's [figure]."""
+    print(f"[target] writes HTTP (pre-signed, as wrk)/library, fsync on (the default) "
+          f"{w['raw_fsync']:.2f}x (>= {TARGETS['writes']:g}x): "
+          f"{verdict(w['raw_fsync'] >= TARGETS['writes'])}")  # fmt: skip
+    print(f"[target] writes HTTP (pre-signed, as wrk)/library, fsync off {w['raw']:.2f}x "
+          f"(>= {TARGETS['writes']:g}x): {verdict(w['raw'] >= TARGETS['writes'])}")  # fmt: skip
+    print(f"[figure] writes through boto3 (its own ~1.4 ms a call included)/library: fsync on "
+          f"{w['boto3_fsync']:.2f}x, fsync off {w['boto3']:.2f}x")  # fmt: skip
+
+
+def writes_only(quick: bool) -> None:
+    """``--writes-only``: gitsm serve alone (no moto_server, no wrk), the four [write] rows and
+    their verdicts."""
+    started = time.perf_counter()
+    print(f"gitsm serve writes: {os.cpu_count()} CPUs, {load()}")
+    with tempfile.TemporaryDirectory(prefix="bench-serve-") as tmp:
+        repo, home = make_store(Path(tmp) / "gitsm")
+        log = Path(tmp) / "gitsm" / "access.log"
+        servers = {"gitsm": start_gitsm_signed(repo, home, log=log)}
+        try:
+            w = write_rows(servers, repo, home, log, 30 if quick else 300, quick)
+        finally:
+            for server in servers.values():
+                server.stop()
+    write_verdicts(w)
+    print(f"total bench time {time.perf_counter() - started:.0f} s ({load()})")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="2 s wrk runs, 100 secrets")
@@ -267,17 +318,21 @@ def main() -> None:
     parser.add_argument("--secrets", type=int, help="secrets of the cold stream (default 1000)")
     parser.add_argument("--write-rate", type=float, default=20.0, help="writes/s during cold runs")
     parser.add_argument("--loop-seconds", type=float, help="one boto3 client's loop (default 5)")
+    parser.add_argument("--writes-only", action="store_true",
+                        help="only the [write] rows: gitsm serve alone, no moto_server nor wrk")  # fmt: skip
     args = parser.parse_args()
+    os.environ["GITSM_FSYNC"] = "0"  # this process's library writes (the servers' too: servekit)
+    for who in ("AUTHOR", "COMMITTER"):
+        os.environ.setdefault(f"GIT_{who}_NAME", "bench")
+        os.environ.setdefault(f"GIT_{who}_EMAIL", "bench@example.com")
+    if args.writes_only:
+        return writes_only(args.quick)
     seconds = args.seconds or (2.0 if args.quick else 10.0)
     n_secrets = args.secrets or (100 if args.quick else 1000)
     loop_seconds = args.loop_seconds or (1.0 if args.quick else 5.0)
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is not installed: apt-get install wrk (Debian's package)")
     started = time.perf_counter()
-    os.environ["GITSM_FSYNC"] = "0"  # this process's library writes (the servers' too: servekit)
-    for who in ("AUTHOR", "COMMITTER"):
-        os.environ.setdefault(f"GIT_{who}_NAME", "bench")
-        os.environ.setdefault(f"GIT_{who}_EMAIL", "bench@example.com")
     print(f"gitsm serve vs moto_server: {os.cpu_count()} CPUs, {load()}, wrk -t2 "
           f"-c{args.connections} -d{seconds:g}s keep-alive, SigV4-signed requests (checked by gitsm "
           "serve, not by moto_server)")  # fmt: skip
@@ -321,28 +376,7 @@ def main() -> None:
                 loops[kind] = loop_rate(server, loop_seconds)
                 print(f"  [boto3] {kind:<6} {loops[kind]:9.0f} calls/s, one client in a loop "
                       f"({load()})")  # fmt: skip
-            writes = 30 if args.quick else 300
-            http, library = write_rates(servers["gitsm"], writes)
-            print(f"  [write] gitsm serve (boto3 over HTTP) {http:7.1f} writes/s   library "
-                  f"(gitsm.client in process) {library:7.1f} writes/s   fsync off, {writes} "
-                  f"writes each, alternating ({load()})")  # fmt: skip
-            raw, raw_library = raw_write_rates(servers["gitsm"], writes)
-            print(f"  [write] gitsm serve (pre-signed raw HTTP) {raw:7.1f} writes/s   library "
-                  f"{raw_library:7.1f} writes/s   fsync off, {writes} writes each, alternating "
-                  f"({load()})")  # fmt: skip
-            first = servers["gitsm"]
-            servers["gitsm-fsync"] = start_gitsm_signed(
-                repo, home, log=log, fsync=True, key=(first.access_key, first.secret_key)
-            )  # the shipped default: every object and the ref fsynced
-            synced = 10 if args.quick else 60
-            http_fsync, library_fsync = write_rates(servers["gitsm-fsync"], synced, fsync=True)
-            print(f"  [write] gitsm serve (boto3 over HTTP) {http_fsync:7.1f} writes/s   library "
-                  f"(gitsm.client in process) {library_fsync:7.1f} writes/s   fsync on (the "
-                  f"default), {synced} writes each, alternating ({load()})")  # fmt: skip
-            raw_fsync, raw_library_fsync = raw_write_rates(servers["gitsm-fsync"], synced, True)
-            print(f"  [write] gitsm serve (pre-signed raw HTTP) {raw_fsync:7.1f} writes/s   "
-                  f"library {raw_library_fsync:7.1f} writes/s   fsync on (the default), {synced} "
-                  f"writes each, alternating ({load()})")  # fmt: skip
+            w = write_rows(servers, repo, home, log, 30 if args.quick else 300, args.quick)
         finally:
             for server in servers.values():
                 server.stop()
@@ -350,10 +384,6 @@ def main() -> None:
     r_p99 = hot["gitsm"]["p99"] / hot["moto"]["p99"]
     r_cold = cold["gitsm"]["rps"] / cold["moto"]["rps"]
     r_loop = loops["gitsm"] / loops["moto"]
-    r_write = raw / raw_library
-    r_write_fsync = raw_fsync / raw_library_fsync
-    b_write = http / library
-    b_write_fsync = http_fsync / library_fsync
     print(f"[target] hot req/s gitsm/moto {r_hot:.2f}x (>= {TARGETS['hot']:g}x): "
           f"{verdict(r_hot >= TARGETS['hot'])}")  # fmt: skip
     print(f"[target] hot p99 gitsm/moto {r_p99:.3f} (<= {TARGETS['p99']:g}): "
@@ -362,13 +392,7 @@ def main() -> None:
           f"{verdict(r_cold >= TARGETS['cold'])}")  # fmt: skip
     print(f"[target] one boto3 client gitsm/moto {r_loop:.2f}x (>= {TARGETS['boto3']:g}x): "
           f"{verdict(r_loop >= TARGETS['boto3'])}")  # fmt: skip
-    print(f"[target] writes HTTP (pre-signed, as wrk)/library, fsync on (the default) "
-          f"{r_write_fsync:.2f}x (>= {TARGETS['writes']:g}x): "
-          f"{verdict(r_write_fsync >= TARGETS['writes'])}")  # fmt: skip
-    print(f"[target] writes HTTP (pre-signed, as wrk)/library, fsync off {r_write:.2f}x "
-          f"(>= {TARGETS['writes']:g}x): {verdict(r_write >= TARGETS['writes'])}")  # fmt: skip
-    print(f"[figure] writes through boto3 (its own ~1.4 ms a call included)/library: fsync on "
-          f"{b_write_fsync:.2f}x, fsync off {b_write:.2f}x")  # fmt: skip
+    write_verdicts(w)
     print(f"total bench time {time.perf_counter() - started:.0f} s ({load()})")
 
 

@@ -238,3 +238,43 @@ def test_response_cache_bounds_and_commits(monkeypatch: pytest.MonkeyPatch) -> N
         kept.put("c2", ("GetSecretValue", str(i), "p", "r"), b"x" * 4)
     assert kept.size <= 10
     assert len(kept.entries) <= 2
+
+
+def test_workers_run_jobs_in_order_and_answer_on_the_loop() -> None:
+    """The server's worker threads: one thread takes its jobs in the order given, each answer is
+    handed to the event loop's thread, and after shutdown no job is taken."""
+    import asyncio
+    import threading
+
+    from gitsm.serve.workers import Workers
+
+    workers = Workers(1, "test-writer")
+    ran: list[tuple[int, str]] = []
+    answered: list[tuple[int, bool]] = []
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        done = loop.create_future()
+        for i in range(5):
+
+            def work(i: int = i) -> int:
+                ran.append((i, threading.current_thread().name))
+                return i
+
+            def then(out: int) -> None:
+                answered.append((out, threading.current_thread() is threading.main_thread()))
+                if out == 4:
+                    done.set_result(None)
+
+            workers.submit(work, then, loop)
+        await done
+
+    asyncio.run(main())
+    workers.shutdown()
+    assert [i for i, _ in ran] == list(range(5))
+    assert {name for _, name in ran} == {"test-writer-0"}
+    assert answered == [(i, True) for i in range(5)]
+    loop = asyncio.new_event_loop()
+    with pytest.raises(RuntimeError):
+        workers.submit(lambda: 0, lambda out: None, loop)
+    loop.close()

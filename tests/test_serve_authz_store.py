@@ -263,3 +263,41 @@ def test_a_policy_made_with_parse_denies_like_a_loaded_one() -> None:
     assert "arn:aws:iam::111122223333:user/x" in str(
         parsed.denial(caller("x"), "ListSecrets", None)
     )
+
+
+class As:
+    """An authenticator that takes every request as ``principal``'s (the signature is
+    tests/test_serve_sigv4.py's business)."""
+
+    def __init__(self, principal: str) -> None:
+        self.principal = principal
+
+    def authenticate(self, method: str, path: str, query: str, headers: Any, body: bytes) -> Caller:
+        return caller(self.principal)
+
+
+def test_a_write_is_judged_by_the_policy_at_the_tip_it_runs_on(repo_path: Path) -> None:
+    """Writes are authorized on the writer thread, right before they run: a server policy that
+    plain git commits between two writes decides the second one, and a write its policy refuses
+    leaves the branch where it was."""
+    from gitsm.serve.app import App
+    from gitsm.serve.backend import Backend
+    from gitsm.serve.storeauth import StoreAuthorizer
+
+    commit_file(repo_path, RULES)
+    backend = Backend(repo_path)
+    app = App(backend, As("admin"), StoreAuthorizer(backend, lambda advice: None))
+    headers = {"x-amz-target": "secretsmanager.CreateSecret", "host": "localhost"}
+
+    def create(name: str) -> tuple[int, Any]:
+        status, _, body = app.handle("POST", "/", "", headers, json.dumps(
+            {"Name": name, "SecretString": "v"}).encode(), "127.0.0.1")  # fmt: skip
+        return status, json.loads(body)
+
+    assert create("prod/one")[0] == 200
+    commit_file(repo_path, RULES.replace('write: ["*"]', "write: [dev/]"))
+    tip = git(repo_path, "rev-parse", "HEAD").strip()
+    status, body = create("prod/two")
+    assert (status, body["__type"]) == (400, "AccessDeniedException")
+    assert git(repo_path, "rev-parse", "HEAD").strip() == tip  # nothing written
+    assert create("dev/three")[0] == 200

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pygit2
 
 from gitsm.gitrepo import loose, signing
 from gitsm.gitrepo.signing import CONFIG_KEYS, ConfigEntries, SigningConfig
+
+if TYPE_CHECKING:
+    from gitsm.gitrepo.snapshot import Snapshot
 
 # libgit2 caches no tree larger than 4 KiB by default, so every path lookup through a big folder
 # re-reads and re-parses it (~2 ms for a 10,000-entry folder, ~20 us once cached).
@@ -25,6 +29,7 @@ class RepoBase:
         self.gitdir = Path(repo.path)
         self.workdir = Path(repo.workdir) if repo.workdir else None
         self.auto_pack = True
+        self._last_snapshot: Snapshot | None = None  # see RepoGraph.snapshot_of
         pygit2.settings.cache_object_limit(pygit2.enums.ObjectType.TREE, TREE_CACHE_LIMIT)
         loose.attach(repo, self.gitdir)  # loose objects are vetted before libgit2 reads them
 

@@ -113,14 +113,20 @@ class RepoGraph(RepoBase):
         return SignedData(str(commit.id), bytes(signature), bytes(payload), int(commit.commit_time))
 
     def snapshot_of(self, commit_id: str | None) -> Snapshot:
-        """A snapshot of ``commit_id`` (an empty one for None)."""
+        """A snapshot of ``commit_id`` (an empty one for None). The last one made is kept and
+        given again for the same full commit id: a commit never changes, and what its snapshot
+        read is then read once (gitsm serve checks a write's policies at the tip, then writes)."""
         if commit_id is None:
             return Snapshot(self.repo, None, None, None)
+        last = self._last_snapshot
+        if last is not None and last.commit_id == commit_id:
+            return last
         loose.check(self.repo, commit_id)  # the commit and its tree, vetted (see .loose)
         commit = cast(pygit2.Commit, self.repo[commit_id])
         loose.check(self.repo, commit.tree_id)
         when = datetime.fromtimestamp(commit.commit_time, UTC)
-        return Snapshot(self.repo, str(commit.id), commit.tree, when)
+        self._last_snapshot = Snapshot(self.repo, str(commit.id), commit.tree, when)
+        return self._last_snapshot
 
     def ref_target(self, name: str) -> str | None:
         """The commit a reference points to, or None when it does not exist."""

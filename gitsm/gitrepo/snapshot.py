@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import cast
 
@@ -17,6 +17,9 @@ __all__ = ["CommitInfo", "RefConflict", "Snapshot", "TreeFile", "conflicted_path
 _TREE = pygit2.enums.ObjectType.TREE
 _BLOB = pygit2.enums.ObjectType.BLOB
 _REGULAR = 0o100644
+KEPT_FILES = 16
+"""Files a snapshot keeps what :meth:`Snapshot.file` found of (a write reads a few; a listing
+reads its manifests another way)."""
 
 
 class RefConflict(Exception):
@@ -57,6 +60,10 @@ class Snapshot:
     commit_id: str | None
     tree: pygit2.Tree | None
     commit_time: datetime | None
+    _files: dict[tuple[str, int], TreeFile | None] = field(
+        default_factory=dict, compare=False, repr=False
+    )
+    """What :meth:`file` found, by path and size limit (at most :data:`KEPT_FILES`)."""
 
     @property
     def tree_id(self) -> str | None:
@@ -134,11 +141,16 @@ class Snapshot:
 
     def file(self, path: str, max_bytes: int) -> TreeFile | None:
         """The non-directory entry at ``path`` (None when there is none), its content read only
-        when it is a regular file (mode 100644) of at most ``max_bytes`` bytes."""
+        when it is a regular file (mode 100644) of at most ``max_bytes`` bytes. Kept: reading
+        the same file of the same snapshot again reads nothing."""
+        key = (path, max_bytes)
+        if key in self._files:
+            return self._files[key]
         obj = self._obj(path)
-        if obj is None or obj.type == _TREE:
-            return None
-        return self._tree_file(path, obj, max_bytes)
+        found = None if obj is None or obj.type == _TREE else self._tree_file(path, obj, max_bytes)
+        if len(self._files) < KEPT_FILES:
+            self._files[key] = found
+        return found
 
     def entries_under(self, path: str) -> list[tuple[str, int]]:
         """(path, git file mode) of every non-directory entry at or below ``path`` (gitlinks and

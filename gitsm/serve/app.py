@@ -7,7 +7,9 @@ once what needs no store access (a cache hit, /health, a refusal) and otherwise 
 cached reads keep flowing), then ``done`` back on the server's thread (the cache, the access log).
 
 Order for an operation: authenticate, read the operation and its parameters, authorize (before
-any lookup), then the cache (reads) or the store. A write is answered only after its commit landed.
+any lookup), then the cache (reads) or the store. A write is authorized on the writer thread right
+before it runs: when the branch moved, the policy is then read through the handle that reads the
+new tip for the write anyway. A write is answered only after its commit landed.
 """
 
 from __future__ import annotations
@@ -199,11 +201,19 @@ class App:
         entry.operation = operation
         if operation not in CACHED:
             params = wire.decode(operation, body)
-            self._authorize(caller, operation, params, entry)
-            job = self._job(entry, lambda: self._call(caller, operation, params),
-                            write=operation not in wire.READS)  # fmt: skip
-            job.rotation = operation == "RotateSecret"
-            return job
+            write = operation not in wire.READS
+            rotation = operation == "RotateSecret"
+            if not write or rotation:
+                self._authorize(caller, operation, params, entry)
+                job = self._job(entry, lambda: self._call(caller, operation, params), write)
+                job.rotation = rotation
+                return job
+
+            def authorized_write() -> Response:
+                self._authorize(caller, operation, params, entry)
+                return self._call(caller, operation, params)
+
+            return self._job(entry, authorized_write, write)
         params, canonical = self._decode_read(operation, body)
         self._authorize(caller, operation, params, entry)
         key: CacheKey = (operation, canonical, caller.principal, caller.region)

@@ -224,17 +224,19 @@ def _account(store: StoreCore, snap: Snapshot) -> str:
 def load_server_policy(
     source: StoreCore | SecretsManagerClient,
     known: tuple[str | None, ServerPolicy] | None = None,
+    tip: str | None = None,
 ) -> tuple[str | None, ServerPolicy]:
     """(the branch tip's commit id, the server policy in its tree) of a store or client.
 
     Pass the pair it returned last as ``known``: while the tip has not moved it is returned as it
     is (one reference read), and while ``.gitsm/server.yaml``'s blob stays the same its rules are
-    reused. A missing file gives :meth:`ServerPolicy.empty`; a file that is refused gives a policy
-    that denies everything, with ``problem`` saying why (fail closed; :attr:`ServerPolicy.advice`
-    is what to print)."""
+    reused. ``tip``: the tip's full commit id, when the caller has just read the branch (then it
+    is not read again). A missing file gives :meth:`ServerPolicy.empty`; a file that is refused
+    gives a policy that denies everything, with ``problem`` saying why (fail closed;
+    :attr:`ServerPolicy.advice` is what to print)."""
     store = source.store if isinstance(source, SecretsManagerClient) else source
     repo = store.repo
-    commit = repo.ref_target(repo.ref)
+    commit = tip or repo.ref_target(repo.ref)
     if known is not None and known[0] == commit:
         return known
     snap = repo.snapshot_of(commit)

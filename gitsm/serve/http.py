@@ -20,7 +20,6 @@ import socket
 import time
 from collections import deque
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import cast
 
@@ -28,7 +27,8 @@ import httptools
 
 from gitsm.serve import wire
 from gitsm.serve.app import App, Job, error_response
-from gitsm.serve.applog import Response
+from gitsm.serve.applog import Response, failure
+from gitsm.serve.workers import Workers
 
 IDLE_TIMEOUT = 60.0
 """Seconds a connection may stay silent (between requests, or in the middle of one)."""
@@ -86,25 +86,27 @@ class Server:
 
     def __init__(self, app: App) -> None:
         self.app = app
-        self.writer = ThreadPoolExecutor(1, thread_name_prefix="gitsm-writer")
-        self.rotator = ThreadPoolExecutor(1, thread_name_prefix="gitsm-rotator")
-        self.readers = ThreadPoolExecutor(READERS, thread_name_prefix="gitsm-reader")
+        self.writer = Workers(1, "gitsm-writer")
+        self.rotator = Workers(1, "gitsm-rotator")
+        self.readers = Workers(READERS, "gitsm-reader")
         self.connections: set[Connection] = set()
         self.closing = False
 
     def run_job(self, job: Job, then: Callable[[Response], None]) -> None:
         """Run ``job`` on its thread; ``then`` its answer on the loop."""
-        loop = asyncio.get_running_loop()
         pool = self.rotator if job.rotation else self.writer if job.write else self.readers
-        future = loop.run_in_executor(pool, job.work)
 
-        def finished(f: asyncio.Future[Response]) -> None:
-            out = f.result() if not f.cancelled() else error_response(
-                "InternalServiceError", "The server is shutting down.", 500)  # fmt: skip
+        def work() -> Response:
+            try:
+                return job.work()
+            except BaseException as exc:  # (the app's jobs answer their own Exceptions)
+                return error_response(*failure(exc))
+
+        def finished(out: Response) -> None:
             then(out)  # the answer first; the access log and the cache after it
             job.done(out)
 
-        future.add_done_callback(finished)
+        pool.submit(work, finished, asyncio.get_running_loop())
 
     def sweep(self) -> None:
         """Close connections idle for too long, and those sending a request too slowly."""

@@ -114,9 +114,16 @@ def _parameters(authorization: str, has_date: bool) -> tuple[str, list[str], str
     return values["Credential"], names, values["Signature"]
 
 
+_epochs: dict[str, int] = {}
+"""X-Amz-Date values already read (a busy client signs many requests within one second)."""
+
+
 def _epoch(amz_date: str) -> int:
     """Seconds since the epoch of an X-Amz-Date (``20260101T000000Z``), or
     IncompleteSignatureException."""
+    found = _epochs.get(amz_date)
+    if found is not None:
+        return found
     try:
         if not _AMZ_DATE.fullmatch(amz_date):
             raise ValueError(amz_date)
@@ -128,7 +135,10 @@ def _epoch(amz_date: str) -> int:
             f"Date must be in ISO-8601 'basic format'. Got '{amz_date[:_SHOWN_LIMIT]}'. See "
             "http://en.wikipedia.org/wiki/ISO_8601"
         ) from None
-    return calendar.timegm((*fields, 0, 0, 0))
+    if len(_epochs) >= _CACHE_LIMIT:
+        _epochs.clear()
+    found = _epochs[amz_date] = calendar.timegm((*fields, 0, 0, 0))
+    return found
 
 
 def _stamp(epoch: float) -> str:
@@ -276,11 +286,9 @@ class SigV4Verifier:
             f"{ALGORITHM}\n{amz_date}\n{day}/{region}/{SERVICE}/{TERMINATOR}\n"
             + hashlib.sha256(canonical.encode("utf-8", "surrogatepass")).hexdigest()
         )
-        expected = hmac.new(
-            self.signing_key(key.secret_access_key, day, region),
-            string_to_sign.encode(),
-            hashlib.sha256,
-        ).hexdigest()
+        expected = hmac.digest(
+            self.signing_key(key.secret_access_key, day, region), string_to_sign.encode(), "sha256"
+        ).hex()
         if not hmac.compare_digest(expected.encode(), signature.encode("utf-8", "surrogatepass")):
             raise _invalid()
         return Caller(principal=key.principal, access_key_id=key.access_key_id, region=region)

@@ -11,6 +11,7 @@ policy. Listings show what the server policy lets the caller read.
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -23,6 +24,7 @@ from gitsm.serve.caller import Caller
 from gitsm.serverpolicy import OPERATION_CLASS, READ, WRITE
 
 _ONE_SECRET = (READ, WRITE)
+_HEX = re.compile(r"[0-9a-f]+")
 POLICY_WRITES = frozenset({"PutResourcePolicy", "DeleteResourcePolicy"})
 """Operations that change who may read a secret: only a caller the server policy lets both write
 and read the secret may run them, and no resource policy grants them (else a write-only
@@ -68,8 +70,9 @@ class StoreAuthorizer:
         tip = self._tips.tip()
         if known is not None and tip is not None and known[0] == tip:
             return known[1]
-        with self._lock:
-            found = load_server_policy(self.backend.store(), self._known)
+        with self._lock:  # a full id read from the ref file needs no second read through git
+            full = tip if tip is not None and len(tip) in (40, 64) and _HEX.fullmatch(tip) else None
+            found = load_server_policy(self.backend.store(), self._known, full)
             self._known = found
             advice = found[1].advice
             if advice is not None and advice != self._advice:
