@@ -57,7 +57,8 @@ def quote(text: str) -> str:
 
 
 def unquote(token: str) -> str:
-    """The text of a double-quoted scalar that :func:`quote` wrote."""
+    """The text of a double-quoted scalar that :func:`quote` wrote (one :data:`QUOTED` matches:
+    its escapes mean the same to Python's ``unicode_escape`` as to YAML)."""
     return token[1:-1].encode("ascii").decode("unicode_escape")
 
 
@@ -66,7 +67,11 @@ def qlist(items: list[str]) -> str:
     return "[" + ", ".join(quote(i) for i in items) + "]"
 
 
-QUOTED = r'"(?:[^"\\]|\\.)*"'
+QUOTED = r'"(?:[ !#-\[\]-~]|\\["\\]|\\u[0-9a-f]{4}|\\U00(?:0[1-9a-f]|10)[0-9a-f]{4})*"'
+"""A double-quoted scalar as :func:`quote` writes it: printable ASCII, and only the escapes it
+writes. Anything else (another escape, where YAML and Python differ: ``\\N``, ``\\e``, octal,
+``\\'``, an unknown one YAML refuses; a raw control character) is not the canonical form, and the
+manifest is read by the YAML reader instead."""
 VERSION_LINE = re.compile(
     rf"  ({QUOTED}): \{{created: ({QUOTED}), type: (string|binary), "
     rf"kms_key_ids: \[((?:{QUOTED}(?:, )?)*)\], stages: \[((?:{QUOTED}(?:, )?)*)\]\}}"

@@ -37,8 +37,32 @@ def _quoted(text: str, start: int) -> tuple[str, int]:
             break
         position = end + 1
     raw = text[start + 1 : end]
-    value = raw.encode("ascii").decode("unicode_escape") if "\\" in raw else raw
-    return value, end + 1
+    if not all(" " <= ch <= "~" for ch in raw):
+        raise Doubt("a manifest value holds a character gitsm escapes")
+    if "\\" not in raw:
+        return raw, end + 1
+    _check_escapes(raw)
+    return raw.encode("ascii").decode("unicode_escape"), end + 1
+
+
+_HEX = frozenset("0123456789abcdef")
+
+
+def _check_escapes(raw: str) -> None:
+    """Doubt unless every escape of ``raw`` is one gitsm writes (``manifestlines.QUOTED``)."""
+    at = raw.find("\\")
+    while at >= 0:
+        code = raw[at + 1 : at + 2]
+        if code in ('"', "\\"):
+            at += 2
+        elif code == "u" and len(digits := raw[at + 2 : at + 6]) == 4 and set(digits) <= _HEX:
+            at += 6
+        elif (code == "U" and len(digits := raw[at + 2 : at + 10]) == 8 and set(digits) <= _HEX
+              and "00010000" <= digits <= "0010ffff"):  # fmt: skip
+            at += 10
+        else:
+            raise Doubt("a manifest value holds an escape gitsm does not write")
+        at = raw.find("\\", at)
 
 
 def _quoted_list(text: str, start: int) -> tuple[list[str], int]:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
+import pytest
 import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from gitsm.errors import MalformedStoreFile
 from gitsm.manifest import _fast_doc, dump_secret, load_secret
 from gitsm.model import Secret, VersionInfo
 
@@ -76,3 +79,42 @@ versions:
     assert secret.tags == [("owner", "ops")]
     assert secret.versions["v-0000000000000000000000000000000000"].stages == ["AWSCURRENT"]
     assert secret.last_changed == datetime(2026, 1, 2, tzinfo=UTC)
+
+
+VID, CREATED = "v-" + "0" * 34, datetime(2026, 1, 1, tzinfo=UTC)
+ESCAPED = Secret(
+    name="team/app",
+    arn="arn:aws:secretsmanager:us-east-1:123456789012:secret:team/app-AbCdEf",
+    created=datetime(2026, 1, 1, tzinfo=UTC),
+    last_changed=datetime(2026, 1, 2, tzinfo=UTC),
+    description="PLACEHOLDER",
+    versions={
+        VID: VersionInfo(VID, CREATED, "string", ["alias/aws/secretsmanager"], ["AWSCURRENT"])
+    },
+)
+
+
+OTHER_ESCAPES = [r"\q", r"\N{DIGIT ONE}", r"\101", r"\e", r"\/", r"\ ", r"\'", r"\x41", r"\n"]
+OTHER_ESCAPES += [r"\t", r"\U00110000", r"\u00E9", "a\tb", r"\_", r"\L"]
+
+
+@pytest.mark.parametrize("escaped", OTHER_ESCAPES)
+def test_only_the_escapes_gitsm_writes_take_the_fast_path(escaped: str) -> None:
+    """A quoted scalar with any other escape (or a raw control character) reads as YAML reads
+    it, or fails as YAML fails: never as Python's unicode_escape would read it."""
+    data = dump_secret(ESCAPED).replace(b'"PLACEHOLDER"', f'"{escaped}"'.encode())
+    assert _fast_doc(data) is None
+    try:
+        expected = yaml.safe_load(data)["description"]
+    except (yaml.YAMLError, ValueError):  # PyYAML: ValueError for a code point past U+10FFFF
+        with pytest.raises(MalformedStoreFile):
+            load_secret(data, "m")
+        return
+    assert load_secret(data, "m").description == expected
+
+
+def test_the_escapes_gitsm_writes_take_the_fast_path() -> None:
+    for text in ['say "hi"', "back\\slash", "caf\u00e9", "\U0001f600", "\x00\x7f\ud800"]:
+        data = dump_secret(replace(ESCAPED, description=text))
+        doc = _fast_doc(data)
+        assert doc is not None and doc["description"] == text == yaml.safe_load(data)["description"]

@@ -221,3 +221,17 @@ def test_empty_version_stage_is_refused_by_parameter_validation(
 ) -> None:
     """The full command refuses an empty --version-stage (exit 252); it is not AWSCURRENT."""
     cli_never_differs(filled, capsys, "--version-stage", "")
+
+
+@pytest.mark.parametrize("escaped", [rb"\N{DIGIT ONE}", rb"\101", rb"\q", rb"\U00110000", b"\t"])
+def test_a_description_with_an_escape_gitsm_does_not_write(filled: Path, escaped: bytes) -> None:
+    """Python's unicode_escape and YAML read these differently (or YAML refuses them): the quick
+    read leaves them to the full reader, which reads the manifest as YAML."""
+    name = manifest_name("app/db")
+    original = blob(filled, name)
+    line = b'description: "x' + escaped + b'"\n'
+    changed = original.replace(b"\ncreated:", b"\n" + line + b"created:", 1)
+    assert changed != original
+    commit_file(filled, name, changed)
+    doubted(filled, SecretId="app/db")
+    quick_never_differs(filled, SecretId="app/db")
