@@ -164,7 +164,8 @@ class Agent:
             os.setsid()  # a session of its own: the agent's signals and hang-ups are not its
             if not self.rehearsal_failed:
                 self.rehearsal.limber()
-            theirs.sendall(READY)
+            with contextlib.suppress(OSError):  # the supervisor gone: serve_command sees it
+                theirs.sendall(READY)
             child.die(child.serve_command(theirs))
         theirs.close()
         if not self._wait_ready(mine):  # no command waits for a rehearsal
@@ -201,7 +202,10 @@ class Agent:
         """Wait until the command's process has rehearsed (it sends :data:`READY`); False when it
         or the agent ended first."""
         ready, _, _ = select.select([self.life_r, mine.fileno()], [], [])
-        return self.life_r not in ready and mine.recv(1) == READY
+        try:
+            return self.life_r not in ready and mine.recv(1) == READY
+        except OSError:  # it died in its rehearsal
+            return False
 
     def _tell(self, event: bytes) -> None:
         os.write(self.events_w, event + os.getpid().to_bytes(4, "big"))
