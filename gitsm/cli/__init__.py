@@ -33,13 +33,19 @@ def leave(code: int) -> None:
     cost about 2 ms and has nothing to clean up here (the launcher registers no exit handler)."""
     import os
 
+    os._exit(flush_streams(code) & 0xFF)
+
+
+def flush_streams(code: int) -> int:
+    """Flush standard output and error as Python does at exit; ``code``, or 120 for a status 0
+    when that fails (as Python exits then)."""
     for stream in (sys.stdout, sys.stderr):
         try:
             if stream is not None:
                 stream.flush()
         except (OSError, ValueError):
             code = code or 120
-    os._exit(code & 0xFF)
+    return code
 
 
 def run_here(args: list[str], argv: Sequence[str] | None = None) -> None:

@@ -149,6 +149,8 @@ def from_entries(entries: ConfigEntries, base: Path) -> SigningConfig:
 _pending: dict[CacheKey, subprocess.Popen[bytes]] = {}
 """``git config`` runs started by :func:`prefetch`, answered by the next :func:`signing_config`."""
 _CONFIG_ARGS = ["config", "-z", "--get-regexp", _REGEXP]
+_recalled: dict[CacheKey, ConfigEntries] = {}
+"""Entries :func:`prefetch` found kept by an earlier process, for the next :func:`signing_config`."""
 
 
 def prefetch(gitdir: Path, key: CacheKey | None = None) -> None:
@@ -157,9 +159,13 @@ def prefetch(gitdir: Path, key: CacheKey | None = None) -> None:
     overlap instead of following each other). Nothing happens when it is known already.
     ``key``: :func:`~gitsm.gitrepo.identity.cache_key` of ``gitdir`` when the caller has it."""
     key = key or cache_key(gitdir)
-    if key in _cache or key in _pending or shutil.which("git") is None:
+    if key in _cache or key in _pending or key in _recalled or shutil.which("git") is None:
         return
-    if _recall(gitdir, key) is not None:
+    entries = _recall(gitdir, key)
+    if entries is not None:
+        if len(_recalled) >= _CACHE_MAX:
+            _recalled.clear()
+        _recalled[key] = entries
         return
     with contextlib.suppress(OSError):  # signing_config runs git itself and says what failed
         _pending[key] = start_git(_CONFIG_ARGS, git_dir=gitdir, cwd=gitdir, errors=True)
@@ -212,11 +218,13 @@ def signing_config(
     when git cannot read its config at all.
     """
     key = cache_key(gitdir)
-    entries = None if key in _cache or key in _pending else _recall(gitdir, key)
+    kept = _cache.get(key)
+    if kept is not None:
+        return kept
+    entries = _recalled.pop(key, None)
+    if entries is None and key not in _pending:
+        entries = _recall(gitdir, key)
     if entries is None:
-        kept = _cache.get(key)
-        if kept is not None:
-            return kept
         entries = _ask_git(gitdir, key)
         if entries is not None and keepable(gitdir):
             answers.keep(gitdir, key, "signing", [list(entry) for entry in entries])
@@ -244,6 +252,7 @@ def _recall(gitdir: Path, key: CacheKey) -> ConfigEntries | None:
 def clear_cache() -> None:
     """Forget every signing config kept by this process."""
     _cache.clear()
+    _recalled.clear()
     for started in _pending.values():
         started.kill()
         started.communicate()

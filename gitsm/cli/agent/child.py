@@ -272,7 +272,7 @@ def exit_status(code: object) -> int:
 
 def run(message: dict[str, Any], fds: list[int]) -> int:
     """Run the request's command as this process; its exit status (negative: die of a signal)."""
-    from gitsm.cli import run_here
+    from gitsm.cli import flush_streams, run_here
 
     try:
         become(message, fds)
@@ -291,10 +291,4 @@ def run(message: dict[str, Any], fds: list[int]) -> int:
         traceback.print_exc()
         code = 1
     atexit._run_exitfuncs()
-    for stream in (sys.stdout, sys.stderr):
-        try:
-            if stream is not None:
-                stream.flush()
-        except (OSError, ValueError):
-            code = code or 120  # as Python exits when flushing the standard streams fails
-    return code
+    return flush_streams(code)
