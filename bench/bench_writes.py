@@ -9,7 +9,9 @@ Prints figures, ratios measured in the same run, and a ``[target]`` line per tar
 
 Stores: the ``hier`` layout of bench_store.py (``env{i}/app/key{j}``, one AWSCURRENT version each,
 composed by gitsm's code and committed through ``git fast-import``), built twice per size: as a
-checkout (work tree and index checked out with ``git reset --hard``) and bare (no-checkout mode).
+checkout (work tree and index checked out with ``git reset --hard``), as a checkout with git's split
+index (``core.splitIndex=true``, ``git update-index --split-index``: the index file holds only
+what changed since a shared index) and bare (no-checkout mode).
 
 - **Store size**: UpdateSecret through ``gitsm.client`` on random secrets, batches alternating
   between the small and the large store of each mode (so machine load hits both alike), fsync off
@@ -76,13 +78,20 @@ def git(*args: str) -> None:
     subprocess.run(["git", *args], check=True, capture_output=True)
 
 
-def build(base: Path, n: int, bare: bool) -> Path:
-    path = base / f"{'bare' if bare else 'checkout'}-{n}{'.git' if bare else ''}"
+MODES = ("checkout", "split", "bare")
+
+
+def build(base: Path, n: int, mode: str) -> Path:
+    bare = mode == "bare"
+    path = base / f"{mode}-{n}{'.git' if bare else ''}"
     start = time.perf_counter()
     build_store(path, names_for("hier", n), 2, bare=bare)
     gitdir = path if bare else path / ".git"
     if not bare:
         git("-C", str(path), "reset", "-q", "--hard")
+    if mode == "split":
+        git("-C", str(path), "config", "core.splitIndex", "true")
+        git("-C", str(path), "update-index", "--split-index")
     git("--git-dir", str(gitdir), "gc", "-q")
     index = gitdir / "index"
     shown = f"index {index.stat().st_size:,} B" if index.exists() else "no index (bare)"
@@ -124,7 +133,7 @@ def interleave(writers: list[Callable[[], Callable[[], object]]], cfg: Config) -
 def bench_sizes(stores: dict[tuple[str, int], Path], cfg: Config, fsync: bool) -> dict[str, float]:
     rng = random.Random(11)
     out: dict[str, float] = {}
-    for mode in ("checkout", "bare"):
+    for mode in MODES:
         pair = [stores[mode, n] for n in cfg.sizes]
         clients = [gitsm.client(repo=p, fsync=fsync) for p in pair]
         names = [names_for("hier", n) for n in cfg.sizes]
@@ -198,14 +207,13 @@ def main() -> None:
     t_all = time.perf_counter()
     print(f"== gitsm write benchmark ({'quick' if args.quick else 'full'}) ==")
     print(f"machine: {os.cpu_count()} CPUs; stores in {base}; load average {load()} (1/5/15 min)")
-    stores = {(mode, n): build(base, n, mode == "bare") for mode in ("checkout", "bare")
-              for n in cfg.sizes}  # fmt: skip
+    stores = {(mode, n): build(base, n, mode) for mode in MODES for n in cfg.sizes}
     sizes = {fsync: bench_sizes(stores, cfg, fsync) for fsync in (False, True)}
     small_store = stores["checkout", cfg.sizes[0]]
     versions = bench_versions(small_store, names_for("hier", cfg.sizes[0]), cfg)
     small, large = cfg.sizes
     for fsync, got in sizes.items():
-        for mode in ("checkout", "bare"):
+        for mode in MODES:
             a, b = got[f"{mode}-{small}"], got[f"{mode}-{large}"]
             print(f"[target] {mode} fsync={'on' if fsync else 'off'}: a write on {large:,} "
                   f"secrets within {TARGET}x of one on {small:,}: {b:.2f} / {a:.2f} ms = "

@@ -167,10 +167,10 @@ def test_listing_bench_quick_prints_every_figure(tmp_path: Path) -> None:
 
 
 def test_writes_bench_quick_judges_size_and_versions(tmp_path: Path) -> None:
-    """bench_writes.py --quick times writes against store size (checkout and bare, fsync off and
-    on) and against a secret's versions, and prints a target line for each ratio."""
+    """bench_writes.py --quick times writes against store size (checkout, split index and bare,
+    fsync off and on) and against a secret's versions, and prints a target line for each ratio."""
     lines = quick_run("bench_writes.py", tmp_path / "stores", tmp_path / "home")
-    for mode in ("checkout", "bare"):
+    for mode in ("checkout", "split", "bare"):
         assert len([x for x in lines if x.startswith("[build]") and mode in x]) == 2
         for fsync in ("on", "off"):
             found = [x for x in lines if x.startswith(f"[write] {mode}") and f"={fsync}:" in x]
@@ -179,7 +179,7 @@ def test_writes_bench_quick_judges_size_and_versions(tmp_path: Path) -> None:
     assert "100 held" in next(x for x in lines if x.startswith("[versions] bench/many"))
     assert len([x for x in lines if x.startswith("[versions] UpdateSecret")]) == 3
     judged = [x for x in lines if x.startswith("[target]")]
-    assert len(judged) == 6 and all(x.endswith(("MET", "MISSED")) for x in judged)
+    assert len(judged) == 8 and all(x.endswith(("MET", "MISSED")) for x in judged)
 
 
 def test_materialize_bench_times_gitsm_cold_and_through_the_agent(tmp_path: Path) -> None:

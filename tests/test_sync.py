@@ -492,3 +492,22 @@ def test_quick_path_when_there_is_nothing_to_do(team: Team) -> None:
     pushed, imports = sync()
     assert pushed["Pushed"] is True and " pygit2" in imports
     assert team.origin_tip() == alice.repo.tip().commit_id
+
+
+def test_clones_with_a_split_index(team: Team) -> None:
+    """A sync's fast-forward (git read-tree on a private copy of the index) and its replay work
+    in checkouts whose index git keeps split (core.splitIndex), which libgit2 cannot read."""
+    alice, bob = team.clone("alice"), team.clone("bob")
+    for store in (alice, bob):
+        run_git(path_of(store), "config", "core.splitIndex", "true")
+        run_git(path_of(store), "update-index", "--split-index")
+    alice.update_secret("app", secret_string="alice's value")
+    assert alice.sync().pushed
+    bob.update_secret("other", secret_string="bob's value")
+    assert bob.sync().pushed  # bob's write replayed on alice's
+    assert alice.sync().fast_forward
+    for store in (alice, bob):
+        assert store.get_secret_value("other").secret_string == "bob's value"
+        assert store.get_secret_value("app").secret_string == "alice's value"
+        assert_clean(store)
+        assert list(path_of(store).joinpath(".git").glob("sharedindex.*"))

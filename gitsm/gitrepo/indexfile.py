@@ -10,9 +10,10 @@ remains in proportion to the index's size is copying its bytes and hashing them 
 Finding an entry needs the offset of every entry. A walk over all entries finds them (about 6 ms at
 20,000 entries), so gitsm keeps them beside the index it wrote, in ``<gitdir>/gitsm-index.meta``
 (:data:`META_NAME`: the index's SHA-1 trailer, every entry's length, the paths gitsm wrote). While
-the index's trailer is the one recorded, the offsets are known and it has no conflict entries;
-after anyone else wrote the index (``git add``, a ``git status`` that refreshed it) the next write
-walks it once.
+the index's trailer is the one recorded, the offsets are known, it has no conflict entries and its
+checksum is not computed again (git checks an index's checksum only in ``git fsck``); after anyone
+else wrote the index (``git add``, a ``git status`` that refreshed it) the next write checks its
+checksum and walks it once.
 
 What the patched index carries, and why it is as safe as git's own writes:
 
@@ -25,8 +26,9 @@ What the patched index carries, and why it is as safe as git's own writes:
 * Extensions are dropped: the cache tree (``TREE``) is stale for the changed paths, and git rebuilds
   it on the next ``git commit`` (until then git compares the index with HEAD entry by entry); the
   others are optional caches (untracked cache, fsmonitor, offsets) or resolve-undo data, which
-  libgit2 did not keep either. An index with a mandatory extension (split index, sparse index), of
-  version 4 (compressed paths), or that does not parse, is left to libgit2 (:class:`Unsupported`).
+  libgit2 did not keep either. A split index (its ``link`` extension) is read and changed by
+  :mod:`.splitindex`. An index with another mandatory extension (sparse index), of version 4
+  (compressed paths), or that does not parse, is left to libgit2 (:class:`Unsupported`).
 """
 
 from __future__ import annotations
@@ -89,6 +91,8 @@ class IndexImage:
     conflicted: bool
     racy_before: int = 0
     suspects: list[str] | None = None
+    link: bytes | None = None
+    """The payload of a split index's ``link`` extension (:mod:`.splitindex` reads it)."""
     _offsets: list[int] | None = field(default=None, repr=False)
 
     @property
@@ -139,6 +143,8 @@ class IndexImage:
         """The new index: ``changes`` applied (a path -> its new stage-0 entry, or None to remove
         every entry of it), racily clean entries whose file (in ``workdir``) changed smudged,
         extensions dropped, a new trailer."""
+        if self.link is not None:
+            raise Unsupported("a split index is changed through splitindex.resolve")
         offsets, lengths = self.offsets(), array("I", self.lengths)
         racy, still_racy = self._racy(offsets, workdir, set(changes))
         cuts: list[tuple[int, int, bytes]] = []  # (first entry, entries replaced, new bytes)
@@ -292,7 +298,7 @@ def _trust_meta(gitdir: Path, data: bytes, count: int) -> tuple[array[int], list
         return None
     lengths = array("I")
     lengths.frombytes(raw[head + 4 : end])
-    if 12 + sum(lengths) != len(data) - _TRAILER:  # gitsm writes no extensions
+    if 12 + sum(lengths) > len(data) - _TRAILER:  # gitsm writes no extension but a split's link
         return None
     written = raw[end:].decode("utf-8", "surrogateescape")
     return lengths, written.split("\n") if written else []
@@ -325,10 +331,11 @@ def _walk(data: bytes, version: int, count: int) -> tuple[array[int], bool, int]
     return lengths, conflicted, offset
 
 
-def _check_extensions(data: bytes, offset: int) -> None:
-    """Raise Unsupported for a mandatory extension (its signature starts with a lower-case
-    letter: git refuses an index it does not understand, and so does this module)."""
-    end = len(data) - _TRAILER
+def _check_extensions(data: bytes, offset: int) -> bytes | None:
+    """The payload of the split index's ``link`` extension, if there is one; Unsupported for
+    any other mandatory extension (its signature starts with a lower-case letter: git refuses an
+    index it does not understand, and so does this module)."""
+    end, link = len(data) - _TRAILER, None
     while offset < end:
         if offset + 8 > end:
             raise Unsupported("a truncated extension header")
@@ -336,18 +343,28 @@ def _check_extensions(data: bytes, offset: int) -> None:
             data[offset : offset + 4],
             int.from_bytes(data[offset + 4 : offset + 8], "big"),
         )
-        if not b"A" <= signature[:1] <= b"Z":
+        if signature == b"link" and link is None:
+            link = data[offset + 8 : offset + 8 + size]
+        elif not b"A" <= signature[:1] <= b"Z":
             raise Unsupported(f"the mandatory extension {signature!r}")
         offset += 8 + size
     if offset != end:
         raise Unsupported("the extensions do not end at the trailer")
+    return link
 
 
 def load(gitdir: Path) -> IndexImage:
     """The index of ``gitdir`` (an empty one when there is no index file). Raises Unsupported
-    when it is not one this module changes, OSError when it cannot be read."""
+    when it is not one this module changes, OSError when it cannot be read. A split index comes
+    with its ``link`` set: :func:`.splitindex.resolve` reads the rest."""
+    return load_file(gitdir / "index", gitdir)
+
+
+def load_file(path: Path, gitdir: Path | None) -> IndexImage:
+    """The index file ``path``, as :func:`load` reads it; ``gitdir``: where gitsm's record of the
+    index it wrote is (None: look at every entry)."""
     try:
-        with open(gitdir / "index", "rb") as file:
+        with open(path, "rb") as file:
             mtime = os.fstat(file.fileno()).st_mtime_ns // 10**9
             data = file.read()
     except FileNotFoundError:
@@ -358,16 +375,18 @@ def load(gitdir: Path) -> IndexImage:
     signature, version, count = _HEADER.unpack_from(data)
     if signature != b"DIRC" or version not in (2, 3):
         raise Unsupported(f"index version {version}")
+    known = _trust_meta(gitdir, data, count) if gitdir is not None else None
+    if known is not None:  # the index gitsm wrote: its checksum was right when written
+        lengths, suspects = known
+        link = _check_extensions(data, 12 + sum(lengths))
+        return IndexImage(data, version, lengths, False, mtime, suspects, link)
     trailer = data[-_TRAILER:]
     if trailer != bytes(_TRAILER) and hashlib.sha1(data[:-_TRAILER]).digest() != trailer:
-        # a damaged index is never re-signed as a good one (libgit2 then refuses it, as git does)
+        # a damaged index is never re-signed as a good one (libgit2 then refuses it)
         raise Unsupported("the index's checksum does not match its content")
-    known = _trust_meta(gitdir, data, count)
-    if known is not None:
-        return IndexImage(data, version, known[0], False, racy_before=mtime, suspects=known[1])
     lengths, conflicted, end = _walk(data, version, count)
-    _check_extensions(data, end)
-    return IndexImage(data, version, lengths, conflicted, racy_before=mtime)
+    link = _check_extensions(data, end)
+    return IndexImage(data, version, lengths, conflicted, racy_before=mtime, link=link)
 
 
 def known_clean(gitdir: Path) -> bool:

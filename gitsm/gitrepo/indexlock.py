@@ -29,7 +29,6 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
-import shutil
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -40,6 +39,10 @@ from pygit2.ffi import C, ffi
 
 from gitsm.errors import GitLockHeld
 from gitsm.gitrepo.indexfile import IndexImage
+from gitsm.gitrepo.splitindex import SplitImage, plain_copy
+
+Image = IndexImage | SplitImage
+"""An index as gitsm reads and changes it: whole, or split (:mod:`.splitindex`)."""
 
 LOCK_NAME = "index.lock"
 MARK_NAME = "gitsm-index.lock"
@@ -78,7 +81,7 @@ class IndexLock:
         self._fd: int | None = fd
         self._marked = marked
         self._fsync = fsync
-        self.image: IndexImage | None = None
+        self.image: Image | None = None
         """The index as read under this lock (:mod:`.indexfile`), when it was read that way."""
 
     @classmethod
@@ -122,8 +125,7 @@ class IndexLock:
     def working_index(self) -> pygit2.Index:
         """A private copy of the current index (:data:`WORK_NAME`), to change and write."""
         self.work.unlink(missing_ok=True)
-        with contextlib.suppress(FileNotFoundError):  # no index yet: start from an empty one
-            shutil.copyfile(self.gitdir / "index", self.work)
+        plain_copy(self.gitdir / "index", self.work, self.gitdir)  # none yet: an empty one
         return pygit2.Index(str(self.work))
 
     @staticmethod

@@ -12,6 +12,7 @@ import pygit2
 
 from gitsm.errors import StoreError
 from gitsm.gitenv import run_git
+from gitsm.gitrepo import splitindex
 from gitsm.gitrepo.base import RepoBase
 from gitsm.gitrepo.failures import translating
 from gitsm.gitrepo.snapshot import CommitInfo, Snapshot, conflicted_paths
@@ -48,6 +49,15 @@ class RepoViews(RepoBase):
         """The repository's index, fresh from disk, or the index file ``index_file``."""
         if self.workdir is None and index_file is None:
             raise StoreError(f"{self.gitdir} is a bare repository: it has no staged changes.")
+        source = Path(index_file) if index_file else self.gitdir / "index"
+        merged = splitindex.merged_bytes(source, self.gitdir)
+        if merged is not None:  # a split index, which libgit2 cannot read: a merged copy
+            copy = self.gitdir / f"gitsm-index-view.{os.getpid()}"
+            try:
+                copy.write_bytes(merged)
+                return pygit2.Index(str(copy))
+            finally:
+                copy.unlink(missing_ok=True)
         if index_file:
             return pygit2.Index(index_file)
         index: pygit2.Index = self.repo.index
@@ -80,7 +90,7 @@ class RepoViews(RepoBase):
         """
         index = self._index(index_file)
         if index.conflicts is not None:
-            index = pygit2.Index(index_file or str(self.gitdir / "index"))
+            index = self._index(index_file or str(self.gitdir / "index"))
             for ancestor, ours, theirs in list(index.conflicts or []):
                 path = next(e.path for e in (ours, theirs, ancestor) if e is not None)
                 del index.conflicts[path]

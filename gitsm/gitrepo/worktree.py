@@ -28,12 +28,18 @@ from pathlib import Path
 
 import pygit2
 
-from gitsm.errors import GitsmError, LocalChangesError, MergeInProgressError, storage_error
+from gitsm.errors import (
+    GitsmError,
+    LocalChangesError,
+    MergeInProgressError,
+    StoreError,
+    storage_error,
+)
 from gitsm.gitenv import run_git
-from gitsm.gitrepo import indexfile
+from gitsm.gitrepo import indexfile, splitindex
 from gitsm.gitrepo.base import RepoBase
 from gitsm.gitrepo.failures import errno_of
-from gitsm.gitrepo.indexlock import IndexLock
+from gitsm.gitrepo.indexlock import Image, IndexLock
 from gitsm.gitrepo.snapshot import Snapshot, conflicted_paths
 
 JOURNAL_NAME = "gitsm-worktree.json"
@@ -110,9 +116,12 @@ class WorktreeSync(RepoBase):
         image = self._index_image()
         if image is not None and not image.conflicted:
             return
-        index = self.repo.index
-        index.read(False)
-        unmerged = conflicted_paths(index)
+        if isinstance(image, splitindex.SplitImage):  # libgit2 cannot read a split index
+            unmerged = image.unmerged_paths()
+        else:
+            index = self.repo.index
+            index.read(False)
+            unmerged = conflicted_paths(index)
         if unmerged:
             shown = ", ".join(unmerged[:5]) + (" ..." if len(unmerged) > 5 else "")
             raise MergeInProgressError(
@@ -122,13 +131,22 @@ class WorktreeSync(RepoBase):
                 "this again; nothing was written."
             )
 
-    def _index_image(self) -> indexfile.IndexImage | None:
-        """The index file as :mod:`.indexfile` changes it, or None when libgit2 must (a form that
-        module leaves alone, or a file that cannot be read: libgit2 says why)."""
+    def _index_image(self) -> Image | None:
+        """The index file as :mod:`.indexfile` (or, split, :mod:`.splitindex`) changes it, or
+        None when libgit2 must (a form those modules leave alone, or a file that cannot be read:
+        libgit2 says why)."""
         try:
-            return indexfile.load(self.gitdir)
+            image = indexfile.load(self.gitdir)
         except (indexfile.Unsupported, OSError):
             return None
+        try:
+            return splitindex.resolve(self.gitdir, image, fsync=self.fsync)
+        except (indexfile.Unsupported, OSError) as exc:  # and libgit2 reads no split index
+            raise StoreError(
+                f"The index of {self.workdir} is a split index (core.splitIndex) that cannot be "
+                f"read: {exc}. Rebuild it from HEAD (git read-tree HEAD, then git status to see "
+                "what is left to stage again) and run this again; nothing was written."
+            ) from None
 
     def _staged(
         self, paths: list[str], lock: IndexLock | None
@@ -259,9 +277,7 @@ class WorktreeSync(RepoBase):
         finally:
             index.read(True)  # drop what was staged in memory only; read what is on disk
 
-    def _patch_index(
-        self, snap: Snapshot, paths: list[str], lock: IndexLock, image: indexfile.IndexImage
-    ) -> None:
+    def _patch_index(self, snap: Snapshot, paths: list[str], lock: IndexLock, image: Image) -> None:
         """:meth:`_sync_worktree` through :mod:`.indexfile`: place the files, then write the old
         index with only their entries changed."""
         assert self.workdir is not None
