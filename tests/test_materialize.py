@@ -255,6 +255,7 @@ def test_reads_come_from_one_commit(store: SecretStore, monkeypatch: pytest.Monk
         return real(requests, snapshot)
 
     monkeypatch.setattr(store, "get_secret_values", racing)
+    monkeypatch.setattr(read_mod, "CHUNK", 1)  # one read per call: the write lands between them
     spec = spec_of("--env A=ci/versioned", "--env B=ci/plain")
     results, commit = read_values(store, spec.entries)
     assert calls["n"] == 2 and commit == first != store.repo.tip().commit_id

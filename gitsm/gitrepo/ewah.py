@@ -13,6 +13,7 @@ from gitsm.gitrepo.indexfile import Unsupported
 
 _RUN_MAX = (1 << 32) - 1
 _LITERAL_MAX = (1 << 31) - 1
+_FULL = (1 << 64) - 1
 
 
 def ewah_bits(data: bytes, at: int) -> tuple[list[int], int]:
@@ -38,6 +39,10 @@ def ewah_bits(data: bytes, at: int) -> tuple[list[int], int]:
         if pointer + literals >= count:
             raise Unsupported("a bitmap in the link extension runs past its words")
         for word in words[pointer + 1 : pointer + 1 + literals]:
+            if word == _FULL:  # a dense stretch: 64 bits at once
+                bits.extend(range(pos, pos + 64))
+                pos += 64
+                continue
             while word:
                 low = word & -word
                 bits.append(pos + low.bit_length() - 1)
@@ -52,12 +57,14 @@ def ewah_bits(data: bytes, at: int) -> tuple[list[int], int]:
 def ewah_bytes(bits: list[int]) -> bytes:
     """The EWAH serialisation of the sorted bit positions ``bits`` (as git's ``ewah_set`` builds
     it: runs of empty words, then literal words)."""
-    words: dict[int, int] = {}
+    size = bits[-1] + 1 if bits else 0
+    raw = bytearray(8 * ((size + 63) >> 6))
     for bit in bits:
-        words[bit >> 6] = words.get(bit >> 6, 0) | (1 << (bit & 63))
+        raw[bit >> 3] |= 1 << (bit & 7)
+    words = struct.unpack(f"<{len(raw) // 8}Q", raw)  # word n holds bits 64n .. 64n + 63
     out: list[int] = [0]
     marker, literals, next_word = 0, 0, 0
-    for number in sorted(words):
+    for number in [n for n, word in enumerate(words) if word]:
         gap = number - next_word
         if gap and (literals or gap > _RUN_MAX):
             out[marker] |= literals << 33
@@ -77,5 +84,4 @@ def ewah_bytes(bits: list[int]) -> bytes:
         literals += 1
         next_word = number + 1
     out[marker] |= literals << 33
-    size = bits[-1] + 1 if bits else 0
     return struct.pack(f">II{len(out)}QI", size, len(out), *out, marker)

@@ -36,11 +36,12 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import itertools
+import mmap
 import os
 import stat
 import struct
 from array import array
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -85,7 +86,7 @@ class IndexImage:
     ``conflicted``: some entry has a stage.
     """
 
-    data: bytes
+    data: bytes | mmap.mmap
     version: int
     lengths: array[int]
     conflicted: bool
@@ -93,14 +94,14 @@ class IndexImage:
     suspects: list[str] | None = None
     link: bytes | None = None
     """The payload of a split index's ``link`` extension (:mod:`.splitindex` reads it)."""
-    _offsets: list[int] | None = field(default=None, repr=False)
+    _offsets: Sequence[int] | None = field(default=None, repr=False)
 
     @property
     def trailer(self) -> bytes:
         """The SHA-1 trailer of the index (its content's name)."""
         return self.data[-_TRAILER:]
 
-    def offsets(self) -> list[int]:
+    def offsets(self) -> Sequence[int]:
         """The byte offset of every entry, and the end of the last one."""
         if self._offsets is None:
             self._offsets = list(itertools.accumulate(self.lengths, initial=12))
@@ -112,7 +113,7 @@ class IndexImage:
         start = offset + _FIXED + (2 if flags & _EXTENDED else 0)
         size = flags & _NAME_MASK
         if size == _NAME_MASK:
-            size = self.data.index(b"\0", start) - start
+            size = self.data.find(b"\0", start) - start
         return self.data[start : start + size], (flags & _STAGE_MASK) >> 12
 
     def position(self, path: str) -> int:
@@ -177,7 +178,7 @@ class IndexImage:
         return Patched(parts, lengths, written)
 
     def _racy(
-        self, offsets: list[int], workdir: Path, skip: set[str]
+        self, offsets: Sequence[int], workdir: Path, skip: set[str]
     ) -> tuple[set[int], list[str]]:
         """The entries to smudge, as git smudges them when it writes an index: racily clean
         against the index read (modified in or after its second) and changed on disk since; and
@@ -205,7 +206,7 @@ class IndexImage:
         return out, unchanged
 
     def _span(
-        self, offsets: list[int], start: int, stop: int, racy: set[int]
+        self, offsets: Sequence[int], start: int, stop: int, racy: set[int]
     ) -> bytes | memoryview:
         """The bytes of entries ``start`` to ``stop`` (excluded), racy ones smudged."""
         chunk = memoryview(self.data)[offsets[start] : offsets[stop]]
@@ -304,7 +305,7 @@ def _trust_meta(gitdir: Path, data: bytes, count: int) -> tuple[array[int], list
     return lengths, written.split("\n") if written else []
 
 
-def _walk(data: bytes, version: int, count: int) -> tuple[array[int], bool, int]:
+def _walk(data: bytes | mmap.mmap, version: int, count: int) -> tuple[array[int], bool, int]:
     """Every entry's length, whether one has a stage, and where the extensions begin."""
     lengths, conflicted, offset = array("I"), False, 12
     end = len(data) - _TRAILER
@@ -331,7 +332,7 @@ def _walk(data: bytes, version: int, count: int) -> tuple[array[int], bool, int]
     return lengths, conflicted, offset
 
 
-def _check_extensions(data: bytes, offset: int) -> bytes | None:
+def _check_extensions(data: bytes | mmap.mmap, offset: int) -> bytes | None:
     """The payload of the split index's ``link`` extension, if there is one; Unsupported for
     any other mandatory extension (its signature starts with a lower-case letter: git refuses an
     index it does not understand, and so does this module)."""

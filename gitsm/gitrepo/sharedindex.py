@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import itertools
+import mmap
 import os
 import struct
 from array import array
@@ -78,19 +80,25 @@ def _stat_key(path: Path) -> bytes:
 def _save_shared_meta(
     gitdir: Path, name: bytes, shared: Path, lengths: array[int], *, conflicted: bool
 ) -> None:
-    """Record a verified shared index's entry lengths (best effort)."""
+    """Record a verified shared index's entry lengths and offsets (best effort)."""
     meta = gitdir / SHARED_META
     tmp = gitdir / (SHARED_META + ".tmp")
     try:
         head = _META_MAGIC + name + _stat_key(shared) + bytes([conflicted])
-        tmp.write_bytes(head + len(lengths).to_bytes(4, "big") + lengths.tobytes())
+        offsets = array("I", itertools.accumulate(lengths, initial=12))
+        count = len(lengths).to_bytes(4, "big")
+        tmp.write_bytes(head + count + lengths.tobytes() + offsets.tobytes())
         os.replace(tmp, meta)
     except OSError:
         with contextlib.suppress(OSError):
             tmp.unlink()
 
 
-def _known_shared(gitdir: Path, name: bytes, shared: Path) -> tuple[array[int], bool] | None:
+def _known_shared(
+    gitdir: Path, name: bytes, shared: Path
+) -> tuple[array[int], array[int], bool] | None:
+    """(lengths, offsets, conflicted) recorded for the shared index ``name``, if the record is of
+    that very file."""
     try:
         raw = (gitdir / SHARED_META).read_bytes()
         key = _stat_key(shared)
@@ -101,17 +109,23 @@ def _known_shared(gitdir: Path, name: bytes, shared: Path) -> tuple[array[int], 
         return None
     conflicted = raw[len(head)] == 1
     count = int.from_bytes(raw[len(head) + 1 : len(head) + 5], "big")
-    lengths = array("I")
-    lengths.frombytes(raw[len(head) + 5 :])
-    return (lengths, conflicted) if len(lengths) == count else None
+    start = len(head) + 5
+    if len(raw) != start + 4 * (2 * count + 1):
+        return None
+    lengths, offsets = array("I"), array("I")
+    lengths.frombytes(raw[start : start + 4 * count])
+    offsets.frombytes(raw[start + 4 * count :])
+    return lengths, offsets, conflicted
 
 
 def load_shared(gitdir: Path, name: bytes) -> IndexImage:
-    """The shared index ``name`` names, verified against its name once (then remembered)."""
+    """The shared index ``name`` names, verified against its name once (then remembered). It is
+    mapped, not read: a write looks at a few of its pages."""
     shared = gitdir / (SHARED_PREFIX + name.hex())
     try:
-        data = shared.read_bytes()
-    except OSError as exc:
+        with open(shared, "rb") as file:
+            data = mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ)
+    except (OSError, ValueError) as exc:
         raise Unsupported(f"the shared index {shared.name} cannot be read ({exc})") from None
     if len(data) < 12 + _TRAILER:
         raise Unsupported("the shared index is shorter than its header")
@@ -119,10 +133,13 @@ def load_shared(gitdir: Path, name: bytes) -> IndexImage:
     if signature != b"DIRC" or version not in (2, 3):
         raise Unsupported(f"shared index version {version}")
     known = _known_shared(gitdir, name, shared)
-    if known is not None and 12 + sum(known[0]) <= len(data) - _TRAILER:
-        return IndexImage(data, version, known[0], known[1])
-    if data[-_TRAILER:] != name or hashlib.sha1(data[:-_TRAILER]).digest() != name:
+    if known is not None and len(known[0]) == count and known[1][-1] <= len(data) - _TRAILER:
+        lengths, offsets, conflicted = known
+        return IndexImage(data, version, lengths, conflicted, _offsets=offsets)
+    body = memoryview(data)[:-_TRAILER]
+    if data[-_TRAILER:] != name or hashlib.sha1(body).digest() != name:
         raise Unsupported(f"the shared index {shared.name} does not match its name")
+    body.release()
     lengths, conflicted, end = _walk(data, version, count)
     if _check_extensions(data, end) is not None:
         raise Unsupported("a shared index with a link extension")

@@ -203,16 +203,12 @@ class SplitImage:
                 self.gitdir, self.version, merged._entries(), written, self.fsync
             )
         sharedindex.freshen(self.gitdir / (SHARED_PREFIX + self.shared_name.hex()))
-        parts: list[bytes | memoryview] = [
-            _HEADER.pack(b"DIRC", self.version, changed),
-            *(replaced[p] for p in sorted(replaced)),
-            *(added[k] for k in sorted(added)),
-        ]
-        lengths = array("I", [len(p) for p in parts[1:]])
+        entries = [replaced[p] for p in sorted(replaced)] + [added[k] for k in sorted(added)]
+        lengths = array("I", map(len, entries))
         link = self.shared_name + ewah_bytes(sorted(deleted)) + ewah_bytes(sorted(replaced))
-        parts.append(LINK + len(link).to_bytes(4, "big") + link)
-        parts.append(hashlib.sha1(b"".join(parts)).digest())
-        return Patched(parts, lengths, written)
+        body = b"".join([_HEADER.pack(b"DIRC", self.version, changed), *entries, LINK,
+                         len(link).to_bytes(4, "big"), link])  # fmt: skip
+        return Patched([body, hashlib.sha1(body).digest()], lengths, written)
 
     def _smudge(
         self, workdir: Path, skip: set[str], replaced: dict[int, bytes], added: dict[Key, bytes]
@@ -287,16 +283,18 @@ def resolve(gitdir: Path, image: IndexImage, *, fsync: bool = False) -> SplitIma
     if set(deleted) & set(replaced_at) or len(replaced_at) > len(image.lengths):
         raise Unsupported("the link extension's bitmaps do not fit the split file")
     offsets = image.offsets()
-    replaced: dict[int, bytes] = {}
     added: dict[Key, bytes] = {}
-    for n, length in enumerate(image.lengths):
-        raw = image.data[offsets[n] : offsets[n] + length]
+    data, count = image.data, len(replaced_at)
+    starts = offsets[:count]
+    if any(data[at + 61] or data[at + 60] & 0x0F for at in starts):  # a name's length
+        raise Unsupported("a replacement entry with a name in the split file")
+    ends = offsets[1 : count + 1]
+    spans = [data[a:b] for a, b in zip(starts, ends, strict=True)]
+    replaced = dict(zip(replaced_at, spans, strict=True))
+    for n in range(count, len(image.lengths)):
+        raw = data[offsets[n] : offsets[n + 1]]
         name_of = _name_of(raw)
-        if n < len(replaced_at):
-            if name_of:
-                raise Unsupported("a replacement entry with a name in the split file")
-            replaced[replaced_at[n]] = raw
-        elif not name_of:
+        if not name_of:
             raise Unsupported("an added entry without a name in the split file")
         else:
             added[(name_of, _stage_of(raw))] = raw
