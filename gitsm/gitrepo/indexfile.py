@@ -38,15 +38,16 @@ import hashlib
 import itertools
 import mmap
 import os
-import stat
 import struct
 from array import array
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from gitsm.gitrepo import racy
+
 META_NAME = "gitsm-index.meta"
-_META_MAGIC = b"gitsm-index-meta 2\n"
+_META_MAGIC = b"gitsm-index-meta 3\n"
 _HEADER = struct.Struct(">4sII")
 _STAT = struct.Struct(">10I")  # ctime s/ns, mtime s/ns, dev, ino, mode, uid, gid, size
 _FIXED = 62  # stat data (40), object id (20), flags (2)
@@ -94,6 +95,10 @@ class IndexImage:
     suspects: list[str] | None = None
     link: bytes | None = None
     """The payload of a split index's ``link`` extension (:mod:`.splitindex` reads it)."""
+    verified: frozenset[str] = frozenset()
+    """Suspects whose stat data alone tells a change (:mod:`.racy`)."""
+    index_ns: int = 0
+    """The index file's mtime in nanoseconds."""
     _offsets: Sequence[int] | None = field(default=None, repr=False)
 
     @property
@@ -147,7 +152,7 @@ class IndexImage:
         if self.link is not None:
             raise Unsupported("a split index is changed through splitindex.resolve")
         offsets, lengths = self.offsets(), array("I", self.lengths)
-        racy, still_racy = self._racy(offsets, workdir, set(changes))
+        racy, still_racy, verified = self._racy(offsets, workdir, set(changes))
         cuts: list[tuple[int, int, bytes]] = []  # (first entry, entries replaced, new bytes)
         for path in sorted(changes, key=os.fsencode):
             first = last = self.position(path)
@@ -175,35 +180,42 @@ class IndexImage:
         # re-checks every racily clean entry whenever it writes an index, and so must gitsm, or
         # an edit made in the same second as an earlier index would stay hidden from git
         written = [p for p, e in changes.items() if e is not None] + still_racy
-        return Patched(parts, lengths, written)
+        return Patched(parts, lengths, written, verified)
 
     def _racy(
         self, offsets: Sequence[int], workdir: Path, skip: set[str]
-    ) -> tuple[set[int], list[str]]:
+    ) -> tuple[set[int], list[str], list[str]]:
         """The entries to smudge, as git smudges them when it writes an index: racily clean
-        against the index read (modified in or after its second) and changed on disk since; and
-        the paths of those racily clean but unchanged (still suspects for the next write)."""
+        against the index read (modified in or after its second) and changed on disk since; the
+        paths of those racily clean but unchanged (still suspects for the next write), and of
+        those among them verified (:mod:`.racy`)."""
         if self.suspects is None:
             numbers: Iterable[int] = range(len(self.lengths))
         else:
             numbers = [self.position(p) for p in self.suspects if p not in skip]
         out = set()
         unchanged: list[str] = []
+        verified: list[str] = []
         for n in numbers:
             if n >= len(self.lengths):
                 continue
             mtime, size = struct.unpack_from(">I24xI", self.data, offsets[n] + 8)
             if mtime < self.racy_before or not size:
                 continue
-            path, stage = self._path_at(offsets[n])
-            oid = self.data[offsets[n] + 40 : offsets[n] + 60]
-            if stage or os.fsdecode(path) in skip:
+            raw, stage = self._path_at(offsets[n])
+            path = os.fsdecode(raw)
+            if stage or path in skip:
                 continue
-            if _blob_id(workdir / os.fsdecode(path)) != oid:
+            entry = self.data[offsets[n] : offsets[n] + 60]
+            same, checked = racy.look(entry, workdir / path, verified=path in self.verified,
+                                      index_ns=self.index_ns)  # fmt: skip
+            if not same:
                 out.add(n)
-            else:
-                unchanged.append(os.fsdecode(path))
-        return out, unchanged
+                continue
+            unchanged.append(path)
+            if checked:
+                verified.append(path)
+        return out, unchanged, verified
 
     def _span(
         self, offsets: Sequence[int], start: int, stop: int, racy: set[int]
@@ -223,11 +235,13 @@ class IndexImage:
 @dataclass(frozen=True)
 class Patched:
     """A new index file: its bytes in ``parts`` (the last one its trailer), the length of each of
-    its entries, and the paths whose entries gitsm wrote into it."""
+    its entries, the paths whose entries gitsm wrote into it or found still racily clean, and
+    those of them verified (:mod:`.racy`)."""
 
     parts: list[bytes | memoryview]
     lengths: array[int]
     written: list[str]
+    verified: list[str] = field(default_factory=list)
 
     def save_meta(self, gitdir: Path) -> None:
         """Record this index's entry lengths and written paths beside it (best effort: without
@@ -235,7 +249,8 @@ class Patched:
         meta = _meta_path(gitdir)
         tmp = meta.with_name(META_NAME + ".tmp")
         try:
-            paths = "\n".join(self.written).encode("utf-8", "surrogateescape")
+            listed = "\n".join(self.written) + "\0" + "\n".join(self.verified)
+            paths = listed.encode("utf-8", "surrogateescape")
             head = _META_MAGIC + bytes(self.parts[-1]) + len(self.lengths).to_bytes(4, "big")
             tmp.write_bytes(head + self.lengths.tobytes() + paths)
             os.replace(tmp, meta)
@@ -265,25 +280,11 @@ def _encode(entry: NewEntry) -> bytes:
     return raw + b"\0" * (8 - len(raw) % 8)
 
 
-def _blob_id(file: Path) -> bytes | None:
-    """git's blob id of what is at ``file`` (a regular file's content, a symlink's target), None
-    when it is neither or cannot be read."""
-    try:
-        mode = os.lstat(file).st_mode
-        if stat.S_ISLNK(mode):
-            data = os.fsencode(os.readlink(file))
-        elif stat.S_ISREG(mode):
-            data = file.read_bytes()
-        else:
-            return None
-    except OSError:
-        return None
-    return hashlib.sha1(b"blob %d\0" % len(data) + data).digest()
-
-
-def _trust_meta(gitdir: Path, data: bytes, count: int) -> tuple[array[int], list[str]] | None:
-    """The recorded entry lengths of this index and the paths gitsm wrote into it, when the
-    record is of exactly this file."""
+def _trust_meta(
+    gitdir: Path, data: bytes, count: int
+) -> tuple[array[int], list[str], frozenset[str]] | None:
+    """The recorded entry lengths of this index, the paths gitsm wrote into it or found still
+    racily clean, and those verified, when the record is of exactly this file."""
     try:
         raw = _meta_path(gitdir).read_bytes()
     except OSError:
@@ -301,8 +302,12 @@ def _trust_meta(gitdir: Path, data: bytes, count: int) -> tuple[array[int], list
     lengths.frombytes(raw[head + 4 : end])
     if 12 + sum(lengths) > len(data) - _TRAILER:  # gitsm writes no extension but a split's link
         return None
-    written = raw[end:].decode("utf-8", "surrogateescape")
-    return lengths, written.split("\n") if written else []
+    written, _, verified = raw[end:].decode("utf-8", "surrogateescape").partition("\0")
+    return (
+        lengths,
+        written.split("\n") if written else [],
+        frozenset(verified.split("\n")) if verified else frozenset(),
+    )
 
 
 def _walk(data: bytes | mmap.mmap, version: int, count: int) -> tuple[array[int], bool, int]:
@@ -366,7 +371,7 @@ def load_file(path: Path, gitdir: Path | None) -> IndexImage:
     index it wrote is (None: look at every entry)."""
     try:
         with open(path, "rb") as file:
-            mtime = os.fstat(file.fileno()).st_mtime_ns // 10**9
+            mtime_ns = os.fstat(file.fileno()).st_mtime_ns
             data = file.read()
     except FileNotFoundError:
         body = _HEADER.pack(b"DIRC", 2, 0)
@@ -378,16 +383,18 @@ def load_file(path: Path, gitdir: Path | None) -> IndexImage:
         raise Unsupported(f"index version {version}")
     known = _trust_meta(gitdir, data, count) if gitdir is not None else None
     if known is not None:  # the index gitsm wrote: its checksum was right when written
-        lengths, suspects = known
+        lengths, suspects, verified = known
         link = _check_extensions(data, 12 + sum(lengths))
-        return IndexImage(data, version, lengths, False, mtime, suspects, link)
+        return IndexImage(data, version, lengths, False, mtime_ns // 10**9, suspects, link,
+                          verified, mtime_ns)  # fmt: skip
     trailer = data[-_TRAILER:]
     if trailer != bytes(_TRAILER) and hashlib.sha1(data[:-_TRAILER]).digest() != trailer:
         # a damaged index is never re-signed as a good one (libgit2 then refuses it)
         raise Unsupported("the index's checksum does not match its content")
     lengths, conflicted, end = _walk(data, version, count)
     link = _check_extensions(data, end)
-    return IndexImage(data, version, lengths, conflicted, racy_before=mtime, link=link)
+    return IndexImage(data, version, lengths, conflicted, racy_before=mtime_ns // 10**9,
+                      link=link, index_ns=mtime_ns)  # fmt: skip
 
 
 def known_clean(gitdir: Path) -> bool:

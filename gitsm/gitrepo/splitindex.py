@@ -36,7 +36,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from gitsm.gitrepo import sharedindex
+from gitsm.gitrepo import racy, sharedindex
 from gitsm.gitrepo.ewah import ewah_bits, ewah_bytes
 from gitsm.gitrepo.indexfile import (
     _FIXED,
@@ -47,7 +47,6 @@ from gitsm.gitrepo.indexfile import (
     NewEntry,
     Patched,
     Unsupported,
-    _blob_id,
     _encode,
     load_file,
 )
@@ -99,7 +98,8 @@ def _smudged(raw: bytes) -> bytes:
 class SplitImage:
     """A split index: the shared index's entries (``shared``), and what the split file changes:
     shared positions ``deleted``, shared positions ``replaced`` (stripped entries), entries
-    ``added`` (by path and stage). ``racy_before``/``suspects`` as for :class:`IndexImage`."""
+    ``added`` (by path and stage). ``racy_before``, ``suspects``, ``verified`` and ``index_ns`` as for
+    :class:`IndexImage`."""
 
     gitdir: Path
     version: int
@@ -112,6 +112,8 @@ class SplitImage:
     suspects: list[str] | None
     trailer: bytes
     fsync: bool = False
+    verified: frozenset[str] = frozenset()
+    index_ns: int = 0
     _conflicted: bool | None = field(default=None, repr=False)
 
     @property
@@ -175,7 +177,7 @@ class SplitImage:
         entries that changed smudged; a new shared index instead once the split file would hold
         more than :data:`MAX_PERCENT_CHANGE` percent of the shared one's entries."""
         deleted, replaced, added = set(self.deleted), dict(self.replaced), dict(self.added)
-        still_racy = self._smudge(workdir, set(changes), replaced, added)
+        still_racy, verified = self._smudge(workdir, set(changes), replaced, added)
         for path, entry in changes.items():
             key = os.fsencode(path)
             stage0: int | None = None
@@ -199,35 +201,42 @@ class SplitImage:
         if changed * 100 > MAX_PERCENT_CHANGE * max(len(self.shared.lengths), 1):
             merged = SplitImage(self.gitdir, self.version, self.shared_name, self.shared, deleted,
                                 replaced, added, 0, [], self.trailer)  # fmt: skip
-            return sharedindex.resplit(
+            new = sharedindex.resplit(
                 self.gitdir, self.version, merged._entries(), written, self.fsync
             )
+            return Patched(new.parts, new.lengths, written, verified)
         sharedindex.freshen(self.gitdir / (SHARED_PREFIX + self.shared_name.hex()))
         entries = [replaced[p] for p in sorted(replaced)] + [added[k] for k in sorted(added)]
         lengths = array("I", map(len, entries))
         link = self.shared_name + ewah_bytes(sorted(deleted)) + ewah_bytes(sorted(replaced))
         body = b"".join([_HEADER.pack(b"DIRC", self.version, changed), *entries, LINK,
                          len(link).to_bytes(4, "big"), link])  # fmt: skip
-        return Patched([body, hashlib.sha1(body).digest()], lengths, written)
+        return Patched([body, hashlib.sha1(body).digest()], lengths, written, verified)
 
     def _smudge(
         self, workdir: Path, skip: set[str], replaced: dict[int, bytes], added: dict[Key, bytes]
-    ) -> list[str]:
+    ) -> tuple[list[str], list[str]]:
         """Smudge (in ``replaced``/``added``) the racily clean entries whose file changed, as
-        :meth:`IndexImage.patched` does; the paths of those racily clean but unchanged."""
+        :meth:`IndexImage.patched` does; the paths of those racily clean but unchanged, and of
+        those among them verified (:mod:`.racy`)."""
         unchanged: list[str] = []
+        verified: list[str] = []
         for key, position, raw in self._racy_candidates(skip):
             mtime, size = struct.unpack_from(">I24xI", raw, 8)
             if mtime < self.racy_before or not size or _stage_of(raw):
                 continue
             path = os.fsdecode(key)
-            if _blob_id(workdir / path) == bytes(raw[40:60]):
+            same, checked = racy.look(raw, workdir / path, verified=path in self.verified,
+                                      index_ns=self.index_ns)  # fmt: skip
+            if same:
                 unchanged.append(path)
+                if checked:
+                    verified.append(path)
             elif position is None:
                 added[(key, 0)] = _smudged(added[(key, 0)])
             else:
                 replaced[position] = _smudged(replaced.get(position) or _stripped(raw))
-        return unchanged
+        return unchanged, verified
 
     def _racy_candidates(
         self, skip: set[str]
@@ -286,7 +295,8 @@ def resolve(gitdir: Path, image: IndexImage, *, fsync: bool = False) -> SplitIma
     added: dict[Key, bytes] = {}
     data, count = image.data, len(replaced_at)
     starts = offsets[:count]
-    if any(data[at + 61] or data[at + 60] & 0x0F for at in starts):  # a name's length
+    foreign = image.suspects is None  # a split file gitsm wrote has nameless replacements
+    if foreign and any(data[at + 61] or data[at + 60] & 0x0F for at in starts):
         raise Unsupported("a replacement entry with a name in the split file")
     ends = offsets[1 : count + 1]
     spans = [data[a:b] for a, b in zip(starts, ends, strict=True)]
@@ -299,7 +309,8 @@ def resolve(gitdir: Path, image: IndexImage, *, fsync: bool = False) -> SplitIma
         else:
             added[(name_of, _stage_of(raw))] = raw
     return SplitImage(gitdir, image.version, name, shared, set(deleted), replaced, added,
-                      image.racy_before, image.suspects, image.trailer, fsync)  # fmt: skip
+                      image.racy_before, image.suspects, image.trailer, fsync, image.verified,
+                      image.index_ns)  # fmt: skip
 
 
 def merged_bytes(index_file: Path, gitdir: Path) -> bytes | None:
