@@ -13,10 +13,11 @@ shared entry's name stands), and the rest are added. libgit2 cannot read such an
   the split file holds more than :data:`MAX_PERCENT_CHANGE` percent of the shared index's entries
   (git's ``splitIndex.maxPercentChange`` default), the merged entries become a new shared index,
   as git does, and git removes the old one when it expires (``splitIndex.sharedIndexExpire``);
-* a shared index is verified against its name once; its entry lengths are kept in
-  ``<gitdir>/gitsm-sharedindex.meta`` (:data:`.sharedindex.SHARED_META`) under its name, size and inode, so the
-  next write neither hashes nor walks its megabytes; it is freshened (its mtime touched) whenever
-  an index that uses it is written, as git freshens it;
+* a shared index is verified against its name once; its entry lengths and offsets are kept in
+  ``<gitdir>/gitsm-sharedindex.meta`` (:data:`.sharedindex.SHARED_META`) under its name, size
+  and inode, and it is mapped, not read, so the next write neither hashes nor walks its
+  megabytes; it is freshened (its mtime touched) whenever an index that uses it is written, as
+  git freshens it;
 * readers that go through libgit2 (the hooks' staged changes) get the merged index as a plain
   file (:func:`merged_bytes`).
 
@@ -98,8 +99,8 @@ def _smudged(raw: bytes) -> bytes:
 class SplitImage:
     """A split index: the shared index's entries (``shared``), and what the split file changes:
     shared positions ``deleted``, shared positions ``replaced`` (stripped entries), entries
-    ``added`` (by path and stage). ``racy_before``, ``suspects``, ``verified`` and ``index_ns`` as for
-    :class:`IndexImage`."""
+    ``added`` (by path and stage). ``racy_before``, ``suspects``, ``verified`` and ``index_ns``
+    as for :class:`IndexImage`."""
 
     gitdir: Path
     version: int
