@@ -164,6 +164,30 @@ def test_a_leak_is_refused_naming_file_and_line_never_the_value(
     assert git(store_repo, "log", "--format=%s", "-1").strip() == "CreateSecret prod/db/password"
 
 
+def test_the_hook_reads_a_split_index(store_repo: Path, hook_env: dict[str, str]) -> None:
+    """With git's split index (core.splitIndex), which libgit2 cannot read, the hook still sees
+    what is staged, in the index and in git's temporary indexes, and a clean commit passes."""
+    git(store_repo, "config", "core.splitIndex", "true")
+    git(store_repo, "update-index", "--split-index")
+    install(store_repo)
+    (store_repo / "config").mkdir()
+    (store_repo / "config" / "app.env").write_text(f"DB_PASSWORD={DB}\n")
+    git(store_repo, "add", "config/app.env")
+    assert b"link" in (store_repo / ".git" / "index").read_bytes()
+    refused = commit(store_repo, hook_env)
+    assert refused.returncode != 0 and "config/app.env:1" in refused.stderr, refused.stderr
+    (store_repo / "config" / "app.env").write_text(f"X=1\nDB_PASSWORD={DB}\n")
+    assert "config/app.env:2" in commit(store_repo, hook_env, "-a").stderr
+    assert "config/app.env:2" in commit(store_repo, hook_env, "config/app.env").stderr
+    (store_repo / "config" / "app.env").write_text("DB_HOST=db\n")
+    git(store_repo, "add", "config/app.env")
+    done = commit(store_repo, hook_env)
+    assert done.returncode == 0, done.stderr
+    assert list((store_repo / ".git").glob("sharedindex.*"))
+    SecretStore.open(store_repo).update_secret("prod/db/password", secret_string="rotated-123456")
+    assert git(store_repo, "status", "--porcelain") == ""
+
+
 def test_plaintext_in_the_secrets_tree_and_a_broken_manifest_are_refused(
     store_repo: Path, hook_env: dict[str, str]
 ) -> None:
