@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import random
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 
@@ -178,8 +179,14 @@ def test_racily_clean_entries_in_a_split_index_are_smudged(repo_path: Path) -> N
     assert status(repo_path) == " M f.txt\n"
 
 
-def test_staged_changes_read_through_a_split_index(repo_path: Path) -> None:
-    """The hooks' view of the index (libgit2) gets the merged index."""
+def test_staged_changes_read_through_a_split_index(
+    repo_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The hooks' view of the index (libgit2) gets the merged index, through a copy that is
+    removed at once."""
+    copies = tmp_path / "tmp"
+    copies.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(copies))
     client = gitsm.client(repo=repo_path)
     client.create_secret(Name="a", SecretString="x")
     split_on(repo_path)
@@ -190,4 +197,4 @@ def test_staged_changes_read_through_a_split_index(repo_path: Path) -> None:
     assert set(changes) == {"plain.txt"}
     assert repo.unmerged_paths() == []
     assert repo.staged_snapshot().blob_id("plain.txt") == changes["plain.txt"]
-    assert not list((repo_path / ".git").glob("gitsm-index-view.*"))  # the copy is gone
+    assert not list(copies.iterdir())  # every merged copy is gone

@@ -375,8 +375,12 @@ def test_plain_commit_that_changes_the_store_stops_the_sync(team: Team) -> None:
         alice.sync()
 
 
-def test_local_edits_in_the_way_stop_the_sync_before_it_pushes(team: Team) -> None:
+@pytest.mark.parametrize("split", [False, True], ids=["index", "split-index"])
+def test_local_edits_in_the_way_stop_the_sync_before_it_pushes(team: Team, split: bool) -> None:
     alice, bob = team.clone("alice"), team.clone("bob")
+    if split:  # git's split index, which libgit2 cannot read: gitsm reads it itself
+        run_git(path_of(alice), "config", "core.splitIndex", "true")
+        run_git(path_of(alice), "update-index", "--split-index")
     alice.tag_resource("other", [{"Key": "k", "Value": "v"}])
     bob.update_secret("app", secret_string="bob")
     bob.sync()

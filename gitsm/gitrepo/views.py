@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -52,12 +53,13 @@ class RepoViews(RepoBase):
         source = Path(index_file) if index_file else self.gitdir / "index"
         merged = splitindex.merged_bytes(source, self.gitdir)
         if merged is not None:  # a split index, which libgit2 cannot read: a merged copy
-            copy = self.gitdir / f"gitsm-index-view.{os.getpid()}"
+            handle, copy = tempfile.mkstemp(prefix="gitsm-index-view-")
             try:
-                copy.write_bytes(merged)
-                return pygit2.Index(str(copy))
+                with os.fdopen(handle, "wb") as file:
+                    file.write(merged)
+                return pygit2.Index(copy)  # read now; the copy is not needed afterwards
             finally:
-                copy.unlink(missing_ok=True)
+                os.unlink(copy)
         if index_file:
             return pygit2.Index(index_file)
         index: pygit2.Index = self.repo.index

@@ -152,14 +152,16 @@ class WorktreeSync(RepoBase):
         self, paths: list[str], lock: IndexLock | None
     ) -> dict[str, tuple[str | None, bool]]:
         """path -> (its stage-0 blob id in the index or None, whether it has conflict entries)."""
+        image = lock.image if lock is not None else None
+        image = image or self._index_image()
         if lock is not None:
-            lock.image = lock.image or self._index_image()
-            if lock.image is not None:
-                image, out = lock.image, {}
-                for path in paths:
-                    stages = image.stages(path)
-                    out[path] = stages.get(0), any(stage != 0 for stage in stages)
-                return out
+            lock.image = image
+        if image is not None:
+            out = {}
+            for path in paths:
+                stages = image.stages(path)
+                out[path] = stages.get(0), any(stage != 0 for stage in stages)
+            return out
         index = self.repo.index
         index.read(False)
         unmerged = set(conflicted_paths(index))
