@@ -68,6 +68,15 @@ def _unescape(piece: str, path: str) -> str:
 
 def secret_dir(name: str) -> str:
     """Return the tree path of the directory that holds the secret ``name``."""
+    if (
+        len(name) <= CHUNK and name[:1] not in ("", "/", ".") and name[-1] != "/"
+        and "//" not in name and "/." not in name
+    ):  # fmt: skip
+        return f"{SECRETS_ROOT}/{name}"  # no segment is empty, escaped or cut: the name itself
+    return _general_dir(name)
+
+
+def _general_dir(name: str) -> str:
     parts = [SECRETS_ROOT]
     for segment in name.split("/"):
         parts.extend(_encode_segment(segment))

@@ -101,6 +101,18 @@ def test_roundtrip_and_safe_components(name: str) -> None:
 
 
 @SETTINGS
+@given(names())
+def test_the_short_way_to_a_directory_is_the_general_one(name: str) -> None:
+    """secret_dir takes a plain name as it is; whatever it takes, the general encoding agrees."""
+    assert paths.secret_dir(name) == paths._general_dir(name)
+
+
+def test_the_short_way_covers_plain_names_only() -> None:
+    for name in ["", "/", ".", "a/", "/a", "a//b", "a/.b", ".a", "a" * (paths.CHUNK + 1), "a/b"]:
+        assert paths.secret_dir(name) == paths._general_dir(name), name
+
+
+@SETTINGS
 @given(st.text(alphabet=ALPHABET, min_size=1, max_size=512))
 def test_roundtrip_uniform_alphabet(name: str) -> None:
     directory = paths.secret_dir(name)
