@@ -16,6 +16,7 @@ import pygit2
 import pytest
 
 import gitsm
+from gitsm.awsclient import SecretsManagerClient
 from gitsm.errors import GitsmError
 from gitsm.gitrepo import ewah, indexfile, sharedindex, splitindex
 from gitsm.store import SecretStore
@@ -123,11 +124,16 @@ def test_writes_change_only_the_split_file(repo_path: Path) -> None:
     index_matches_head(repo_path)
 
 
-def test_a_new_shared_index_once_the_split_file_grows(repo_path: Path) -> None:
+def one_secret_split(repo_path: Path, name: str) -> tuple[SecretsManagerClient, Path]:
+    """A store with secret ``name`` whose index git keeps split: its client and git dir."""
     client = gitsm.client(repo=repo_path)
-    client.create_secret(Name="first", SecretString="x")
+    client.create_secret(Name=name, SecretString="x")
     split_on(repo_path)
-    gitdir = repo_path / ".git"
+    return client, repo_path / ".git"
+
+
+def test_a_new_shared_index_once_the_split_file_grows(repo_path: Path) -> None:
+    client, gitdir = one_secret_split(repo_path, "first")
     first = shared_files(gitdir)
     for i in range(4):  # 4 entries in the shared index: the second write passes 20 percent
         client.put_secret_value(SecretId="first", SecretString=f"v{i}")
@@ -141,10 +147,7 @@ def test_a_new_shared_index_once_the_split_file_grows(repo_path: Path) -> None:
 
 
 def test_a_damaged_shared_index_is_refused_and_nothing_written(repo_path: Path) -> None:
-    client = gitsm.client(repo=repo_path)
-    client.create_secret(Name="a", SecretString="x")
-    split_on(repo_path)
-    gitdir = repo_path / ".git"
+    client, gitdir = one_secret_split(repo_path, "a")
     (gitdir / sharedindex.SHARED_META).unlink(missing_ok=True)
     shared = gitdir / shared_files(gitdir)[0]
     data = bytearray(shared.read_bytes())
