@@ -201,3 +201,18 @@ def test_staged_changes_read_through_a_split_index(
     assert repo.unmerged_paths() == []
     assert repo.staged_snapshot().blob_id("plain.txt") == changes["plain.txt"]
     assert not list(copies.iterdir())  # every merged copy is gone
+
+
+def test_extended_flags_survive_in_a_split_index(repo_path: Path) -> None:
+    """An intent-to-add entry (extended flags: a version 3 index) in the shared index stays as
+    git wrote it through gitsm's writes, the new shared index of a resplit included."""
+    client, gitdir = one_secret_split(repo_path, "a")
+    (repo_path / "later.txt").write_text("intent\n")
+    git(repo_path, "add", "-N", "later.txt")
+    before = git(repo_path, "ls-files", "--stage", "later.txt")
+    for i in range(6):  # past 20 percent: a new shared index is written
+        client.put_secret_value(SecretId="a", SecretString=f"v{i}")
+    assert git(repo_path, "ls-files", "--stage", "later.txt") == before
+    assert status(repo_path) == " A later.txt\n"
+    assert len(shared_files(gitdir)) > 1
+    subprocess.run(["git", "fsck", "--no-progress"], cwd=repo_path, check=True, capture_output=True)

@@ -309,7 +309,8 @@ def resolve(gitdir: Path, image: IndexImage, *, fsync: bool = False) -> SplitIma
             raise Unsupported("an added entry without a name in the split file")
         else:
             added[(name_of, _stage_of(raw))] = raw
-    return SplitImage(gitdir, image.version, name, shared, set(deleted), replaced, added,
+    version = max(image.version, shared.version)  # 3 when either holds extended flags
+    return SplitImage(gitdir, version, name, shared, set(deleted), replaced, added,
                       image.racy_before, image.suspects, image.trailer, fsync, image.verified,
                       image.index_ns)  # fmt: skip
 
