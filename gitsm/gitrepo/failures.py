@@ -46,6 +46,21 @@ FSCK_HINT = (
 )
 
 
+def fanout_vanished(exc: BaseException) -> bool:
+    """True when libgit2 failed to move a new loose object into its fan-out directory
+    (``objects/xx``) because that directory was gone: a ``git gc`` or ``git prune-packed``
+    running beside the write removes empty fan-out directories, and libgit2, unlike git, does not
+    create the directory again. Writing the object again succeeds (objects are named by their
+    content, so nothing is written twice)."""
+    text = str(exc)
+    return (
+        isinstance(exc, pygit2.GitError)
+        and "rename" in text
+        and f"{os.sep}objects{os.sep}" in text
+        and os.strerror(errno.ENOENT) in text
+    )
+
+
 def errno_of(text: str) -> int | None:
     """The errno whose system words (``No space left on device``) ``text`` contains, if any."""
     low = text.lower()

@@ -20,7 +20,13 @@ import pygit2
 from gitsm.errors import GitsmError, LocalChangesError, StoreError, storage_error
 from gitsm.gitenv import run_git, start_git
 from gitsm.gitrepo import identity, signing
-from gitsm.gitrepo.failures import errno_of, filesystem_errno, translate, translating
+from gitsm.gitrepo.failures import (
+    errno_of,
+    fanout_vanished,
+    filesystem_errno,
+    translate,
+    translating,
+)
 from gitsm.gitrepo.graph import Person, RepoGraph
 from gitsm.gitrepo.identity import FALLBACK_EMAIL, FALLBACK_NAME, identities
 from gitsm.gitrepo.indexlock import IndexLock, clear_own
@@ -32,6 +38,9 @@ from gitsm.gitrepo.worktree import JOURNAL_NAME, WorktreeSync
 LOCK_NAME = "gitsm.lock"
 STALE_LOCK_WAIT = 1.0
 NOT_WRITTEN = "nothing was written"
+OBJECT_WRITE_TRIES = 3
+"""Attempts at a commit's objects when a ``git gc`` beside the write removed the directory a new
+object was moving into (each attempt is a few milliseconds; the race needs the gc's timing)."""
 NOT_MOVED = "the branch was not moved (run the command again to finish)"
 log = logging.getLogger("gitsm.worktree")
 
@@ -238,24 +247,31 @@ class GitRepo(WorktreeSync, RepoViews, RepoGraph, RepoRemote):
     def _new_commit(
         self, parent: Snapshot, changes: Mapping[str, bytes | None], message: str, when: datetime
     ) -> str:
-        """Write the objects of a commit of ``changes`` on ``parent`` (no ref moves); its id."""
-        try:
-            tree_id = self._build(parent.tree, changes)
-            if tree_id is None:
-                tree_id = str(self.repo.TreeBuilder().write())
-            author, committer = self._signatures(when)
-            parents = [parent.commit_id] if parent.commit_id else []
-            oid = self._create_commit(author, committer, message, tree_id, parents)
-            if oid not in self.repo:  # libgit2 was seen to return the id of a commit that a
-                code = filesystem_errno(self.gitdir) or errno.EIO  # full disk kept it writing
-                raise OSError(code, "the commit object was not written")
-        except Exception as exc:
-            error = translate(exc, self.gitdir, "writing the commit", writing=True,
-                              advice=NOT_WRITTEN)  # fmt: skip
-            if error is None or error is exc:
-                raise
-            raise error from None
-        return oid
+        """Write the objects of a commit of ``changes`` on ``parent`` (no ref moves); its id.
+
+        A write that a ``git gc`` beside it made fail (:func:`.failures.fanout_vanished`) is made
+        again, up to :data:`OBJECT_WRITE_TRIES` times."""
+        for attempt in range(1, OBJECT_WRITE_TRIES + 1):
+            try:
+                tree_id = self._build(parent.tree, changes)
+                if tree_id is None:
+                    tree_id = str(self.repo.TreeBuilder().write())
+                author, committer = self._signatures(when)
+                parents = [parent.commit_id] if parent.commit_id else []
+                oid = self._create_commit(author, committer, message, tree_id, parents)
+                if oid not in self.repo:  # libgit2 was seen to return the id of a commit that a
+                    code = filesystem_errno(self.gitdir) or errno.EIO  # full disk kept writing
+                    raise OSError(code, "the commit object was not written")
+                return oid
+            except Exception as exc:
+                if attempt < OBJECT_WRITE_TRIES and fanout_vanished(exc):
+                    continue
+                error = translate(exc, self.gitdir, "writing the commit", writing=True,
+                                  advice=NOT_WRITTEN)  # fmt: skip
+                if error is None or error is exc:
+                    raise
+                raise error from None
+        raise AssertionError("unreachable: the last attempt returns or raises")
 
     def advance(self, old: Snapshot, new: str, message: str, *, checked: bool = False) -> Snapshot:
         """Move the branch from ``old`` to the commit ``new`` (any commit: sync's result).
