@@ -103,10 +103,10 @@ class Served:
             config=Config(retries={"max_attempts": 1}, **config),
         )  # fmt: skip
 
-    def stop(self, sig: int = signal.SIGTERM, timeout: float = 20) -> tuple[int, str]:
-        """Send ``sig`` and wait; the exit status and what the server said on stderr after the
-        ready line."""
-        if self.proc.poll() is None:
+    def stop(self, sig: int | None = signal.SIGTERM, timeout: float = 20) -> tuple[int, str]:
+        """Send ``sig`` (None: none, the server is already stopping) and wait; the exit status
+        and what the server said on stderr after the ready line."""
+        if sig is not None and self.proc.poll() is None:
             self.proc.send_signal(sig)
         self.proc.wait(timeout)
         self._reader.join(timeout)
