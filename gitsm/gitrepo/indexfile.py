@@ -45,17 +45,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from gitsm.gitrepo import racy
+from gitsm.gitrepo.racy import STAT as _STAT
+from gitsm.gitrepo.racy import U32 as _U32
 
 META_NAME = "gitsm-index.meta"
 _META_MAGIC = b"gitsm-index-meta 3\n"
 _HEADER = struct.Struct(">4sII")
-_STAT = struct.Struct(">10I")  # ctime s/ns, mtime s/ns, dev, ino, mode, uid, gid, size
 _FIXED = 62  # stat data (40), object id (20), flags (2)
 _EXTENDED = 0x4000
 _NAME_MASK = 0x0FFF
 _STAGE_MASK = 0x3000
 _TRAILER = 20
-_U32 = 0xFFFFFFFF
 
 
 class Unsupported(Exception):
@@ -75,6 +75,17 @@ class NewEntry:
 
 def _meta_path(gitdir: Path) -> Path:
     return gitdir / META_NAME
+
+
+def entry_key(data: bytes | memoryview | mmap.mmap, offset: int = 0) -> tuple[bytes, int]:
+    """(path, stage) of the index entry at ``offset`` of ``data`` (an empty path for a split
+    file's replacement)."""
+    flags = int.from_bytes(data[offset + 60 : offset + 62], "big")
+    start = offset + _FIXED + (2 if flags & _EXTENDED else 0)
+    size = flags & _NAME_MASK
+    if size == _NAME_MASK:  # a path of 4,095 bytes or more ends at its NUL
+        size = bytes(data[start : start + (1 << 16)]).find(b"\0")
+    return bytes(data[start : start + size]), (flags & _STAGE_MASK) >> 12
 
 
 @dataclass
@@ -114,12 +125,7 @@ class IndexImage:
 
     def _path_at(self, offset: int) -> tuple[bytes, int]:
         """(path, stage) of the entry at ``offset``."""
-        flags = int.from_bytes(self.data[offset + 60 : offset + 62], "big")
-        start = offset + _FIXED + (2 if flags & _EXTENDED else 0)
-        size = flags & _NAME_MASK
-        if size == _NAME_MASK:
-            size = self.data.find(b"\0", start) - start
-        return self.data[start : start + size], (flags & _STAGE_MASK) >> 12
+        return entry_key(self.data, offset)
 
     def position(self, path: str) -> int:
         """The number of the first entry whose path sorts at or after ``path`` (git's order:
@@ -282,9 +288,10 @@ def _encode(entry: NewEntry) -> bytes:
 
 def _trust_meta(
     gitdir: Path, data: bytes, count: int
-) -> tuple[array[int], list[str], frozenset[str]] | None:
-    """The recorded entry lengths of this index, the paths gitsm wrote into it or found still
-    racily clean, and those verified, when the record is of exactly this file."""
+) -> tuple[array[int], int, list[str], frozenset[str]] | None:
+    """The recorded entry lengths of this index, where its entries end, the paths gitsm wrote
+    into it or found still racily clean, and those verified, when the record is of exactly this
+    file."""
     try:
         raw = _meta_path(gitdir).read_bytes()
     except OSError:
@@ -300,11 +307,13 @@ def _trust_meta(
         return None
     lengths = array("I")
     lengths.frombytes(raw[head + 4 : end])
-    if 12 + sum(lengths) > len(data) - _TRAILER:  # gitsm writes no extension but a split's link
+    entries_end = 12 + sum(lengths)
+    if entries_end > len(data) - _TRAILER:  # gitsm writes no extension but a split's link
         return None
     written, _, verified = raw[end:].decode("utf-8", "surrogateescape").partition("\0")
     return (
         lengths,
+        entries_end,
         written.split("\n") if written else [],
         frozenset(verified.split("\n")) if verified else frozenset(),
     )
@@ -383,8 +392,8 @@ def load_file(path: Path, gitdir: Path | None) -> IndexImage:
         raise Unsupported(f"index version {version}")
     known = _trust_meta(gitdir, data, count) if gitdir is not None else None
     if known is not None:  # the index gitsm wrote: its checksum was right when written
-        lengths, suspects, verified = known
-        link = _check_extensions(data, 12 + sum(lengths))
+        lengths, entries_end, suspects, verified = known
+        link = _check_extensions(data, entries_end)
         return IndexImage(data, version, lengths, False, mtime_ns // 10**9, suspects, link,
                           verified, mtime_ns)  # fmt: skip
     trailer = data[-_TRAILER:]

@@ -28,8 +28,9 @@ from pathlib import Path
 MARGIN_NS = 20_000_000
 """How much older than the index a file's timestamps must be for a look to count as one after
 the file's clock tick (the kernel's file clock advances in ticks of at most 10 ms)."""
-_STAT = struct.Struct(">10I")  # ctime s/ns, mtime s/ns, dev, ino, mode, uid, gid, size
-_U32 = 0xFFFFFFFF
+STAT = struct.Struct(">10I")
+"""An index entry's stat data: ctime s/ns, mtime s/ns, dev, ino, mode, uid, gid, size."""
+U32 = 0xFFFFFFFF
 
 
 def blob_id(file: Path) -> bytes | None:
@@ -49,12 +50,12 @@ def blob_id(file: Path) -> bytes | None:
 
 
 def _same_stat(entry: bytes | memoryview, st: os.stat_result) -> bool:
-    fields: tuple[int, ...] = _STAT.unpack_from(entry)
+    fields: tuple[int, ...] = STAT.unpack_from(entry)
     c_s, c_ns, m_s, m_ns, _dev, ino, _mode, _uid, _gid, size = fields
     return (
-        m_ns == st.st_mtime_ns % 10**9 and m_s == st.st_mtime_ns // 10**9 & _U32
-        and c_ns == st.st_ctime_ns % 10**9 and c_s == st.st_ctime_ns // 10**9 & _U32
-        and ino == st.st_ino & _U32 and size == st.st_size & _U32
+        m_ns == st.st_mtime_ns % 10**9 and m_s == st.st_mtime_ns // 10**9 & U32
+        and c_ns == st.st_ctime_ns % 10**9 and c_s == st.st_ctime_ns // 10**9 & U32
+        and ino == st.st_ino & U32 and size == st.st_size & U32
     )  # fmt: skip
 
 
@@ -74,6 +75,6 @@ def look(
         return True, True
     if blob_id(file) != bytes(entry[40:60]):
         return False, False
-    c_s, c_ns, m_s, m_ns = _STAT.unpack_from(entry)[:4]
+    c_s, c_ns, m_s, m_ns = STAT.unpack_from(entry)[:4]
     newest = max(c_s * 10**9 + c_ns, m_s * 10**9 + m_ns)
     return True, same and newest < index_ns - MARGIN_NS

@@ -18,7 +18,6 @@ from gitsm.gitrepo.indexfile import (
     _HEADER,
     _TRAILER,
     IndexImage,
-    Patched,
     Unsupported,
     _check_extensions,
     _walk,
@@ -38,10 +37,10 @@ def freshen(shared: Path) -> None:
 
 
 def resplit(
-    gitdir: Path, version: int, entries: Iterable[tuple[object, bytes | memoryview]],
-    written: list[str], fsync: bool,
-) -> Patched:  # fmt: skip
-    """Write the merged ``entries`` as a new shared index; the split file that names it."""
+    gitdir: Path, version: int, entries: Iterable[tuple[object, bytes | memoryview]], fsync: bool
+) -> list[bytes | memoryview]:
+    """Write the merged ``entries`` as a new shared index; the bytes of the split file that names
+    it (no entries, empty bitmaps), its trailer last."""
     body: list[bytes | memoryview] = []
     lengths = array("I")
     for _, raw in entries:
@@ -69,7 +68,7 @@ def resplit(
         LINK + len(link).to_bytes(4, "big") + link,
     ]
     parts.append(hashlib.sha1(b"".join(parts)).digest())
-    return Patched(parts, array("I"), written)
+    return parts
 
 
 def _stat_key(path: Path) -> bytes:

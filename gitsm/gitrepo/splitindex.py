@@ -40,33 +40,25 @@ from pathlib import Path
 from gitsm.gitrepo import racy, sharedindex
 from gitsm.gitrepo.ewah import ewah_bits, ewah_bytes
 from gitsm.gitrepo.indexfile import (
+    _EXTENDED,
     _FIXED,
     _HEADER,
     _NAME_MASK,
+    _STAGE_MASK,
     _TRAILER,
     IndexImage,
     NewEntry,
     Patched,
     Unsupported,
     _encode,
+    entry_key,
     load_file,
 )
 from gitsm.gitrepo.sharedindex import LINK, SHARED_PREFIX
 
 MAX_PERCENT_CHANGE = 20
-_EXTENDED = 0x4000
-_STAGE_MASK = 0x3000
 Key = tuple[bytes, int]
 """(path, stage): an entry's place in git's order."""
-
-
-def _name_of(raw: bytes | memoryview, at: int = 0) -> bytes:
-    flags = int.from_bytes(raw[at + 60 : at + 62], "big")
-    start = at + _FIXED + (2 if flags & _EXTENDED else 0)
-    size = flags & _NAME_MASK
-    if size == _NAME_MASK:
-        size = bytes(raw[start : start + 4096]).index(b"\0")
-    return bytes(raw[start : start + size])
 
 
 def _stage_of(raw: bytes | memoryview) -> int:
@@ -159,19 +151,7 @@ class SplitImage:
 
     def _entries(self) -> Iterator[tuple[Key, bytes | memoryview]]:
         """Every entry of the merged index, in git's order (only for rare whole walks)."""
-        shared: list[tuple[Key, bytes | memoryview]] = []
-        offsets = self.shared.offsets()
-        for position in range(len(self.shared.lengths)):
-            if position in self.deleted:
-                continue
-            name, stage = self.shared._path_at(offsets[position])
-            stripped = self.replaced.get(position)
-            raw = _named(stripped, name) if stripped else self._shared_raw(position)
-            shared.append(((name, stage), raw))
-        merged = shared + list(self.added.items())
-        if self.added:
-            merged.sort(key=lambda item: item[0])
-        yield from merged
+        return _merged(self.shared, self.deleted, self.replaced, self.added)
 
     def patched(self, changes: dict[str, NewEntry | None], workdir: Path) -> Patched:
         """The new split file: ``changes`` applied (see :meth:`IndexImage.patched`), racily clean
@@ -200,12 +180,9 @@ class SplitImage:
         written = [p for p, e in changes.items() if e is not None] + still_racy
         changed = len(replaced) + len(added)
         if changed * 100 > MAX_PERCENT_CHANGE * max(len(self.shared.lengths), 1):
-            merged = SplitImage(self.gitdir, self.version, self.shared_name, self.shared, deleted,
-                                replaced, added, 0, [], self.trailer)  # fmt: skip
-            new = sharedindex.resplit(
-                self.gitdir, self.version, merged._entries(), written, self.fsync
-            )
-            return Patched(new.parts, new.lengths, written, verified)
+            merged = _merged(self.shared, deleted, replaced, added)
+            parts = sharedindex.resplit(self.gitdir, self.version, merged, self.fsync)
+            return Patched(parts, array("I"), written, verified)
         sharedindex.freshen(self.gitdir / (SHARED_PREFIX + self.shared_name.hex()))
         entries = [replaced[p] for p in sorted(replaced)] + [added[k] for k in sorted(added)]
         lengths = array("I", map(len, entries))
@@ -269,6 +246,30 @@ class SplitImage:
                     yield key, position, self.replaced.get(position) or self._shared_raw(position)
 
 
+def _merged(
+    shared: IndexImage, deleted: set[int], replaced: dict[int, bytes], added: dict[Key, bytes]
+) -> Iterator[tuple[Key, bytes | memoryview]]:
+    """Every entry of the index ``shared`` with ``deleted``, ``replaced`` and ``added`` applied,
+    in git's order."""
+    out: list[tuple[Key, bytes | memoryview]] = []
+    offsets = shared.offsets()
+    for position in range(len(shared.lengths)):
+        if position in deleted:
+            continue
+        name, stage = shared._path_at(offsets[position])
+        stripped = replaced.get(position)
+        raw = (
+            _named(stripped, name)
+            if stripped
+            else memoryview(shared.data)[offsets[position] : offsets[position + 1]]
+        )
+        out.append(((name, stage), raw))
+    out += added.items()
+    if added:
+        out.sort(key=lambda item: item[0])
+    return iter(out)
+
+
 def resolve(gitdir: Path, image: IndexImage, *, fsync: bool = False) -> SplitImage | IndexImage:
     """``image`` as the index it stands for: itself, or with its link extension read, the split
     index over its shared index (Unsupported when either cannot be read as git reads it);
@@ -304,11 +305,10 @@ def resolve(gitdir: Path, image: IndexImage, *, fsync: bool = False) -> SplitIma
     replaced = dict(zip(replaced_at, spans, strict=True))
     for n in range(count, len(image.lengths)):
         raw = data[offsets[n] : offsets[n + 1]]
-        name_of = _name_of(raw)
-        if not name_of:
+        key = entry_key(raw)
+        if not key[0]:
             raise Unsupported("an added entry without a name in the split file")
-        else:
-            added[(name_of, _stage_of(raw))] = raw
+        added[key] = raw
     version = max(image.version, shared.version)  # 3 when either holds extended flags
     return SplitImage(gitdir, version, name, shared, set(deleted), replaced, added,
                       image.racy_before, image.suspects, image.trailer, fsync, image.verified,
