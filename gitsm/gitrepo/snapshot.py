@@ -20,6 +20,21 @@ _REGULAR = 0o100644
 KEPT_FILES = 16
 """Files a snapshot keeps what :meth:`Snapshot.file` found of (a write reads a few; a listing
 reads its manifests another way)."""
+KEPT_DIRS = 8192
+"""Directories a snapshot keeps the tree of (a few hundred bytes each): reading every secret
+of a large store looks each folder up once."""
+
+
+def _child(repo: pygit2.Repository, tree: pygit2.Tree | None, name: str) -> pygit2.Object | None:
+    """The entry ``name`` of ``tree`` (a single path component), vetted; None when there is none."""
+    if tree is None:
+        return None
+    try:
+        node = tree[name]
+    except KeyError:
+        return None
+    check(repo, node.id)
+    return node
 
 
 class RefConflict(Exception):
@@ -64,6 +79,8 @@ class Snapshot:
         default_factory=dict, compare=False, repr=False
     )
     """What :meth:`file` found, by path and size limit (at most :data:`KEPT_FILES`)."""
+    _dirs: dict[str, pygit2.Tree | None] = field(default_factory=dict, compare=False, repr=False)
+    """The trees :meth:`_dir` found, by path."""
 
     @property
     def tree_id(self) -> str | None:
@@ -72,16 +89,21 @@ class Snapshot:
 
     def _obj(self, path: str) -> pygit2.Object | None:
         """The object at ``path``, every object on the way vetted (see :mod:`.loose`)."""
-        node: pygit2.Object | None = self.tree
-        for part in path.split("/"):
-            if node is None or node.type != _TREE:
-                return None
-            try:
-                node = cast(pygit2.Tree, node)[part]
-            except KeyError:
-                return None
-            check(self.repo, node.id)
-        return node
+        parent, _, name = path.rpartition("/")
+        return _child(self.repo, self._dir(parent) if parent else self.tree, name)
+
+    def _dir(self, path: str) -> pygit2.Tree | None:
+        """The tree at ``path`` (not the root), vetted; None when there is no directory there.
+        Kept (up to :data:`KEPT_DIRS`): reading many secrets walks their common folders once."""
+        try:
+            return self._dirs[path]
+        except KeyError:
+            pass
+        node = self._obj(path)
+        tree = cast(pygit2.Tree, node) if node is not None and node.type == _TREE else None
+        if len(self._dirs) < KEPT_DIRS:
+            self._dirs[path] = tree
+        return tree
 
     def _load(self, oid: pygit2.Oid) -> pygit2.Object:
         """The object ``oid``, vetted first."""
