@@ -79,16 +79,39 @@ VERSION_LINE = re.compile(
 ITEM = re.compile(QUOTED)
 
 
-@functools.lru_cache(maxsize=MEMO)
+_P = r"[ !#-\[\]-~]*"  # the plain text of a quoted scalar: printable ASCII but " and \
+PLAIN_LINE = re.compile(
+    rf'  "({_P})": \{{created: "([1-9][0-9]{{3}}-[0-9]{{2}}-[0-9]{{2}}T[0-9]{{2}}:[0-9]{{2}}:'
+    rf'[0-9]{{2}}\.[0-9]{{6}}Z)", type: (string|binary), kms_key_ids: \[((?:"{_P}"(?:, "{_P}")*)?)\], '
+    rf'stages: \[((?:"{_P}"(?:, "{_P}")*)?)\]\}}'
+)
+"""A version line exactly as :func:`version_line` writes it when none of its strings needs an
+escape (nearly every line): read without unquoting, and remembered as the line those values
+give, so an unchanged version is not formatted again when its manifest is written back."""
+_Key = tuple[str, datetime, str, tuple[str, ...], tuple[str, ...]]
+_LINES: dict[_Key, str] = {}
+
+
+def _remember(key: _Key, line: str) -> None:
+    if len(_LINES) >= MEMO:
+        _LINES.clear()
+    _LINES[key] = line
+
+
 def version_line(
     vid: str, created: datetime, kind: str, keys: tuple[str, ...], stages: tuple[str, ...]
 ) -> str:
     """The manifest line of one version (memoised: a write re-dumps every version of its secret,
-    and all but the new one and those whose labels moved are lines it wrote before)."""
-    return (
-        f"  {quote(vid)}: {{created: {quote(timestamp(created))}, type: {kind}, "
-        f"kms_key_ids: {qlist(list(keys))}, stages: {qlist(list(stages))}}}"
-    )
+    and all but the new one and those whose labels moved are lines it read or wrote before)."""
+    key = (vid, created, kind, keys, stages)
+    line = _LINES.get(key)
+    if line is None:
+        line = (
+            f"  {quote(vid)}: {{created: {quote(timestamp(created))}, type: {kind}, "
+            f"kms_key_ids: {qlist(list(keys))}, stages: {qlist(list(stages))}}}"
+        )
+        _remember(key, line)
+    return line
 
 
 class Checked(NamedTuple):
@@ -115,22 +138,30 @@ class Checked(NamedTuple):
 def version_entry(line: str) -> tuple[str, Checked | dict[str, Any]] | None:
     """(VersionId, the version) of a canonical version line, None when it is not one; the version
     is a plain mapping when a check fails, for :func:`secret_from_doc` to name the problem."""
-    m = VERSION_LINE.fullmatch(line)
-    if m is None:
-        return None
-    created = unquote(m[2])
+    m = PLAIN_LINE.fullmatch(line)
+    plain = m is not None
+    if m is not None:  # no escapes: every scalar is its text between the quotes
+        vid, created = m[1], m[2]
+        keys_list = m[4][1:-1].split('", "') if m[4] else []
+        stages_list = m[5][1:-1].split('", "') if m[5] else []
+    else:
+        m = VERSION_LINE.fullmatch(line)
+        if m is None:
+            return None
+        vid, created = unquote(m[1]), unquote(m[2])
+        keys_list = [unquote(i) for i in ITEM.findall(m[4])]
+        stages_list = [unquote(i) for i in ITEM.findall(m[5])]
     entry: dict[str, Any] = {
-        "created": created,
-        "type": m[3],
-        "kms_key_ids": [unquote(i) for i in ITEM.findall(m[4])],
-        "stages": [unquote(i) for i in ITEM.findall(m[5])],
-    }
+        "created": created, "type": m[3], "kms_key_ids": keys_list, "stages": stages_list,
+    }  # fmt: skip
     info = quick_version("", entry)
     if info is None:
-        return unquote(m[1]), entry
+        return vid, entry
     keys, stages = tuple(info.kms_key_ids), tuple(info.stages)
     checked = Checked(info.created, info.kind, keys, stages, created)
-    return unquote(m[1]), checked
+    if plain:  # the very line version_line gives for these values
+        _remember((vid, info.created, info.kind, keys, stages), line)
+    return vid, checked
 
 
 def quick_version(vid: str, entry: object) -> VersionInfo | None:

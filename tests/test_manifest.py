@@ -118,3 +118,59 @@ def test_the_escapes_gitsm_writes_take_the_fast_path() -> None:
         data = dump_secret(replace(ESCAPED, description=text))
         doc = _fast_doc(data)
         assert doc is not None and doc["description"] == text == yaml.safe_load(data)["description"]
+
+
+def _fresh_memos() -> None:
+    from gitsm import manifestlines
+
+    manifestlines.version_entry.cache_clear()
+    manifestlines._LINES.clear()
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    ids, stamps, st.sampled_from(["string", "binary"]), st.lists(some, max_size=2),
+    st.lists(some, max_size=3, unique=True),
+)  # fmt: skip
+def test_a_line_read_is_written_back_as_formatting_it_gives(
+    vid: str, created: datetime, kind: str, keys: list[str], stages: list[str]
+) -> None:
+    """A version line read (the plain fast path remembers it as the line of its values) is
+    written back byte for byte as formatting its values afresh gives, escapes or not."""
+    from gitsm.manifestlines import PLAIN_LINE, version_entry, version_line
+
+    args = (vid, created, kind, tuple(keys), tuple(stages))
+    _fresh_memos()
+    line = version_line(*args)
+    _fresh_memos()
+    found = version_entry(line)
+    assert found is not None and found[0] == vid
+    assert version_line(vid, created, kind, tuple(keys), tuple(stages)) == line
+    plain = all(
+        c == " " or ("!" <= c <= "~" and c not in '"\\') for c in vid + "".join(keys + stages)
+    )
+    assert (PLAIN_LINE.fullmatch(line) is not None) == plain
+
+
+@pytest.mark.parametrize(
+    "variant",
+    [
+        b'kms_key_ids: ["alias/aws/secretsmanager","k2"]',  # no space after the comma
+        b'kms_key_ids: ["alias/aws/secretsmanager", "k2"], stages: ["AWSCURRENT",]',
+    ],
+)
+def test_a_line_not_in_the_written_form_is_written_back_in_it(variant: bytes) -> None:
+    """A version line that reads (the general form allows it) but is not exactly what gitsm
+    writes is not remembered as its own dump: writing the manifest back gives the canonical
+    line."""
+    _fresh_memos()
+    data = dump_secret(ESCAPED).replace(
+        b'kms_key_ids: ["alias/aws/secretsmanager"], stages: ["AWSCURRENT"]', variant
+    )
+    try:
+        secret = load_secret(data, "m")
+    except MalformedStoreFile:
+        return  # YAML refuses it too: nothing to write back
+    assert b"kms_key_ids: [" in data and data != dump_secret(secret)
+    assert dump_secret(secret) == dump_secret(load_secret(dump_secret(secret), "m"))
+    assert b'", "' in dump_secret(secret) or len(secret.versions[VID].kms_key_ids) == 1
