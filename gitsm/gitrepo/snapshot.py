@@ -89,20 +89,32 @@ class Snapshot:
 
     def _obj(self, path: str) -> pygit2.Object | None:
         """The object at ``path``, every object on the way vetted (see :mod:`.loose`)."""
-        parent, _, name = path.rpartition("/")
-        return _child(self.repo, self._dir(parent) if parent else self.tree, name)
+        parent, slash, name = path.rpartition("/")
+        return _child(self.repo, self._dir(parent) if slash else self.tree, name)
 
     def _dir(self, path: str) -> pygit2.Tree | None:
-        """The tree at ``path`` (not the root), vetted; None when there is no directory there.
-        Kept (up to :data:`KEPT_DIRS`): reading many secrets walks their common folders once."""
-        try:
+        """The tree at ``path`` (not the root: "" names none), vetted; None when there is no
+        directory there.
+        Every folder on the way is kept (up to :data:`KEPT_DIRS`): reading many secrets walks
+        their common folders once."""
+        if path in self._dirs:
             return self._dirs[path]
-        except KeyError:
-            pass
-        node = self._obj(path)
-        tree = cast(pygit2.Tree, node) if node is not None and node.type == _TREE else None
-        if len(self._dirs) < KEPT_DIRS:
-            self._dirs[path] = tree
+        start, tree = 0, self.tree  # from the deepest folder on the way already kept
+        cut = len(path)
+        while (cut := path.rfind("/", 0, cut)) > 0:
+            if path[:cut] in self._dirs:
+                start, tree = cut + 1, self._dirs[path[:cut]]
+                break
+        while tree is not None:  # down, one folder at a time
+            end = path.find("/", start)
+            end = len(path) if end < 0 else end
+            node = _child(self.repo, tree, path[start:end])
+            tree = cast(pygit2.Tree, node) if node is not None and node.type == _TREE else None
+            if len(self._dirs) < KEPT_DIRS:
+                self._dirs[path[:end]] = tree
+            if end == len(path):
+                break
+            start = end + 1
         return tree
 
     def _load(self, oid: pygit2.Oid) -> pygit2.Object:
