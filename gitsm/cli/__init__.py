@@ -67,6 +67,12 @@ def run_here(args: list[str], argv: Sequence[str] | None = None) -> None:
         code = quick_get(args)
         if code is not None:
             sys.exit(code)
+    if "materialize" in args:  # a CI job's plain materialize needs no typer either
+        from gitsm.cli.materialize_run import quick as quick_materialize
+
+        code = quick_materialize(args)
+        if code is not None:
+            sys.exit(code)
     from gitsm.cli.lean import dispatch  # an operation's plain command line needs no typer
 
     code = dispatch(args)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 
 from gitsm.cli.awsmodel import OPERATIONS
-from gitsm.cli.context import Globals
+from gitsm.cli.globalargs import COMPLETE_VAR, GLOBAL_OPTIONS, GLOBAL_SWITCHES, globals_before
 from gitsm.cli.operations import SKELETON_CHOICES, run_parsed
 
 TYPE_CHECKING = False
@@ -24,9 +24,6 @@ if TYPE_CHECKING:
     from typing import Any
 
 SERVICE = "secretsmanager"
-COMPLETE_VAR = "_GITSM_COMPLETE"
-GLOBAL_VALUES = ("repo", "region", "output", "query", "cli_binary_format")
-GLOBAL_FLAGS = ("debug", "no_paginate", "no_cli_pager")
 EXTRA_VALUES = {
     "--cli-input-json": "x_cli_input_json",
     "--cli-input-yaml": "x_cli_input_yaml",
@@ -35,14 +32,6 @@ EXTRA_VALUES = {
 PAGING_VALUES = {"--starting-token": "p_StartingToken", "--page-size": "p_PageSize",
                  "--max-items": "p_MaxItems"}  # fmt: skip
 COMMANDS = {op["command"]: name for name, op in OPERATIONS.items()}
-
-
-def _option_name(key: str) -> str:
-    return "--" + key.replace("_", "-")
-
-
-GLOBAL_OPTIONS = {_option_name(k): "g_" + k for k in GLOBAL_VALUES}
-GLOBAL_SWITCHES = {_option_name(k): "g_" + k for k in GLOBAL_FLAGS}
 
 
 def looks_like_option(token: str) -> bool:
@@ -79,26 +68,6 @@ def expand_args(args: list[str], greedy: set[str]) -> list[str]:
             i += 1
         out += [x for w in words for x in (token, w)] or [token]
     return out
-
-
-def _globals_before(args: list[str]) -> tuple[Globals, list[str]] | None:
-    """The global options before the command, and the rest (the command first); None: typer's."""
-    given: dict[str, object] = {}
-    i = 0
-    while i < len(args) and args[i].startswith("-"):
-        token = args[i]
-        if token in GLOBAL_SWITCHES and token not in given:
-            given[token] = True
-            i += 1
-        elif token in GLOBAL_OPTIONS and token not in given and i + 1 < len(args):
-            if args[i + 1].startswith("-"):
-                return None
-            given[token] = args[i + 1]
-            i += 2
-        else:
-            return None
-    names = {**GLOBAL_OPTIONS, **GLOBAL_SWITCHES}
-    return Globals(**{names[k][2:]: v for k, v in given.items()}), args[i:]  # type: ignore[arg-type]
 
 
 def parse(name: str, args: list[str]) -> dict[str, object] | None:
@@ -157,7 +126,7 @@ def dispatch(argv: Sequence[str]) -> int | None:
     (nothing has run) when typer should handle it."""
     if COMPLETE_VAR in os.environ or "--help" in argv:
         return None
-    before = _globals_before(list(argv))
+    before = globals_before(list(argv))
     if before is None:
         return None
     globals_, rest = before

@@ -2,27 +2,25 @@
 
 :func:`register` adds both commands; the CLI imports this module only when one of them is asked
 for (gitsm.cli.app.LAZY_VERBS). Importing it stays cheap: the store and :mod:`gitsm.materialize`
-load only when a command runs. Errors go through ``with_globals`` like gitsm's other verbs: a spec or flag that does
-not parse exits 252, a run that cannot materialize everything exits 254 with one message listing
+load only when a command runs; materialize's body is :mod:`gitsm.cli.materialize_run`, which
+also runs a plain command line without typer. Errors go through ``with_globals`` like gitsm's
+other verbs: a spec or flag that does not parse exits 252, a run that cannot materialize everything exits 254 with one message listing
 every problem (never a value), and ``exec`` passes on its command's exit status or signal.
 """
 
 from __future__ import annotations
 
-import gc
 import sys
 from collections.abc import Callable, Sequence
-from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 import typer
 
 from gitsm.cli.context import Globals, open_client
 from gitsm.cli.errors import UsageFailure
+from gitsm.cli.materialize_run import run as run_materialize
+from gitsm.cli.materialize_run import spec_of
 from gitsm.cli.verbs import with_globals
-
-if TYPE_CHECKING:
-    from gitsm.materialize import Spec
 
 FORMATS = "files|dotenv|json|export|k8s|github"
 REF = "SECRET_ID[?version-stage=L|?version-id=V][#JSON_KEY]"
@@ -39,27 +37,6 @@ EnvOption = Annotated[
                  "NAME with * (APP_*) takes every key of a JSON secret. Repeatable.",
                  show_default=False, metavar="NAME=REF"),
 ]  # fmt: skip
-
-
-def _spec(spec_file: str | None, envs: list[str], files: list[str], mode: str | None) -> Spec:
-    from gitsm.materialize import DEFAULT_SPEC, Spec, SpecError, load_spec, parse_flag
-    from gitsm.materialize.spec import parse_mode
-
-    if spec_file is not None:
-        spec = load_spec(spec_file)
-    elif not envs and not files and Path(DEFAULT_SPEC).is_file():
-        spec = load_spec(DEFAULT_SPEC)
-    else:
-        spec = Spec()
-    spec.extend([parse_flag("--env", e) for e in envs] + [parse_flag("--file", f) for f in files])
-    if mode is not None:
-        spec.mode = parse_mode(mode, "--mode")
-    if not spec.entries:
-        raise SpecError(
-            f"nothing to materialize: give --spec FILE, --env or --file (or put {DEFAULT_SPEC} "
-            "in the current directory)"
-        )
-    return spec
 
 
 @with_globals("Materialize")
@@ -110,27 +87,8 @@ def materialize(
     listing every problem, and nothing is written. Plaintext is never written inside a git work
     tree unless git ignores the path.
     """
-    from gitsm.materialize import materialize as run
-
-    collecting = gc.isenabled()
-    gc.disable()  # a short run that makes no reference cycles: no collector passes (~5%)
-    try:
-        spec = _spec(spec_file, env or [], file or [], mode)
-        spec.k8s_name = k8s_name or spec.k8s_name
-        spec.k8s_namespace = k8s_namespace or spec.k8s_namespace
-        fmt = fmt or spec.format or "files"
-        out = out or spec.out
-        store = open_client(globals_).store
-        summary = run(store, spec, fmt, out=out, progress=sys.stderr)
-    finally:
-        if collecting:
-            gc.enable()
-    if summary.paths:
-        where = (out or ".") if fmt == "files" else summary.paths[0]
-        sys.stderr.write(
-            f"gitsm materialize: {summary.count} value{'s' if summary.count != 1 else ''} from "
-            f"commit {(summary.commit or '')[:12]} written to {where}\n"
-        )
+    run_materialize(globals_, fmt=fmt, spec_file=spec_file, env=env, file=file, out=out,
+                    mode=mode, k8s_name=k8s_name, k8s_namespace=k8s_namespace)  # fmt: skip
 
 
 @with_globals("Exec")
@@ -155,7 +113,7 @@ def exec_(
             "gitsm exec needs a command: gitsm exec [--spec FILE] [--env NAME=REF]... -- "
             "COMMAND [ARGS...]"
         )
-    spec = _spec(spec_file, env or [], [], None)
+    spec = spec_of(spec_file, env or [], [], None)
     store = open_client(globals_).store
     variables = environment(store, spec, progress=sys.stderr)
     del store, spec
