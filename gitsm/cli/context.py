@@ -17,6 +17,7 @@ from gitsm.cli.params import BINARY_FORMATS
 
 if TYPE_CHECKING:
     from gitsm.awsclient import SecretsManagerClient
+    from gitsm.store import SecretStore
 
 META_KEY = "gitsm.globals"
 
@@ -69,6 +70,14 @@ def open_client(globals_: Globals) -> SecretsManagerClient:
     import gitsm
 
     return gitsm.client(repo=store_path(globals_), region_name=globals_.region)
+
+
+def open_store(globals_: Globals) -> SecretStore:
+    """The selected store itself, for gitsm's own verbs (what :func:`open_client` wraps, without
+    loading the boto3-shaped client and its parameter model)."""
+    from gitsm.store import SecretStore
+
+    return SecretStore.open(store_path(globals_), region=globals_.region)
 
 
 def globals_from(values: dict[str, Any]) -> Globals:

@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING, Any
 from typer.core import TyperGroup
 
 from gitsm.cli import output
-from gitsm.cli.context import Globals, open_client
+from gitsm.cli.context import Globals
+from gitsm.cli.context import open_store as store_of
 from gitsm.cli.errors import EnvironmentFailure, Landed
 from gitsm.cli.verbs import with_globals
 
@@ -94,7 +95,7 @@ def keys_verb(operation: str) -> Callable[[Callable[..., None]], Callable[..., N
 
 def open_store(globals_: Globals) -> SecretStore:
     """The store the command line selects (--repo, $GITSM_REPO, or the enclosing repository)."""
-    return open_client(globals_).store
+    return store_of(globals_)
 
 
 def warn(message: str | None) -> None:

@@ -16,7 +16,7 @@ from typing import Annotated, Any
 
 import typer
 
-from gitsm.cli.context import Globals, open_client
+from gitsm.cli.context import Globals, open_store
 from gitsm.cli.errors import UsageFailure
 from gitsm.cli.materialize_run import run as run_materialize
 from gitsm.cli.materialize_run import spec_of
@@ -114,7 +114,7 @@ def exec_(
             "COMMAND [ARGS...]"
         )
     spec = spec_of(spec_file, env or [], [], None)
-    store = open_client(globals_).store
+    store = open_store(globals_)
     variables = environment(store, spec, progress=sys.stderr)
     del store, spec
     code = child.run(command, variables)  # clears ``variables`` once the command runs

@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 
 from gitsm.cli import output
-from gitsm.cli.context import Globals, globals_from, open_client
+from gitsm.cli.context import Globals, globals_from, open_store
 from gitsm.cli.errors import Secrets, run_guarded
 from gitsm.cli.globalargs import COMPLETE_VAR, GLOBAL_OPTIONS, GLOBAL_SWITCHES, globals_before
 
@@ -82,7 +82,7 @@ def run(
         spec.k8s_namespace = k8s_namespace or spec.k8s_namespace
         fmt = fmt or spec.format or "files"
         out = out or spec.out
-        store = open_client(globals_).store
+        store = open_store(globals_)
         summary = materialize(store, spec, fmt, out=out, progress=sys.stderr)
     finally:
         if collecting:

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from gitsm.cli.context import Globals, open_client
+from gitsm.cli.context import Globals, open_store
 from gitsm.cli.errors import Landed, WriteLanded
 from gitsm.cli.keys_base import emit
 from gitsm.cli.verbs import with_globals
@@ -81,7 +81,7 @@ def sync(
     from gitsm.errors import SyncConflict
     from gitsm.store import SyncReport
 
-    store = open_client(globals_).store
+    store = open_store(globals_)
     try:
         report = store.sync(remote, branch, fetched=syncfast.FETCHED)
     except SyncConflict as exc:

@@ -17,7 +17,7 @@ from typing import Annotated, Any
 import typer
 
 from gitsm.cli import options, output, params
-from gitsm.cli.context import META_KEY, Globals, globals_from, open_client
+from gitsm.cli.context import META_KEY, Globals, globals_from, open_store
 from gitsm.cli.errors import Landed, Secrets, guarded
 from gitsm.cli.locate import ENV_REPO
 
@@ -160,7 +160,7 @@ def log(
     from gitsm.history import history
     from gitsm.signatures import with_signatures
 
-    store = open_client(globals_).store
+    store = open_store(globals_)
     entries = history(store.repo, secret_id=secret_id)
     limit = None if max_items is None else params.coerce(max_items, "integer", "--max-items")
     rows = [_log_row(e) for e in with_signatures(store.repo, islice(entries, limit))]
@@ -187,7 +187,7 @@ def _log_row(entry: Any) -> dict[str, Any]:
 @with_globals("PurgeDeletedSecrets")
 def purge_deleted_secrets(globals_: Globals) -> None:
     """Remove the secrets whose recovery window has passed (one commit); print their names."""
-    store = open_client(globals_).store
+    store = open_store(globals_)
     purged = store.purge_deleted_secrets()
     landed = Landed("PurgeDeletedSecrets", {"PurgedSecrets": ", ".join(purged) or "none"},
                     see="gitsm log --max-items 1")  # fmt: skip
