@@ -67,7 +67,7 @@ def run_here(args: list[str], argv: Sequence[str] | None = None) -> None:
         code = quick_get(args)
         if code is not None:
             sys.exit(code)
-    if "materialize" in args:  # a CI job's plain materialize needs no typer either
+    if "materialize" in args or "exec" in args:  # a CI job's plain lines need no typer either
         from gitsm.cli.materialize_run import quick as quick_materialize
 
         code = quick_materialize(args)

@@ -10,16 +10,14 @@ every problem (never a value), and ``exec`` passes on its command's exit status 
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable, Sequence
 from typing import Annotated, Any
 
 import typer
 
-from gitsm.cli.context import Globals, open_store
-from gitsm.cli.errors import UsageFailure
+from gitsm.cli.context import Globals
 from gitsm.cli.materialize_run import run as run_materialize
-from gitsm.cli.materialize_run import spec_of
+from gitsm.cli.materialize_run import run_exec
 from gitsm.cli.verbs import with_globals
 
 FORMATS = "files|dotenv|json|export|k8s|github"
@@ -106,21 +104,9 @@ def exec_(
     file. Its exit status is gitsm's; signals sent to gitsm (TERM, INT, HUP, QUIT, USR1, USR2,
     ...) are forwarded to it. Entries without an env name are ignored.
     """
-    from gitsm.materialize import child, environment
+    from gitsm.materialize.child import die_like
 
-    if not command:
-        raise UsageFailure(
-            "gitsm exec needs a command: gitsm exec [--spec FILE] [--env NAME=REF]... -- "
-            "COMMAND [ARGS...]"
-        )
-    spec = spec_of(spec_file, env or [], [], None)
-    store = open_store(globals_)
-    variables = environment(store, spec, progress=sys.stderr)
-    del store, spec
-    code = child.run(command, variables)  # clears ``variables`` once the command runs
-    sys.stdout.flush()
-    sys.stderr.flush()
-    raise typer.Exit(child.die_like(code))
+    raise typer.Exit(die_like(run_exec(globals_, command, spec_file=spec_file, env=env)))
 
 
 def register(

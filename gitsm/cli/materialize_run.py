@@ -1,13 +1,15 @@
-"""``gitsm materialize`` run without typer: the command's body, and its lean path.
+"""``gitsm materialize`` and ``gitsm exec`` run without typer: the commands' bodies, and their
+lean path.
 
-A CI job runs ``gitsm materialize`` in a fresh process, usually without the agent; typer, and the
-operations' model the typer application is built from, are about a tenth of that process's time
-at 1,000 secrets. :func:`quick` reads a plain command line (the global options before the verb,
-then the verb's own options, each ``--opt value``) exactly as typer would and runs the same body
-(:func:`run`) under the same error handling as the typer command (:mod:`gitsm.cli.verbs`), so the
-output, the errors and the exit code are the same. Anything else (``--help``, an unknown or
-repeated option, a missing value, a value that starts with ``-``, ``--opt=value``, several words
-after a list option, shell completion) is left to typer: :func:`quick` then returns None before
+A CI job runs ``gitsm materialize`` or ``gitsm exec`` in a fresh process, usually without the
+agent; typer, and the operations' model the typer application is built from, are about a tenth of
+that process's time at 1,000 secrets. :func:`quick` reads a plain command line (the global options
+before the verb, then the verb's own options, each ``--opt value``, and for exec ``--`` and the
+command) exactly as typer would and runs the same body (:func:`run`, :func:`run_exec`) under the
+same error handling as the typer command (:mod:`gitsm.cli.verbs`), so the output, the errors and
+the exit code are the same. Anything else (``--help``, an unknown or repeated option, a missing
+value, a value that starts with ``-``, ``--opt=value``, several words after a list option, an exec
+command not after ``--``, shell completion) is left to typer: :func:`quick` then returns None before
 anything has run.
 """
 
@@ -20,20 +22,24 @@ from pathlib import Path
 
 from gitsm.cli import output
 from gitsm.cli.context import Globals, globals_from, open_store
-from gitsm.cli.errors import Secrets, run_guarded
+from gitsm.cli.errors import Secrets, UsageFailure, run_guarded
 from gitsm.cli.globalargs import COMPLETE_VAR, GLOBAL_OPTIONS, GLOBAL_SWITCHES, globals_before
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from gitsm.materialize import Spec
 
-VERB = "materialize"
-OPERATION = "Materialize"
-VALUES = {"--format": "fmt", "--spec": "spec_file", "--out": "out", "--mode": "mode",
-          "--k8s-name": "k8s_name", "--k8s-namespace": "k8s_namespace"}  # fmt: skip
-"""The verb's options that take one value: option -> parameter."""
-LISTS = {"--env": "env", "--file": "file"}
-"""The verb's repeatable options: option -> parameter."""
+VERBS: dict[str, tuple[str, dict[str, str], dict[str, str]]] = {
+    "materialize": (
+        "Materialize",
+        {"--format": "fmt", "--spec": "spec_file", "--out": "out", "--mode": "mode",
+         "--k8s-name": "k8s_name", "--k8s-namespace": "k8s_namespace"},
+        {"--env": "env", "--file": "file"},
+    ),
+    "exec": ("Exec", {"--spec": "spec_file"}, {"--env": "env"}),
+}  # fmt: skip
+"""verb -> (its operation name in errors, its options that take one value, its repeatable
+options: option -> parameter)."""
 
 
 def spec_of(spec_file: str | None, envs: list[str], files: list[str], mode: str | None) -> Spec:
@@ -95,11 +101,40 @@ def run(
         )
 
 
-def parse(args: list[str]) -> dict[str, object] | None:
-    """The values typer would pass to the verb for ``args`` (the words after it: the parameters
-    of :func:`run`, and ``g_<global>`` for global options given after the verb), or None when the
-    command line is not one of the plain forms."""
-    values_of = {**VALUES, **GLOBAL_OPTIONS}
+def run_exec(
+    globals_: Globals,
+    command: list[str] | None,
+    *,
+    spec_file: str | None = None,
+    env: list[str] | None = None,
+) -> int:
+    """``gitsm exec``'s body: run ``command`` with the secrets in its environment only; its exit
+    status (negative: the signal that ended it), for :func:`gitsm.materialize.child.die_like`."""
+    from gitsm.materialize import child, environment
+
+    if not command:
+        raise UsageFailure(
+            "gitsm exec needs a command: gitsm exec [--spec FILE] [--env NAME=REF]... -- "
+            "COMMAND [ARGS...]"
+        )
+    spec = spec_of(spec_file, env or [], [], None)
+    store = open_store(globals_)
+    variables = environment(store, spec, progress=sys.stderr)
+    del store, spec
+    code = child.run(command, variables)  # clears ``variables`` once the command runs
+    sys.stdout.flush()
+    sys.stderr.flush()
+    return code
+
+
+def parse(
+    args: list[str], values_of: dict[str, str], lists: dict[str, str]
+) -> dict[str, object] | None:
+    """The values typer would pass to a verb for ``args`` (the words after it: its parameters,
+    and ``g_<global>`` for global options given after the verb), given the verb's options that
+    take one value and its repeatable ones; None when the command line is not one of the plain
+    forms."""
+    values_of = {**values_of, **GLOBAL_OPTIONS}
     values: dict[str, object] = {}
     i = 0
     while i < len(args):
@@ -110,13 +145,13 @@ def parse(args: list[str]) -> dict[str, object] | None:
             values[GLOBAL_SWITCHES[token]] = True
             i += 1
             continue
-        if (token not in values_of and token not in LISTS) or i + 1 >= len(args):
+        if (token not in values_of and token not in lists) or i + 1 >= len(args):
             return None
         value = args[i + 1]
         if value.startswith("-"):
             return None
-        if token in LISTS:
-            words = values.setdefault(LISTS[token], [])
+        if token in lists:
+            words = values.setdefault(lists[token], [])
             assert isinstance(words, list)
             words.append(value)
         elif values_of[token] in values:
@@ -128,14 +163,23 @@ def parse(args: list[str]) -> dict[str, object] | None:
 
 
 def quick(argv: list[str]) -> int | None:
-    """Run ``argv`` when it is a plain ``materialize`` command line and return the exit code;
-    None (nothing has run) when typer should handle it."""
+    """Run ``argv`` when it is a plain ``materialize`` or ``exec`` command line and return the
+    exit code (exec: or end as its command ended); None (nothing has run) when typer should
+    handle it."""
     if COMPLETE_VAR in os.environ or "--help" in argv:
         return None
     before = globals_before(argv)
-    if before is None or before[1][:1] != [VERB]:
+    if before is None or not before[1] or before[1][0] not in VERBS:
         return None
-    values = parse(before[1][1:])
+    verb, args = before[1][0], before[1][1:]
+    operation, values_of, lists = VERBS[verb]
+    command: list[str] = []
+    if verb == "exec":  # the command only after --, as the usage line gives it
+        if "--" not in args:
+            return None
+        cut = args.index("--")
+        args, command = args[:cut], args[cut + 1 :]
+    values = parse(args, values_of, lists)
     if values is None:
         return None
     globals_ = before[0].merged(globals_from(values))
@@ -144,6 +188,11 @@ def quick(argv: list[str]) -> int | None:
     def action() -> None:
         output.check_format(globals_.output or "json")
         output.compile_query(globals_.query)  # before the verb runs: nothing done
-        run(globals_, **own)  # type: ignore[arg-type]
+        if verb == "materialize":
+            run(globals_, **own)  # type: ignore[arg-type]
+            return
+        from gitsm.materialize.child import die_like
 
-    return run_guarded(action, operation=OPERATION, debug=bool(globals_.debug), secrets=Secrets())
+        raise SystemExit(die_like(run_exec(globals_, command, **own)))  # type: ignore[arg-type]
+
+    return run_guarded(action, operation=operation, debug=bool(globals_.debug), secrets=Secrets())

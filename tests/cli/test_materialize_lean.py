@@ -49,11 +49,25 @@ TYPERS = [
     ["materialize", "--unknown", "x"],
     ["materialize", "stray"],
     ["materialize", "--", "--env", "PLAIN=ci/plain"],
-    ["exec", "--env", "PLAIN=ci/plain", "--", "true"],
+    ["exec", "--env", "PLAIN=ci/plain", "true"],
+    ["exec", "--env", "PLAIN=ci/plain", "--mode", "0600", "--", "true"],
+    ["exec", "--help"],
     ["get-secret-value", "--secret-id", "materialize"],
     ["--debug", "--debug", "materialize", "--env", "PLAIN=ci/plain"],
 ]
 """Command lines the lean path leaves to typer."""
+
+EXEC_SAME = [
+    ["exec", "--env", "PLAIN=ci/plain", "--", "sh", "-c", 'test "$PLAIN" = s3cr3t-plain-Value'],
+    ["exec", "--env", "PLAIN=ci/plain", "--", "sh", "-c", "exit 3"],
+    ["exec", "--spec", "SPEC", "--", "sh", "-c", 'test "$USER" = admin && test -n "$PLAIN"'],
+    ["exec", "--env", "PLAIN=ci/plain", "--"],
+    ["exec", "--env", "NOPE=ci/nope", "--", "true"],
+    ["exec", "--env", "PLAIN=ci/plain", "--repo", "REPO", "--", "true"],
+    ["exec", "--", "true"],
+    ["--output", "bogus", "exec", "--env", "PLAIN=ci/plain", "--", "true"],
+]  # fmt: skip
+"""exec command lines the lean path runs (the command's own output is not the CLI's)."""
 
 
 @pytest.fixture
@@ -67,7 +81,8 @@ def store(tmp_path: Path) -> Path:
 
 
 def filled(args: list[str], tmp_path: Path) -> list[str]:
-    names = {"OUT": str(tmp_path / "out"), "SPEC": str(tmp_path / "spec.yaml")}
+    names = {"OUT": str(tmp_path / "out"), "SPEC": str(tmp_path / "spec.yaml"),
+             "REPO": str(tmp_path / "store")}  # fmt: skip
     return [names.get(a, a) for a in args]
 
 
@@ -88,6 +103,23 @@ def test_the_lean_path_answers_like_typer(
     assert sorted(p.relative_to(tmp_path) for p in (tmp_path / "out").rglob("*")) == typer_files
 
 
+@pytest.mark.parametrize("args", EXEC_SAME, ids=" ".join)
+def test_exec_s_lean_path_ends_like_typer(
+    store: Path, tmp_path: Path, args: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The same exit status and the same messages of gitsm's own (a command ended by a signal:
+    tests/cli/test_materialize_cmd.py, through the real entry point)."""
+    argv = ["--repo", str(store), *filled(args, tmp_path)]
+    typer_run = CliRunner().invoke(app, argv)
+    try:
+        code = materialize_run.quick(argv)
+    except SystemExit as exc:
+        code = exc.code  # type: ignore[assignment]
+    out, err = capsys.readouterr()
+    assert code is not None, "the lean path declined a plain command line"
+    assert (code, out, err) == (typer_run.exit_code, typer_run.stdout, typer_run.stderr)
+
+
 @pytest.mark.parametrize("args", TYPERS, ids=" ".join)
 def test_anything_else_is_left_to_typer(
     store: Path, args: list[str], capsys: pytest.CaptureFixture[str]
@@ -96,14 +128,22 @@ def test_anything_else_is_left_to_typer(
     assert capsys.readouterr() == ("", "")
 
 
-def test_the_console_script_s_materialize_loads_no_typer(store: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["materialize", "--env", "PLAIN=ci/plain", "--format", "dotenv"],
+        ["exec", "--env", "PLAIN=ci/plain", "--", "sh", "-c", "echo \"PLAIN='$PLAIN'\""],
+    ],
+    ids=lambda args: args[0],
+)
+def test_the_console_script_loads_no_typer(store: Path, tmp_path: Path, args: list[str]) -> None:
     probe = (
         "import sys\nfrom gitsm.cli import main\ncode = 0\ntry:\n    main(sys.argv[1:])\n"
         "except SystemExit as exc:\n    code = exc.code\n"
         "sys.stderr.write('\\nLOADED ' + ' '.join(sorted(sys.modules)) + '\\n')\n"
         "sys.exit(code)\n"
     )
-    args = ["--repo", str(store), "materialize", "--env", "PLAIN=ci/plain", "--format", "dotenv"]
+    args = ["--repo", str(store), *args]
     env = {k: v for k, v in os.environ.items() if k != "GITSM_AGENT"} | {"GITSM_AGENT": "0"}
     done = subprocess.run([sys.executable, "-c", probe, *args], capture_output=True, text=True,
                           env=env, cwd=tmp_path)  # fmt: skip
