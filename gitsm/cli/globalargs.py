@@ -41,3 +41,42 @@ def globals_before(args: list[str]) -> tuple[Globals, list[str]] | None:
             return None
     names = {**GLOBAL_OPTIONS, **GLOBAL_SWITCHES}
     return Globals(**{names[k][2:]: v for k, v in given.items()}), args[i:]  # type: ignore[arg-type]
+
+
+def plain_values(
+    tokens: list[str],
+    values_of: dict[str, str],
+    lists: dict[str, str],
+    flags: dict[str, tuple[str, bool]],
+) -> dict[str, object] | None:
+    """The values typer would pass for a command's ``tokens`` (the words after it), given its
+    options that take one value (option -> key), its repeatable options (option -> key, each
+    value one word) and its switches (option -> (key, value)); None when the line is not one of
+    the plain forms: an unknown or repeated option, a missing value, a value that starts with
+    ``-``."""
+    values: dict[str, object] = {}
+    i = 0
+    while i < len(tokens):
+        token = tokens[i]
+        if token in flags:
+            key, flag = flags[token]
+            if key in values:
+                return None
+            values[key] = flag
+            i += 1
+            continue
+        if (token not in values_of and token not in lists) or i + 1 >= len(tokens):
+            return None
+        value = tokens[i + 1]
+        if value.startswith("-"):
+            return None
+        if token in lists:
+            words = values.setdefault(lists[token], [])
+            assert isinstance(words, list)
+            words.append(value)
+        elif values_of[token] in values:
+            return None
+        else:
+            values[values_of[token]] = value
+        i += 2
+    return values

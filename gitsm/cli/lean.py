@@ -15,13 +15,18 @@ from __future__ import annotations
 import os
 
 from gitsm.cli.awsmodel import OPERATIONS
-from gitsm.cli.globalargs import COMPLETE_VAR, GLOBAL_OPTIONS, GLOBAL_SWITCHES, globals_before
+from gitsm.cli.globalargs import (
+    COMPLETE_VAR,
+    GLOBAL_OPTIONS,
+    GLOBAL_SWITCHES,
+    globals_before,
+    plain_values,
+)
 from gitsm.cli.operations import SKELETON_CHOICES, run_parsed
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Sequence
-    from typing import Any
 
 SERVICE = "secretsmanager"
 EXTRA_VALUES = {
@@ -77,7 +82,7 @@ def parse(name: str, args: list[str]) -> dict[str, object] | None:
     values_of: dict[str, str] = {**GLOBAL_OPTIONS, **EXTRA_VALUES}
     if op["paginator"]:
         values_of.update(PAGING_VALUES)
-    lists: set[str] = set()
+    lists: dict[str, str] = {}
     flags = {option: (key, True) for option, key in GLOBAL_SWITCHES.items()}
     for member, option in op["options"].items():
         shape = op["members"][member]
@@ -85,40 +90,10 @@ def parse(name: str, args: list[str]) -> dict[str, object] | None:
             flags[option] = ("m_" + member, True)
             flags["--no-" + option[2:]] = ("m_" + member, False)
         elif isinstance(shape, list):
-            lists.add(option)
+            lists[option] = "m_" + member
         else:
             values_of[option] = "m_" + member
-    values: dict[str, object] = {}
-    tokens = expand_args(args, lists)
-    i = 0
-    while i < len(tokens):
-        token = tokens[i]
-        if token in flags:
-            key, flag = flags[token]
-            if key in values:
-                return None
-            values[key] = flag
-            i += 1
-            continue
-        if (token not in values_of and token not in lists) or i + 1 >= len(tokens):
-            return None
-        value = tokens[i + 1]
-        if value.startswith("-"):
-            return None
-        if token in lists:
-            words = values.setdefault("m_" + _member(op, token), [])
-            assert isinstance(words, list)
-            words.append(value)
-        elif values_of[token] in values:
-            return None
-        else:
-            values[values_of[token]] = value
-        i += 2
-    return values
-
-
-def _member(op: dict[str, Any], option: str) -> str:
-    return next(str(m) for m, o in op["options"].items() if o == option)
+    return plain_values(expand_args(args, set(lists)), values_of, lists, flags)
 
 
 def dispatch(argv: Sequence[str]) -> int | None:

@@ -23,7 +23,13 @@ from pathlib import Path
 from gitsm.cli import output
 from gitsm.cli.context import Globals, globals_from, open_store
 from gitsm.cli.errors import Secrets, UsageFailure, run_guarded
-from gitsm.cli.globalargs import COMPLETE_VAR, GLOBAL_OPTIONS, GLOBAL_SWITCHES, globals_before
+from gitsm.cli.globalargs import (
+    COMPLETE_VAR,
+    GLOBAL_OPTIONS,
+    GLOBAL_SWITCHES,
+    globals_before,
+    plain_values,
+)
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -134,32 +140,8 @@ def parse(
     and ``g_<global>`` for global options given after the verb), given the verb's options that
     take one value and its repeatable ones; None when the command line is not one of the plain
     forms."""
-    values_of = {**values_of, **GLOBAL_OPTIONS}
-    values: dict[str, object] = {}
-    i = 0
-    while i < len(args):
-        token = args[i]
-        if token in GLOBAL_SWITCHES:
-            if GLOBAL_SWITCHES[token] in values:
-                return None
-            values[GLOBAL_SWITCHES[token]] = True
-            i += 1
-            continue
-        if (token not in values_of and token not in lists) or i + 1 >= len(args):
-            return None
-        value = args[i + 1]
-        if value.startswith("-"):
-            return None
-        if token in lists:
-            words = values.setdefault(lists[token], [])
-            assert isinstance(words, list)
-            words.append(value)
-        elif values_of[token] in values:
-            return None
-        else:
-            values[values_of[token]] = value
-        i += 2
-    return values
+    switches = {option: (key, True) for option, key in GLOBAL_SWITCHES.items()}
+    return plain_values(args, {**values_of, **GLOBAL_OPTIONS}, lists, switches)
 
 
 def quick(argv: list[str]) -> int | None:
