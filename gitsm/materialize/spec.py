@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from gitsm.materialize.errors import SpecError
+from gitsm.materialize.specfast import fast_doc
 
 SPEC_VERSION = 1
 DEFAULT_SPEC = "gitsm.materialize.yaml"
@@ -232,14 +233,17 @@ def parse_spec(doc: object, where: str) -> Spec:
 
 
 def load_spec(path: str | Path) -> Spec:
-    """Read and check a spec file."""
-    import yaml
-
+    """Read and check a spec file (in its plain block form without PyYAML: :mod:`.specfast`)."""
     where = str(path)
     try:
         data = Path(path).read_bytes()
     except OSError as exc:
         raise SpecError(f"{where}: cannot read the spec file ({exc.strerror})") from None
+    doc = fast_doc(data)
+    if doc is not None:
+        return parse_spec(doc, where)
+    import yaml
+
     loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     try:
         doc = yaml.load(data, Loader=loader)

@@ -132,11 +132,13 @@ def test_anything_else_is_left_to_typer(
     "args",
     [
         ["materialize", "--env", "PLAIN=ci/plain", "--format", "dotenv"],
+        ["materialize", "--spec", "spec.yaml", "--format", "dotenv"],
         ["exec", "--env", "PLAIN=ci/plain", "--", "sh", "-c", "echo \"PLAIN='$PLAIN'\""],
     ],
-    ids=lambda args: args[0],
+    ids=lambda args: " ".join(args[:2]),
 )
 def test_the_console_script_loads_no_typer(store: Path, tmp_path: Path, args: list[str]) -> None:
+    """Nor PyYAML: a spec in the plain block form is read without it (materialize/specfast)."""
     probe = (
         "import sys\nfrom gitsm.cli import main\ncode = 0\ntry:\n    main(sys.argv[1:])\n"
         "except SystemExit as exc:\n    code = exc.code\n"
@@ -148,7 +150,10 @@ def test_the_console_script_loads_no_typer(store: Path, tmp_path: Path, args: li
     done = subprocess.run([sys.executable, "-c", probe, *args], capture_output=True, text=True,
                           env=env, cwd=tmp_path)  # fmt: skip
     said, _, modules = done.stderr.rpartition("\nLOADED ")
-    assert (done.returncode, done.stdout) == (0, f"PLAIN='{PLAIN}'\n"), said
+    assert done.returncode == 0 and f"PLAIN='{PLAIN}'\n" in done.stdout, said
     loaded = set(modules.split())
-    assert loaded and {"typer", "click", "gitsm.cli.app", "gitsm.cli.awsmodel"} & loaded == set()
+    assert (
+        loaded
+        and {"typer", "click", "gitsm.cli.app", "gitsm.cli.awsmodel", "yaml"} & loaded == set()
+    )
     assert {"gitsm.cli.materialize_run", "gitsm.materialize"} <= loaded
