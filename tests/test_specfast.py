@@ -84,7 +84,7 @@ def yaml_doc(text: str) -> object:
     return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(plain_specs(), ENDS)
 def test_a_spec_in_the_plain_form_is_read_as_yaml_reads_it(lines: list[str], end: str) -> None:
     text = text_of(lines, end)
@@ -93,7 +93,7 @@ def test_a_spec_in_the_plain_form_is_read_as_yaml_reads_it(lines: list[str], end
     assert repr(doc) == repr(yaml_doc(text))
 
 
-@settings(max_examples=1500, deadline=None)
+@settings(max_examples=500, deadline=None)
 @given(twisted_specs())
 def test_anything_else_is_read_as_yaml_reads_it_or_declined(text: str) -> None:
     doc = fast_doc(text.encode())
