@@ -1,8 +1,9 @@
-"""The global options a plain command line gives before its command, read without typer.
+"""A plain command line's global options and option words, read without typer.
 
 Shared by the lean paths (:mod:`gitsm.cli.lean` for the operations, :mod:`gitsm.cli.materialize_run`
-for ``materialize``): anything but a plain form is left to typer, which owns every message about a
-command line it cannot parse.
+for ``materialize`` and ``exec``): the global options before the command
+(:func:`globals_before`) and a command's options (:func:`plain_values`). Anything but a plain form
+is left to typer, which owns every message about a command line it cannot parse.
 """
 
 from __future__ import annotations

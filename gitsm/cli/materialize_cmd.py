@@ -1,11 +1,11 @@
 """``gitsm materialize`` and ``gitsm exec``: secrets for CI jobs (docs/MATERIALIZE.md).
 
 :func:`register` adds both commands; the CLI imports this module only when one of them is asked
-for (gitsm.cli.app.LAZY_VERBS). Importing it stays cheap: the store and :mod:`gitsm.materialize`
-load only when a command runs; materialize's body is :mod:`gitsm.cli.materialize_run`, which
-also runs a plain command line without typer. Errors go through ``with_globals`` like gitsm's
-other verbs: a spec or flag that does not parse exits 252, a run that cannot materialize everything exits 254 with one message listing
-every problem (never a value), and ``exec`` passes on its command's exit status or signal.
+for (gitsm.cli.app.LAZY_VERBS). Their bodies are in :mod:`gitsm.cli.materialize_run`, which also
+runs a plain command line without typer; the store and :mod:`gitsm.materialize` load only when a
+command runs. Errors go through ``with_globals`` like gitsm's other verbs: a spec or flag that
+does not parse exits 252, a run that cannot materialize everything exits 254 with one message
+listing every problem (never a value), and ``exec`` passes on its command's exit status or signal.
 """
 
 from __future__ import annotations
