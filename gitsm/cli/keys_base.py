@@ -9,18 +9,14 @@ from __future__ import annotations
 import functools
 import sys
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from typer.core import TyperGroup
 
 from gitsm.cli import output
 from gitsm.cli.context import Globals
-from gitsm.cli.context import open_store as store_of
 from gitsm.cli.errors import EnvironmentFailure, Landed
 from gitsm.cli.verbs import with_globals
-
-if TYPE_CHECKING:
-    from gitsm.store import SecretStore
 
 
 def emit(data: Any, globals_: Globals, title: str, *, landed: Landed | None = None) -> None:
@@ -91,11 +87,6 @@ def keys_verb(operation: str) -> Callable[[Callable[..., None]], Callable[..., N
         return with_globals(operation)(verb)
 
     return wrap
-
-
-def open_store(globals_: Globals) -> SecretStore:
-    """The store the command line selects (--repo, $GITSM_REPO, or the enclosing repository)."""
-    return store_of(globals_)
 
 
 def warn(message: str | None) -> None:

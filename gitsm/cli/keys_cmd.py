@@ -15,9 +15,9 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from gitsm.cli.context import Globals
+from gitsm.cli.context import Globals, open_store
 from gitsm.cli.errors import UsageFailure
-from gitsm.cli.keys_base import emit, key_write, keys_verb, open_store, verb_group, warn
+from gitsm.cli.keys_base import emit, key_write, keys_verb, verb_group, warn
 from gitsm.cli.keys_default import set_default
 
 if TYPE_CHECKING:

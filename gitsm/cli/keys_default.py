@@ -6,8 +6,8 @@ from typing import Annotated
 
 import typer
 
-from gitsm.cli.context import Globals
-from gitsm.cli.keys_base import emit, key_write, keys_verb, open_store, warn
+from gitsm.cli.context import Globals, open_store
+from gitsm.cli.keys_base import emit, key_write, keys_verb, warn
 
 DEFAULT_KEY_HELP = (
     "An alias of the store's key registry (gitsm keys create-alias), an age recipient (age1...), "

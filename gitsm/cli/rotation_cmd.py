@@ -14,9 +14,9 @@ from typing import Annotated, Any
 
 import typer
 
-from gitsm.cli.context import Globals
+from gitsm.cli.context import Globals, open_store
 from gitsm.cli.errors import Landed, UsageFailure, WriteLanded
-from gitsm.cli.keys_base import emit, open_store, verb_group
+from gitsm.cli.keys_base import emit, verb_group
 from gitsm.cli.verbs import with_globals
 
 HELP = """Rotation functions: the commands gitsm runs where AWS invokes a rotation Lambda.

@@ -133,8 +133,7 @@ class SplitImage:
             position += 1
 
     def _shared_raw(self, position: int) -> bytes | memoryview:
-        offsets = self.shared.offsets()
-        return memoryview(self.shared.data)[offsets[position] : offsets[position + 1]]
+        return _entry_at(self.shared, position)
 
     def stages(self, path: str) -> dict[int, str]:
         """Stage -> blob id of the entries of ``path`` (stage 0 alone when it is merged)."""
@@ -246,6 +245,12 @@ class SplitImage:
                     yield key, position, self.replaced.get(position) or self._shared_raw(position)
 
 
+def _entry_at(image: IndexImage, position: int) -> memoryview:
+    """The bytes of entry number ``position`` of ``image``, not copied."""
+    offsets = image.offsets()
+    return memoryview(image.data)[offsets[position] : offsets[position + 1]]
+
+
 def _merged(
     shared: IndexImage, deleted: set[int], replaced: dict[int, bytes], added: dict[Key, bytes]
 ) -> Iterator[tuple[Key, bytes | memoryview]]:
@@ -258,11 +263,7 @@ def _merged(
             continue
         name, stage = shared._path_at(offsets[position])
         stripped = replaced.get(position)
-        raw = (
-            _named(stripped, name)
-            if stripped
-            else memoryview(shared.data)[offsets[position] : offsets[position + 1]]
-        )
+        raw = _named(stripped, name) if stripped else _entry_at(shared, position)
         out.append(((name, stage), raw))
     out += added.items()
     if added:
