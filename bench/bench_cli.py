@@ -156,7 +156,8 @@ def main() -> None:
     if not GITSM.exists():
         raise SystemExit(f"{GITSM} is missing: run scripts/setup first")
     with tempfile.TemporaryDirectory() as tmp:
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("GIT_", "GITSM_"))}
+        env = {k: v for k, v in os.environ.items()
+               if not k.startswith(("GIT_", "GITSM_")) and k != "PYTHONDONTWRITEBYTECODE"}  # fmt: skip
         env.update(GITSM_HOME=str(Path(tmp) / "home"), GITSM_FSYNC="0")
         store = str(Path(tmp) / "store")
         create = ["--repo", store, "create-secret", "--name", SECRET, "--secret-string", "v"]
