@@ -65,6 +65,11 @@ class PlainRepo:
         if os.path.exists(os.path.join(self.objects, "info", "alternates")):
             raise Doubt("the repository borrows objects (alternates)")
         self._packs: list[Pack] | None = None
+        self._fans: dict[str, frozenset[str]] = {}
+        """The loose objects of each fan-out folder looked in."""
+        self._tables: dict[str, dict[bytes, tuple[bytes, str]]] = {}
+        """The entries of each tree read (checked once), by tree id: a batch of reads walks
+        the common folders once."""
 
     # -- refs ----------------------------------------------------------------------------------
 
@@ -110,8 +115,18 @@ class PlainRepo:
         return kind, data
 
     def _loose(self, hexid: str) -> tuple[bytes, bytes] | None:
-        raw = _read(os.path.join(self.objects, hexid[:2], hexid[2:]))
-        if raw is None:
+        fan = hexid[:2]
+        names = self._fans.get(fan)
+        if names is None:  # listed after the tip was read: every object it reaches is there
+            try:
+                names = frozenset(os.listdir(os.path.join(self.objects, fan)))
+            except OSError:
+                names = frozenset()
+            self._fans[fan] = names
+        if hexid[2:] not in names:
+            return None
+        raw = _read(os.path.join(self.objects, fan, hexid[2:]))
+        if raw is None:  # packed and pruned meanwhile
             return None
         inflate = zlib.decompressobj()
         try:
@@ -166,7 +181,7 @@ class PlainRepo:
         for name in path.split("/"):
             if mode != b"40000":
                 return None
-            found = _find(self._tree(oid), name.encode("utf-8"))
+            found = self._table(oid).get(name.encode("utf-8"))
             if found is None:
                 return None
             mode, oid = found
@@ -184,11 +199,15 @@ class PlainRepo:
             raise Doubt(f"{path} is not a regular file")
         return data
 
-    def _tree(self, oid: str) -> bytes:
-        kind, data = self.read(oid)
-        if kind != b"tree":
-            raise Doubt(f"{oid} is not a tree")
-        return data
+    def _table(self, oid: str) -> dict[bytes, tuple[bytes, str]]:
+        """The entries of tree ``oid``: name -> (mode, object id)."""
+        table = self._tables.get(oid)
+        if table is None:
+            kind, data = self.read(oid)
+            if kind != b"tree":
+                raise Doubt(f"{oid} is not a tree")
+            table = self._tables[oid] = _table(data)
+        return table
 
 
 def _entries(data: bytes) -> Iterator[tuple[bytes, bytes, bytes]]:
@@ -205,12 +224,11 @@ def _entries(data: bytes) -> Iterator[tuple[bytes, bytes, bytes]]:
 _MODES = frozenset({b"100644", b"100755", b"120000", b"40000", b"160000"})
 
 
-def _find(data: bytes, name: bytes) -> tuple[bytes, str] | None:
-    """(mode, id) of the entry ``name`` of the tree ``data``; None when it has none. The whole
-    tree is checked first: libgit2 refuses a tree with any damaged entry, and finds an entry by
-    binary search, so an entry of a tree out of git's order, or named twice, may not be the one
-    it finds (Doubt)."""
-    found = None
+def _table(data: bytes) -> dict[bytes, tuple[bytes, str]]:
+    """name -> (mode, id) of every entry of the tree ``data``. The whole tree is checked:
+    libgit2 refuses a tree with any damaged entry, and finds an entry by binary search, so an
+    entry of a tree out of git's order, or named twice, may not be the one it finds (Doubt)."""
+    table: dict[bytes, tuple[bytes, str]] = {}
     previous = b""
     for mode, entry, oid in _entries(data):
         if mode not in _MODES or not entry or b"/" in entry:
@@ -219,11 +237,10 @@ def _find(data: bytes, name: bytes) -> tuple[bytes, str] | None:
         if key <= previous:
             raise Doubt("a tree out of order")
         previous = key
-        if entry == name:
-            if found is not None:
-                raise Doubt("a tree names an entry twice")
-            found = mode, oid.hex()
-    return found
+        if entry in table:
+            raise Doubt("a tree names an entry twice")
+        table[entry] = mode, oid.hex()
+    return table
 
 
 _LAST_TIME = 253_402_300_799

@@ -18,6 +18,8 @@ if TYPE_CHECKING:
 _TYPES = {1: b"commit", 2: b"tree", 3: b"blob", 4: b"tag"}
 _OFS_DELTA, _REF_DELTA = 6, 7
 _DELTA_DEPTH_MAX = 10_000
+BASES_KEPT = 4096
+"""Objects a pack keeps for later reads (a manifest or an envelope: a few hundred bytes each)."""
 
 
 class Doubt(Exception):
@@ -31,6 +33,10 @@ class Pack:
         self.index_path = index_path
         self._index: mmap.mmap | None = None
         self._pack: mmap.mmap | None = None
+        self.bases: dict[int, tuple[bytes, bytes]] = {}
+        """Objects this pack gave, by offset (at most :data:`BASES_KEPT`): the bases of the
+        deltas of later reads, so that a delta chain is inflated once per batch, as libgit2's
+        delta base cache does."""
 
     def _map(self, path: str) -> mmap.mmap:
         with open(path, "rb") as handle:
@@ -156,11 +162,14 @@ def unpack(
     """(type, content) of the object at ``offset`` of ``pack``, its deltas applied; ``read``
     gives the base object of a reference delta by its id."""
     data = pack.pack()
-    deltas: list[bytes] = []
+    deltas: list[tuple[int, bytes]] = []
     delta: bytes | None
     while True:
         if len(deltas) > _DELTA_DEPTH_MAX or offset >= len(data):
             raise Doubt("a pack entry is out of bounds")
+        if offset in pack.bases:
+            (base_kind, content), delta = pack.bases[offset], None
+            break
         byte = data[offset]
         kind, size, shift, position = (byte >> 4) & 7, byte & 15, 4, offset + 1
         while byte & 0x80:
@@ -173,7 +182,7 @@ def unpack(
             while byte & 0x80:
                 byte = data[position]
                 back, position = ((back + 1) << 7) | (byte & 0x7F), position + 1
-            deltas.append(inflate(data, position, size))
+            deltas.append((offset, inflate(data, position, size)))
             offset -= back
             continue
         if kind == _REF_DELTA:
@@ -188,6 +197,10 @@ def unpack(
         break
     if delta is not None:
         content = apply_delta(content, delta)
-    for step in reversed(deltas):
+    if len(pack.bases) >= BASES_KEPT:
+        pack.bases.clear()
+    pack.bases[offset] = base_kind, content
+    for at, step in reversed(deltas):
         content = apply_delta(content, step)
+        pack.bases[at] = base_kind, content
     return base_kind, content

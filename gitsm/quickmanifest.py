@@ -37,7 +37,7 @@ def _quoted(text: str, start: int) -> tuple[str, int]:
             break
         position = end + 1
     raw = text[start + 1 : end]
-    if not all(" " <= ch <= "~" for ch in raw):
+    if not (raw.isascii() and raw.isprintable()):  # each character within " " .. "~"
         raise Doubt("a manifest value holds a character gitsm escapes")
     if "\\" not in raw:
         return raw, end + 1

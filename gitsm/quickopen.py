@@ -146,8 +146,9 @@ def _aesgcm() -> type:
     return cls
 
 
-def open_envelope(fields: dict[str, str], arn: str) -> bytes:
-    """The value an envelope holds (its one stanza a local key's)."""
+def open_envelope(fields: dict[str, str], arn: str, keys: dict[str, bytes] | None = None) -> bytes:
+    """The value an envelope holds (its one stanza a local key's); ``keys`` keeps the local keys
+    read (by key id), for a batch of reads."""
     key_id, name, vid = fields["key_id"], fields["secret"], fields["version_id"]
     if fields["provider"] != "local" or not _is_key_id(key_id):
         raise Doubt("the version's first key is not a local key")
@@ -155,7 +156,11 @@ def open_envelope(fields: dict[str, str], arn: str) -> bytes:
     context = f'{{"SecretARN":{_ascii(arn)},"SecretVersionId":{_ascii(vid)}}}'
     blob = _b64(fields["wrapped"])
     aad = b"gitsm-local-v1\0" + key_id.encode() + b"\0" + context.encode("ascii")
-    data_key: bytes = aesgcm(_local_key(key_id)).decrypt(blob[:12], blob[12:], aad)
+    if keys is None:
+        kek = _local_key(key_id)
+    elif (kek := keys.get(key_id, b"")) == b"":
+        kek = keys[key_id] = _local_key(key_id)
+    data_key: bytes = aesgcm(kek).decrypt(blob[:12], blob[12:], aad)
     if len(data_key) != 32:
         raise Doubt("a data key of the wrong length")
     value_aad = (f'{{"format":1,"secret":{_ascii(name)},"type":{_ascii(fields["type"])},'

@@ -25,6 +25,10 @@ from gitsm.plaingit import Doubt, PlainRepo, git_dir
 from gitsm.quickmanifest import parse_manifest
 from gitsm.quickopen import open_envelope, parse_envelope
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
 CONFIG_STAMP = "config-vetted"
 """``<common git dir>/gitsm/config-vetted``: the store config blob the full reader last accepted."""
 _STAMP_TAG = "gitsm-config-vetted-1"
@@ -181,6 +185,12 @@ def _plain_branch(name: str) -> bool:
 
 def open_repo(store: str) -> tuple[PlainRepo, str]:
     """The repository at ``store`` and the tree of its branch's tip."""
+    repo, tip = open_tip(store)
+    return repo, repo.tree_of(tip)
+
+
+def open_tip(store: str) -> tuple[PlainRepo, str]:
+    """The repository at ``store`` and its branch's tip (a commit id)."""
     gitdir = git_dir(store)
     common = gitdir
     commondir = os.path.join(gitdir, "commondir")
@@ -208,13 +218,13 @@ def open_repo(store: str) -> tuple[PlainRepo, str]:
     tip = repo.ref("refs/heads/" + branch)
     if tip is None:
         raise Doubt("the branch has no commit")
-    return repo, repo.tree_of(tip)
+    return repo, tip
 
 
 # -- GetSecretValue ------------------------------------------------------------------------------
 
 
-def _find(repo: PlainRepo, tree: str, secret_id: str, prefix: str) -> tuple[str, dict[str, object]]:
+def find(repo: PlainRepo, tree: str, secret_id: str, prefix: str) -> tuple[str, dict[str, object]]:
     """The secret ``secret_id`` names, as :meth:`gitsm.store.core.StoreCore._find` finds it."""
     if not 1 <= len(secret_id) <= 2048:
         raise Doubt("a SecretId out of range")
@@ -251,12 +261,41 @@ def _get(
     store: str, secret_id: str, version_id: str | None, version_stage: str | None
 ) -> dict[str, object]:
     repo, tree = open_repo(store)
+    prefix = arn_prefix(repo, tree)
+    name, secret = find(repo, tree, secret_id, prefix)
+    vid, version, fields, value = read_version(repo, tree, name, secret, version_id, version_stage)
+    out: dict[str, object] = {"ARN": secret["arn"], "Name": secret["name"], "VersionId": vid}
+    if fields["type"] == "string":
+        out["SecretString"] = value.decode("utf-8")
+    else:
+        out["SecretBinary"] = value
+    out["VersionStages"] = list(version["stages"])
+    out["CreatedDate"] = version["created"]  # ISO 8601 text, as the CLI shows a datetime
+    return out
+
+
+def arn_prefix(repo: PlainRepo, tree: str) -> str:
+    """``arn:aws:secretsmanager:<region>:<account>:secret:`` of the store config in ``tree``,
+    as the full reader last accepted it (:func:`record_config`)."""
     found = repo.entry(tree, paths.CONFIG_PATH)
     if found is None or found[0] != b"100644":
         raise Doubt("no store config")
     account, region = _vetted_config(repo.common, found[1])
-    prefix = f"arn:aws:secretsmanager:{region}:{account}:secret:"
-    name, secret = _find(repo, tree, secret_id, prefix)
+    return f"arn:aws:secretsmanager:{region}:{account}:secret:"
+
+
+def read_version(
+    repo: PlainRepo,
+    tree: str,
+    name: str,
+    secret: dict[str, object],
+    version_id: str | None,
+    version_stage: str | None,
+    keys: dict[str, bytes] | None = None,
+) -> tuple[str, dict[str, Any], dict[str, str], bytes]:
+    """The version of ``secret`` (found under ``name``) that a GetSecretValue names, its
+    envelope's fields and its value: (VersionId, version, fields, value). ``keys`` keeps the
+    local keys read, for a batch of reads."""
     versions = secret["versions"]
     assert isinstance(versions, dict)
     if version_id is not None:
@@ -276,12 +315,4 @@ def _get(
     if data is None:
         raise Doubt("the envelope is missing")
     fields = parse_envelope(data, str(secret["name"]), vid)
-    value = open_envelope(fields, str(secret["arn"]))
-    out: dict[str, object] = {"ARN": secret["arn"], "Name": secret["name"], "VersionId": vid}
-    if fields["type"] == "string":
-        out["SecretString"] = value.decode("utf-8")
-    else:
-        out["SecretBinary"] = value
-    out["VersionStages"] = list(version["stages"])
-    out["CreatedDate"] = version["created"]  # ISO 8601 text, as the CLI shows a datetime
-    return out
+    return vid, version, fields, open_envelope(fields, str(secret["arn"]), keys)

@@ -28,7 +28,7 @@ LAYERS: list[list[str]] = [
      "strict", "policy", "apimodel", "paramcheck", "schedule", "rotationstate", "rotationconfig",
      "serverpolicy", "replicas"],
     ["providers", "keys"],
-    ["envelope", "quickmanifest", "quickopen", "quickread"],
+    ["envelope", "quickmanifest", "quickopen", "quickread", "quickbatch"],
     ["gitrepo"],
     ["history", "treefiles"],
     ["commitop"],

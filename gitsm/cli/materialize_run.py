@@ -21,7 +21,7 @@ import sys
 from pathlib import Path
 
 from gitsm.cli import output
-from gitsm.cli.context import Globals, globals_from, open_store
+from gitsm.cli.context import Globals, globals_from, store_path
 from gitsm.cli.errors import Secrets, UsageFailure, run_guarded
 from gitsm.cli.globalargs import (
     COMPLETE_VAR,
@@ -34,6 +34,7 @@ from gitsm.cli.globalargs import (
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from gitsm.materialize import Spec
+    from gitsm.materialize.read import StorePath
 
 VERBS: dict[str, tuple[str, dict[str, str], dict[str, str]]] = {
     "materialize": (
@@ -46,6 +47,14 @@ VERBS: dict[str, tuple[str, dict[str, str], dict[str, str]]] = {
 }  # fmt: skip
 """verb -> (its operation name in errors, its options that take one value, its repeatable
 options: option -> parameter)."""
+
+
+def unopened(globals_: Globals) -> StorePath:
+    """The selected store, opened only if the quick read leaves something to it
+    (:mod:`gitsm.materialize.read`)."""
+    from gitsm.materialize.read import StorePath
+
+    return StorePath(str(store_path(globals_)), globals_.region)
 
 
 def spec_of(spec_file: str | None, envs: list[str], files: list[str], mode: str | None) -> Spec:
@@ -94,7 +103,7 @@ def run(
         spec.k8s_namespace = k8s_namespace or spec.k8s_namespace
         fmt = fmt or spec.format or "files"
         out = out or spec.out
-        store = open_store(globals_)
+        store = unopened(globals_)
         summary = materialize(store, spec, fmt, out=out, progress=sys.stderr)
     finally:
         if collecting:
@@ -124,7 +133,7 @@ def run_exec(
             "COMMAND [ARGS...]"
         )
     spec = spec_of(spec_file, env or [], [], None)
-    store = open_store(globals_)
+    store = unopened(globals_)
     variables = environment(store, spec, progress=sys.stderr)
     del store, spec
     code = child.run(command, variables)  # clears ``variables`` once the command runs

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, BinaryIO, TextIO
 from gitsm.materialize import confine, formats
 from gitsm.materialize.errors import MaterializeError, SpecError
 from gitsm.materialize.progress import Progress
-from gitsm.materialize.read import read_values
+from gitsm.materialize.read import StorePath, read_values
 from gitsm.materialize.resolve import Item, build_items
 from gitsm.materialize.spec import Entry, Spec
 from gitsm.materialize.worktree import REFUSING, target_problems
@@ -55,7 +55,7 @@ def entries_for(spec: Spec, fmt: str) -> list[Entry]:
 
 
 def collect(
-    store: SecretStore,
+    store: SecretStore | StorePath,
     spec: Spec,
     fmt: str,
     *,
@@ -89,7 +89,7 @@ def collect(
 
 
 def materialize(
-    store: SecretStore,
+    store: SecretStore | StorePath,
     spec: Spec,
     fmt: str,
     *,
@@ -135,7 +135,9 @@ def materialize(
     return Summary(len(pairs), commit, [])
 
 
-def _write_files(store: SecretStore, spec: Spec, base: str, progress: TextIO | None) -> Summary:
+def _write_files(
+    store: SecretStore | StorePath, spec: Spec, base: str, progress: TextIO | None
+) -> Summary:
     """``--format files``: every path below ``base``, checked (see :mod:`.confine`), then written."""
     entries = entries_for(spec, "files")
     outside = confine.entry_problems(entries)
@@ -175,7 +177,7 @@ def _emit(stream: BinaryIO | None, data: bytes) -> None:
 
 
 def environment(
-    store: SecretStore,
+    store: SecretStore | StorePath,
     spec: Spec,
     *,
     base: dict[str, str] | None = None,

@@ -10,6 +10,12 @@ one reads the first, and hands its results back through a private pipe: start-up
 most of a CI job's wait. The helper is used only when this process runs a single thread (a fork
 copies no other thread, and locks they hold would never be released); otherwise, or if the helper
 fails, everything is read here.
+
+Given a store not opened yet (:class:`StorePath`, as the CLI gives it), the reads go first
+through :mod:`gitsm.quickbatch`, without pygit2 or the store (a fresh process's imports are then
+about a third): it answers every request or none, and when it leaves any of them to the full
+reader (an error of any kind, or a case it does not handle), the store is opened and everything is
+read through it, which words every error. ``GITSM_QUICK_READ=0`` turns the quick read off.
 """
 
 from __future__ import annotations
@@ -19,7 +25,8 @@ import os
 import pickle
 import threading
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
 
 from gitsm.errors import GitsmError
 from gitsm.materialize.errors import MaterializeError
@@ -27,13 +34,42 @@ from gitsm.materialize.spec import Entry
 
 if TYPE_CHECKING:
     from gitsm.gitrepo import Snapshot
-    from gitsm.store import SecretStore, SecretValue
+    from gitsm.store import SecretStore
+
+QUICK_SWITCH = "GITSM_QUICK_READ"
+
+
+class Value(Protocol):
+    """What materialization uses of a value read (a SecretValue, or the quick read's)."""
+
+    @property
+    def value(self) -> bytes: ...
+
+    @property
+    def kind(self) -> str: ...
+
+
+@dataclass(frozen=True)
+class StorePath:
+    """A store not opened yet: its path, and the Region the command gave (None: the store's)."""
+
+    path: str
+    region: str | None = None
+
+    def open(self) -> SecretStore:
+        """The store itself."""
+        from gitsm.store import SecretStore
+
+        return SecretStore.open(self.path, region=self.region)
+
 
 MAX_PASSES = 5
 PARALLEL_MIN = 100
 """Requests from which a forked helper reads half of them (below, the fork costs more)."""
 Request = tuple[str, str | None, str | None]
 """(SecretId, VersionId, VersionStage): what one GetSecretValue reads."""
+Results = dict[Request, Value | GitsmError]
+"""What each request read: its value, or the error that stands in its place."""
 
 
 def request_of(entry: Entry) -> Request:
@@ -48,8 +84,8 @@ quarter faster than one at a time), between two ticks of the progress bar."""
 
 def _read_chunked(
     store: SecretStore, snap: Snapshot, requests: list[Request], tick: Callable[[], None] | None
-) -> list[SecretValue | GitsmError]:
-    out: list[SecretValue | GitsmError] = []
+) -> list[Value | GitsmError]:
+    out: list[Value | GitsmError] = []
     for start in range(0, len(requests), CHUNK):
         out += store.get_secret_values(requests[start : start + CHUNK], snap)
         if tick is not None:
@@ -58,10 +94,8 @@ def _read_chunked(
     return out
 
 
-def _helper_reads(
-    store: SecretStore, snap: Snapshot, requests: list[Request]
-) -> tuple[int, int] | None:
-    """Fork a helper that reads ``requests`` and pickles the results into a pipe.
+def _helper(work: Callable[[], object]) -> tuple[int, int] | None:
+    """Fork a helper that runs ``work`` and pickles its result into a pipe.
 
     Returns (pid, read end), or None where a fork is not safe (other threads may hold locks).
     """
@@ -73,7 +107,7 @@ def _helper_reads(
         status = 1
         try:
             os.close(read_end)
-            payload = pickle.dumps(store.get_secret_values(requests, snap))
+            payload = pickle.dumps(work())
             view = memoryview(payload)
             while view:
                 view = view[os.write(write_end, view) :]
@@ -84,7 +118,8 @@ def _helper_reads(
     return pid, read_end
 
 
-def _helper_results(pid: int, read_end: int) -> list[SecretValue | GitsmError] | None:
+def _helper_result(pid: int, read_end: int) -> object | None:
+    """What the helper's ``work`` returned; None when it failed."""
     chunks = []
     with os.fdopen(read_end, "rb") as pipe:
         while chunk := pipe.read(1 << 20):
@@ -93,30 +128,35 @@ def _helper_results(pid: int, read_end: int) -> list[SecretValue | GitsmError] |
     if status != 0:
         return None
     try:
-        out = pickle.loads(b"".join(chunks))  # from our own forked helper, through a private pipe
+        out: object = pickle.loads(b"".join(chunks))  # our own forked helper's, through a pipe
     except Exception:
         return None
-    return out if isinstance(out, list) else None
+    return out
+
+
+def _split(requests: list[Request]) -> int:
+    """How many of ``requests`` this process reads (a forked helper reads the rest)."""
+    return len(requests) // 2 if len(requests) >= PARALLEL_MIN and _cpus() > 1 else len(requests)
 
 
 def _read_pass(
     store: SecretStore, requests: list[Request], tick: Callable[[], None] | None
-) -> tuple[dict[Request, SecretValue | GitsmError], str | None]:
+) -> tuple[Results, str | None]:
     """One pass over the requests, all read from one snapshot of the branch: (results, commit).
 
     With many requests and two or more CPUs, a forked helper reads the second half meanwhile.
     """
     snap = store.repo.tip()
-    split = len(requests) // 2 if len(requests) >= PARALLEL_MIN and _cpus() > 1 else len(requests)
-    helper = _helper_reads(store, snap, requests[split:]) if split < len(requests) else None
+    split = _split(requests)
+    rest = requests[split:]
+    helper = _helper(lambda: store.get_secret_values(rest, snap)) if rest else None
     if helper is None:
         split = len(requests)
     mine = requests[:split]
-    results = dict(zip(mine, _read_chunked(store, snap, mine, tick), strict=True))
+    results: Results = dict(zip(mine, _read_chunked(store, snap, mine, tick), strict=True))
     if helper is not None:
-        rest = requests[split:]
-        theirs = _helper_results(*helper)
-        if theirs is None or len(theirs) != len(rest):
+        theirs = _helper_result(*helper)
+        if not isinstance(theirs, list) or len(theirs) != len(rest):
             theirs = _read_chunked(store, snap, rest, tick)
         elif tick is not None:
             for _ in rest:
@@ -132,17 +172,59 @@ def _cpus() -> int:
         return os.cpu_count() or 1
 
 
+def _quick(
+    store: StorePath, requests: list[Request], tick: Callable[[], None] | None
+) -> tuple[Results, str] | None:
+    """Every request through the quick read (:mod:`gitsm.quickbatch`), a forked helper reading
+    the second half of many; None when it leaves any of them to the full reader."""
+    if store.region is not None or os.environ.get(QUICK_SWITCH, "1") == "0":
+        return None
+    from gitsm.quickbatch import read_many
+    from gitsm.quickread import open_tip
+
+    helper = None
+    rest: list[Request] = []
+    values: list[Value] | None = None
+    try:
+        _, tip = open_tip(store.path)
+        split = _split(requests)
+        rest = requests[split:]
+        helper = _helper(lambda: read_many(store.path, rest, tip)[0]) if rest else None
+        mine = requests if helper is None else requests[:split]
+        values = list(read_many(store.path, mine, tip)[0])
+    except Exception:  # Doubt, or any surprise: the store reads everything and words errors
+        pass
+    if helper is not None:  # always waited for
+        theirs = _helper_result(*helper)
+        if values is not None:
+            values = (
+                values + theirs if isinstance(theirs, list) and len(theirs) == len(rest) else None
+            )
+    if values is None:
+        return None
+    if tick is not None:
+        for _ in requests:
+            tick()
+    return dict(zip(requests, values, strict=True)), tip
+
+
 def read_values(
-    store: SecretStore,
+    store: SecretStore | StorePath,
     entries: Sequence[Entry],
     *,
     tick: Callable[[], None] | None = None,
-) -> tuple[dict[Request, SecretValue | GitsmError], str]:
-    """Every version the entries name, from one commit: (results by request, that commit)."""
+) -> tuple[Results, str]:
+    """Every version the entries name, from one commit: (results by request, that commit).
+    A :class:`StorePath` is opened only when the quick read leaves something to the store."""
     requests = list(dict.fromkeys(request_of(e) for e in entries))
     collecting = gc.isenabled()
     gc.disable()  # reads make no reference cycles; pausing the collector saves ~10%
     try:
+        if isinstance(store, StorePath):
+            quick = _quick(store, requests, tick)
+            if quick is not None:
+                return quick
+            store = store.open()
         for _ in range(MAX_PASSES):
             results, commit = _read_pass(store, requests, tick)
             if commit is not None:

@@ -10,14 +10,10 @@ import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from gitsm.errors import GitsmError
-from gitsm.materialize.read import Request, request_of
+from gitsm.materialize.read import Request, Value, request_of
 from gitsm.materialize.spec import DEFAULT_MODE, ENV_NAME, WILDCARD, Entry
-
-if TYPE_CHECKING:
-    from gitsm.store import SecretValue
 
 
 @dataclass
@@ -55,7 +51,7 @@ class _Builder:
 
     def __init__(
         self,
-        results: dict[Request, SecretValue | GitsmError],
+        results: dict[Request, Value | GitsmError],
         entries: Sequence[Entry],
         default_mode: int,
     ) -> None:
@@ -69,7 +65,7 @@ class _Builder:
         self._json: dict[Request, dict[str, object] | str] = {}
         self._reported: set[Request] = set()
 
-    def _object(self, request: Request, value: SecretValue) -> dict[str, object] | str:
+    def _object(self, request: Request, value: Value) -> dict[str, object] | str:
         """The JSON object of a SecretString, or the reason there is none."""
         if request not in self._json:
             parsed: dict[str, object] | str
@@ -156,7 +152,7 @@ class _Builder:
 
 
 def build_items(
-    results: dict[Request, SecretValue | GitsmError],
+    results: dict[Request, Value | GitsmError],
     entries: Sequence[Entry],
     *,
     default_mode: int = DEFAULT_MODE,

@@ -138,7 +138,8 @@ def test_anything_else_is_left_to_typer(
     ids=lambda args: " ".join(args[:2]),
 )
 def test_the_console_script_loads_no_typer(store: Path, tmp_path: Path, args: list[str]) -> None:
-    """Nor PyYAML: a spec in the plain block form is read without it (materialize/specfast)."""
+    """Nor PyYAML (a spec in the plain block form is read without it: materialize/specfast), nor
+    pygit2 and the store (the secrets are read by the quick read: gitsm.quickbatch)."""
     probe = (
         "import sys\nfrom gitsm.cli import main\ncode = 0\ntry:\n    main(sys.argv[1:])\n"
         "except SystemExit as exc:\n    code = exc.code\n"
@@ -157,3 +158,5 @@ def test_the_console_script_loads_no_typer(store: Path, tmp_path: Path, args: li
         and {"typer", "click", "gitsm.cli.app", "gitsm.cli.awsmodel", "yaml"} & loaded == set()
     )
     assert {"gitsm.cli.materialize_run", "gitsm.materialize"} <= loaded
+    # the quick read answered (gitsm.quickbatch): neither pygit2 nor the store was loaded
+    assert "gitsm.quickbatch" in loaded and {"pygit2", "gitsm.store"} & loaded == set()
