@@ -20,6 +20,8 @@ _OFS_DELTA, _REF_DELTA = 6, 7
 _DELTA_DEPTH_MAX = 10_000
 BASES_KEPT = 4096
 """Objects a pack keeps for later reads (a manifest or an envelope: a few hundred bytes each)."""
+BASE_BYTES_KEPT = 16 << 20
+"""Bytes of those objects a pack keeps at most (large values are rare but may be 64 KiB)."""
 
 
 class Doubt(Exception):
@@ -34,9 +36,11 @@ class Pack:
         self._index: mmap.mmap | None = None
         self._pack: mmap.mmap | None = None
         self.bases: dict[int, tuple[bytes, bytes]] = {}
-        """Objects this pack gave, by offset (at most :data:`BASES_KEPT`): the bases of the
-        deltas of later reads, so that a delta chain is inflated once per batch, as libgit2's
-        delta base cache does."""
+        """Objects this pack gave, by offset (at most :data:`BASES_KEPT`, of at most
+        :data:`BASE_BYTES_KEPT` bytes in all; then they are dropped and kept anew): the bases of
+        the deltas of later reads, so that a delta chain is inflated once per batch, as
+        libgit2's delta base cache does."""
+        self.base_bytes = 0
 
     def _map(self, path: str) -> mmap.mmap:
         with open(path, "rb") as handle:
@@ -197,10 +201,18 @@ def unpack(
         break
     if delta is not None:
         content = apply_delta(content, delta)
-    if len(pack.bases) >= BASES_KEPT:
-        pack.bases.clear()
-    pack.bases[offset] = base_kind, content
+    _keep(pack, offset, base_kind, content)
     for at, step in reversed(deltas):
         content = apply_delta(content, step)
-        pack.bases[at] = base_kind, content
+        _keep(pack, at, base_kind, content)
     return base_kind, content
+
+
+def _keep(pack: Pack, offset: int, kind: bytes, content: bytes) -> None:
+    """Keep the object at ``offset`` of ``pack`` for later deltas, within the pack's bounds."""
+    if len(pack.bases) >= BASES_KEPT or pack.base_bytes + len(content) > BASE_BYTES_KEPT:
+        pack.bases.clear()
+        pack.base_bytes = 0
+    if len(content) <= BASE_BYTES_KEPT:
+        pack.bases[offset] = kind, content
+        pack.base_bytes += len(content)

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 import gitsm
+from gitsm import plainpack
 from gitsm.errors import GitsmError
 from gitsm.materialize import Spec, parse_flag
 from gitsm.materialize.read import StorePath, read_values
@@ -87,11 +88,17 @@ def test_every_value_is_the_full_readers_from_the_tip(
     assert values[-6][1] == "binary" and values[-4][0] == b"third" and values[-3][0] == b"second"
 
 
+@pytest.mark.parametrize("kept", [plainpack.BASES_KEPT, 3], ids=["bases-kept", "bases-dropped"])
 def test_packed_and_cloned_stores_read_alike(
-    store: tuple[SecretStore, list[Request]], tmp_path: Path
+    store: tuple[SecretStore, list[Request]],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    kept: int,
 ) -> None:
-    """Packed objects (with deltas between the manifests) and a fresh clone that the full reader
-    never read: its store config is parsed by the full reader's parser, and then noted."""
+    """Packed objects (with deltas between the manifests; the delta bases kept, or dropped every
+    third object) and a fresh clone that the full reader never read: its store config is parsed
+    by the full reader's parser, and then noted."""
+    monkeypatch.setattr(plainpack, "BASES_KEPT", kept)
     s, requests = store
     expected = full_values(s, requests)
     git(tmp_path / "store", "gc", "-q", "--aggressive")
