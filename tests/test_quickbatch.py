@@ -24,20 +24,13 @@ from gitsm.quickbatch import read_many
 from gitsm.quickread import CONFIG_STAMP
 from gitsm.store import SecretStore
 from tests.conftest import git
+from tests.test_quickread import POLICY, _own_home  # noqa: F401  (an autouse fixture: a HOME of its own)
 
 Request = tuple[str, str | None, str | None]
-POLICY = ('{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":'
-          '"arn:aws:iam::123456789012:root"},"Action":"secretsmanager:GetSecretValue",'
-          '"Resource":"*"}]}')  # fmt: skip
 
 
 @pytest.fixture(autouse=True)
-def _own_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A HOME without git config of the user's (whose sections send the quick read away)."""
-    home = tmp_path / "home"
-    home.mkdir()
-    monkeypatch.setenv("HOME", str(home))
-    monkeypatch.delenv("XDG_CONFIG_HOME", raising=False)
+def _quick_read_on(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("GITSM_QUICK_READ", raising=False)
 
 
