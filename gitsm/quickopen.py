@@ -132,7 +132,7 @@ def _local_key(key_id: str) -> bytes:
     return key
 
 
-def _aesgcm() -> type:
+def aesgcm() -> type:
     """cryptography's AES-GCM from its compiled module (its Python wrapper loads typing, enum
     and re, a quarter of this path); the public class when that module is laid out otherwise."""
     try:
@@ -152,7 +152,7 @@ def open_envelope(fields: dict[str, str], arn: str, keys: dict[str, bytes] | Non
     key_id, name, vid = fields["key_id"], fields["secret"], fields["version_id"]
     if fields["provider"] != "local" or not _is_key_id(key_id):
         raise Doubt("the version's first key is not a local key")
-    aesgcm = _aesgcm()
+    cipher = aesgcm()
     context = f'{{"SecretARN":{_ascii(arn)},"SecretVersionId":{_ascii(vid)}}}'
     blob = _b64(fields["wrapped"])
     aad = b"gitsm-local-v1\0" + key_id.encode() + b"\0" + context.encode("ascii")
@@ -160,11 +160,11 @@ def open_envelope(fields: dict[str, str], arn: str, keys: dict[str, bytes] | Non
         kek = _local_key(key_id)
     elif (kek := keys.get(key_id, b"")) == b"":
         kek = keys[key_id] = _local_key(key_id)
-    data_key: bytes = aesgcm(kek).decrypt(blob[:12], blob[12:], aad)
+    data_key: bytes = cipher(kek).decrypt(blob[:12], blob[12:], aad)
     if len(data_key) != 32:
         raise Doubt("a data key of the wrong length")
     value_aad = (f'{{"format":1,"secret":{_ascii(name)},"type":{_ascii(fields["type"])},'
                  f'"version_id":{_ascii(vid)}}}')  # fmt: skip
     nonce, ciphertext = _b64(fields["nonce"]), _b64(fields["ciphertext"])
-    value: bytes = aesgcm(data_key).decrypt(nonce, ciphertext, value_aad.encode("ascii"))
+    value: bytes = cipher(data_key).decrypt(nonce, ciphertext, value_aad.encode("ascii"))
     return value

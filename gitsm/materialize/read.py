@@ -180,8 +180,10 @@ def _quick(
     if store.region is not None or os.environ.get(QUICK_SWITCH, "1") == "0":
         return None
     from gitsm.quickbatch import read_many
+    from gitsm.quickopen import aesgcm
     from gitsm.quickread import open_tip
 
+    aesgcm()  # loaded before the fork, not in both processes
     helper = None
     rest: list[Request] = []
     values: list[Value] | None = None
