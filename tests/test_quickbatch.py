@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -204,3 +206,53 @@ def test_materialize_falls_back_to_the_store_for_everything(
         assert [(results[r].value, results[r].kind) for r in plain] == full_values(s, plain)  # type: ignore[union-attr]
     assert len(opened) == 3
     assert os.environ["GITSM_QUICK_READ"] == "1"
+
+
+WRITER = """
+import sys
+import gitsm
+from gitsm.errors import StorageError
+store = gitsm.SecretStore.open(sys.argv[1], fsync=False)
+for n in range(int(sys.argv[2])):
+    for attempt in range(5):  # git prune-packed beside it may remove a fan-out folder mid-write
+        try:
+            store.update_secret(f"race/{n % 8}", secret_string=f"value-{n}")
+            break
+        except StorageError:
+            if attempt == 4:
+                raise
+"""
+
+
+def test_reads_stay_on_one_commit_while_others_write_and_pack(tmp_path: Path) -> None:
+    """Another process writes (a bare store, as CI and servers write) while the quick read runs
+    again and again and git packs the loose objects (and removes them) meanwhile: every answer is
+    exactly the full reader's at the commit it names, and reads keep being answered."""
+    s = gitsm.init(tmp_path / "store.git", bare=True)
+    for i in range(8):
+        s.create_secret(f"race/{i}", secret_string="initial")
+    requests: list[Request] = [(f"race/{i}", None, None) for i in range(8)]
+    writer = subprocess.Popen([sys.executable, "-c", WRITER, str(tmp_path / "store.git"), "150"])
+    answered: dict[str, list[bytes]] = {}
+    reads = packs = 0
+    try:
+        while writer.poll() is None:
+            reads += 1
+            try:
+                values, commit = read_many(str(tmp_path / "store.git"), requests)
+                answered[commit] = [v.value for v in values]
+            except Doubt:
+                pass
+            if reads % 20 == 0:  # loose objects into a pack, then removed (safe beside writers)
+                git(tmp_path / "store.git", "repack", "-q", "-d")
+                git(tmp_path / "store.git", "prune-packed", "-q")
+                packs += 1
+    finally:
+        writer.wait(timeout=120)
+    assert writer.returncode == 0
+    for commit, values in answered.items():
+        snap = s.repo.snapshot_at(commit)
+        assert values == [v.value for v in s.get_secret_values(requests, snap)], commit  # type: ignore[union-attr]
+    assert len(answered) >= 5 and packs, (len(answered), reads, packs)
+    assert any(b"value-" in v for values in answered.values() for v in values)
+    git(tmp_path / "store.git", "fsck", "--strict")
