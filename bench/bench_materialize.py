@@ -184,6 +184,7 @@ def sops_bench(work: Path, outputs: Path, count: int, runs: int) -> dict[str, ob
     if keygen is None:
         return "age-keygen not found and 'apt-get install age' was not possible"
     base = work / "sops"
+    shutil.rmtree(base, ignore_errors=True)  # a --dir kept from an earlier run
     plain, enc, out = base / "plain", base / "enc", outputs / "sops"
     for d in (plain, enc, out):
         d.mkdir(parents=True)
@@ -242,6 +243,7 @@ def pass_bench(work: Path, outputs: Path, count: int) -> dict[str, object] | str
     if pass_bin is None or gpg is None:
         return "pass/gpg not found after installing"
     base = work / "pass"
+    shutil.rmtree(base, ignore_errors=True)
     home, store, out = base / "gnupg", base / "store", outputs / "pass"
     for d in (home, store, out):
         d.mkdir(parents=True)
