@@ -51,10 +51,11 @@ def fanout_vanished(exc: BaseException) -> bool:
     (``objects/xx``) because that directory was gone: a ``git gc`` or ``git prune-packed``
     running beside the write removes empty fan-out directories, and libgit2, unlike git, does not
     create the directory again. Writing the object again succeeds (objects are named by their
-    content, so nothing is written twice)."""
+    content, so nothing is written twice). pygit2 raises it as an OSError (libgit2's error class
+    for the operating system's errors); older releases raised a GitError."""
     text = str(exc)
     return (
-        isinstance(exc, pygit2.GitError)
+        isinstance(exc, (pygit2.GitError, OSError))
         and "rename" in text
         and f"{os.sep}objects{os.sep}" in text
         and os.strerror(errno.ENOENT) in text
