@@ -20,7 +20,7 @@ from tests.conftest import git
 
 RAISED = [OSError, pygit2.GitError]
 """What pygit2 raises for it: an OSError (pygit2 1.21, as a race beside ``git prune-packed`` showed:
-tests/test_quickbatch.py), a GitError (older releases)."""
+tests/test_quickbatch.py); a GitError with the same words is taken alike."""
 
 
 def gc_raced(gitdir: Path, kind: type[Exception]) -> Exception:

@@ -52,7 +52,7 @@ def fanout_vanished(exc: BaseException) -> bool:
     running beside the write removes empty fan-out directories, and libgit2, unlike git, does not
     create the directory again. Writing the object again succeeds (objects are named by their
     content, so nothing is written twice). pygit2 raises it as an OSError (libgit2's error class
-    for the operating system's errors); older releases raised a GitError."""
+    for the operating system's errors); a GitError with the same words is taken alike."""
     text = str(exc)
     return (
         isinstance(exc, (pygit2.GitError, OSError))
