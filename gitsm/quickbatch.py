@@ -7,10 +7,14 @@ reads check every object twice (once for libgit2, see :mod:`gitsm.gitrepo.loose`
 reads every request from the branch's tip with :mod:`gitsm.plaingit` (each tree read and
 checked once), with the same parsers and checks as :mod:`gitsm.quickread`'s single read.
 
+An envelope the quick opener does not take (a key other than a local one: age identities, AWS
+KMS; several stanzas, as a team key has) is opened by the store's own opener
+(:func:`gitsm.envelope.open_values` with the process's key service), as the store would open it.
+
 It answers all the requests or none: any request that the quick read leaves to the full reader
-(an error of any kind, a secret pending deletion, a replica, a non-canonical file, a key that is
-not a local one, ...) raises :class:`~gitsm.plaingit.Doubt`, and the caller reads everything
-through the store instead, which words every error. The store config is accepted as
+(an error of any kind, a secret pending deletion, a replica, a non-canonical manifest, an
+envelope that does not open, ...) raises :class:`~gitsm.plaingit.Doubt`, and the caller reads
+everything through the store instead, which words every error. The store config is accepted as
 :mod:`gitsm.quickread` accepts it (the full reader vetted that blob before) or, in a clone the
 full reader has not read yet, parsed by the full reader's own parser
 (:meth:`gitsm.manifest.StoreConfig.load`).
@@ -22,18 +26,21 @@ from dataclasses import dataclass
 
 from gitsm import paths
 from gitsm.plaingit import Doubt, PlainRepo
+from gitsm.quickopen import open_envelope, parse_envelope
 from gitsm.quickread import (
     CONFIG_STAMP,
     arn_prefix,
     find,
     open_tip,
-    read_version,
     record_config,
+    version_file,
 )
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Iterable, Sequence
+
+    from gitsm.envelope import Sealed
 
 Request = tuple[str, str | None, str | None]
 """(SecretId, VersionId, VersionStage)."""
@@ -70,16 +77,46 @@ def _read_many(
     prefix = _prefix(repo, tree)
     found: dict[str, tuple[str, dict[str, object]]] = {}
     keys: dict[str, bytes] = {}
-    out: list[QuickValue] = []
+    out: list[QuickValue | None] = []
+    others: list[tuple[int, Sealed]] = []
     for secret_id, version_id, version_stage in requests:
         if secret_id not in found:
             found[secret_id] = find(repo, tree, secret_id, prefix)
         name, secret = found[secret_id]
-        _, _, fields, value = read_version(
-            repo, tree, name, secret, version_id, version_stage, keys
-        )
-        out.append(QuickValue(value, fields["type"]))
-    return out, tip
+        vid, _, data = version_file(repo, tree, name, secret, version_id, version_stage)
+        sealed = (data, str(secret["name"]), str(secret["arn"]), vid)
+        try:
+            fields = parse_envelope(data, sealed[1], vid)
+            out.append(QuickValue(open_envelope(fields, sealed[2], keys), fields["type"]))
+        except Exception:  # another key, several stanzas, any doubt: opened as the store opens it
+            out.append(None)
+            others.append((len(out) - 1, sealed))
+    if others:
+        for (i, _), opened in zip(others, _open(s for _, s in others), strict=True):
+            out[i] = opened
+    values = [v for v in out if v is not None]
+    if len(values) != len(out):
+        raise Doubt("a value left unread")
+    return values, tip
+
+
+def _open(items: Iterable[Sealed]) -> list[QuickValue]:
+    """The envelopes the quick opener leaves (another key than a local one, several stanzas),
+    opened by the store's own opener (:func:`gitsm.envelope.open_values`, the process's key
+    service: age identities, AWS KMS, local keys) in batches, as the store opens them; Doubt
+    when any of them does not open (the full reader words why)."""
+    from gitsm.envelope import OPEN_BATCH, open_values
+    from gitsm.keys import KeyService
+
+    keys = KeyService()
+    pending = list(items)
+    out: list[QuickValue] = []
+    for start in range(0, len(pending), OPEN_BATCH):
+        for result in open_values(pending[start : start + OPEN_BATCH], keys):
+            if not isinstance(result, tuple):
+                raise Doubt("an envelope that does not open")
+            out.append(QuickValue(*result))
+    return out
 
 
 def _prefix(repo: PlainRepo, tree: str) -> str:

@@ -291,11 +291,24 @@ def read_version(
     secret: dict[str, object],
     version_id: str | None,
     version_stage: str | None,
-    keys: dict[str, bytes] | None = None,
 ) -> tuple[str, dict[str, Any], dict[str, str], bytes]:
     """The version of ``secret`` (found under ``name``) that a GetSecretValue names, its
-    envelope's fields and its value: (VersionId, version, fields, value). ``keys`` keeps the
-    local keys read, for a batch of reads."""
+    envelope's fields and its value: (VersionId, version, fields, value)."""
+    vid, version, data = version_file(repo, tree, name, secret, version_id, version_stage)
+    fields = parse_envelope(data, str(secret["name"]), vid)
+    return vid, version, fields, open_envelope(fields, str(secret["arn"]))
+
+
+def version_file(
+    repo: PlainRepo,
+    tree: str,
+    name: str,
+    secret: dict[str, object],
+    version_id: str | None,
+    version_stage: str | None,
+) -> tuple[str, dict[str, Any], bytes]:
+    """The version of ``secret`` (found under ``name``) that a GetSecretValue names, and its
+    envelope file: (VersionId, version, the file's bytes)."""
     versions = secret["versions"]
     assert isinstance(versions, dict)
     if version_id is not None:
@@ -314,5 +327,4 @@ def read_version(
     data = repo.blob(tree, paths.version_path(name, vid))
     if data is None:
         raise Doubt("the envelope is missing")
-    fields = parse_envelope(data, str(secret["name"]), vid)
-    return vid, version, fields, open_envelope(fields, str(secret["arn"]), keys)
+    return vid, version, data

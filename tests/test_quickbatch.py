@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from pyrage import x25519  # type: ignore[import-untyped]
 
 import gitsm
 from gitsm import plainpack
@@ -61,7 +62,7 @@ def store(tmp_path: Path) -> tuple[SecretStore, list[Request]]:
 
 
 def full_values(s: SecretStore, requests: list[Request]) -> list[tuple[bytes, str]]:
-    out = []
+    out: list[tuple[bytes, str]] = []
     for result in s.get_secret_values(requests):
         assert not isinstance(result, GitsmError), result
         out.append((result.value, result.kind))
@@ -175,7 +176,8 @@ def test_materialize_reads_quickly_without_opening_the_store(
     monkeypatch.setattr(StorePath, "open", never)
     results, commit = read_values(StorePath(str(tmp_path / "store")), entries(requests).entries)
     assert commit == s.repo.tip().commit_id
-    assert [results[r].value for r in requests] == [f"value-{i}".encode() for i in range(120)]
+    got = [results[r].value for r in requests]  # type: ignore[union-attr]
+    assert got == [f"value-{i}".encode() for i in range(120)]
 
 
 def test_materialize_falls_back_to_the_store_for_everything(
@@ -246,9 +248,44 @@ def test_reads_stay_on_one_commit_while_others_write_and_pack(tmp_path: Path) ->
     finally:
         writer.wait(timeout=120)
     assert writer.returncode == 0
-    for commit, values in answered.items():
+    for commit, read in answered.items():
         snap = s.repo.snapshot_at(commit)
-        assert values == [v.value for v in s.get_secret_values(requests, snap)], commit  # type: ignore[union-attr]
+        assert read == [v.value for v in s.get_secret_values(requests, snap)], commit  # type: ignore[union-attr]
     assert len(answered) >= 5 and packs, (len(answered), reads, packs)
     assert any(b"value-" in v for values in answered.values() for v in values)
     git(tmp_path / "store.git", "fsck", "--strict")
+
+
+def test_age_and_team_keys_are_opened_as_the_store_opens_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A team key of two age recipients (this process holds one identity) beside a local key:
+    the quick read answers every value through the store's own envelope opener, as the full
+    reader does; without the identity it answers none, and materialize's read goes to the
+    store, which words the DecryptionFailure."""
+    mine, theirs = x25519.Identity.generate(), x25519.Identity.generate()
+    monkeypatch.setenv("GITSM_AGE_KEY", str(mine))
+    s = gitsm.init(tmp_path / "store")
+    s.create_key_alias("alias/team", [str(mine.to_public()), str(theirs.to_public())])
+    s.create_secret("team/a", secret_string="age-one", kms_key_id="alias/team")
+    s.create_secret("team/b", secret_binary=b"\x00age-two", kms_key_id="alias/team")
+    s.create_secret("local/c", secret_string="local-three")
+    requests: list[Request] = [
+        ("team/a", None, None),
+        ("local/c", None, None),
+        ("team/b", None, None),
+    ]
+    values, _ = quick_values(tmp_path / "store", requests)
+    assert values == full_values(s, requests)
+    assert values == [
+        (b"age-one", "string"),
+        (b"local-three", "string"),
+        (b"\x00age-two", "binary"),
+    ]
+    monkeypatch.setenv("GITSM_AGE_KEY", str(x25519.Identity.generate()))
+    with pytest.raises(Doubt):
+        read_many(str(tmp_path / "store"), requests)
+    results, _ = read_values(StorePath(str(tmp_path / "store")), entries(requests).entries)
+    failed = results[("team/a", None, None)]
+    assert isinstance(failed, GitsmError) and failed.code == "DecryptionFailure"
+    assert results[("local/c", None, None)].value == b"local-three"  # type: ignore[union-attr]
