@@ -263,7 +263,9 @@ def _get(
     repo, tree = open_repo(store)
     prefix = arn_prefix(repo, tree)
     name, secret = find(repo, tree, secret_id, prefix)
-    vid, version, fields, value = read_version(repo, tree, name, secret, version_id, version_stage)
+    vid, version, data = version_file(repo, tree, name, secret, version_id, version_stage)
+    fields = parse_envelope(data, str(secret["name"]), vid)
+    value = open_envelope(fields, str(secret["arn"]))
     out: dict[str, object] = {"ARN": secret["arn"], "Name": secret["name"], "VersionId": vid}
     if fields["type"] == "string":
         out["SecretString"] = value.decode("utf-8")
@@ -282,21 +284,6 @@ def arn_prefix(repo: PlainRepo, tree: str) -> str:
         raise Doubt("no store config")
     account, region = _vetted_config(repo.common, found[1])
     return f"arn:aws:secretsmanager:{region}:{account}:secret:"
-
-
-def read_version(
-    repo: PlainRepo,
-    tree: str,
-    name: str,
-    secret: dict[str, object],
-    version_id: str | None,
-    version_stage: str | None,
-) -> tuple[str, dict[str, Any], dict[str, str], bytes]:
-    """The version of ``secret`` (found under ``name``) that a GetSecretValue names, its
-    envelope's fields and its value: (VersionId, version, fields, value)."""
-    vid, version, data = version_file(repo, tree, name, secret, version_id, version_stage)
-    fields = parse_envelope(data, str(secret["name"]), vid)
-    return vid, version, fields, open_envelope(fields, str(secret["arn"]))
 
 
 def version_file(
