@@ -24,21 +24,22 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from gitsm import paths
 from gitsm.plaingit import Doubt, PlainRepo
 from gitsm.quickopen import open_envelope, parse_envelope
 from gitsm.quickread import (
     CONFIG_STAMP,
-    arn_prefix,
+    config_id,
     find,
     open_tip,
+    prefix_of,
     record_config,
     version_file,
+    vetted_prefix,
 )
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Sequence
+    from collections.abc import Sequence
 
     from gitsm.envelope import Sealed
 
@@ -54,31 +55,28 @@ class QuickValue:
     kind: str
 
 
-def read_many(
-    store: str, requests: Sequence[Request], commit: str | None = None
-) -> tuple[list[QuickValue], str]:
-    """Every request's value, all from ``commit`` (default: the branch's tip), and that commit's
-    id; Doubt (nothing answered) when any of them is one the quick read leaves to the full
-    reader."""
+def read_many(store: str, requests: Sequence[Request]) -> tuple[list[QuickValue], str]:
+    """Every request's value, all from the branch's tip, and that commit's id; Doubt (nothing
+    answered) when any of them is one the quick read leaves to the full reader."""
     try:
-        return _read_many(store, requests, commit)
+        repo, tip = open_tip(store)
+        return read_at(repo, tip, requests), tip
     except Doubt:
         raise
     except Exception as exc:  # a damaged object, a key that does not open, ...: never a value
         raise Doubt(type(exc).__name__) from None
 
 
-def _read_many(
-    store: str, requests: Sequence[Request], commit: str | None
-) -> tuple[list[QuickValue], str]:
-    repo, tip = open_tip(store)
-    tip = commit or tip
-    tree = repo.tree_of(tip)
+def read_at(repo: PlainRepo, commit: str, requests: Sequence[Request]) -> list[QuickValue]:
+    """Every request's value at ``commit`` of ``repo`` (opened by
+    :func:`gitsm.quickread.open_tip`). Raises Doubt, or any error, when not all of them can be
+    answered: the caller reads them through the store."""
+    tree = repo.tree_of(commit)
     prefix = _prefix(repo, tree)
     found: dict[str, tuple[str, dict[str, object]]] = {}
     keys: dict[str, bytes] = {}
     out: list[QuickValue | None] = []
-    others: list[tuple[int, Sealed]] = []
+    others: list[Sealed] = []
     for secret_id, version_id, version_stage in requests:
         if secret_id not in found:
             found[secret_id] = find(repo, tree, secret_id, prefix)
@@ -90,17 +88,12 @@ def _read_many(
             out.append(QuickValue(open_envelope(fields, sealed[2], keys), fields["type"]))
         except Exception:  # another key, several stanzas, any doubt: opened as the store opens it
             out.append(None)
-            others.append((len(out) - 1, sealed))
-    if others:
-        for (i, _), opened in zip(others, _open(s for _, s in others), strict=True):
-            out[i] = opened
-    values = [v for v in out if v is not None]
-    if len(values) != len(out):
-        raise Doubt("a value left unread")
-    return values, tip
+            others.append(sealed)
+    opened = iter(_open(others) if others else [])
+    return [v if v is not None else next(opened) for v in out]
 
 
-def _open(items: Iterable[Sealed]) -> list[QuickValue]:
+def _open(items: Sequence[Sealed]) -> list[QuickValue]:
     """The envelopes the quick opener leaves (another key than a local one, several stanzas),
     opened by the store's own opener (:func:`gitsm.envelope.open_values`, the process's key
     service: age identities, AWS KMS, local keys) in batches, as the store opens them; Doubt
@@ -109,10 +102,9 @@ def _open(items: Iterable[Sealed]) -> list[QuickValue]:
     from gitsm.keys import KeyService
 
     keys = KeyService()
-    pending = list(items)
     out: list[QuickValue] = []
-    for start in range(0, len(pending), OPEN_BATCH):
-        for result in open_values(pending[start : start + OPEN_BATCH], keys):
+    for start in range(0, len(items), OPEN_BATCH):
+        for result in open_values(items[start : start + OPEN_BATCH], keys):
             if not isinstance(result, tuple):
                 raise Doubt("an envelope that does not open")
             out.append(QuickValue(*result))
@@ -122,18 +114,16 @@ def _open(items: Iterable[Sealed]) -> list[QuickValue]:
 def _prefix(repo: PlainRepo, tree: str) -> str:
     """The ARN prefix of the store config in ``tree``: as vetted before by the full reader, or
     parsed here by its parser (and then noted as vetted, as the full reader notes it)."""
+    oid = config_id(repo, tree)
     try:
-        return arn_prefix(repo, tree)
+        return vetted_prefix(repo.common, oid)
     except Doubt:
         pass
-    entry = repo.entry(tree, paths.CONFIG_PATH)
-    if entry is None or entry[0] != b"100644":
-        raise Doubt("no store config")
     from gitsm.manifest import StoreConfig
 
-    data = repo.blob(tree, paths.CONFIG_PATH)
-    assert data is not None
+    kind, data = repo.read(oid)
+    if kind != b"blob":
+        raise Doubt("the store config is not a file")
     config = StoreConfig.load(data)  # MalformedStoreFile: a Doubt; the full reader words it
-    record_config(f"{repo.common}/gitsm/{CONFIG_STAMP}", entry[1], config.account_id,
-                  config.region)  # fmt: skip
-    return f"arn:aws:secretsmanager:{config.region}:{config.account_id}:secret:"
+    record_config(f"{repo.common}/gitsm/{CONFIG_STAMP}", oid, config.account_id, config.region)
+    return prefix_of(config.account_id, config.region)

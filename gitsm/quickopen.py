@@ -156,10 +156,11 @@ def open_envelope(fields: dict[str, str], arn: str, keys: dict[str, bytes] | Non
     context = f'{{"SecretARN":{_ascii(arn)},"SecretVersionId":{_ascii(vid)}}}'
     blob = _b64(fields["wrapped"])
     aad = b"gitsm-local-v1\0" + key_id.encode() + b"\0" + context.encode("ascii")
-    if keys is None:
+    kek = None if keys is None else keys.get(key_id)
+    if kek is None:
         kek = _local_key(key_id)
-    elif (kek := keys.get(key_id, b"")) == b"":
-        kek = keys[key_id] = _local_key(key_id)
+        if keys is not None:
+            keys[key_id] = kek
     data_key: bytes = cipher(kek).decrypt(blob[:12], blob[12:], aad)
     if len(data_key) != 32:
         raise Doubt("a data key of the wrong length")

@@ -279,10 +279,25 @@ def _get(
 def arn_prefix(repo: PlainRepo, tree: str) -> str:
     """``arn:aws:secretsmanager:<region>:<account>:secret:`` of the store config in ``tree``,
     as the full reader last accepted it (:func:`record_config`)."""
+    return vetted_prefix(repo.common, config_id(repo, tree))
+
+
+def config_id(repo: PlainRepo, tree: str) -> str:
+    """The object id of the store config in ``tree`` (a regular file)."""
     found = repo.entry(tree, paths.CONFIG_PATH)
     if found is None or found[0] != b"100644":
         raise Doubt("no store config")
-    account, region = _vetted_config(repo.common, found[1])
+    return found[1]
+
+
+def vetted_prefix(common: str, oid: str) -> str:
+    """The ARN prefix of the config blob ``oid`` when the full reader last accepted that blob."""
+    account, region = _vetted_config(common, oid)
+    return prefix_of(account, region)
+
+
+def prefix_of(account: str, region: str) -> str:
+    """``arn:aws:secretsmanager:<region>:<account>:secret:``."""
     return f"arn:aws:secretsmanager:{region}:{account}:secret:"
 
 

@@ -179,21 +179,21 @@ def _quick(
     the second half of many; None when it leaves any of them to the full reader."""
     if store.region is not None or os.environ.get(QUICK_SWITCH, "1") == "0":
         return None
-    from gitsm.quickbatch import read_many
+    from gitsm.quickbatch import read_at
     from gitsm.quickopen import aesgcm
     from gitsm.quickread import open_tip
 
-    aesgcm()  # loaded before the fork, not in both processes
     helper = None
     rest: list[Request] = []
     values: list[Value] | None = None
     try:
-        _, tip = open_tip(store.path)
+        aesgcm()  # loaded before the fork, not in both processes
+        repo, tip = open_tip(store.path)  # the helper reads the same commit, through a copy
         split = _split(requests)
         rest = requests[split:]
-        helper = _helper(lambda: read_many(store.path, rest, tip)[0]) if rest else None
+        helper = _helper(lambda: read_at(repo, tip, rest)) if rest else None
         mine = requests if helper is None else requests[:split]
-        values = list(read_many(store.path, mine, tip)[0])
+        values = list(read_at(repo, tip, mine))
     except Exception:  # Doubt, or any surprise: the store reads everything and words errors
         pass
     if helper is not None:  # always waited for
