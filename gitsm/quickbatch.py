@@ -24,7 +24,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from gitsm import paths
 from gitsm.plaingit import Doubt, PlainRepo
+from gitsm.quickmemo import Memo, key_of
 from gitsm.quickopen import open_envelope, parse_envelope
 from gitsm.quickread import (
     CONFIG_STAMP,
@@ -45,6 +47,7 @@ if TYPE_CHECKING:
 
 Request = tuple[str, str | None, str | None]
 """(SecretId, VersionId, VersionStage)."""
+TREE = b"40000"
 
 
 @dataclass(frozen=True)
@@ -55,29 +58,44 @@ class QuickValue:
     kind: str
 
 
-def read_many(store: str, requests: Sequence[Request]) -> tuple[list[QuickValue], str]:
+def read_many(
+    store: str, requests: Sequence[Request], *, remember: bool = False
+) -> tuple[list[QuickValue], str]:
     """Every request's value, all from the branch's tip, and that commit's id; Doubt (nothing
-    answered) when any of them is one the quick read leaves to the full reader."""
+    answered) when any of them is one the quick read leaves to the full reader. ``remember``:
+    through the repository's memo (:mod:`gitsm.quickmemo`), saved when the batch answers."""
     try:
         repo, tip = open_tip(store)
-        return read_at(repo, tip, requests), tip
+        memo = Memo(repo.common) if remember else None
+        values = read_at(repo, tip, requests, memo)
+        if memo is not None:
+            memo.save()
+        return values, tip
     except Doubt:
         raise
     except Exception as exc:  # a damaged object, a key that does not open, ...: never a value
         raise Doubt(type(exc).__name__) from None
 
 
-def read_at(repo: PlainRepo, commit: str, requests: Sequence[Request]) -> list[QuickValue]:
+def read_at(
+    repo: PlainRepo, commit: str, requests: Sequence[Request], memo: Memo | None = None
+) -> list[QuickValue]:
     """Every request's value at ``commit`` of ``repo`` (opened by
     :func:`gitsm.quickread.open_tip`). Raises Doubt, or any error, when not all of them can be
-    answered: the caller reads them through the store."""
+    answered: the caller reads them through the store. With a ``memo``, a secret directory it
+    holds is not read again (:mod:`gitsm.quickmemo`), and what is read is added to it."""
     tree = repo.tree_of(commit)
     prefix = _prefix(repo, tree)
     found: dict[str, tuple[str, dict[str, object]]] = {}
     keys: dict[str, bytes] = {}
     out: list[QuickValue | None] = []
     others: list[Sealed] = []
-    for secret_id, version_id, version_stage in requests:
+    for request in requests:
+        hit = _remembered(repo, tree, prefix, request, memo) if memo is not None else None
+        if hit is not None:  # a key that no longer opens it: Doubt, the store words why
+            out.append(QuickValue(open_envelope(hit[1], hit[0], keys), hit[1]["type"]))
+            continue
+        secret_id, version_id, version_stage = request
         if secret_id not in found:
             found[secret_id] = find(repo, tree, secret_id, prefix)
         name, secret = found[secret_id]
@@ -89,8 +107,41 @@ def read_at(repo: PlainRepo, commit: str, requests: Sequence[Request]) -> list[Q
         except Exception:  # another key, several stanzas, any doubt: opened as the store opens it
             out.append(None)
             others.append(sealed)
+            continue
+        if memo is not None:
+            directory = paths.secret_dir(name)
+            entry = repo.entry(tree, directory)
+            if entry is not None and entry[0] == TREE:
+                memo.add(key_of(directory, entry[1]), sealed[2], request[1:], (vid, fields))
     opened = iter(_open(others) if others else [])
     return [v if v is not None else next(opened) for v in out]
+
+
+def _remembered(
+    repo: PlainRepo, tree: str, prefix: str, request: Request, memo: Memo
+) -> tuple[str, dict[str, str]] | None:
+    """(ARN, envelope fields) of ``request`` as the memo holds them for the secret directory
+    :func:`gitsm.quickread.find` would find, at its tree id; None when the memo does not hold
+    that directory or that request (it is then read)."""
+    secret_id, version_id, version_stage = request
+    if not 1 <= len(secret_id) <= 2048:
+        return None
+    candidates = paths.id_candidates(secret_id, prefix)
+    for name, full_arn in candidates or ():
+        if not name:
+            continue
+        directory = paths.secret_dir(name)
+        entry = repo.entry(tree, directory)
+        if entry is None:  # no directory, no manifest: find looks at the next candidate too
+            continue
+        known = memo.get(key_of(directory, entry[1])) if entry[0] == TREE else None
+        if known is None:
+            return None
+        if full_arn is not None and known[0] != full_arn:
+            continue
+        answer = known[1].get((version_id, version_stage))
+        return None if answer is None else (known[0], answer[1])
+    return None
 
 
 def _open(items: Sequence[Sealed]) -> list[QuickValue]:

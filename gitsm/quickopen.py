@@ -21,7 +21,6 @@ from gitsm.plaingit import Doubt
 from gitsm.quickmanifest import expect
 
 _ENV_KEYS = "GITSM_LOCAL_KEYS"
-_UUID_SHAPE = "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx"
 _HEX = frozenset("0123456789abcdef")
 CIPHERTEXT_B64_MAX = 4 * -(-(limits.VALUE_MAX + 16) // 3)
 """Longest ``ciphertext`` (as :data:`gitsm.envelope.CIPHERTEXT_B64_MAX`)."""
@@ -97,9 +96,11 @@ def _canonical(fields: dict[str, str]) -> str:
 
 
 def _is_key_id(text: str) -> bool:
-    return len(text) == 36 and all(
-        (c == "-") if s == "-" else (c in _HEX) for c, s in zip(text, _UUID_SHAPE, strict=True)
-    )
+    """True for a key id: a UUID in lower-case hex (``xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx``)."""
+    return (
+        len(text) == 36 and text[8] == text[13] == text[18] == text[23] == "-"
+        and text.count("-") == 4 and _HEX.issuperset(text.replace("-", ""))
+    )  # fmt: skip
 
 
 def _local_key(key_id: str) -> bytes:

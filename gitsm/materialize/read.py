@@ -180,30 +180,36 @@ def _quick(
     if store.region is not None or os.environ.get(QUICK_SWITCH, "1") == "0":
         return None
     from gitsm.quickbatch import read_at
+    from gitsm.quickmemo import Memo
     from gitsm.quickopen import aesgcm
     from gitsm.quickread import open_tip
 
     helper = None
     rest: list[Request] = []
     values: list[Value] | None = None
+    memo = None
     try:
         aesgcm()  # loaded before the fork, not in both processes
         repo, tip = open_tip(store.path)  # the helper reads the same commit, through a copy
+        memo = book = Memo(repo.common)  # what earlier batches found, by secret tree
         split = _split(requests)
         rest = requests[split:]
-        helper = _helper(lambda: read_at(repo, tip, rest)) if rest else None
+        helper = _helper(lambda: (read_at(repo, tip, rest, book), book.notes())) if rest else None
         mine = requests if helper is None else requests[:split]
-        values = list(read_at(repo, tip, mine))
+        values = list(read_at(repo, tip, mine, memo))
     except Exception:  # Doubt, or any surprise: the store reads everything and words errors
         pass
     if helper is not None:  # always waited for
         theirs = _helper_result(*helper)
-        if values is not None:
-            values = (
-                values + theirs if isinstance(theirs, list) and len(theirs) == len(rest) else None
-            )
-    if values is None:
+        if values is not None and memo is not None:
+            if isinstance(theirs, tuple) and len(theirs) == 2 and len(theirs[0]) == len(rest):
+                values += theirs[0]
+                memo.merge(theirs[1])
+            else:
+                values = None
+    if values is None or memo is None:
         return None
+    memo.save()
     if tick is not None:
         for _ in requests:
             tick()

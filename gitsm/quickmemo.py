@@ -1,0 +1,132 @@
+"""What each secret's directory resolved to in earlier quick reads: kept beside the repository so
+that reading the same secrets again skips their trees, manifests and envelope files.
+
+A batch of quick reads (:mod:`gitsm.quickbatch`) spends most of its time finding each secret
+(its tree, its manifest read and parsed), the version a request names and that version's
+envelope file (read and checked). All of that is a function of the secret directory's tree id:
+git names a tree by its content, so the same directory at the same id holds the same manifest and
+the same envelopes. This memo keeps, per secret directory (its path and tree id), the manifest's
+ARN and, per request (VersionId, VersionStage), the VersionId it resolved to and the
+fields of the envelope as :func:`gitsm.quickopen.parse_envelope` checked them. A later batch
+walks the root tree as before (checked), finds each secret directory's id, and takes what the
+memo holds for that id; anything the memo does not hold is read as before and added.
+
+Nothing secret is kept: the envelope's ciphertext and wrapped data key, which the repository
+holds anyway. Keys are looked up and every envelope is opened (authenticated) at every read. The
+file (``<common git dir>/gitsm/quick-memo``) is written whole and renamed into place, with a
+CRC-32 of its body; a file that is missing, damaged or of another format is an empty memo, and a
+file that cannot be written is no memo. It is bounded (:data:`ENTRIES_MAX`, and envelopes over
+:data:`ENVELOPE_KEPT_MAX` bytes are not kept).
+"""
+
+from __future__ import annotations
+
+import marshal
+import os
+import zlib
+
+FILE = "quick-memo"
+_TAG = b"gitsm-quick-memo-1\n"
+ENTRIES_MAX = 4096
+"""Secret directories kept beyond those the last batch used (at most four times as many)."""
+ENVELOPE_KEPT_MAX = 8192
+"""Envelope files larger than this (large values) are read from the repository every time."""
+
+Answer = tuple[str, dict[str, str]]
+"""(the VersionId a request resolved to, that version's envelope fields)."""
+Entry = tuple[str, dict[tuple[str | None, str | None], Answer]]
+"""(the secret's ARN, the answer of each (VersionId, VersionStage) asked)."""
+
+
+class Memo:
+    """The memo of one repository: what it held when loaded, and what this batch adds."""
+
+    def __init__(self, common: str) -> None:
+        self.path = os.path.join(common, "gitsm", FILE)
+        self.known: dict[str, Entry] = _load(self.path)
+        self.added: dict[str, Entry] = {}
+        self.used: set[str] = set()
+
+    def get(self, key: str) -> Entry | None:
+        """The entry of the secret directory ``key`` (:func:`key_of`), if any."""
+        entry = self.added.get(key) or self.known.get(key)
+        if entry is not None:
+            self.used.add(key)
+        return entry
+
+    def add(
+        self, key: str, arn: str, request: tuple[str | None, str | None], answer: Answer
+    ) -> None:
+        """Note what ``request`` resolved to in the secret directory ``key``."""
+        if sum(len(v) for v in answer[1].values()) > ENVELOPE_KEPT_MAX:
+            return
+        old = self.get(key)
+        answers = dict(old[1]) if old is not None else {}
+        answers[request] = answer
+        self.added[key] = (arn, answers)
+        self.used.add(key)
+
+    def notes(self) -> tuple[dict[str, Entry], set[str]]:
+        """What this batch added and used, for :meth:`merge` in another process."""
+        return self.added, self.used
+
+    def merge(self, notes: object) -> None:
+        """Take what another process's batch (a forked helper) added and used (:meth:`notes`)."""
+        if not (isinstance(notes, tuple) and len(notes) == 2):
+            return
+        added, used = notes
+        for key, entry in added.items():
+            old = self.added.get(key) or self.known.get(key)
+            if old is not None:
+                entry = (entry[0], {**old[1], **entry[1]})
+            self.added[key] = entry
+        self.used |= used
+
+    def save(self) -> None:
+        """Write the memo when this batch added to it: the entries used first, then older ones
+        while there is room. Quietly nothing when the file cannot be written."""
+        if not self.added:
+            return
+        kept = {k: self.added.get(k) or self.known[k] for k in self.used}
+        room = max(ENTRIES_MAX, 4 * len(kept))
+        for key, entry in self.known.items():
+            if len(kept) >= room:
+                break
+            kept.setdefault(key, entry)
+        body = marshal.dumps(kept, 4)
+        data = _TAG + b"%08x\n" % zlib.crc32(body) + body
+        temporary = f"{self.path}.{os.getpid()}"
+        try:
+            os.makedirs(os.path.dirname(self.path), exist_ok=True)
+            with open(temporary, "wb") as handle:
+                handle.write(data)
+            os.replace(temporary, self.path)
+        except OSError:
+            try:  # noqa: SIM105  (contextlib costs this path's start)
+                os.unlink(temporary)
+            except OSError:
+                pass
+
+
+def key_of(directory: str, tree: str) -> str:
+    """The memo's key of the secret directory at path ``directory`` with tree id ``tree``."""
+    return f"{tree} {directory}"
+
+
+def _load(path: str) -> dict[str, Entry]:
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read()
+    except OSError:
+        return {}
+    head = len(_TAG) + 9
+    if not data.startswith(_TAG) or data[head - 1 : head] != b"\n":
+        return {}
+    body = data[head:]
+    try:
+        if int(data[len(_TAG) : head - 1], 16) != zlib.crc32(body):
+            return {}
+        known = marshal.loads(body)
+    except (ValueError, EOFError, TypeError):
+        return {}
+    return known if isinstance(known, dict) else {}
