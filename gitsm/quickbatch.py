@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from gitsm import paths
 from gitsm.plaingit import Doubt, PlainRepo
 from gitsm.quickmemo import Memo, key_of
-from gitsm.quickopen import open_envelope, parse_envelope
+from gitsm.quickopen import Parts, open_sealed, parse_envelope, sealed_parts
 from gitsm.quickread import (
     CONFIG_STAMP,
     config_id,
@@ -93,7 +93,7 @@ def read_at(
     for request in requests:
         hit = _remembered(repo, tree, prefix, request, memo) if memo is not None else None
         if hit is not None:  # a key that no longer opens it: Doubt, the store words why
-            out.append(QuickValue(open_envelope(hit[1], hit[0], keys), hit[1]["type"]))
+            out.append(QuickValue(open_sealed(hit, keys), hit[0]))
             continue
         secret_id, version_id, version_stage = request
         if secret_id not in found:
@@ -102,8 +102,8 @@ def read_at(
         vid, _, data = version_file(repo, tree, name, secret, version_id, version_stage)
         sealed = (data, str(secret["name"]), str(secret["arn"]), vid)
         try:
-            fields = parse_envelope(data, sealed[1], vid)
-            out.append(QuickValue(open_envelope(fields, sealed[2], keys), fields["type"]))
+            parts = sealed_parts(parse_envelope(data, sealed[1], vid), sealed[2])
+            out.append(QuickValue(open_sealed(parts, keys), parts[0]))
         except Exception:  # another key, several stanzas, any doubt: opened as the store opens it
             out.append(None)
             others.append(sealed)
@@ -112,15 +112,15 @@ def read_at(
             directory = paths.secret_dir(name)
             entry = repo.entry(tree, directory)
             if entry is not None and entry[0] == TREE:
-                memo.add(key_of(directory, entry[1]), sealed[2], request[1:], (vid, fields))
+                memo.add(key_of(directory, entry[1]), sealed[2], request[1:], parts)
     opened = iter(_open(others) if others else [])
     return [v if v is not None else next(opened) for v in out]
 
 
 def _remembered(
     repo: PlainRepo, tree: str, prefix: str, request: Request, memo: Memo
-) -> tuple[str, dict[str, str]] | None:
-    """(ARN, envelope fields) of ``request`` as the memo holds them for the secret directory
+) -> Parts | None:
+    """The checked envelope of ``request`` as the memo holds it for the secret directory
     :func:`gitsm.quickread.find` would find, at its tree id; None when the memo does not hold
     that directory or that request (it is then read)."""
     secret_id, version_id, version_stage = request
@@ -139,8 +139,7 @@ def _remembered(
             return None
         if full_arn is not None and known[0] != full_arn:
             continue
-        answer = known[1].get((version_id, version_stage))
-        return None if answer is None else (known[0], answer[1])
+        return known[1].get((version_id, version_stage))
     return None
 
 

@@ -6,8 +6,9 @@ A batch of quick reads (:mod:`gitsm.quickbatch`) spends most of its time finding
 envelope file (read and checked). All of that is a function of the secret directory's tree id:
 git names a tree by its content, so the same directory at the same id holds the same manifest and
 the same envelopes. This memo keeps, per secret directory (its path and tree id), the manifest's
-ARN and, per request (VersionId, VersionStage), the VersionId it resolved to and the
-fields of the envelope as :func:`gitsm.quickopen.parse_envelope` checked them. A later batch
+ARN and, per request (VersionId, VersionStage), the envelope of the version it resolved to, as
+:func:`gitsm.quickopen.parse_envelope` and :func:`~gitsm.quickopen.sealed_parts` checked and
+decoded it (with the authenticated data both of its layers are opened with). A later batch
 walks the root tree as before (checked), finds each secret directory's id, and takes what the
 memo holds for that id; anything the memo does not hold is read as before and added.
 
@@ -26,14 +27,14 @@ import os
 import zlib
 
 FILE = "quick-memo"
-_TAG = b"gitsm-quick-memo-1\n"
+_TAG = b"gitsm-quick-memo-2\n"
 ENTRIES_MAX = 4096
 """Secret directories kept beyond those the last batch used (at most four times as many)."""
 ENVELOPE_KEPT_MAX = 8192
 """Envelope files larger than this (large values) are read from the repository every time."""
 
-Answer = tuple[str, dict[str, str]]
-"""(the VersionId a request resolved to, that version's envelope fields)."""
+Answer = tuple[str, str, bytes, bytes, bytes, bytes, bytes]
+"""That version's envelope, checked and decoded (:data:`gitsm.quickopen.Parts`)."""
 Entry = tuple[str, dict[tuple[str | None, str | None], Answer]]
 """(the secret's ARN, the answer of each (VersionId, VersionStage) asked)."""
 
@@ -58,7 +59,7 @@ class Memo:
         self, key: str, arn: str, request: tuple[str | None, str | None], answer: Answer
     ) -> None:
         """Note what ``request`` resolved to in the secret directory ``key``."""
-        if sum(len(v) for v in answer[1].values()) > ENVELOPE_KEPT_MAX:
+        if sum(map(len, answer)) > ENVELOPE_KEPT_MAX:
             return
         old = self.get(key)
         answers = dict(old[1]) if old is not None else {}

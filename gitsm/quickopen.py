@@ -147,26 +147,48 @@ def aesgcm() -> type:
     return cls
 
 
-def open_envelope(fields: dict[str, str], arn: str, keys: dict[str, bytes] | None = None) -> bytes:
-    """The value an envelope holds (its one stanza a local key's); ``keys`` keeps the local keys
-    read (by key id), for a batch of reads."""
-    key_id, name, vid = fields["key_id"], fields["secret"], fields["version_id"]
+Parts = tuple[str, str, bytes, bytes, bytes, bytes, bytes]
+"""An envelope ready to open: (type, key id, wrapped data key, its AAD, nonce, ciphertext, its
+AAD), all checked and decoded (:func:`sealed_parts`)."""
+
+
+def sealed_parts(fields: dict[str, str], arn: str) -> Parts:
+    """What opening the envelope ``fields`` (of the secret ``arn``) takes, checked and decoded:
+    its one stanza must be a local key's."""
+    key_id, name, vid, kind = (
+        fields["key_id"],
+        fields["secret"],
+        fields["version_id"],
+        fields["type"],
+    )
     if fields["provider"] != "local" or not _is_key_id(key_id):
         raise Doubt("the version's first key is not a local key")
-    cipher = aesgcm()
     context = f'{{"SecretARN":{_ascii(arn)},"SecretVersionId":{_ascii(vid)}}}'
-    blob = _b64(fields["wrapped"])
-    aad = b"gitsm-local-v1\0" + key_id.encode() + b"\0" + context.encode("ascii")
+    key_aad = b"gitsm-local-v1\0" + key_id.encode() + b"\0" + context.encode("ascii")
+    value_aad = (f'{{"format":1,"secret":{_ascii(name)},"type":{_ascii(kind)},'
+                 f'"version_id":{_ascii(vid)}}}')  # fmt: skip
+    return (kind, key_id, _b64(fields["wrapped"]), key_aad, _b64(fields["nonce"]),
+            _b64(fields["ciphertext"]), value_aad.encode("ascii"))  # fmt: skip
+
+
+def open_sealed(sealed: Parts, keys: dict[str, bytes] | None = None) -> bytes:
+    """The value a checked envelope holds (:func:`sealed_parts`); ``keys`` keeps the local keys
+    read (by key id), for a batch of reads. Every read authenticates both layers."""
+    _, key_id, blob, key_aad, nonce, ciphertext, value_aad = sealed
     kek = None if keys is None else keys.get(key_id)
     if kek is None:
         kek = _local_key(key_id)
         if keys is not None:
             keys[key_id] = kek
-    data_key: bytes = cipher(kek).decrypt(blob[:12], blob[12:], aad)
+    cipher = aesgcm()
+    data_key: bytes = cipher(kek).decrypt(blob[:12], blob[12:], key_aad)
     if len(data_key) != 32:
         raise Doubt("a data key of the wrong length")
-    value_aad = (f'{{"format":1,"secret":{_ascii(name)},"type":{_ascii(fields["type"])},'
-                 f'"version_id":{_ascii(vid)}}}')  # fmt: skip
-    nonce, ciphertext = _b64(fields["nonce"]), _b64(fields["ciphertext"])
-    value: bytes = cipher(data_key).decrypt(nonce, ciphertext, value_aad.encode("ascii"))
+    value: bytes = cipher(data_key).decrypt(nonce, ciphertext, value_aad)
     return value
+
+
+def open_envelope(fields: dict[str, str], arn: str, keys: dict[str, bytes] | None = None) -> bytes:
+    """The value an envelope holds (its one stanza a local key's); ``keys`` keeps the local keys
+    read (by key id), for a batch of reads."""
+    return open_sealed(sealed_parts(fields, arn), keys)

@@ -177,7 +177,7 @@ def test_a_key_no_longer_held_answers_nothing(
         lambda data: data[: len(data) // 2],
         lambda data: data[:-1] + bytes([data[-1] ^ 1]),
         lambda data: b"garbage",
-        lambda data: data.replace(b"gitsm-quick-memo-1", b"gitsm-quick-memo-9"),
+        lambda data: data.replace(b"gitsm-quick-memo-2", b"gitsm-quick-memo-9"),
     ],
     ids=["truncated", "flipped", "garbage", "format"],
 )

@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, TextIO
 
 from gitsm.materialize import confine, formats
@@ -60,7 +59,7 @@ def collect(
     fmt: str,
     *,
     progress: TextIO | None = None,
-    targets: Sequence[Path] = (),
+    targets: Sequence[str] = (),
     check: Callable[[formats.Pairs], list[str]] | None = None,
 ) -> tuple[formats.Pairs, str]:
     """Read and check everything format ``fmt`` needs: its (name, item) pairs and the commit read.
@@ -119,7 +118,7 @@ def materialize(
         problem = confine.document_problem(document) if document else None
         return [problem] if problem else []
 
-    targets = [Path(document)] if document else []
+    targets = [document] if document else []
     pairs, commit = collect(store, spec, fmt, progress=progress, targets=targets,
                             check=check_document)  # fmt: skip
     if fmt == "github":
@@ -141,7 +140,7 @@ def _write_files(
     """``--format files``: every path below ``base``, checked (see :mod:`.confine`), then written."""
     entries = entries_for(spec, "files")
     outside = confine.entry_problems(entries)
-    targets = [Path(base, e.file) for e in entries if e.file and not confine.leaves(e.file)]
+    targets = [_joined(base, e.file) for e in entries if e.file and not confine.leaves(e.file)]
 
     def check_paths(pairs: formats.Pairs) -> list[str]:
         placed = [(name, parts) for name, parts in _placed(pairs) if parts is not None]
@@ -155,7 +154,13 @@ def _write_files(
             raise MaterializeError([f"{name} would leave --out {base}"])
         files.append((parts, item.value, item.mode))
     write_files(base, files)
-    return Summary(len(files), commit, [str(Path(base, name)) for name, _ in pairs])
+    return Summary(len(files), commit, [_joined(base, name) for name, _ in pairs])
+
+
+def _joined(base: str, name: str) -> str:
+    """``base/name`` as pathlib shows it (no ``./`` or doubled ``/``; a confined ``name`` holds
+    no ``..``), without building a Path per file."""
+    return os.path.normpath(os.path.join(base, name))
 
 
 def _placed(pairs: formats.Pairs) -> list[tuple[str, confine.Parts | None]]:

@@ -71,22 +71,22 @@ def _ignored(top: Path, relative: list[str]) -> tuple[set[str], str | None]:
 REFUSING = "refusing to write plaintext; nothing was written"
 
 
-def check_targets(paths: Sequence[Path]) -> None:
+def check_targets(paths: Sequence[str | Path]) -> None:
     """Raise :class:`MaterializeError` unless every path is outside work trees or ignored."""
     problems = target_problems(paths)
     if problems:
         raise MaterializeError(problems, outcome=REFUSING)
 
 
-def target_problems(paths: Sequence[Path]) -> list[str]:
+def target_problems(paths: Sequence[str | Path]) -> list[str]:
     """Why each refused path may not be written: inside a work tree and not ignored by git, or
     inside a ``.git`` directory (one line per work tree); empty when every path is acceptable."""
-    by_dir: dict[str, list[tuple[Path, str]]] = {}
+    by_dir: dict[str, list[tuple[str | Path, str]]] = {}
     for path in paths:  # many targets share a directory: resolve each directory once
         parent, name = os.path.split(os.path.abspath(path))
         by_dir.setdefault(parent, []).append((path, name))
     finder = _Finder()
-    by_top: dict[Path, list[tuple[Path, str]]] = {}
+    by_top: dict[Path, list[tuple[str | Path, str]]] = {}
     problems: list[str] = []
     for parent, members in by_dir.items():
         real = real_dir(parent)
@@ -110,7 +110,7 @@ def target_problems(paths: Sequence[Path]) -> list[str]:
     return problems
 
 
-def _refusal(top: Path, refused: list[tuple[Path, str]]) -> str:
+def _refusal(top: Path, refused: list[tuple[str | Path, str]]) -> str:
     shown = ", ".join(rel for _, rel in refused[:SHOWN])
     more = f" and {len(refused) - SHOWN} more" if len(refused) > SHOWN else ""
     first = refused[0][1].split("/")[0]
