@@ -21,15 +21,8 @@ from gitsm.plaingit import Doubt, PlainRepo
 from gitsm.quickbatch import read_many
 from gitsm.store import SecretStore
 from tests.conftest import git
-from tests.test_quickbatch import entries
+from tests.test_quickbatch import Request, _quick_read_on, entries  # noqa: F401  (autouse)
 from tests.test_quickread import POLICY, _own_home  # noqa: F401  (an autouse fixture: a HOME of its own)
-
-Request = tuple[str, str | None, str | None]
-
-
-@pytest.fixture(autouse=True)
-def _quick_read_on(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("GITSM_QUICK_READ", raising=False)
 
 
 @pytest.fixture
