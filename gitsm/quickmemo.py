@@ -29,7 +29,8 @@ import zlib
 FILE = "quick-memo"
 _TAG = b"gitsm-quick-memo-2\n"
 ENTRIES_MAX = 4096
-"""Secret directories kept beyond those the last batch used (at most four times as many)."""
+"""Secret directories the file holds at most (or four times as many as the batch that wrote it
+used, when that is more): those the batch used first, then older ones."""
 ENVELOPE_KEPT_MAX = 8192
 """Envelope files larger than this (large values) are read from the repository every time."""
 
