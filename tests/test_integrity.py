@@ -492,16 +492,18 @@ directory, ~versions/) and two blobs (manifest, envelope)."""
 def test_writes_keep_the_repository_packed(bare_path: Path) -> None:
     git(bare_path, "config", "gc.auto", "50")
     client = gitsm.client(repo=bare_path)
-    client.create_secret(Name="busy", SecretString="value-0000")
+    busy = [f"busy/{i}" for i in range(4)]  # each stays under the quota of 200 young versions
+    for name in busy:
+        client.create_secret(Name=name, SecretString="value-0000")
     threshold = (50 + 255) // 256
     bucket = bare_path / "objects" / "17"
     writes = 0
     while not (bucket.is_dir() and len(os.listdir(bucket)) > threshold) and writes < 600:
         writes += 1
-        client.update_secret(SecretId="busy", SecretString=f"value-{writes:04d}")
+        client.update_secret(SecretId=busy[writes % 4], SecretString=f"value-{writes:04d}")
     assert writes < 600, "objects/17 never filled up"
     peak = _count_objects(bare_path)["count"]
-    client.update_secret(SecretId="busy", SecretString="value-final")  # the following write
+    client.update_secret(SecretId="busy/0", SecretString="value-final")  # the following write
     deadline = time.monotonic() + 30
     counts = _count_objects(bare_path)
     while time.monotonic() < deadline:
@@ -518,7 +520,7 @@ def test_writes_keep_the_repository_packed(bare_path: Path) -> None:
     assert counts["count"] < peak // 2 + ONE_WRITE, (
         f"loose objects did not fall (peak {peak}): {counts}"
     )
-    assert client.get_secret_value(SecretId="busy")["SecretString"] == "value-final"
+    assert client.get_secret_value(SecretId="busy/0")["SecretString"] == "value-final"
     # A background gc's pack-refs briefly holds the branch's lock; a write that meets it retries,
     # which can leave its first commit object dangling (harmless, pruned by a later gc).
     assert git(bare_path, "fsck", "--strict", "--no-dangling") == ""
