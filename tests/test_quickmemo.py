@@ -131,8 +131,9 @@ def test_after_a_change_every_answer_is_the_full_readers(
 def test_what_the_memo_cannot_answer_is_still_refused(
     store: tuple[SecretStore, list[Request]], tmp_path: Path
 ) -> None:
-    """After a read through the memo: a wrong ARN suffix, a policy, pending deletion, a key no
-    longer held, and a secret directory copied under another name (same tree, another path)."""
+    """After a read through the memo: a wrong ARN suffix, a secret directory copied under
+    another name (same tree, another path), a resource policy and pending deletion are still
+    left to the full reader (a key no longer held: the next test)."""
     s, requests = store
     quick(tmp_path, requests)
     arn = s.describe_secret("team1/app1").arn
