@@ -24,13 +24,14 @@ except ImportError:  # pragma: no cover - an interpreter built without it
 
 from gitsm.plainpack import Doubt, Pack, unpack
 
-__all__ = ["REGULAR", "Doubt", "PlainRepo", "git_dir"]
+__all__ = ["REGULAR", "TREE", "Doubt", "PlainRepo", "git_dir"]
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
 REGULAR = b"100644"
+TREE = b"40000"
 
 
 def git_dir(path: str) -> str:
@@ -177,9 +178,9 @@ class PlainRepo:
 
     def entry(self, tree: str, path: str) -> tuple[bytes, str] | None:
         """(mode, object id) of ``path`` in ``tree``; None when no such path exists."""
-        mode, oid = b"40000", tree
+        mode, oid = TREE, tree
         for name in path.split("/"):
-            if mode != b"40000":
+            if mode != TREE:
                 return None
             found = self._table(oid).get(name.encode("utf-8"))
             if found is None:
@@ -233,7 +234,7 @@ def _table(data: bytes) -> dict[bytes, tuple[bytes, str]]:
     for mode, entry, oid in _entries(data):
         if mode not in _MODES or not entry or b"/" in entry:
             raise Doubt("a tree entry left to libgit2")
-        key = entry + b"/" if mode == b"40000" else entry
+        key = entry + b"/" if mode == TREE else entry
         if key <= previous:
             raise Doubt("a tree out of order")
         previous = key

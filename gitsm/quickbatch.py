@@ -25,11 +25,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from gitsm import paths
-from gitsm.plaingit import Doubt, PlainRepo
+from gitsm.plaingit import TREE, Doubt, PlainRepo
 from gitsm.quickmemo import Memo, key_of
 from gitsm.quickopen import Parts, open_sealed, parse_envelope, sealed_parts
 from gitsm.quickread import (
     CONFIG_STAMP,
+    candidates,
     config_id,
     find,
     open_tip,
@@ -47,7 +48,6 @@ if TYPE_CHECKING:
 
 Request = tuple[str, str | None, str | None]
 """(SecretId, VersionId, VersionStage)."""
-TREE = b"40000"
 
 
 @dataclass(frozen=True)
@@ -122,12 +122,9 @@ def _remembered(
 ) -> Parts | None:
     """The checked envelope of ``request`` as the memo holds it for the secret directory
     :func:`gitsm.quickread.find` would find, at its tree id; None when the memo does not hold
-    that directory or that request (it is then read)."""
+    that directory or that request (it is then read); Doubt where find would doubt."""
     secret_id, version_id, version_stage = request
-    if not 1 <= len(secret_id) <= 2048:
-        return None
-    candidates = paths.id_candidates(secret_id, prefix)
-    for name, full_arn in candidates or ():
+    for name, full_arn in candidates(secret_id, prefix):
         if not name:
             continue
         directory = paths.secret_dir(name)

@@ -26,6 +26,10 @@ import marshal
 import os
 import zlib
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from gitsm.quickopen import Parts
+
 FILE = "quick-memo"
 _TAG = b"gitsm-quick-memo-2\n"
 ENTRIES_MAX = 4096
@@ -34,9 +38,7 @@ used, when that is more): those the batch used first, then older ones."""
 ENVELOPE_KEPT_MAX = 8192
 """Envelope files larger than this (large values) are read from the repository every time."""
 
-Answer = tuple[str, str, bytes, bytes, bytes, bytes, bytes]
-"""That version's envelope, checked and decoded (:data:`gitsm.quickopen.Parts`)."""
-Entry = tuple[str, dict[tuple[str | None, str | None], Answer]]
+Entry = tuple[str, dict[tuple[str | None, str | None], "Parts"]]
 """(the secret's ARN, the answer of each (VersionId, VersionStage) asked)."""
 
 
@@ -57,7 +59,7 @@ class Memo:
         return entry
 
     def add(
-        self, key: str, arn: str, request: tuple[str | None, str | None], answer: Answer
+        self, key: str, arn: str, request: tuple[str | None, str | None], answer: Parts
     ) -> None:
         """Note what ``request`` resolved to in the secret directory ``key``."""
         if sum(map(len, answer)) > ENVELOPE_KEPT_MAX:

@@ -224,14 +224,21 @@ def open_tip(store: str) -> tuple[PlainRepo, str]:
 # -- GetSecretValue ------------------------------------------------------------------------------
 
 
-def find(repo: PlainRepo, tree: str, secret_id: str, prefix: str) -> tuple[str, dict[str, object]]:
-    """The secret ``secret_id`` names, as :meth:`gitsm.store.core.StoreCore._find` finds it."""
+def candidates(secret_id: str, prefix: str) -> list[tuple[str, str | None]]:
+    """The (name, full ARN or None) that ``secret_id`` may name, in the order
+    :meth:`gitsm.store.core.StoreCore._find` tries them; Doubt for a SecretId out of range or of
+    another account or Region."""
     if not 1 <= len(secret_id) <= 2048:
         raise Doubt("a SecretId out of range")
-    candidates = paths.id_candidates(secret_id, prefix)
-    if candidates is None:
+    found = paths.id_candidates(secret_id, prefix)
+    if found is None:
         raise Doubt("another account or region")
-    for name, full_arn in candidates:
+    return found
+
+
+def find(repo: PlainRepo, tree: str, secret_id: str, prefix: str) -> tuple[str, dict[str, object]]:
+    """The secret ``secret_id`` names, as :meth:`gitsm.store.core.StoreCore._find` finds it."""
+    for name, full_arn in candidates(secret_id, prefix):
         data = repo.blob(tree, paths.manifest_path(name)) if name else None
         if data is None:
             continue

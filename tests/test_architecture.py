@@ -22,13 +22,13 @@ PACKAGE = ROOT / "gitsm"
 
 LAYERS: list[list[str]] = [
     ["errors", "problems"],
-    ["gitenv", "upstream", "plainpack", "plaingit", "quickmemo"],
+    ["gitenv", "upstream", "plainpack", "plaingit"],
     ["limits", "model", "labels", "manifest", "manifestlines", "paths", "retention", "passwords", "merge3",
      "mergedriver",
      "strict", "policy", "apimodel", "paramcheck", "schedule", "rotationstate", "rotationconfig",
      "serverpolicy", "replicas"],
     ["providers", "keys"],
-    ["envelope", "quickmanifest", "quickopen", "quickread", "quickbatch"],
+    ["envelope", "quickmanifest", "quickopen", "quickread", "quickmemo", "quickbatch"],
     ["gitrepo"],
     ["history", "treefiles"],
     ["commitop"],
@@ -46,7 +46,7 @@ OUTSIDE_THE_TABLE = {"gitsm": "awsclient", "gitsm.__main__": "cli"}
 imports the store lazily) and ``python -m gitsm`` (the CLI)."""
 STANDARD_LIBRARY_ONLY = ["gitsm.gitenv", "gitsm.upstream", "gitsm.cli.locate", "gitsm.cli.syncfast",
                          "gitsm.cli.agent.launcher", "gitsm.cli.agent.paths", "gitsm.plaingit",
-                         "gitsm.plainpack", "gitsm.limits", "gitsm.quickmemo"]  # fmt: skip
+                         "gitsm.plainpack", "gitsm.limits"]  # fmt: skip
 """Modules of gitsm sync's quick path, of the agent's launcher and of get-secret-value's quick
 read: the standard library and each other, nothing else."""
 
