@@ -64,17 +64,17 @@ def test_failure_while_preparing_writes_nothing(tmp_path: Path) -> None:
 
 
 def test_failure_while_renaming_rolls_back(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The 6th rename (over an existing file) fails: renamed targets are restored or removed, the
-    rest never appear, and no temporary or backup file is left."""
+    """The rename over f2 fails after f0 and f1 went into place: renamed targets are restored or
+    removed, the new directory never appears, and no temporary or backup file is left."""
     base = tmp_path / "out"
     base.mkdir()
     for i in range(0, COUNT, 2):
         (base / f"f{i}").write_bytes(b"old")
-    real_replace, calls = os.replace, {"n": 0}
+    real_replace, calls = os.replace, []
 
     def failing(src: str, dst: str, **dir_fds: int) -> None:
-        calls["n"] += 1
-        if calls["n"] == 6:
+        calls.append(dst)
+        if calls.count("f2") == 1 and dst == "f2":  # once: the rollback's restore goes through
             raise OSError(28, "No space left on device", dst)
         real_replace(src, dst, **dir_fds)
 
@@ -84,9 +84,81 @@ def test_failure_while_renaming_rolls_back(tmp_path: Path, monkeypatch: pytest.M
     with pytest.raises(MaterializeError, match=r"out/f2: cannot move into place: No space left"):
         write_files(str(base), files)
     monkeypatch.undo()
+    assert calls[:3] == ["f0", "f1", "f2"]  # the files of the new directory are not renamed
     assert sorted(p.name for p in base.iterdir()) == sorted(f"f{i}" for i in range(0, COUNT, 2))
     assert {p.read_bytes() for p in base.iterdir()} == {b"old"}
     assert leftovers(tmp_path) == []
+
+
+def test_a_new_directory_appears_whole_at_the_commit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A missing directory is made under a temporary name, its files written in it under their
+    own names, and it takes its name only once every file is written: before the commit, neither
+    it nor any of its files can be seen under the names the run writes."""
+    base = tmp_path / "out"
+    seen: list[list[str]] = []
+    real_commit = writing_mod._Txn.commit
+
+    def looking(txn: writing_mod._Txn) -> None:
+        seen.append(sorted(p.name for p in tmp_path.iterdir()))
+        real_commit(txn)
+
+    monkeypatch.setattr(writing_mod._Txn, "commit", looking)
+    files = [(("d", f"f{i}"), f"v{i}".encode(), 0o600) for i in range(5)]
+    files.append((("d", "e", "g"), b"deep", 0o640))
+    write_files(str(base), files)
+    assert len(seen) == 1 and len(seen[0]) == 1 and seen[0][0].startswith(".out.")
+    assert seen[0][0].endswith(writing_mod.TMP_SUFFIX)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"] and leftovers(tmp_path) == []
+    assert [(base / "d" / f"f{i}").read_bytes() for i in range(5)] == [
+        f"v{i}".encode() for i in range(5)
+    ]
+    for made in (base, base / "d", base / "d" / "e"):
+        assert made.stat().st_mode & 0o777 == 0o700
+    assert (base / "d" / "f0").stat().st_mode & 0o777 == 0o600
+    assert (base / "d" / "e" / "g").stat().st_mode & 0o777 == 0o640
+
+
+@pytest.mark.parametrize("appeared", ["an empty directory", "a file"])
+def test_a_name_taken_while_writing_fails_the_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, appeared: str
+) -> None:
+    """Another process makes the new directory's name between the prepare and the commit: the
+    run fails, writes nothing, and leaves what the other process made as it was."""
+    base = tmp_path / "out"
+    (base / "old").mkdir(parents=True)
+    (base / "old" / "kept").write_bytes(b"old")
+    real_commit = writing_mod._Txn.commit
+
+    def racing(txn: writing_mod._Txn) -> None:
+        if appeared == "a file":
+            (base / "new").write_bytes(b"theirs")
+        else:
+            (base / "new").mkdir()
+        real_commit(txn)
+
+    monkeypatch.setattr(writing_mod._Txn, "commit", racing)
+    files = [(("old", "kept"), b"new", 0o600), (("new", "a"), b"v", 0o600)]
+    with pytest.raises(MaterializeError, match=r"out/new: cannot move into place: it appeared"):
+        write_files(str(base), files)
+    assert (base / "old" / "kept").read_bytes() == b"old" and leftovers(tmp_path) == []
+    if appeared == "a file":
+        assert (base / "new").read_bytes() == b"theirs"
+    else:
+        assert list((base / "new").iterdir()) == []
+
+
+def test_a_file_and_a_directory_of_one_name_in_a_new_directory(tmp_path: Path) -> None:
+    """In a directory the run made, a file whose name a directory of the run already holds (or
+    the other way round) is refused, and nothing is written."""
+    for files in (
+        [(("d", "x", "y"), b"1", 0o600), (("d", "x"), b"2", 0o600)],
+        [(("d", "x"), b"2", 0o600), (("d", "x", "y"), b"1", 0o600)],
+    ):
+        with pytest.raises(MaterializeError, match=r"out/d/x"):
+            write_files(str(tmp_path / "out"), files)
+        assert list(tmp_path.iterdir()) == []
 
 
 def test_append_file(tmp_path: Path) -> None:

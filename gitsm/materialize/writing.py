@@ -9,14 +9,18 @@ missing. Every file operation then names a single component relative to an open 
 (``dir_fd``), so a directory swapped for a symbolic link after the checks cannot send a write
 elsewhere: opening it fails, and the run is rolled back.
 
-A set of files is written in two phases. Prepare: open or create the directories, and write every
+A set of files is written in two phases. Prepare: open the directories that exist, and write every
 value to a temporary file beside its target (created 0600 with ``O_EXCL | O_NOFOLLOW``, then given
-the entry's mode). Commit: ``rename`` each temporary file over its target, after hard-linking an
-existing target to a backup name. A failure in either phase rolls back everything: temporary files
-removed, replaced targets restored from their backups, new targets removed, created directories
-removed (deepest first). Readers see a target's old content or its new content, never a partial
-file. Files are not fsynced: CI secrets are short-lived, and the atomic rename is what keeps
-readers from seeing a torn file.
+the entry's mode if that is another). A directory that does not exist yet is made under a
+temporary name in its parent and everything below it is written there under the final names (no
+reader can see into it before it is complete): a CI job's ``--out`` into a new directory costs
+three system calls a file instead of six. Commit: ``rename`` each temporary file over its target,
+after hard-linking an existing target to a backup name, and each new directory to its name (which
+must still be free). A failure in either phase rolls back everything: temporary files removed,
+replaced targets restored from their backups, new targets removed, created directories and their
+files removed (deepest first). Readers see a target's old content or its new content, never a
+partial file or directory. Files are not fsynced: CI secrets are short-lived, and the atomic
+renames are what keep readers from seeing a torn file.
 """
 
 from __future__ import annotations
@@ -65,18 +69,41 @@ class _Staged:
 
 
 @dataclass
+class _Made:
+    """A directory this run created: its parent's descriptor, its name now and its final name
+    (another while it waits under a temporary name for the commit), and how it is shown."""
+
+    parent: int
+    name: str
+    final: str
+    shown: str
+
+
+def _umask() -> int:
+    mask = os.umask(0o077)
+    os.umask(mask)
+    return mask
+
+
+@dataclass
 class _Txn:
     base: str
     follow_base: bool
     fds: list[int] = field(default_factory=list)
     dirs: dict[Parts, int] = field(default_factory=dict)
-    fresh: set[Parts] = field(default_factory=set)
-    """Directories this run created and has created no directory in: no target can exist there."""
-    created: list[tuple[int, str]] = field(default_factory=list)
+    new: set[Parts] = field(default_factory=set)
+    """Directories this run created: nothing else can be in them, and no reader sees into them
+    before the commit, so their files are written under their final names."""
+    created: list[_Made] = field(default_factory=list)
+    pending: list[_Made] = field(default_factory=list)
+    """The created directories under temporary names, each renamed to its own at the commit."""
+    direct: list[tuple[int, str]] = field(default_factory=list)
+    """Files written under their final names in a created directory."""
     staged: list[_Staged] = field(default_factory=list)
     renamed: list[_Staged] = field(default_factory=list)
     token: str = field(default_factory=lambda: _random.token_hex(4))
     count: int = 0
+    umask: int = field(default_factory=_umask)
 
     def shown(self, parts: Parts) -> str:
         return os.path.join(self.base, *parts)
@@ -93,17 +120,29 @@ class _Txn:
         self.fds.append(fd)
         return fd
 
-    def _make_dir(self, parent: int, name: str, shown: str) -> tuple[int, bool]:
+    def _temp_name(self, name: str) -> str:
+        self.count += 1
+        return f".{name[:40]}.{self.token}{self.count}{TMP_SUFFIX}"
+
+    def _make_dir(self, parent: int, name: str, shown: str, *, hidden: bool) -> int:
         """Create directory ``name`` in ``parent`` (0700) and open it without following links;
-        also whether this run made it (not when someone else did meanwhile)."""
-        try:
-            os.mkdir(name, DIR_MODE, dir_fd=parent)
-        except FileExistsError:  # opened as any existing one
-            return self._open_dir(name, parent, shown), False
-        self.created.append((parent, name))
-        fd = self._open_dir(name, parent, shown)
+        ``hidden``: under a temporary name, renamed to ``name`` at the commit."""
+        while True:
+            made = _Made(parent, self._temp_name(name) if hidden else name, name, shown)
+            try:
+                os.mkdir(made.name, DIR_MODE, dir_fd=parent)
+                break
+            except FileExistsError:
+                if hidden:  # another run's temporary name: draw another
+                    self.token = _random.token_hex(4)
+                    continue
+                raise
+        self.created.append(made)
+        if hidden:
+            self.pending.append(made)
+        fd = self._open_dir(made.name, parent, shown)
         os.fchmod(fd, DIR_MODE)  # whatever the umask
-        return fd, True
+        return fd
 
     def _open_base(self) -> int:
         """The base directory; missing directories on its way are created (0700)."""
@@ -121,12 +160,11 @@ class _Txn:
                     raise
                 missing.append(tail)
                 probe = head or "."
-        made = False
-        for name in reversed(missing):
+        for n, name in enumerate(reversed(missing)):
             probe = os.path.join(probe, name)
-            fd, made = self._make_dir(fd, name, probe)
-        if made:
-            self.fresh.add(())
+            fd = self._make_dir(fd, name, probe, hidden=n == 0)
+        if missing:
+            self.new.add(())
         return fd
 
     def directory(self, parts: Parts) -> int:
@@ -138,24 +176,24 @@ class _Txn:
         else:
             parent = self.directory(parts[:-1])
             shown = self.shown(parts)
-            made = False
-            if parts[:-1] in self.fresh:  # nothing exists yet in a directory made here
-                fd, made = self._make_dir(parent, parts[-1], shown)
+            if parts[:-1] in self.new:  # nothing exists yet in a directory made here
+                fd = self._make_dir(parent, parts[-1], shown, hidden=False)
+                self.new.add(parts)
             else:
                 try:
                     fd = self._open_dir(parts[-1], parent, shown)
                 except FileNotFoundError:
-                    fd, made = self._make_dir(parent, parts[-1], shown)
-            self.fresh.discard(parts[:-1])  # it holds a directory now
-            if made:
-                self.fresh.add(parts)
+                    fd = self._make_dir(parent, parts[-1], shown, hidden=True)
+                    self.new.add(parts)
         self.dirs[parts] = fd
         return fd
 
     def stage(self, parts: Parts, data: bytes, mode: int) -> None:
         directory = self.directory(parts[:-1])
-        entry = _Staged(directory, parts[-1], self.shown(parts))
-        if parts[:-1] not in self.fresh:
+        if parts[:-1] in self.new:
+            fd = self._create_direct(directory, parts)
+        else:
+            entry = _Staged(directory, parts[-1], self.shown(parts))
             try:
                 info = os.stat(entry.name, dir_fd=directory, follow_symlinks=False)
             except FileNotFoundError:
@@ -166,21 +204,32 @@ class _Txn:
                 if stat.S_ISDIR(info.st_mode):
                     raise IsADirectoryError(errno.EISDIR, "is a directory", entry.shown)
                 entry.existed = True
-        fd = self._create_temp(entry)
-        self.staged.append(entry)
+            fd = self._create_temp(entry)
+            self.staged.append(entry)
         try:
             view = memoryview(data)
             while view:
                 view = view[os.write(fd, view) :]
-            os.fchmod(fd, mode)
+            if mode != FILE_MODE or self.umask & FILE_MODE:  # else created with it already
+                os.fchmod(fd, mode)
         finally:
             os.close(fd)
+
+    def _create_direct(self, directory: int, parts: Parts) -> int:
+        """A new 0600 file under its final name in a directory this run created."""
+        try:
+            fd = os.open(parts[-1], _TEMP_FLAGS, FILE_MODE, dir_fd=directory)
+        except FileExistsError:  # a directory made here for another target, or a repeated path
+            if stat.S_ISDIR(os.stat(parts[-1], dir_fd=directory, follow_symlinks=False).st_mode):
+                raise IsADirectoryError(errno.EISDIR, "is a directory", self.shown(parts)) from None
+            raise
+        self.direct.append((directory, parts[-1]))
+        return fd
 
     def _create_temp(self, entry: _Staged) -> int:
         """A new 0600 file beside the target (``mkstemp``'s guarantees, cheaper per file)."""
         while True:
-            self.count += 1
-            temp = f".{entry.name[:40]}.{self.token}{self.count}{TMP_SUFFIX}"
+            temp = self._temp_name(entry.name)
             try:
                 fd = os.open(temp, _TEMP_FLAGS, FILE_MODE, dir_fd=entry.directory)
             except FileExistsError:
@@ -201,6 +250,8 @@ class _Txn:
                 exc.filename = entry.shown
                 raise
             entry.temp = None
+        for made in self.pending:
+            _place(made)
         for entry in self.renamed:
             if entry.backup is not None:
                 with contextlib.suppress(OSError):
@@ -222,15 +273,35 @@ class _Txn:
             if entry.temp is not None:
                 with contextlib.suppress(OSError):
                     os.unlink(entry.temp, dir_fd=entry.directory)
-        for parent, name in reversed(self.created):
+        for directory, name in reversed(self.direct):
             with contextlib.suppress(OSError):
-                os.rmdir(name, dir_fd=parent)
+                os.unlink(name, dir_fd=directory)
+        for made in reversed(self.created):  # the deepest first
+            with contextlib.suppress(OSError):
+                os.rmdir(made.name, dir_fd=made.parent)
 
     def close(self) -> None:
         for fd in self.fds:
             with contextlib.suppress(OSError):
                 os.close(fd)
         self.fds.clear()
+
+
+def _place(made: _Made) -> None:
+    """Rename a directory made under a temporary name to its own, which must still be free (a
+    rename would replace an empty directory someone made there meanwhile)."""
+    try:
+        os.stat(made.final, dir_fd=made.parent, follow_symlinks=False)
+    except FileNotFoundError:
+        pass
+    else:
+        raise FileExistsError(errno.EEXIST, "it appeared while gitsm was writing", made.shown)
+    try:
+        os.rename(made.name, made.final, src_dir_fd=made.parent, dst_dir_fd=made.parent)
+    except OSError as exc:
+        exc.filename = made.shown
+        raise
+    made.name = made.final
 
 
 def _backup(directory: int, name: str) -> str | None:
