@@ -69,6 +69,7 @@ class PlainRepo:
         self._fans: dict[str, frozenset[str]] = {}
         """The loose objects of each fan-out folder looked in."""
         self._tables: dict[str, dict[bytes, tuple[bytes, str]]] = {}
+        self._dirs: dict[tuple[str, str], dict[bytes, tuple[bytes, str]]] = {}
         """The entries of each tree read (checked once), by tree id: a batch of reads walks
         the common folders once."""
 
@@ -177,16 +178,19 @@ class PlainRepo:
         return _object_id(tree, "a commit's tree")
 
     def entry(self, tree: str, path: str) -> tuple[bytes, str] | None:
-        """(mode, object id) of ``path`` in ``tree``; None when no such path exists."""
-        mode, oid = TREE, tree
-        for name in path.split("/"):
-            if mode != TREE:
-                return None
-            found = self._table(oid).get(name.encode("utf-8"))
-            if found is None:
-                return None
-            mode, oid = found
-        return mode, oid
+        """(mode, object id) of ``path`` in ``tree``; None when no such path exists. The table
+        of each directory reached is kept by (tree, its path): many paths of a batch share their
+        directories."""
+        head, _, name = path.rpartition("/")
+        table = self._dirs.get((tree, head))
+        if table is None:
+            if not head:
+                table = self._table(tree)
+            else:
+                found = self.entry(tree, head)
+                table = self._table(found[1]) if found is not None and found[0] == TREE else {}
+            self._dirs[tree, head] = table
+        return table.get(name.encode("utf-8"))
 
     def blob(self, tree: str, path: str) -> bytes | None:
         """The content of the regular file ``path`` of ``tree``; None when there is none.

@@ -77,13 +77,37 @@ def read_many(
         raise Doubt(type(exc).__name__) from None
 
 
+def held(
+    repo: PlainRepo, commit: str, requests: Sequence[Request], memo: Memo
+) -> list[Parts | None]:
+    """What ``memo`` holds for each request at ``commit`` (None: it is to be read); Doubt where
+    :func:`read_at` would doubt."""
+    tree = repo.tree_of(commit)
+    prefix = _prefix(repo, tree)
+    return [_remembered(repo, tree, prefix, request, memo) for request in requests]
+
+
+def open_held(parts: Sequence[Parts]) -> list[QuickValue]:
+    """The values of envelopes the memo held (each read authenticates both layers)."""
+    keys: dict[str, bytes] = {}
+    return [QuickValue(open_sealed(hit, keys), hit[0]) for hit in parts]
+
+
 def read_at(
-    repo: PlainRepo, commit: str, requests: Sequence[Request], memo: Memo | None = None
+    repo: PlainRepo,
+    commit: str,
+    requests: Sequence[Request],
+    memo: Memo | None = None,
+    *,
+    look: bool = True,
 ) -> list[QuickValue]:
     """Every request's value at ``commit`` of ``repo`` (opened by
     :func:`gitsm.quickread.open_tip`). Raises Doubt, or any error, when not all of them can be
     answered: the caller reads them through the store. With a ``memo``, a secret directory it
-    holds is not read again (:mod:`gitsm.quickmemo`), and what is read is added to it."""
+    holds is not read again (:mod:`gitsm.quickmemo`), and what is read is added to it;
+    ``look=False``: the memo was asked already (:func:`held`), and is only added to."""
+    if not requests:
+        return []
     tree = repo.tree_of(commit)
     prefix = _prefix(repo, tree)
     found: dict[str, tuple[str, dict[str, object]]] = {}
@@ -91,7 +115,7 @@ def read_at(
     out: list[QuickValue | None] = []
     others: list[Sealed] = []
     for request in requests:
-        hit = _remembered(repo, tree, prefix, request, memo) if memo is not None else None
+        hit = _remembered(repo, tree, prefix, request, memo) if memo is not None and look else None
         if hit is not None:  # a key that no longer opens it: Doubt, the store words why
             out.append(QuickValue(open_sealed(hit, keys), hit[0]))
             continue

@@ -133,9 +133,15 @@ def _local_key(key_id: str) -> bytes:
     return key
 
 
+_AESGCM: list[type] = []
+
+
 def aesgcm() -> type:
     """cryptography's AES-GCM from its compiled module (its Python wrapper loads typing, enum
-    and re, a quarter of this path); the public class when that module is laid out otherwise."""
+    and re, a quarter of this path); the public class when that module is laid out otherwise.
+    Looked up once per process."""
+    if _AESGCM:
+        return _AESGCM[0]
     try:
         from cryptography.hazmat.bindings._rust import openssl
 
@@ -144,6 +150,7 @@ def aesgcm() -> type:
         from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
         cls = AESGCM
+    _AESGCM.append(cls)
     return cls
 
 

@@ -16,6 +16,7 @@ import pytest
 import gitsm
 from gitsm import quickmemo
 from gitsm.errors import GitsmError
+from gitsm.materialize import read as read_mod
 from gitsm.materialize.read import StorePath, read_values
 from gitsm.plaingit import Doubt, PlainRepo
 from gitsm.quickbatch import read_many
@@ -216,9 +217,37 @@ def test_materialize_and_its_helper_fill_one_memo(
     spec = entries(requests).entries
     results, _ = read_values(StorePath(str(tmp_path / "store")), spec)
     assert len(quickmemo.Memo(str(tmp_path / "store" / ".git")).known) == 120
-    reads = Reads(monkeypatch)
+    reads, forks = Reads(monkeypatch), []
+    real_helper = read_mod._helper
+    monkeypatch.setattr(read_mod, "_helper", lambda work: forks.append(1) or real_helper(work))
     again, _ = read_values(StorePath(str(tmp_path / "store")), spec)
     # the commit, the root, .gitsm/ (the config's id), secrets/, many/ (in this process)
     assert reads.count <= 5, reads.count
+    assert forks == []  # all held: opening them is not worth a helper
     assert [again[r].value for r in requests] == [f"value-{i}".encode() for i in range(120)]  # type: ignore[union-attr]
     assert results.keys() == again.keys()
+
+
+def test_held_and_read_answers_keep_their_order_with_a_helper(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Some secrets held by the memo, more than a helper's worth changed since: the held ones are
+    opened here, the others read by this process and the forked helper, and every answer is the
+    full reader's, in the order asked."""
+    s = gitsm.init(tmp_path / "store")
+    count = read_mod.PARALLEL_MIN + 20
+    for i in range(count):
+        s.create_secret(f"many/{i}", secret_string=f"value-{i}")
+    requests: list[Request] = [(f"many/{i}", None, None) for i in range(count)]
+    spec = entries(requests).entries
+    read_values(StorePath(str(tmp_path / "store")), spec)
+    changed = [i for i in range(count) if i % 7]  # every seventh still held
+    for i in changed:
+        s.put_secret_value(f"many/{i}", secret_string=f"new-{i}")
+    forks: list[int] = []
+    real_helper = read_mod._helper
+    monkeypatch.setattr(read_mod, "_helper", lambda work: forks.append(1) or real_helper(work))
+    results, _ = read_values(StorePath(str(tmp_path / "store")), spec)
+    assert forks == [1] and len(changed) >= read_mod.PARALLEL_MIN
+    assert [results[r].value for r in requests] == full(s, requests)  # type: ignore[union-attr]
+    assert [results[r].value for r in requests][:2] == [b"value-0", b"new-1"]  # type: ignore[union-attr]

@@ -175,41 +175,47 @@ def _cpus() -> int:
 def _quick(
     store: StorePath, requests: list[Request], tick: Callable[[], None] | None
 ) -> tuple[Results, str] | None:
-    """Every request through the quick read (:mod:`gitsm.quickbatch`), a forked helper reading
-    the second half of many; None when it leaves any of them to the full reader."""
+    """Every request through the quick read (:mod:`gitsm.quickbatch`): what its memo holds is
+    opened here, and a forked helper reads the second half of many others; None when it leaves
+    any of them to the full reader."""
     if store.region is not None or os.environ.get(QUICK_SWITCH, "1") == "0":
         return None
-    from gitsm.quickbatch import read_at
+    from gitsm.quickbatch import held, open_held, read_at
     from gitsm.quickmemo import Memo
     from gitsm.quickopen import aesgcm
     from gitsm.quickread import open_tip
 
     helper = None
     rest: list[Request] = []
-    values: list[Value] | None = None
-    memo = None
+    memo: Memo | None = None
     try:
         aesgcm()  # loaded before the fork, not in both processes
         repo, tip = open_tip(store.path)  # the helper reads the same commit, through a copy
-        memo = book = Memo(repo.common)  # what earlier batches found, by secret tree
-        split = _split(requests)
-        rest = requests[split:]
-        helper = _helper(lambda: (read_at(repo, tip, rest, book), book.notes())) if rest else None
-        mine = requests if helper is None else requests[:split]
-        values = list(read_at(repo, tip, mine, memo))
+        book = Memo(repo.common)  # what earlier batches found, by secret tree
+        hits = held(repo, tip, requests, book)
+        missing = [request for request, hit in zip(requests, hits, strict=True) if hit is None]
+        split = _split(missing)  # reads are worth a helper; opening what the memo holds is not
+        rest = missing[split:]
+        if rest:
+            helper = _helper(lambda: (read_at(repo, tip, rest, book, look=False), book.notes()))
+        read = read_at(repo, tip, missing if helper is None else missing[:split], book, look=False)
+        opened = open_held([hit for hit in hits if hit is not None])
+        memo = book
     except Exception:  # Doubt, or any surprise: the store reads everything and words errors
         pass
     if helper is not None:  # always waited for
         theirs = _helper_result(*helper)
-        if values is not None and memo is not None:
+        if memo is not None:
             if isinstance(theirs, tuple) and len(theirs) == 2 and len(theirs[0]) == len(rest):
-                values += theirs[0]
+                read += theirs[0]
                 memo.merge(theirs[1])
             else:
-                values = None
-    if values is None or memo is None:
+                memo = None
+    if memo is None:
         return None
     memo.save()
+    from_memo, from_reads = iter(opened), iter(read)
+    values: list[Value] = [next(from_reads if hit is None else from_memo) for hit in hits]
     if tick is not None:
         for _ in requests:
             tick()
