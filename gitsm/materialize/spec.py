@@ -29,6 +29,8 @@ WILDCARD = "*"
 
 ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 ENTRY_FIELDS = ("secret_id", "version_stage", "version_id", "json_key", "env", "file", "mode")
+_KNOWN_FIELDS = frozenset(ENTRY_FIELDS)
+_TEXT_FIELDS = ENTRY_FIELDS[:-1]
 SPEC_FIELDS = ("version", "format", "out", "mode", "kubernetes", "secrets")
 K8S_FIELDS = ("name", "namespace")
 QUERY_FIELDS = {"version-stage": "version_stage", "version-id": "version_id"}
@@ -113,20 +115,33 @@ def _check_file(path: str, where: str) -> None:
         raise SpecError(f"{where}: {path!r}: one * is allowed, in the file name only")
 
 
+def _is_text(raw: object) -> bool:
+    return raw is None or (isinstance(raw, str | int) and not isinstance(raw, bool))
+
+
+def _as_text(fields: dict[str, Any], name: str, where: str) -> str:
+    """Field ``name``, not a plain string: an integer as its text; else a SpecError naming the
+    first field (in :data:`ENTRY_FIELDS` order) that is not text."""
+    if _is_text(fields[name]):
+        return str(fields[name])
+    raise SpecError(f"{where}: {next(n for n in _TEXT_FIELDS if not _is_text(fields.get(n)))} "
+                    "must be text")  # fmt: skip
+
+
 def make_entry(fields: dict[str, Any], where: str) -> Entry:
     """Build and check an entry from spec fields (also used by the flag parsers)."""
-    unknown = sorted(set(fields) - set(ENTRY_FIELDS))
+    unknown = sorted(fields.keys() - _KNOWN_FIELDS)
     if unknown:
         raise SpecError(
             f"{where}: unknown field{'s' if len(unknown) > 1 else ''} {', '.join(unknown)} "
             f"(known: {', '.join(ENTRY_FIELDS)})"
         )
-    text: dict[str, str | None] = {}
-    for name in ENTRY_FIELDS[:-1]:
-        raw = fields.get(name)
-        if raw is not None and (not isinstance(raw, str | int) or isinstance(raw, bool)):
-            raise SpecError(f"{where}: {name} must be text")
-        text[name] = None if raw is None else str(raw)
+    text: dict[str, str | None] = dict.fromkeys(_TEXT_FIELDS)
+    for name, raw in fields.items():
+        if type(raw) is str or raw is None:
+            text[name] = raw
+        elif name != "mode":
+            text[name] = _as_text(fields, name, where)
     secret_id = text["secret_id"]
     if not secret_id:
         raise SpecError(f"{where}: secret_id is required (a secret name or ARN)")

@@ -25,19 +25,14 @@ _NOT_TEXT = frozenset({
     "false", "False", "FALSE", "on", "On", "ON", "off", "Off", "OFF", "null", "Null", "NULL",
 })  # fmt: skip
 """Plain words YAML (1.1, as PyYAML reads it) takes for booleans and null."""
-_VALUE = re.compile(rf"({_WORD})|\"([ !#-\[\]-~]*)\"|'([ -&(-~]*)'|(0|[1-9][0-9]{{0,8}})")
-_LINE = re.compile(r"( *)(- )?([a-z_]+):(?: (.*))?")
+_SCALAR = rf"({_WORD})|\"([ !#-\[\]-~]*)\"|'([ -&(-~]*)'|(0|[1-9][0-9]{{0,8}})"
+_LINE = re.compile(rf"( *)(- )?([a-z_]+):(?: (?:{_SCALAR}))?")
+"""A line of the plain form: its indentation, the entry's dash, the key and, if there is one, the
+value: a plain word, the text of a double- or single-quoted string without escapes, or a small
+integer (groups 4 to 7). A value of any other kind makes the whole line not match."""
+_NO_VALUE = 3
+_INTEGER = 7
 _CONTROL = re.compile(r"[^\n -~]")
-
-
-def _value(text: str) -> str | int | None:
-    """The value of a plain, quoted or integer scalar; None when it is another kind."""
-    m = _VALUE.fullmatch(text)
-    if m is None or m[1] in _NOT_TEXT:
-        return None
-    if m[4] is not None:
-        return int(m[4])
-    return next(g for g in m.groups()[:3] if g is not None)
 
 
 class _Reader:
@@ -49,21 +44,19 @@ class _Reader:
         self.block: dict[str, Any] | list[dict[str, Any]] | None = None
         self.indent = -1  # the column of the block's keys (of its entries' keys, for a list)
 
-    def top(self, key: str, raw: str | None) -> bool:
+    def top(self, key: str, value: str | int | None) -> bool:
         if key in self.doc:
             return False
-        if raw is None:  # a block follows: the entries, or the kubernetes mapping
+        if value is None:  # a block follows: the entries, or the kubernetes mapping
             self.block = [] if key == "secrets" else {}
             self.doc[key], self.indent = self.block, -1
             return True
-        value = _value(raw)
         self.doc[key], self.block = value, None
-        return value is not None
+        return True
 
-    def nested(self, indent: int, dash: bool, key: str, raw: str) -> bool:
-        value = _value(raw)
+    def nested(self, indent: int, dash: bool, key: str, value: str | int) -> bool:
         block = self.block
-        if value is None or block is None:
+        if block is None:
             return False
         if isinstance(block, list):
             if dash:
@@ -90,19 +83,26 @@ def fast_doc(data: bytes) -> dict[str, Any] | None:
         return None
     if _CONTROL.search(text):
         return None
-    reader = _Reader()
+    reader, match = _Reader(), _LINE.fullmatch
     for line in text.split("\n"):
-        stripped = line.lstrip(" ")
-        if not stripped or stripped.startswith("#"):
-            continue
-        m = _LINE.fullmatch(line)
-        if m is None or line.endswith(" ") or m[3] in _NOT_TEXT:
+        m = match(line)
+        if m is None:
+            stripped = line.lstrip(" ")
+            if not stripped or stripped[0] == "#":  # a blank line or a whole-line comment
+                continue
             return None
-        indent, dash, key, raw = len(m[1]), m[2] is not None, m[3], m[4]
-        if indent == 0 and not dash:
-            ok = reader.top(key, raw)
+        indent, dash, key, last = m[1], m[2], m[3], m.lastindex or _NO_VALUE
+        if key in _NOT_TEXT:
+            return None
+        value: str | int | None = None
+        if last != _NO_VALUE:  # the group that matched the value
+            value = int(m[last]) if last == _INTEGER else m[last]
+            if last == _NO_VALUE + 1 and value in _NOT_TEXT:
+                return None
+        if not indent and dash is None:
+            ok = reader.top(key, value)
         else:
-            ok = raw is not None and reader.nested(indent, dash, key, raw)
+            ok = value is not None and reader.nested(len(indent), dash is not None, key, value)
         if not ok:
             return None
     if not reader.doc or any(v == [] or v == {} for v in reader.doc.values()):
