@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import os
 import stat
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from gitsm.materialize.spec import Entry
 
@@ -42,14 +42,12 @@ def parts_of(path: str) -> Parts | str:
     return parts
 
 
-def leaves(path: str) -> bool:
-    """True when file path ``path`` would not stay below ``--out``."""
-    return isinstance(parts_of(path), str)
-
-
-def entry_problems(entries: Sequence[Entry]) -> list[str]:
+def entry_problems(
+    entries: Sequence[Entry], parts_of: Callable[[str], Parts | str] = parts_of
+) -> list[str]:
     """Every entry whose file path would leave ``--out`` (a ``*`` stands for a key, which holds no
-    ``/`` and is not ``.`` or ``..``, so the path's shape is known before the read)."""
+    ``/`` and is not ``.`` or ``..``, so the path's shape is known before the read);
+    ``parts_of``: :func:`parts_of`, or one that keeps its answers."""
     problems: list[str] = []
     for entry in entries:
         if entry.file is not None:

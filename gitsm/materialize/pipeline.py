@@ -139,37 +139,54 @@ def _write_files(
 ) -> Summary:
     """``--format files``: every path below ``base``, checked (see :mod:`.confine`), then written."""
     entries = entries_for(spec, "files")
-    outside = confine.entry_problems(entries)
-    targets = [_joined(base, e.file) for e in entries if e.file and not confine.leaves(e.file)]
+    places = _Places(base)
+    outside = confine.entry_problems(entries, places.parts)
+    targets = [places.joined(e.file) for e in entries if e.file and places.confined(e.file)]
 
     def check_paths(pairs: formats.Pairs) -> list[str]:
-        placed = [(name, parts) for name, parts in _placed(pairs) if parts is not None]
+        placed = [(name, p) for name, _ in pairs if (p := places.confined(name)) is not None]
         return outside + confine.link_problems(base, placed)
 
     pairs, commit = collect(store, spec, "files", progress=progress, targets=targets,
                             check=check_paths)  # fmt: skip
     files: list[tuple[confine.Parts, bytes, int]] = []
-    for (name, parts), (_, item) in zip(_placed(pairs), pairs, strict=True):
+    for name, item in pairs:
+        parts = places.confined(name)
         if parts is None:  # collect has refused it already; fail closed even so
             raise MaterializeError([f"{name} would leave --out {base}"])
         files.append((parts, item.value, item.mode))
     write_files(base, files)
-    return Summary(len(files), commit, [_joined(base, name) for name, _ in pairs])
+    return Summary(len(files), commit, [places.joined(name) for name, _ in pairs])
 
 
-def _joined(base: str, name: str) -> str:
-    """``base/name`` as pathlib shows it (no ``./`` or doubled ``/``; a confined ``name`` holds
-    no ``..``), without building a Path per file."""
-    return os.path.normpath(os.path.join(base, name))
+class _Places:
+    """Each file path's components below ``--out`` and its path as shown, worked out once per
+    path (a run looks at each several times)."""
 
+    def __init__(self, base: str) -> None:
+        self.base = base
+        self._parts: dict[str, confine.Parts | str] = {}
+        self._joined: dict[str, str] = {}
 
-def _placed(pairs: formats.Pairs) -> list[tuple[str, confine.Parts | None]]:
-    """Each file path with its components below ``--out`` (None for one that would leave it)."""
-    out: list[tuple[str, confine.Parts | None]] = []
-    for name, _ in pairs:
-        parts = confine.parts_of(name)
-        out.append((name, None if isinstance(parts, str) else parts))
-    return out
+    def parts(self, name: str) -> confine.Parts | str:
+        """:func:`.confine.parts_of` of ``name``."""
+        found = self._parts.get(name)
+        if found is None:
+            found = self._parts[name] = confine.parts_of(name)
+        return found
+
+    def confined(self, name: str) -> confine.Parts | None:
+        """The components of ``name`` below ``--out``; None when it would leave it."""
+        found = self.parts(name)
+        return None if isinstance(found, str) else found
+
+    def joined(self, name: str) -> str:
+        """``base/name`` as pathlib shows it (no ``./`` or doubled ``/``; a confined ``name``
+        holds no ``..``), without building a Path per file."""
+        found = self._joined.get(name)
+        if found is None:
+            found = self._joined[name] = os.path.normpath(os.path.join(self.base, name))
+        return found
 
 
 def _emit(stream: BinaryIO | None, data: bytes) -> None:

@@ -82,8 +82,14 @@ def target_problems(paths: Sequence[str | Path]) -> list[str]:
     """Why each refused path may not be written: inside a work tree and not ignored by git, or
     inside a ``.git`` directory (one line per work tree); empty when every path is acceptable."""
     by_dir: dict[str, list[tuple[str | Path, str]]] = {}
+    absolute: dict[str, str] = {}
     for path in paths:  # many targets share a directory: resolve each directory once
-        parent, name = os.path.split(os.path.abspath(path))
+        head, name = os.path.split(path)
+        if name in ("", ".", ".."):  # a path that names its directory otherwise
+            head, name = os.path.split(os.path.abspath(path))
+        parent = absolute.get(head)
+        if parent is None:
+            parent = absolute[head] = os.path.abspath(head)
         by_dir.setdefault(parent, []).append((path, name))
     finder = _Finder()
     by_top: dict[Path, list[tuple[str | Path, str]]] = {}
