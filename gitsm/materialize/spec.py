@@ -58,6 +58,8 @@ class Entry:
     @property
     def ref(self) -> str:
         """The entry's secret in flag syntax (never a value)."""
+        if self.version_stage is None and self.version_id is None and self.json_key is None:
+            return self.secret_id
         query = [f"{flag}={getattr(self, attr)}" for flag, attr in QUERY_FIELDS.items()
                  if getattr(self, attr) is not None]  # fmt: skip
         text = self.secret_id + ("?" + "&".join(query) if query else "")
@@ -77,8 +79,9 @@ class Spec:
 
     def extend(self, entries: list[Entry]) -> None:
         """Add entries (from flags) after the spec file's, checking destinations stay unique."""
-        self.entries.extend(entries)
-        check_unique(self.entries)
+        if entries:  # the spec file's own were checked when it was read
+            self.entries.extend(entries)
+            check_unique(self.entries)
 
 
 def parse_mode(raw: object, where: str) -> int:
