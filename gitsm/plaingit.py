@@ -26,10 +26,6 @@ from gitsm.plainpack import Doubt, Pack, unpack
 
 __all__ = ["REGULAR", "TREE", "Doubt", "PlainRepo", "git_dir"]
 
-TYPE_CHECKING = False
-if TYPE_CHECKING:
-    from collections.abc import Iterator
-
 REGULAR = b"100644"
 TREE = b"40000"
 
@@ -215,17 +211,6 @@ class PlainRepo:
         return table
 
 
-def _entries(data: bytes) -> Iterator[tuple[bytes, bytes, bytes]]:
-    position = 0
-    while position < len(data):
-        space = data.find(b" ", position)
-        nul = data.find(b"\0", space)
-        if space < 0 or nul < 0 or nul + 21 > len(data):
-            raise Doubt("a tree is damaged")
-        yield data[position:space], data[space + 1 : nul], data[nul + 1 : nul + 21]
-        position = nul + 21
-
-
 _MODES = frozenset({b"100644", b"100755", b"120000", b"40000", b"160000"})
 
 
@@ -235,7 +220,13 @@ def _table(data: bytes) -> dict[bytes, tuple[bytes, str]]:
     entry of a tree out of git's order, or named twice, may not be the one it finds (Doubt)."""
     table: dict[bytes, tuple[bytes, str]] = {}
     previous = b""
-    for mode, entry, oid in _entries(data):
+    position, size, find = 0, len(data), data.find
+    while position < size:
+        space = find(b" ", position)
+        nul = find(b"\0", space)
+        if space < 0 or nul < 0 or nul + 21 > size:
+            raise Doubt("a tree is damaged")
+        mode, entry = data[position:space], data[space + 1 : nul]
         if mode not in _MODES or not entry or b"/" in entry:
             raise Doubt("a tree entry left to libgit2")
         key = entry + b"/" if mode == TREE else entry
@@ -244,7 +235,8 @@ def _table(data: bytes) -> dict[bytes, tuple[bytes, str]]:
         previous = key
         if entry in table:
             raise Doubt("a tree names an entry twice")
-        table[entry] = mode, oid.hex()
+        position = nul + 21
+        table[entry] = mode, data[nul + 1 : position].hex()
     return table
 
 

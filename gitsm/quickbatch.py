@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from gitsm import paths
 from gitsm.plaingit import TREE, Doubt, PlainRepo
 from gitsm.quickmemo import Memo, key_of
-from gitsm.quickopen import Parts, open_sealed, parse_envelope, sealed_parts
+from gitsm.quickopen import Opener, Parts, parse_envelope, sealed_parts
 from gitsm.quickread import (
     CONFIG_STAMP,
     candidates,
@@ -89,8 +89,8 @@ def held(
 
 def open_held(parts: Sequence[Parts]) -> list[QuickValue]:
     """The values of envelopes the memo held (each read authenticates both layers)."""
-    keys: dict[str, bytes] = {}
-    return [QuickValue(open_sealed(hit, keys), hit[0]) for hit in parts]
+    opener = Opener()
+    return [QuickValue(opener.open(hit), hit[0]) for hit in parts]
 
 
 def read_at(
@@ -111,13 +111,13 @@ def read_at(
     tree = repo.tree_of(commit)
     prefix = _prefix(repo, tree)
     found: dict[str, tuple[str, dict[str, object]]] = {}
-    keys: dict[str, bytes] = {}
+    opener = Opener()
     out: list[QuickValue | None] = []
     others: list[Sealed] = []
     for request in requests:
         hit = _remembered(repo, tree, prefix, request, memo) if memo is not None and look else None
         if hit is not None:  # a key that no longer opens it: Doubt, the store words why
-            out.append(QuickValue(open_sealed(hit, keys), hit[0]))
+            out.append(QuickValue(opener.open(hit), hit[0]))
             continue
         secret_id, version_id, version_stage = request
         if secret_id not in found:
@@ -127,7 +127,7 @@ def read_at(
         sealed = (data, str(secret["name"]), str(secret["arn"]), vid)
         try:
             parts = sealed_parts(parse_envelope(data, sealed[1], vid), sealed[2])
-            out.append(QuickValue(open_sealed(parts, keys), parts[0]))
+            out.append(QuickValue(opener.open(parts), parts[0]))
         except Exception:  # another key, several stanzas, any doubt: opened as the store opens it
             out.append(None)
             others.append(sealed)

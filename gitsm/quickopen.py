@@ -20,6 +20,10 @@ from gitsm import limits
 from gitsm.plaingit import Doubt
 from gitsm.quickmanifest import expect
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
 _ENV_KEYS = "GITSM_LOCAL_KEYS"
 _HEX = frozenset("0123456789abcdef")
 CIPHERTEXT_B64_MAX = 4 * -(-(limits.VALUE_MAX + 16) // 3)
@@ -181,18 +185,38 @@ def sealed_parts(fields: dict[str, str], arn: str) -> Parts:
 def open_sealed(sealed: Parts, keys: dict[str, bytes] | None = None) -> bytes:
     """The value a checked envelope holds (:func:`sealed_parts`); ``keys`` keeps the local keys
     read (by key id), for a batch of reads. Every read authenticates both layers."""
-    _, key_id, blob, key_aad, nonce, ciphertext, value_aad = sealed
+    key_id = sealed[1]
     kek = None if keys is None else keys.get(key_id)
     if kek is None:
         kek = _local_key(key_id)
         if keys is not None:
             keys[key_id] = kek
-    cipher = aesgcm()
-    data_key: bytes = cipher(kek).decrypt(blob[:12], blob[12:], key_aad)
+    return _open(aesgcm()(kek), sealed)
+
+
+def _open(kek: Any, sealed: Parts) -> bytes:
+    """Both layers of ``sealed`` opened, the data key with ``kek`` (an AES-GCM cipher)."""
+    _, _, blob, key_aad, nonce, ciphertext, value_aad = sealed
+    data_key: bytes = kek.decrypt(blob[:12], blob[12:], key_aad)
     if len(data_key) != 32:
         raise Doubt("a data key of the wrong length")
-    value: bytes = cipher(data_key).decrypt(nonce, ciphertext, value_aad)
+    value: bytes = aesgcm()(data_key).decrypt(nonce, ciphertext, value_aad)
     return value
+
+
+class Opener:
+    """Opens the checked envelopes of a batch (as :func:`open_sealed`), each local key read and
+    its cipher set up once."""
+
+    def __init__(self) -> None:
+        self._keks: dict[str, Any] = {}
+
+    def open(self, sealed: Parts) -> bytes:
+        """The value ``sealed`` holds; both layers are authenticated."""
+        kek = self._keks.get(sealed[1])
+        if kek is None:
+            kek = self._keks[sealed[1]] = aesgcm()(_local_key(sealed[1]))
+        return _open(kek, sealed)
 
 
 def open_envelope(fields: dict[str, str], arn: str, keys: dict[str, bytes] | None = None) -> bytes:
