@@ -95,6 +95,11 @@ def test_bad_flags(option: str, text: str, fragment: str) -> None:
         ("secrets: [{secret_id: a, env: A}, {secret_id: b, env: A}]", "env A is also set by"),
         ("secrets: [{secret_id: a, env: 'A_*', file: x}]", "in both env and file"),
         ("secrets: [{secret_id: [a], env: A}]", "secret_id must be text"),
+        (
+            "secrets: [{env: A, json_key: true, secret_id: 7, version_id: {}}]",
+            "version_id must be text",
+        ),  # the first in the documented field order
+        ("secrets: [{secret_id: a, env: A, version_stage: 1.5}]", "version_stage must be text"),
         ("secrets: {secret_id: a", "not valid YAML at line"),
     ],
 )
@@ -105,6 +110,13 @@ def test_bad_spec_files(tmp_path: Path, body: str, fragment: str) -> None:
         load_spec(path)
     assert fragment in info.value.message, info.value.message
     assert info.value.message.startswith(str(path))
+
+
+def test_numbers_are_taken_as_their_text(tmp_path: Path) -> None:
+    path = tmp_path / "spec.yaml"
+    path.write_text("secrets:\n  - {secret_id: 2024, json_key: 7, file: out, env: A}\n")
+    entry = load_spec(path).entries[0]
+    assert (entry.secret_id, entry.json_key, entry.file, entry.env) == ("2024", "7", "out", "A")
 
 
 def test_missing_spec_file(tmp_path: Path) -> None:

@@ -131,24 +131,34 @@ def _as_text(fields: dict[str, Any], name: str, where: str) -> str:
                     "must be text")  # fmt: skip
 
 
+def _texts(fields: dict[str, Any], where: str) -> dict[str, Any]:
+    """``fields`` with each text field a string (an integer as its text; else a SpecError)."""
+    return {
+        name: raw
+        if raw is None or type(raw) is str or name == "mode"
+        else _as_text(fields, name, where)
+        for name, raw in fields.items()
+    }
+
+
 def make_entry(fields: dict[str, Any], where: str) -> Entry:
     """Build and check an entry from spec fields (also used by the flag parsers)."""
-    unknown = sorted(fields.keys() - _KNOWN_FIELDS)
-    if unknown:
+    if not fields.keys() <= _KNOWN_FIELDS:
+        unknown = sorted(fields.keys() - _KNOWN_FIELDS)
         raise SpecError(
             f"{where}: unknown field{'s' if len(unknown) > 1 else ''} {', '.join(unknown)} "
             f"(known: {', '.join(ENTRY_FIELDS)})"
         )
-    text: dict[str, str | None] = dict.fromkeys(_TEXT_FIELDS)
+    text: dict[str, Any] = fields
     for name, raw in fields.items():
-        if type(raw) is str or raw is None:
-            text[name] = raw
-        elif name != "mode":
-            text[name] = _as_text(fields, name, where)
-    secret_id = text["secret_id"]
+        if type(raw) is not str and raw is not None and name != "mode":  # a number, or worse
+            text = _texts(fields, where)
+            break
+    get = text.get
+    secret_id = get("secret_id")
     if not secret_id:
         raise SpecError(f"{where}: secret_id is required (a secret name or ARN)")
-    env, file, key = text["env"], text["file"], text["json_key"]
+    env, file, key = get("env"), get("file"), get("json_key")
     if env is None and file is None:
         raise SpecError(f"{where}: give env (a variable name), file (a path), or both")
     if env is not None:
@@ -158,7 +168,7 @@ def make_entry(fields: dict[str, Any], where: str) -> Entry:
     if key == "":
         raise SpecError(f"{where}: json_key is empty")
     entry = Entry(
-        secret_id, text["version_stage"], text["version_id"], key, env, file,
+        secret_id, get("version_stage"), get("version_id"), key, env, file,
         None if fields.get("mode") is None else parse_mode(fields["mode"], where), where,
     )  # fmt: skip
     if entry.every_key and key is not None:
