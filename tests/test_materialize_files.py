@@ -335,3 +335,13 @@ def test_document_outputs_refuse_a_link(small_store: SecretStore, tmp_path: Path
                         stdout=io.BytesIO())  # fmt: skip
         assert "plain-value" not in info.value.message
     assert victim.read_text() == "keep" and link.is_symlink()
+
+
+@pytest.mark.parametrize("base", [".", "./", "out", "out/", "./out", "/", "//", "///", "/tmp/x/",
+                                  "a/../b", "..", "../x", "a//b", "/a/./b/"])  # fmt: skip
+def test_paths_are_shown_as_normpath_shows_them(base: str) -> None:
+    """The summary's paths, joined from --out's own form and each file's components, are what
+    os.path.normpath makes of --out/FILE."""
+    places = pipeline_mod._Places(base)
+    for name in ("a", "a/b", "./a//b/", "a/./b", "x/y/z", ".//q"):
+        assert places.joined(name) == os.path.normpath(os.path.join(base, name)), name

@@ -167,6 +167,8 @@ class _Places:
         self.base = base
         self._parts: dict[str, confine.Parts | str] = {}
         self._joined: dict[str, str] = {}
+        top = os.path.normpath(base)
+        self._prefix = "" if top == "." else top if top.endswith("/") else top + "/"
 
     def parts(self, name: str) -> confine.Parts | str:
         """:func:`.confine.parts_of` of ``name``."""
@@ -185,7 +187,12 @@ class _Places:
         holds no ``..``), without building a Path per file."""
         found = self._joined.get(name)
         if found is None:
-            found = self._joined[name] = os.path.normpath(os.path.join(self.base, name))
+            parts = self.confined(name)
+            if parts is None:
+                found = os.path.normpath(os.path.join(self.base, name))
+            else:  # what normpath makes of it: --out's own form, then the parts
+                found = self._prefix + "/".join(parts)
+            self._joined[name] = found
         return found
 
 
