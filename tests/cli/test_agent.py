@@ -305,3 +305,24 @@ def test_the_directory_it_starts_from_is_not_on_its_path(tmp_path: Path) -> None
         assert shown["Package"] == str(Path(__file__).resolve().parents[2] / "gitsm")
     finally:
         gitsm(directory, "agent", "stop")
+
+
+@pytest.mark.parametrize("in_work_tree", [False, True])
+def test_the_rehearsal_materializes_and_leaves_no_plaintext(
+    tmp_path: Path, in_work_tree: bool
+) -> None:
+    """The rehearsal's materialize (which warms a CI job's path in every spare) writes its one
+    value into a new directory and removes it; inside a git work tree it is refused, which is not
+    counted as a failure of the rehearsal (the reads are still rehearsed)."""
+    from gitsm.cli.agent.rehearse import MATERIALIZE, OUT, Rehearsal
+
+    if in_work_tree:
+        subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    rehearsal = Rehearsal(str(tmp_path))
+    try:
+        assert rehearsal.first() == []
+        assert rehearsal.run(MATERIALIZE) == ([" ".join(MATERIALIZE[0])] if in_work_tree else [])
+        assert not (Path(rehearsal.root) / OUT).exists()
+        assert [p for p in Path(rehearsal.root).rglob("*") if p.name == "value"] == []
+    finally:
+        rehearsal.remove()

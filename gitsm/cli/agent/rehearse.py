@@ -34,6 +34,12 @@ READS: tuple[tuple[str, ...], ...] = (
     ("list-secret-version-ids", "--secret-id", SECRET),
     ("get-secret-value", "--secret-id", SECRET, "--query", "SecretString", "--output", "text"),
 )
+SPEC = "rehearsal.materialize.yaml"
+OUT = "materialized"
+MATERIALIZE = (("materialize", "--spec", SPEC, "--format", "files", "--out", OUT),)
+"""A CI job's materialize into a new directory (removed after each run). Where the agent's
+directory is inside a git work tree it is refused (no plaintext in a work tree): that costs
+only the warming, so it is not counted among the rehearsal's failures."""
 
 
 def _system_config(path: str | None) -> str | None:
@@ -53,6 +59,10 @@ class Rehearsal:
     def __init__(self, parent: str) -> None:
         self.root = tempfile.mkdtemp(prefix="rehearsal-", dir=parent)
         self.store = os.path.join(self.root, "store")
+        with open(os.path.join(self.root, SPEC), "w", encoding="ascii") as spec:
+            spec.write(
+                f"version: 1\nsecrets:\n  - secret_id: {SECRET}\n    file: rehearsed/value\n"
+            )
 
     def run(self, commands: tuple[tuple[str, ...], ...]) -> list[str]:
         """Run ``commands`` on the store (quietly); those that did not exit 0."""
@@ -88,6 +98,7 @@ class Rehearsal:
                 if code not in (0, None):
                     failed.append(" ".join(command))
         finally:
+            shutil.rmtree(os.path.join(self.root, OUT), ignore_errors=True)
             sys.stdin, sys.stdout, sys.stderr = saved_streams
             os.chdir(saved_cwd)
             os.environ.clear()
@@ -97,12 +108,15 @@ class Rehearsal:
         return failed
 
     def first(self) -> list[str]:
-        """The agent's rehearsal: make the store, write, read; what failed."""
-        return self.run((("init", self.store), *WRITES, *READS))
+        """The agent's rehearsal: make the store, write, read, materialize; what failed."""
+        failed = self.run((("init", self.store), *WRITES, *READS))
+        self.run(MATERIALIZE)
+        return failed
 
     def limber(self) -> None:
-        """A spare's rehearsal: the reads again, in the spare's own memory."""
-        self.run(READS)
+        """A spare's rehearsal: the reads and the materialize again, in the spare's own
+        memory."""
+        self.run(READS + MATERIALIZE)
 
     def remove(self) -> None:
         """Remove the store and its key ring."""

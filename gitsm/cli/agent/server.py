@@ -50,6 +50,7 @@ WARM = (
     "gitsm.providers.local", "gitsm.envelope", "gitsm.gitrepo", "pygit2",
     "cryptography.hazmat.primitives.ciphers.aead", "yaml", "jmespath", "gitsm.cli.query",
     "gitsm.materialize", "gitsm.verify", "gitsm.cli.materialize_cmd", "gitsm.cli.verify_cmd",
+    "gitsm.cli.materialize_run", "gitsm.quickbatch", "gitsm.quickmemo", "resource",
 )  # fmt: skip
 """What a command may need, imported once here (a module that is missing is skipped)."""
 
