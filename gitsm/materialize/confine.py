@@ -34,12 +34,14 @@ def parts_of(path: str) -> Parts | str:
     """The components of a file path relative to ``--out``, or why it is not one."""
     if path.startswith("/"):
         return "is an absolute path; file paths are relative to --out"
-    parts = tuple(p for p in path.split("/") if p not in ("", "."))
+    parts = path.split("/")
+    if "" in parts or "." in parts:
+        parts = [p for p in parts if p not in ("", ".")]
     if ".." in parts:
         return "has a '..' component, which would leave --out; name it relative to --out"
     if not parts:
         return "is not a file path"
-    return parts
+    return tuple(parts)
 
 
 def entry_problems(

@@ -56,14 +56,21 @@ class _Builder:
         default_mode: int,
     ) -> None:
         self.results = results
-        self.users: dict[Request, list[str]] = {}
-        for entry in entries:
-            self.users.setdefault(request_of(entry), []).append(entry.where)
+        self.entries = entries
+        self.users: dict[Request, list[str]] | None = None
         self.default_mode = default_mode
         self.items: list[Item] = []
         self.problems: list[str] = []
         self._json: dict[Request, dict[str, object] | str] = {}
         self._reported: set[Request] = set()
+
+    def _users(self) -> dict[Request, list[str]]:
+        """Where each request is named (for the errors: worked out at the first one)."""
+        if self.users is None:
+            self.users = {}
+            for entry in self.entries:
+                self.users.setdefault(request_of(entry), []).append(entry.where)
+        return self.users
 
     def _object(self, request: Request, value: Value) -> dict[str, object] | str:
         """The JSON object of a SecretString, or the reason there is none."""
@@ -90,7 +97,7 @@ class _Builder:
             if request not in self._reported:
                 self._reported.add(request)
                 secret = entry.ref.partition("#")[0]
-                users = ", ".join(self.users[request])
+                users = ", ".join(self._users()[request])
                 self.problems.append(f"{secret} ({users}): {result.code}: {result.message}")
             return
         mode = entry.mode if entry.mode is not None else self.default_mode
