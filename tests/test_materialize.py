@@ -209,6 +209,7 @@ def test_fail_closed_lists_every_problem_and_no_value(store: SecretStore, tmp_pa
     spec = spec_of(
         "--file a=ci/plain",
         "--file b=ci/missing",
+        "--file b2=ci/missing",  # one secret, one error naming both
         "--file c=ci/gone",
         "--file d=ci/locked",
         "--file e=ci/json#no_such_key",
@@ -220,7 +221,7 @@ def test_fail_closed_lists_every_problem_and_no_value(store: SecretStore, tmp_pa
         materialize(store, spec, "files", out=str(out))
     message = info.value.message
     assert info.value.exit_code == 254 and len(info.value.problems) == 6
-    for fragment in ("ci/missing (--file b): ResourceNotFoundException",
+    for fragment in ("ci/missing (--file b, --file b2): ResourceNotFoundException",
                      "ci/gone (--file c): InvalidRequestException",
                      "ci/locked (--file d): DecryptionFailure",
                      'ci/json#no_such_key: the JSON SecretString has no key "no_such_key"',
