@@ -65,9 +65,10 @@ class PlainRepo:
         self._fans: dict[str, frozenset[str]] = {}
         """The loose objects of each fan-out folder looked in."""
         self._tables: dict[str, dict[bytes, tuple[bytes, str]]] = {}
-        self._dirs: dict[tuple[str, str], dict[bytes, tuple[bytes, str]]] = {}
         """The entries of each tree read (checked once), by tree id: a batch of reads walks
         the common folders once."""
+        self._dirs: dict[tuple[str, str], dict[bytes, tuple[bytes, str]]] = {}
+        """The entries of each directory reached, by (root tree id, its path)."""
 
     # -- refs ----------------------------------------------------------------------------------
 
@@ -177,7 +178,9 @@ class PlainRepo:
         """(mode, object id) of ``path`` in ``tree``; None when no such path exists. The table
         of each directory reached is kept by (tree, its path): many paths of a batch share their
         directories."""
-        head, _, name = path.rpartition("/")
+        head, sep, name = path.rpartition("/")
+        if sep and not head:  # an empty first component names nothing
+            return None
         table = self._dirs.get((tree, head))
         if table is None:
             if not head:

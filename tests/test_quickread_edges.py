@@ -235,3 +235,33 @@ def test_a_description_with_an_escape_gitsm_does_not_write(filled: Path, escaped
     commit_file(filled, name, changed)
     doubted(filled, SecretId="app/db")
     quick_never_differs(filled, SecretId="app/db")
+
+
+def test_a_path_in_a_tree_is_found_component_by_component(filled: Path) -> None:
+    """PlainRepo.entry (which keeps each directory's table by its path) answers every path, odd
+    ones included (empty components name nothing), as a walk of pygit2's trees one component at
+    a time does: the same id, or nothing."""
+    repo, tip = gitsm.quickread.open_tip(str(filled))
+    tree = repo.tree_of(tip)
+
+    def walk(path: str) -> str | None:
+        node: object = pygit2.Repository(str(filled)).revparse_single("HEAD").tree
+        for name in path.split("/"):
+            if not isinstance(node, pygit2.Tree):
+                return None
+            node = {entry.name: entry for entry in node}.get(name)
+            if node is None:
+                return None
+        return str(node.id)  # type: ignore[attr-defined]
+
+    files = [p for p in git(filled, "ls-tree", "-r", "--name-only", "HEAD").split("\n") if p]
+    paths = {p for f in files for p in (f, f.rpartition("/")[0])} | {
+        "", "/", "//", "/secrets", "secrets/", "secrets//x", f"{files[0]}/x", f"/{files[0]}",
+        files[0].replace("/", "//", 1), "nope", "nope/x",
+    }  # fmt: skip
+    found = 0
+    for path in sorted(paths):
+        entry = repo.entry(tree, path)
+        assert (entry[1] if entry else None) == walk(path), path
+        found += entry is not None
+    assert found >= len(files)
