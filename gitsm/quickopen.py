@@ -182,44 +182,26 @@ def sealed_parts(fields: dict[str, str], arn: str) -> Parts:
             _b64(fields["ciphertext"]), value_aad.encode("ascii"))  # fmt: skip
 
 
-def open_sealed(sealed: Parts, keys: dict[str, bytes] | None = None) -> bytes:
-    """The value a checked envelope holds (:func:`sealed_parts`); ``keys`` keeps the local keys
-    read (by key id), for a batch of reads. Every read authenticates both layers."""
-    key_id = sealed[1]
-    kek = None if keys is None else keys.get(key_id)
-    if kek is None:
-        kek = _local_key(key_id)
-        if keys is not None:
-            keys[key_id] = kek
-    return _open(aesgcm()(kek), sealed)
-
-
-def _open(kek: Any, sealed: Parts) -> bytes:
-    """Both layers of ``sealed`` opened, the data key with ``kek`` (an AES-GCM cipher)."""
-    _, _, blob, key_aad, nonce, ciphertext, value_aad = sealed
-    data_key: bytes = kek.decrypt(blob[:12], blob[12:], key_aad)
-    if len(data_key) != 32:
-        raise Doubt("a data key of the wrong length")
-    value: bytes = aesgcm()(data_key).decrypt(nonce, ciphertext, value_aad)
-    return value
-
-
 class Opener:
-    """Opens the checked envelopes of a batch (as :func:`open_sealed`), each local key read and
-    its cipher set up once."""
+    """Opens checked envelopes (:func:`sealed_parts`), each local key read and its cipher set up
+    once (per batch, for a batch of reads). Every open authenticates both layers."""
 
     def __init__(self) -> None:
         self._keks: dict[str, Any] = {}
 
     def open(self, sealed: Parts) -> bytes:
         """The value ``sealed`` holds; both layers are authenticated."""
-        kek = self._keks.get(sealed[1])
+        _, key_id, blob, key_aad, nonce, ciphertext, value_aad = sealed
+        kek = self._keks.get(key_id)
         if kek is None:
-            kek = self._keks[sealed[1]] = aesgcm()(_local_key(sealed[1]))
-        return _open(kek, sealed)
+            kek = self._keks[key_id] = aesgcm()(_local_key(key_id))
+        data_key: bytes = kek.decrypt(blob[:12], blob[12:], key_aad)
+        if len(data_key) != 32:
+            raise Doubt("a data key of the wrong length")
+        value: bytes = aesgcm()(data_key).decrypt(nonce, ciphertext, value_aad)
+        return value
 
 
-def open_envelope(fields: dict[str, str], arn: str, keys: dict[str, bytes] | None = None) -> bytes:
-    """The value an envelope holds (its one stanza a local key's); ``keys`` keeps the local keys
-    read (by key id), for a batch of reads."""
-    return open_sealed(sealed_parts(fields, arn), keys)
+def open_envelope(fields: dict[str, str], arn: str) -> bytes:
+    """The value an envelope holds (its one stanza a local key's)."""
+    return Opener().open(sealed_parts(fields, arn))
