@@ -29,6 +29,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import stat
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -38,6 +39,7 @@ import pygit2
 from pygit2.ffi import C, ffi
 
 from gitsm.errors import GitLockHeld
+from gitsm.gitrepo import spareindex
 from gitsm.gitrepo.indexfile import IndexImage
 from gitsm.gitrepo.splitindex import SplitImage, plain_copy
 
@@ -67,7 +69,7 @@ def clear_own(gitdir: Path) -> None:
     with contextlib.suppress(FileNotFoundError):
         if os.path.samefile(mark, lock):
             lock.unlink()
-    for name in (MARK_NAME, WORK_NAME, WORK_NAME + ".lock"):
+    for name in (MARK_NAME, WORK_NAME, WORK_NAME + ".lock", spareindex.OLD_NAME):
         (gitdir / name).unlink(missing_ok=True)
 
 
@@ -142,10 +144,16 @@ class IndexLock:
         self.commit_data(self.work.read_bytes())
 
     def commit_data(self, data: bytes | Sequence[bytes | memoryview]) -> None:
-        """Write ``data`` (a whole index file, or its parts in order) into the lock and rename
-        the lock over the index."""
+        """Write ``data`` (a whole index file, or its parts in order) into the spare index and
+        swap it in (:mod:`.spareindex`), or else into the lock and rename the lock over the
+        index, keeping the old one as the spare; then give the lock up."""
         assert self._fd is not None
-        for part in [data] if isinstance(data, bytes) else data:
+        parts = [data] if isinstance(data, bytes) else data
+        mode = stat.S_IMODE(os.fstat(self._fd).st_mode)
+        if self._marked and spareindex.write(self.gitdir, parts, mode=mode, fsync=self._fsync):
+            self.release()
+            return
+        for part in parts:
             view = memoryview(part)
             while view:
                 view = view[os.write(self._fd, view) :]
@@ -153,6 +161,8 @@ class IndexLock:
             os.fsync(self._fd)
         os.close(self._fd)
         self._fd = None
+        if self._marked:
+            spareindex.keep(self.gitdir)
         os.replace(self.lock, self.gitdir / "index")
         self._forget()
 
