@@ -13,9 +13,9 @@ checkout (work tree and index checked out with ``git reset --hard``), as a check
 index (``core.splitIndex=true``, ``git update-index --split-index``: the index file holds only
 what changed since a shared index) and bare (no-checkout mode).
 
-- **Store size**: UpdateSecret through ``gitsm.client`` on random secrets, batches of 5 writes alternating
-  between the small and the large store of each mode (so machine load hits both alike), fsync off
-  and on: ms per write as the median of the batch medians.
+- **Store size**: UpdateSecret through ``gitsm.client`` on random secrets, batches of 5 writes
+  alternating between the small and the large store of each mode (so machine load hits both
+  alike), fsync off and on: ms per write as the median of the batch medians.
 - **Versions**: in the small checkout, UpdateSecret on a secret with 1 version (a random one of
   the store's), on one that was given 1,000 versions at one every 15 minutes (the clock of its
   handle moves on: 100 are kept, each write prunes one), and on one holding 150 to 199 versions
