@@ -113,7 +113,9 @@ def test_a_spare_someone_still_reads_is_left_alone(store: Store) -> None:
     index_matches_head(path)
 
 
-def test_a_spare_with_another_name_or_a_link_is_not_written(store: Store, tmp_path: Path) -> None:
+def test_a_spare_with_another_name_a_link_or_not_a_file_is_not_written(
+    store: Store, tmp_path: Path
+) -> None:
     path, client = store
     gitdir = path / ".git"
     write(client, 1)
@@ -134,6 +136,10 @@ def test_a_spare_with_another_name_or_a_link_is_not_written(store: Store, tmp_pa
     spare.unlink()
     spare.mkdir()
     write(client, 4)
+    index_matches_head(path)
+    spare.rmdir()
+    os.mkfifo(spare)  # not a plain file: never written, and opening it must not block
+    write(client, 5)
     index_matches_head(path)
 
 

@@ -1,9 +1,9 @@
 """The index's previous file, kept and overwritten by the next write instead of a new file.
 
-Replacing a 2.4 MB index (10,000 secrets) with a new file costs more than writing its bytes: the
-file system allocates 600 new blocks for it and frees the old file's 600 when the rename drops
-it, about 3 ms of a write on the 2-core machine, growing with the store (0.7 ms to overwrite a
-file of the same size in place). So gitsm keeps the index it replaces as
+Replacing a 2.6 MB index (10,000 secrets) with a new file costs more than writing its bytes: the
+file system allocates 640 new blocks for it and frees the old file's 640 when the rename drops
+it, 3.4 ms on the 2-core machine, growing with the store (0.7 ms to overwrite a file of the same
+size in place). So gitsm keeps the index it replaces as
 ``<gitdir>/gitsm-index.spare`` (:data:`SPARE_NAME`: a second name taken before the rename, so
 nothing is freed), and the next write, holding git's index lock, writes the new index into the
 spare and swaps the two names: the spare becomes ``index`` by a rename (readers see the old index
@@ -47,7 +47,8 @@ def write(gitdir: Path, parts: Sequence[bytes | memoryview], *, mode: int, fsync
         return False
     spare, index = gitdir / SPARE_NAME, gitdir / "index"
     try:
-        fd = os.open(spare, os.O_RDWR | os.O_NOFOLLOW | os.O_CLOEXEC)
+        # not a FIFO or device someone put there: it must not block or act on being opened
+        fd = os.open(spare, os.O_RDWR | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
     except OSError:
         return False
     try:
