@@ -19,7 +19,7 @@ import pygit2
 
 from gitsm.errors import GitsmError, LocalChangesError, StoreError, storage_error
 from gitsm.gitenv import run_git, start_git
-from gitsm.gitrepo import identity, signing
+from gitsm.gitrepo import autogc, identity, loose, signing
 from gitsm.gitrepo.failures import (
     errno_of,
     fanout_vanished,
@@ -379,27 +379,20 @@ class GitRepo(WorktreeSync, RepoViews, RepoGraph, RepoRemote):
     # -- maintenance ---------------------------------------------------------------------------
 
     def _maybe_pack(self) -> None:
-        """Start ``git gc --auto`` in the background when loose objects pile up (as git estimates).
-
-        Like git, estimate from ``objects/17`` against the repository's ``gc.auto`` (default 6700;
-        0 turns automatic packing off). Runs after a write landed: it never fails the write.
-        """
-        if not self.auto_pack:
+        """Start ``git gc --auto`` in the background when git would (:mod:`.autogc`): loose
+        objects over ``gc.auto`` and no gc running. Runs after a write landed: it never fails
+        the write."""
+        if not self.auto_pack or time.monotonic() < self._gc_quiet_until:
             return
-        try:
-            auto = self.repo.config.get_int("gc.auto") if "gc.auto" in self.repo.config else 6700
-        except (pygit2.GitError, ValueError):
-            auto = 6700
-        if auto <= 0:
-            return
-        try:
-            loose = len(os.listdir(self.gitdir / "objects" / "17"))
-        except OSError:
-            return
-        if loose <= (auto + 255) // 256 or shutil.which("git") is None:
+        config, auto = self.repo.config, autogc.DEFAULT_AUTO
+        with contextlib.suppress(pygit2.GitError, ValueError):
+            auto = config.get_int("gc.auto") if "gc.auto" in config else auto
+        common = loose.common_dir(self.gitdir)
+        if not autogc.due(common, auto) or autogc.running(common) or shutil.which("git") is None:
             return
         with contextlib.suppress(OSError):
             start_git(["gc", "--auto", "--quiet"], git_dir=self.gitdir, capture=False, detach=True)
+            self._gc_quiet_until = time.monotonic() + autogc.SETTLE
 
     def pack(self) -> None:
         """Pack the repository now (``git gc``), waiting for it to finish."""
