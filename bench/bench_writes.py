@@ -15,7 +15,9 @@ what changed since a shared index) and bare (no-checkout mode).
 
 - **Store size**: UpdateSecret through ``gitsm.client`` on random secrets, batches of 5 writes
   alternating between the small and the large store of each mode (so machine load hits both
-  alike), fsync off and on: ms per write as the median of the batch medians.
+  alike), fsync off and on: ms per write as the median of the batch medians. Before each mode's
+  writes every file of its two stores is read once: a host that pages out files idle for a
+  minute (this one runs DAMON's pageout) would otherwise start the larger store from the disk.
 - **Versions**: in the small checkout, UpdateSecret on a secret with 1 version (a random one of
   the store's), on one that was given 1,000 versions at one every 15 minutes (the clock of its
   handle moves on: 100 are kept, each write prunes one), and on one holding 150 to 199 versions
@@ -25,6 +27,7 @@ what changed since a shared index) and bare (no-checkout mode).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import random
 import secrets as _random
@@ -133,11 +136,36 @@ def interleave(writers: list[Callable[[], Callable[[], object]]], cfg: Config) -
     return [statistics.median(r) for r in results]
 
 
+def warm(path: Path) -> tuple[int, float]:
+    """Read every file of the store (work tree and git dir) into the page cache; (bytes, s)."""
+    start, total = time.perf_counter(), 0
+    for root, _dirs, files in os.walk(path):
+        for name in files:
+            with contextlib.suppress(OSError), open(os.path.join(root, name), "rb") as file:
+                while chunk := file.read(1 << 20):
+                    total += len(chunk)
+    return total, time.perf_counter() - start
+
+
+def reclaim() -> str:
+    """Whether the kernel pages out files nobody touched for a while (DAMON's pageout scheme)."""
+    base = Path("/sys/kernel/mm/damon/admin/kdamonds")
+    try:
+        on = [k for k in base.glob("[0-9]*") if (k / "state").read_text().strip() == "on"]
+        actions = [a.read_text().strip() for k in on for a in k.glob("contexts/*/schemes/*/action")]
+    except OSError:
+        return "unknown"
+    return "on (DAMON pageout)" if "pageout" in actions else "off"
+
+
 def bench_sizes(stores: dict[tuple[str, int], Path], cfg: Config, fsync: bool) -> dict[str, float]:
     rng = random.Random(11)
     out: dict[str, float] = {}
     for mode in MODES:
         pair = [stores[mode, n] for n in cfg.sizes]
+        for path in pair:  # idle for a phase or two: paged out where the kernel reclaims early
+            size, took = warm(path)
+            print(f"[warm] {path.name}: {size / 1e6:.0f} MB read in {took:.1f} s")
         clients = [gitsm.client(repo=p, fsync=fsync) for p in pair]
         names = [names_for("hier", n) for n in cfg.sizes]
         for c, ns in zip(clients, names, strict=True):  # warm-up
@@ -210,7 +238,8 @@ def main() -> None:
     os.environ["GITSM_HOME"] = str(base / "home")
     t_all = time.perf_counter()
     print(f"== gitsm write benchmark ({'quick' if args.quick else 'full'}) ==")
-    print(f"machine: {os.cpu_count()} CPUs; stores in {base}; load average {load()} (1/5/15 min)")
+    print(f"machine: {os.cpu_count()} CPUs; stores in {base}; load average {load()} (1/5/15 min); "
+          f"proactive page-out of idle files: {reclaim()}")  # fmt: skip
     stores = {(mode, n): build(base, n, mode) for mode in MODES for n in cfg.sizes}
     sizes = {fsync: bench_sizes(stores, cfg, fsync) for fsync in (False, True)}
     small_store = stores["checkout", cfg.sizes[0]]
