@@ -28,6 +28,8 @@ class RepoBase:
         self.fsync = fsync
         self.gitdir = Path(repo.path)
         self.workdir = Path(repo.workdir) if repo.workdir else None
+        self.common_dir = loose.common_dir(self.gitdir)
+        """The git dir all work trees share (the objects, gc's lock, gitsm's caches)."""
         self.auto_pack = True
         self._gc_quiet_until = 0.0  # GitRepo._maybe_pack starts no gc before this monotonic time
         self._last_snapshot: Snapshot | None = None  # see RepoGraph.snapshot_of
@@ -38,7 +40,7 @@ class RepoBase:
         """``<git dir>/gitsm/<name>``: where gitsm keeps caches of its own (never committed, never
         in the work tree), in the git dir that every work tree of the repository shares. Not
         created here."""
-        return loose.common_dir(self.gitdir) / "gitsm" / name
+        return self.common_dir / "gitsm" / name
 
     def _libgit2_signing_entries(self) -> ConfigEntries:
         """The signing keys as libgit2 reads the config (only when git is not installed)."""

@@ -19,7 +19,7 @@ import pygit2
 
 from gitsm.errors import GitsmError, LocalChangesError, StoreError, storage_error
 from gitsm.gitenv import run_git, start_git
-from gitsm.gitrepo import autogc, identity, loose, signing
+from gitsm.gitrepo import autogc, identity, signing
 from gitsm.gitrepo.failures import (
     errno_of,
     fanout_vanished,
@@ -387,7 +387,7 @@ class GitRepo(WorktreeSync, RepoViews, RepoGraph, RepoRemote):
         config, auto = self.repo.config, autogc.DEFAULT_AUTO
         with contextlib.suppress(pygit2.GitError, ValueError):
             auto = config.get_int("gc.auto") if "gc.auto" in config else auto
-        common = loose.common_dir(self.gitdir)
+        common = self.common_dir
         if not autogc.due(common, auto) or autogc.running(common) or shutil.which("git") is None:
             return
         with contextlib.suppress(OSError):

@@ -58,9 +58,8 @@ def write(gitdir: Path, parts: Sequence[bytes | memoryview], *, mode: int, fsync
         return False
     finally:
         os.close(fd)
-    old = gitdir / OLD_NAME
+    old = gitdir / OLD_NAME  # a crash's leftover is gone: indexlock.clear_own ran under the lock
     try:
-        old.unlink(missing_ok=True)
         os.link(index, old)
     except OSError:
         return False
