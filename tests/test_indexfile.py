@@ -12,7 +12,7 @@ import pygit2
 import pytest
 
 import gitsm
-from gitsm.gitrepo import indexfile
+from gitsm.gitrepo import indexfile, indexmeta
 from tests.conftest import git
 
 
@@ -38,7 +38,7 @@ def test_writes_patch_the_index_and_record_its_entries(repo_path: Path) -> None:
     client.put_secret_value(SecretId="app/s2", SecretString="new")
     client.delete_secret(SecretId="app/s4", ForceDeleteWithoutRecovery=True)
     gitdir = repo_path / ".git"
-    assert indexfile.known_clean(gitdir)  # gitsm's own index: the record of its entries matches
+    assert indexmeta.known_clean(gitdir)  # gitsm's own index: the record of its entries matches
     image = indexfile.load(gitdir)
     assert image.suspects is not None and not image.conflicted  # the record was used, no walk
     tree = {
@@ -65,7 +65,7 @@ def test_other_entries_and_flags_are_kept(repo_path: Path) -> None:
     git(repo_path, "add", "notes.txt")
     git(repo_path, "add", "-N", "later.txt")
     before = git(repo_path, "ls-files", "--stage", "--debug", "notes.txt")
-    assert not indexfile.known_clean(repo_path / ".git")
+    assert not indexmeta.known_clean(repo_path / ".git")
     gitsm.client(repo=repo_path).create_secret(Name="a", SecretString="x")
     assert git(repo_path, "ls-files", "--stage", "--debug", "notes.txt") == before
     assert status(repo_path) == " A later.txt\nA  notes.txt\n"
@@ -109,12 +109,12 @@ def test_a_stale_record_is_not_trusted(repo_path: Path) -> None:
     """A record whose trailer is not the index's own is ignored: the index is walked again."""
     client = gitsm.client(repo=repo_path)
     client.create_secret(Name="a", SecretString="x")
-    meta = repo_path / ".git" / indexfile.META_NAME
+    meta = repo_path / ".git" / indexmeta.META_NAME
     good = meta.read_bytes()
     meta.write_bytes(good[: 19 + 20 + 4 + 8])  # the entry lengths cut short
     assert indexfile.load(repo_path / ".git").suspects is None  # walked
     meta.write_bytes(good.replace(good[19:39], b"\1" * 20))  # another index's trailer
-    assert not indexfile.known_clean(repo_path / ".git")
+    assert not indexmeta.known_clean(repo_path / ".git")
     client.put_secret_value(SecretId="a", SecretString="y")
     assert status(repo_path) == "" and len(staged(repo_path)) == 3
     fsck_index(repo_path)
@@ -127,13 +127,13 @@ def test_a_bare_store_does_no_index_work(bare_path: Path, monkeypatch: pytest.Mo
     def refuse(*args: object, **kwargs: object) -> None:
         raise AssertionError("index work in a bare store")
 
-    for target, name in ((indexfile, "load"), (indexfile, "known_clean"), (IndexLock, "acquire")):
+    for target, name in ((indexfile, "load"), (indexmeta, "known_clean"), (IndexLock, "acquire")):
         monkeypatch.setattr(target, name, refuse)
     client = gitsm.client(repo=bare_path)
     client.create_secret(Name="a", SecretString="x")
     client.put_secret_value(SecretId="a", SecretString="y")
     client.delete_secret(SecretId="a", ForceDeleteWithoutRecovery=True)
-    leftovers = ("index", "index.lock", indexfile.META_NAME, "gitsm-worktree.json")
+    leftovers = ("index", "index.lock", indexmeta.META_NAME, "gitsm-worktree.json")
     assert [name for name in leftovers if (bare_path / name).exists()] == []
     assert git(bare_path, "log", "--format=%s", "-3").split("\n")[:3] == [
         "DeleteSecret a", "PutSecretValue a", "CreateSecret a"

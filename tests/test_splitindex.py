@@ -18,7 +18,7 @@ import pytest
 import gitsm
 from gitsm.awsclient import SecretsManagerClient
 from gitsm.errors import GitsmError
-from gitsm.gitrepo import ewah, indexfile, sharedindex, splitindex
+from gitsm.gitrepo import ewah, indexfile, indexmeta, sharedindex, splitindex
 from gitsm.store import SecretStore
 from tests.conftest import git
 
@@ -115,7 +115,7 @@ def test_writes_change_only_the_split_file(repo_path: Path) -> None:
     assert shared_files(gitdir) == shared  # the shared index was not rewritten
     assert b"link" in (gitdir / "index").read_bytes()  # still split
     assert (gitdir / "index").stat().st_size < size_before + 2000
-    assert indexfile.known_clean(gitdir)
+    assert indexmeta.known_clean(gitdir)
     assert status(repo_path) == ""
     index_matches_head(repo_path)
     git(repo_path, "status")  # git rewrites the index as it likes; gitsm reads what it wrote

@@ -8,9 +8,8 @@ remains in proportion to the index's size is copying its bytes and hashing them 
 3 ms at 3 MB) and writing the file.
 
 Finding an entry needs the offset of every entry. A walk over all entries finds them (about 6 ms at
-20,000 entries), so gitsm keeps them beside the index it wrote, in ``<gitdir>/gitsm-index.meta``
-(:data:`META_NAME`: the index's SHA-1 trailer, every entry's length, the paths gitsm wrote). While
-the index's trailer is the one recorded, the offsets are known, it has no conflict entries and its
+20,000 entries), so gitsm keeps them beside the index it wrote (:mod:`.indexmeta`). While the
+index's trailer is the one recorded, the offsets are known, it has no conflict entries and its
 checksum is not computed again (git checks an index's checksum only in ``git fsck``); after anyone
 else wrote the index (``git add``, a ``git status`` that refreshed it) the next write checks its
 checksum and walks it once.
@@ -33,23 +32,19 @@ What the patched index carries, and why it is as safe as git's own writes:
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
-import itertools
 import mmap
 import os
 import struct
 from array import array
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from gitsm.gitrepo import racy
+from gitsm.gitrepo import indexmeta, racy
 from gitsm.gitrepo.racy import STAT as _STAT
 from gitsm.gitrepo.racy import U32 as _U32
 
-META_NAME = "gitsm-index.meta"
-_META_MAGIC = b"gitsm-index-meta 3\n"
 _HEADER = struct.Struct(">4sII")
 _FIXED = 62  # stat data (40), object id (20), flags (2)
 _EXTENDED = 0x4000
@@ -71,10 +66,6 @@ class NewEntry:
     mode: int
     oid: str
     stat: os.stat_result
-
-
-def _meta_path(gitdir: Path) -> Path:
-    return gitdir / META_NAME
 
 
 def entry_key(data: bytes | memoryview | mmap.mmap, offset: int = 0) -> tuple[bytes, int]:
@@ -110,17 +101,17 @@ class IndexImage:
     """Suspects whose stat data alone tells a change (:mod:`.racy`)."""
     index_ns: int = 0
     """The index file's mtime in nanoseconds."""
-    _offsets: Sequence[int] | None = field(default=None, repr=False)
+    _offsets: array[int] | None = field(default=None, repr=False)
 
     @property
     def trailer(self) -> bytes:
         """The SHA-1 trailer of the index (its content's name)."""
         return self.data[-_TRAILER:]
 
-    def offsets(self) -> Sequence[int]:
+    def offsets(self) -> array[int]:
         """The byte offset of every entry, and the end of the last one."""
         if self._offsets is None:
-            self._offsets = list(itertools.accumulate(self.lengths, initial=12))
+            self._offsets = indexmeta.offsets_of(self.lengths)
         return self._offsets
 
     def _path_at(self, offset: int) -> tuple[bytes, int]:
@@ -168,12 +159,17 @@ class IndexImage:
             entry = changes[path]
             cuts.append((first, last - first, b"" if entry is None else _encode(entry)))
         parts: list[bytes | memoryview] = [b""]  # the header, once the count is known
-        at = 0
+        new_offsets, at, delta = array("I"), 0, 0
         for first, replaced, new in cuts:
             parts.append(self._span(offsets, at, first, racy))
             parts.append(new)
+            new_offsets += indexmeta.shifted(offsets[at:first], delta)
+            if new:
+                new_offsets.append(offsets[first] + delta)
+            delta += len(new) - (offsets[first + replaced] - offsets[first])
             at = first + replaced
         parts.append(self._span(offsets, at, len(lengths), racy))
+        new_offsets += indexmeta.shifted(offsets[at:], delta)  # and where the entries end
         for first, replaced, new in reversed(cuts):
             lengths[first : first + replaced] = array("I", [len(new)] if new else [])
         version = self.version if self.version in (2, 3) else 2
@@ -186,10 +182,10 @@ class IndexImage:
         # re-checks every racily clean entry whenever it writes an index, and so must gitsm, or
         # an edit made in the same second as an earlier index would stay hidden from git
         written = [p for p, e in changes.items() if e is not None] + still_racy
-        return Patched(parts, lengths, written, verified)
+        return Patched(parts, lengths, written, verified, new_offsets)
 
     def _racy(
-        self, offsets: Sequence[int], workdir: Path, skip: set[str]
+        self, offsets: array[int], workdir: Path, skip: set[str]
     ) -> tuple[set[int], list[str], list[str]]:
         """The entries to smudge, as git smudges them when it writes an index: racily clean
         against the index read (modified in or after its second) and changed on disk since; the
@@ -224,7 +220,7 @@ class IndexImage:
         return out, unchanged, verified
 
     def _span(
-        self, offsets: Sequence[int], start: int, stop: int, racy: set[int]
+        self, offsets: array[int], start: int, stop: int, racy: set[int]
     ) -> bytes | memoryview:
         """The bytes of entries ``start`` to ``stop`` (excluded), racy ones smudged."""
         chunk = memoryview(self.data)[offsets[start] : offsets[stop]]
@@ -248,28 +244,14 @@ class Patched:
     lengths: array[int]
     written: list[str]
     verified: list[str] = field(default_factory=list)
+    offsets: array[int] | None = None
+    """Every entry's offset and where they end (None: added up from ``lengths`` when saved)."""
 
     def save_meta(self, gitdir: Path) -> None:
-        """Record this index's entry lengths and written paths beside it (best effort: without
-        the record, the next write walks the index)."""
-        meta = _meta_path(gitdir)
-        tmp = meta.with_name(META_NAME + ".tmp")
-        try:
-            listed = "\n".join(self.written) + "\0" + "\n".join(self.verified)
-            paths = listed.encode("utf-8", "surrogateescape")
-            head = _META_MAGIC + bytes(self.parts[-1]) + len(self.lengths).to_bytes(4, "big")
-            tmp.write_bytes(head + self.lengths.tobytes() + paths)
-            os.replace(tmp, meta)
-        except OSError:
-            with contextlib.suppress(OSError):
-                tmp.unlink()
-            forget_meta(gitdir)
-
-
-def forget_meta(gitdir: Path) -> None:
-    """Remove the record of entry lengths (the index is being written another way)."""
-    with contextlib.suppress(OSError):
-        _meta_path(gitdir).unlink()
+        """Record this index's entries and written paths beside it (:mod:`.indexmeta`)."""
+        offsets = self.offsets if self.offsets is not None else indexmeta.offsets_of(self.lengths)
+        trailer = bytes(self.parts[-1])
+        indexmeta.save(gitdir, trailer, self.lengths, offsets, self.written, self.verified)
 
 
 def _encode(entry: NewEntry) -> bytes:
@@ -284,39 +266,6 @@ def _encode(entry: NewEntry) -> bytes:
     flags = min(len(name), _NAME_MASK).to_bytes(2, "big")
     raw = _STAT.pack(*fields) + bytes.fromhex(entry.oid) + flags + name
     return raw + b"\0" * (8 - len(raw) % 8)
-
-
-def _trust_meta(
-    gitdir: Path, data: bytes, count: int
-) -> tuple[array[int], int, list[str], frozenset[str]] | None:
-    """The recorded entry lengths of this index, where its entries end, the paths gitsm wrote
-    into it or found still racily clean, and those verified, when the record is of exactly this
-    file."""
-    try:
-        raw = _meta_path(gitdir).read_bytes()
-    except OSError:
-        return None
-    head = len(_META_MAGIC) + _TRAILER
-    trailer = data[-_TRAILER:]
-    if raw[: len(_META_MAGIC)] != _META_MAGIC or raw[len(_META_MAGIC) : head] != trailer:
-        return None
-    end = head + 4 + 4 * count
-    if trailer == b"\0" * _TRAILER or raw[head : head + 4] != count.to_bytes(4, "big"):
-        return None
-    if len(raw) < end:
-        return None
-    lengths = array("I")
-    lengths.frombytes(raw[head + 4 : end])
-    entries_end = 12 + sum(lengths)
-    if entries_end > len(data) - _TRAILER:  # gitsm writes no extension but a split's link
-        return None
-    written, _, verified = raw[end:].decode("utf-8", "surrogateescape").partition("\0")
-    return (
-        lengths,
-        entries_end,
-        written.split("\n") if written else [],
-        frozenset(verified.split("\n")) if verified else frozenset(),
-    )
 
 
 def _walk(data: bytes | mmap.mmap, version: int, count: int) -> tuple[array[int], bool, int]:
@@ -390,12 +339,11 @@ def load_file(path: Path, gitdir: Path | None) -> IndexImage:
     signature, version, count = _HEADER.unpack_from(data)
     if signature != b"DIRC" or version not in (2, 3):
         raise Unsupported(f"index version {version}")
-    known = _trust_meta(gitdir, data, count) if gitdir is not None else None
+    known = indexmeta.load(gitdir, data, count) if gitdir is not None else None
     if known is not None:  # the index gitsm wrote: its checksum was right when written
-        lengths, entries_end, suspects, verified = known
-        link = _check_extensions(data, entries_end)
-        return IndexImage(data, version, lengths, False, mtime_ns // 10**9, suspects, link,
-                          verified, mtime_ns)  # fmt: skip
+        link = _check_extensions(data, known.offsets[-1])
+        return IndexImage(data, version, known.lengths, False, mtime_ns // 10**9, known.written,
+                          link, known.verified, mtime_ns, known.offsets)  # fmt: skip
     trailer = data[-_TRAILER:]
     if trailer != bytes(_TRAILER) and hashlib.sha1(data[:-_TRAILER]).digest() != trailer:
         # a damaged index is never re-signed as a good one (libgit2 then refuses it)
@@ -404,16 +352,3 @@ def load_file(path: Path, gitdir: Path | None) -> IndexImage:
     link = _check_extensions(data, end)
     return IndexImage(data, version, lengths, conflicted, racy_before=mtime_ns // 10**9,
                       link=link, index_ns=mtime_ns)  # fmt: skip
-
-
-def known_clean(gitdir: Path) -> bool:
-    """True when the index is the one gitsm last wrote (no conflict entries), judged from its
-    trailer and the record beside it without reading the rest of it."""
-    try:
-        raw = _meta_path(gitdir).read_bytes()[: len(_META_MAGIC) + _TRAILER]
-        with open(gitdir / "index", "rb") as file:
-            file.seek(-_TRAILER, os.SEEK_END)
-            trailer = file.read(_TRAILER)
-    except OSError:
-        return False
-    return raw == _META_MAGIC + trailer and trailer != b"\0" * _TRAILER

@@ -36,7 +36,7 @@ from gitsm.errors import (
     storage_error,
 )
 from gitsm.gitenv import run_git
-from gitsm.gitrepo import indexfile, splitindex
+from gitsm.gitrepo import indexfile, indexmeta, splitindex
 from gitsm.gitrepo.base import RepoBase
 from gitsm.gitrepo.failures import errno_of
 from gitsm.gitrepo.indexlock import Image, IndexLock
@@ -111,7 +111,7 @@ class WorktreeSync(RepoBase):
                 f"conflicts, git add, {finish}) or abort it ({abort}), then run this again; "
                 "nothing was written."
             )
-        if indexfile.known_clean(self.gitdir):  # the index gitsm wrote last: no conflicts
+        if indexmeta.known_clean(self.gitdir):  # the index gitsm wrote last: no conflicts
             return
         image = self._index_image()
         if image is not None and not image.conflicted:
