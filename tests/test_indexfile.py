@@ -111,9 +111,16 @@ def test_a_stale_record_is_not_trusted(repo_path: Path) -> None:
     client.create_secret(Name="a", SecretString="x")
     meta = repo_path / ".git" / indexmeta.META_NAME
     good = meta.read_bytes()
-    meta.write_bytes(good[: 19 + 20 + 4 + 8])  # the entry lengths cut short
+    meta.write_bytes(good[: 19 + 4 + 20 + 4 + 8])  # the entry lengths cut short
     assert indexfile.load(repo_path / ".git").suspects is None  # walked
-    meta.write_bytes(good.replace(good[19:39], b"\1" * 20))  # another index's trailer
+    meta.write_bytes(good[:-1] + bytes([good[-1] ^ 1]))  # half rewritten: its CRC does not match
+    assert indexmeta.known_clean(repo_path / ".git")  # (the trailer alone still names the index)
+    assert indexfile.load(repo_path / ".git").suspects is None
+    meta.write_bytes(good + b"\0" * 64)  # a longer record's tail, left by an interrupted write
+    assert indexfile.load(repo_path / ".git").suspects is None
+    meta.write_bytes(good)
+    assert indexfile.load(repo_path / ".git").suspects is not None  # the record, trusted
+    meta.write_bytes(good.replace(good[23:43], b"\1" * 20))  # another index's trailer
     assert not indexmeta.known_clean(repo_path / ".git")
     client.put_secret_value(SecretId="a", SecretString="y")
     assert status(repo_path) == "" and len(staged(repo_path)) == 3
