@@ -17,7 +17,8 @@ what changed since a shared index) and bare (no-checkout mode).
   alternating between the small and the large store of each mode (so machine load hits both
   alike), fsync off and on: ms per write as the median of the batch medians. Before each mode's
   writes every file of its two stores is read once: a host that pages out files idle for a
-  minute (this one runs DAMON's pageout) would otherwise start the larger store from the disk.
+  minute (this one runs DAMON's pageout) would otherwise start the larger store from the disk;
+  and the bench waits until no ``git gc`` that earlier writes started runs in any store.
 - **Versions**: in the small checkout, UpdateSecret on a secret with 1 version (a random one of
   the store's), on one that was given 1,000 versions at one every 15 minutes (the clock of its
   handle moves on: 100 are kept, each write prunes one), and on one holding 150 to 199 versions
@@ -37,7 +38,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -47,6 +48,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import gitsm
 from bench.bench_store import build_store, load, met, names_for
 from gitsm.awsclient import SecretsManagerClient
+from gitsm.gitrepo import autogc
 from gitsm.model import utcnow
 from gitsm.store import SecretStore
 
@@ -147,6 +149,25 @@ def warm(path: Path) -> tuple[int, float]:
     return total, time.perf_counter() - start
 
 
+def settle(paths: Iterable[Path], limit: float = 300.0) -> None:
+    """Wait until no ``git gc`` runs in any of the stores: one that an earlier phase's writes
+    started in the background (``git gc --auto``: a 10,000-secret store's takes seconds of both
+    CPUs) would otherwise slow whichever writes come next, in other stores too. A gc drops its
+    lock for a moment when it goes to the background, so the stores must be quiet twice."""
+    gitdirs = [p if (p / "objects").is_dir() else p / ".git" for p in paths]
+    start, quiet = time.perf_counter(), 0
+    busy: set[str] = set()
+    while quiet < 2 and time.perf_counter() - start < limit:
+        time.sleep(0.25)
+        running = [g.parent.name if g.name == ".git" else g.name for g in gitdirs
+                   if autogc.running(g)]  # fmt: skip
+        busy.update(running)
+        quiet = 0 if running else quiet + 1
+    if busy:
+        print(f"[settle] waited {time.perf_counter() - start:.1f} s for git gc in "
+              f"{', '.join(sorted(busy))}")  # fmt: skip
+
+
 def reclaim() -> str:
     """Whether the kernel pages out files nobody touched for a while (DAMON's pageout scheme)."""
     base = Path("/sys/kernel/mm/damon/admin/kdamonds")
@@ -163,6 +184,7 @@ def bench_sizes(stores: dict[tuple[str, int], Path], cfg: Config, fsync: bool) -
     out: dict[str, float] = {}
     for mode in MODES:
         pair = [stores[mode, n] for n in cfg.sizes]
+        settle(stores.values())
         for path in pair:  # idle for a phase or two: paged out where the kernel reclaims early
             size, took = warm(path)
             print(f"[warm] {path.name}: {size / 1e6:.0f} MB read in {took:.1f} s")
@@ -243,6 +265,7 @@ def main() -> None:
     stores = {(mode, n): build(base, n, mode) for mode in MODES for n in cfg.sizes}
     sizes = {fsync: bench_sizes(stores, cfg, fsync) for fsync in (False, True)}
     small_store = stores["checkout", cfg.sizes[0]]
+    settle(stores.values())
     versions = bench_versions(small_store, names_for("hier", cfg.sizes[0]), cfg)
     small, large = cfg.sizes
     for fsync, got in sizes.items():
