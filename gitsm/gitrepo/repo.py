@@ -124,14 +124,19 @@ class GitRepo(WorktreeSync, RepoViews, RepoGraph, RepoRemote):
             os.close(fd)
 
     def _clear_stale(self, lock: Path) -> None:
-        """Remove ``lock`` if it outlives a short wait unchanged (its owner is gone)."""
+        """Remove ``lock`` if it outlives a short wait unchanged (its owner is gone). The wait
+        starts at a millisecond and doubles up to 20 ms: a live owner holds a ref's lock
+        briefly (``git gc``'s ``pack-refs`` takes the branch's while writes go on), and a
+        first wait of 20 ms cost each write that met one 20 ms."""
         deadline = time.monotonic() + STALE_LOCK_WAIT
         try:
             seen = lock.stat().st_mtime_ns
         except FileNotFoundError:
             return
+        pause = 0.001
         while time.monotonic() < deadline:
-            time.sleep(0.02)
+            time.sleep(pause)
+            pause = min(pause * 2, 0.02)
             try:
                 now = lock.stat().st_mtime_ns
             except FileNotFoundError:
