@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import hashlib
 import os
 import random
 import secrets as _random
@@ -117,6 +118,34 @@ def timed(write: Callable[[], object], count: int) -> float:
     return statistics.median(times)
 
 
+def index_floors(pair: list[Path], fsync: bool, rounds: int = 40) -> list[float]:
+    """ms to read each checkout's index, SHA-1 it and write it over a file of its size, synced
+    with ``fsync`` (what any write of a whole index costs, as gitsm writes it into the spare),
+    medians of ``rounds`` alternating between the stores."""
+    times: list[list[float]] = [[] for _ in pair]
+    scratch = [p / ".git" / "gitsm-bench-floor" for p in pair]
+    for path, target in zip(pair, scratch, strict=True):
+        target.write_bytes((path / ".git" / "index").read_bytes())
+    try:
+        for _ in range(rounds):
+            for i, path in enumerate(pair):
+                start = time.perf_counter()
+                data = (path / ".git" / "index").read_bytes()
+                hashlib.sha1(data).digest()
+                fd = os.open(scratch[i], os.O_WRONLY)
+                try:
+                    os.pwrite(fd, data, 0)
+                    if fsync:
+                        os.fsync(fd)
+                finally:
+                    os.close(fd)
+                times[i].append((time.perf_counter() - start) * 1e3)
+    finally:
+        for target in scratch:
+            target.unlink(missing_ok=True)
+    return [statistics.median(t) for t in times]
+
+
 def update(client: SecretsManagerClient, name: str) -> Callable[[], object]:
     return lambda: client.update_secret(SecretId=name, SecretString=_random.token_urlsafe(24))
 
@@ -196,6 +225,10 @@ def bench_sizes(stores: dict[tuple[str, int], Path], cfg: Config, fsync: bool) -
 
         writers = [random_writes(c, ns, rng) for c, ns in zip(clients, names, strict=True)]
         medians = interleave(writers, cfg)
+        if mode == "checkout":
+            floors = index_floors(pair, fsync)
+            for n, ms in zip(cfg.sizes, floors, strict=True):
+                out[f"floor-{n}"] = ms
         for n, ms in zip(cfg.sizes, medians, strict=True):
             out[f"{mode}-{n}"] = ms
             print(f"[write] {mode} {n:,} secrets fsync={'on' if fsync else 'off'}: UpdateSecret "
@@ -274,6 +307,11 @@ def main() -> None:
             print(f"[target] {mode} fsync={'on' if fsync else 'off'}: a write on {large:,} "
                   f"secrets within {TARGET}x of one on {small:,}: {b:.2f} / {a:.2f} ms = "
                   f"{b / a:.2f}x -> {met(b / a <= TARGET)}")  # fmt: skip
+        f1, f2, a = got[f"floor-{small}"], got[f"floor-{large}"], got[f"checkout-{small}"]
+        print(f"[floor] checkout fsync={'on' if fsync else 'off'}: reading, hashing and writing "
+              f"the whole index takes {f1:.2f} ms at {small:,} secrets and {f2:.2f} ms at "
+              f"{large:,}; with a write at {small:,} of {a:.2f} ms, no write of a whole index at "
+              f"{large:,} can be within less than {(a + f2 - f1) / a:.2f}x")  # fmt: skip
     young = f"{cfg.young}+ versions younger than 24 hours"
     for key, what in (("many", f"{cfg.versions:,} versions written"), ("young", young)):
         ratio = versions[key] / versions["one"]
