@@ -18,7 +18,9 @@ what changed since a shared index) and bare (no-checkout mode).
   alike), fsync off and on: ms per write as the median of the batch medians. Before each mode's
   writes every file of its two stores is read once: a host that pages out files idle for a
   minute (this one runs DAMON's pageout) would otherwise start the larger store from the disk;
-  and the bench waits until no ``git gc`` that earlier writes started runs in any store.
+  and the bench waits until no ``git gc`` that earlier writes started runs in any store. After
+  the checkout writes, ``[floor]``: reading, hashing and writing each checkout's whole index by
+  itself, and the smallest ratio that leaves a 10,000-secret write of a whole index.
 - **Versions**: in the small checkout, UpdateSecret on a secret with 1 version (a random one of
   the store's), on one that was given 1,000 versions at one every 15 minutes (the clock of its
   handle moves on: 100 are kept, each write prunes one), and on one holding 150 to 199 versions
