@@ -121,11 +121,19 @@ class IndexImage:
     def position(self, path: str) -> int:
         """The number of the first entry whose path sorts at or after ``path`` (git's order:
         bytes, then stage)."""
-        key, offsets = os.fsencode(path), self.offsets()
+        key, offsets, data = os.fsencode(path), self.offsets(), self.data
         lo, hi = 0, len(self.lengths)
-        while lo < hi:
+        while lo < hi:  # entry_key inlined: a write looks up dozens of paths, 15 probes each
             mid = (lo + hi) // 2
-            if self._path_at(offsets[mid])[0] < key:
+            at = offsets[mid]
+            flags = (data[at + 60] << 8) | data[at + 61]
+            size = flags & _NAME_MASK
+            if size == _NAME_MASK:
+                found = entry_key(data, at)[0]
+            else:
+                start = at + _FIXED + (2 if flags & _EXTENDED else 0)
+                found = data[start : start + size]
+            if found < key:
                 lo = mid + 1
             else:
                 hi = mid
