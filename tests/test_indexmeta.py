@@ -3,7 +3,10 @@ write are the index's own, and moving them in one big-integer addition adds to e
 
 from __future__ import annotations
 
+import os
 import random
+import subprocess
+import sys
 from array import array
 from pathlib import Path
 
@@ -65,3 +68,22 @@ def test_the_record_follows_inserts_removals_and_replacements(repo_path: Path) -
         assert record.lengths == lengths
         assert record.offsets == indexmeta.offsets_of(lengths)
         assert record.offsets[-1] == len(data) - 20  # no extension: the trailer follows
+
+
+def test_a_fifo_in_the_records_place_is_not_waited_on(tmp_path: Path) -> None:
+    """Opening a FIFO to write waits for a reader: the record's writer must not hang on one put
+    in its place, and the next write leaves a plain record."""
+    os.mkfifo(tmp_path / indexmeta.META_NAME)
+    code = (
+        "import sys; from array import array; from pathlib import Path;"
+        "from gitsm.gitrepo import indexmeta;"
+        "d = Path(sys.argv[1]);"
+        "[indexmeta.save(d, b'x' * 20, array('I', [8]), array('I', [12, 20]), ['a'], [])"
+        " for _ in range(2)]"
+    )
+    done = subprocess.run([sys.executable, "-c", code, str(tmp_path)], timeout=30, check=False)
+    assert done.returncode == 0
+    assert (tmp_path / indexmeta.META_NAME).is_file()
+    data = b"DIRC" + bytes(8) + bytes(8) + b"x" * 20
+    record = indexmeta.load(tmp_path, data, 1)
+    assert record is not None and record.written == ["a"] and list(record.offsets) == [12, 20]

@@ -82,7 +82,8 @@ def save(
     paths = listed.encode("utf-8", "surrogateescape")
     body = b"".join([trailer, len(lengths).to_bytes(4, "big"), lengths, offsets, paths])
     record = memoryview(_MAGIC + binascii.crc32(body).to_bytes(_CRC, "big") + body)
-    flags = os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC
+    # not a FIFO someone put there: opening one to write would wait for a reader
+    flags = os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
     try:
         fd = os.open(gitdir / META_NAME, flags, 0o666)
         try:
