@@ -34,7 +34,7 @@ class RepoBase:
         self._gc_quiet_until = 0.0  # GitRepo._maybe_pack starts no gc before this monotonic time
         self._last_snapshot: Snapshot | None = None  # see RepoGraph.snapshot_of
         pygit2.settings.cache_object_limit(pygit2.enums.ObjectType.TREE, TREE_CACHE_LIMIT)
-        loose.attach(repo, self.gitdir)  # loose objects are vetted before libgit2 reads them
+        loose.attach(repo, self.common_dir)  # loose objects are vetted before libgit2 reads them
 
     def private_dir(self, name: str) -> Path:
         """``<git dir>/gitsm/<name>``: where gitsm keeps caches of its own (never committed, never

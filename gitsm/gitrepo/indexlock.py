@@ -149,10 +149,11 @@ class IndexLock:
         index, keeping the old one as the spare; then give the lock up."""
         assert self._fd is not None
         parts = [data] if isinstance(data, bytes) else data
-        mode = stat.S_IMODE(os.fstat(self._fd).st_mode)
-        if self._marked and spareindex.write(self.gitdir, parts, mode=mode, fsync=self._fsync):
-            self.release()
-            return
+        if self._marked:
+            mode = stat.S_IMODE(os.fstat(self._fd).st_mode)
+            if spareindex.write(self.gitdir, parts, mode=mode, fsync=self._fsync):
+                self.release()
+                return
         for part in parts:
             view = memoryview(part)
             while view:

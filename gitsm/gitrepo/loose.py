@@ -78,9 +78,10 @@ def common_dir(gitdir: Path) -> Path:
     return common
 
 
-def attach(repo: pygit2.Repository, gitdir: Path) -> None:
-    """Vet the loose objects of ``repo`` (its common git dir's ``objects``) from now on."""
-    setattr(repo, _ATTRIBUTE, LooseObjects(common_dir(gitdir) / "objects"))
+def attach(repo: pygit2.Repository, common: Path) -> None:
+    """Vet the loose objects of ``repo`` (in ``objects`` of its common git dir, ``common``: see
+    :func:`common_dir`) from now on."""
+    setattr(repo, _ATTRIBUTE, LooseObjects(common / "objects"))
 
 
 def check(repo: pygit2.Repository, oid: object) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import itertools
 import mmap
 import os
 import struct
@@ -13,6 +12,7 @@ from array import array
 from collections.abc import Iterable
 from pathlib import Path
 
+from gitsm.gitrepo import indexmeta
 from gitsm.gitrepo.ewah import ewah_bytes
 from gitsm.gitrepo.indexfile import (
     _HEADER,
@@ -84,7 +84,7 @@ def _save_shared_meta(
     tmp = gitdir / (SHARED_META + ".tmp")
     try:
         head = _META_MAGIC + name + _stat_key(shared) + bytes([conflicted])
-        offsets = array("I", itertools.accumulate(lengths, initial=12))
+        offsets = indexmeta.offsets_of(lengths)
         count = len(lengths).to_bytes(4, "big")
         tmp.write_bytes(head + count + lengths.tobytes() + offsets.tobytes())
         os.replace(tmp, meta)
