@@ -81,10 +81,18 @@ def held(
     repo: PlainRepo, commit: str, requests: Sequence[Request], memo: Memo
 ) -> list[Parts | None]:
     """What ``memo`` holds for each request at ``commit`` (None: it is to be read); Doubt where
-    :func:`read_at` would doubt."""
+    :func:`read_at` would doubt. The memo's last batch answered whole is taken without walking
+    when it asked the same requests at the same root tree (:meth:`.Memo.replay`)."""
     tree = repo.tree_of(commit)
+    again = memo.replay(tree, requests)
+    if again is not None:  # the same requests at the same root tree: the same directories
+        return list(again)
     prefix = _prefix(repo, tree)
-    return [_remembered(repo, tree, prefix, request, memo) for request in requests]
+    found = [_remembered(repo, tree, prefix, request, memo) for request in requests]
+    hits = [hit for hit, _key in found]
+    if None not in hits:
+        memo.note_batch(tree, requests, [key for _hit, key in found])
+    return hits
 
 
 def open_held(parts: Sequence[Parts]) -> list[QuickValue]:
@@ -115,7 +123,9 @@ def read_at(
     out: list[QuickValue | None] = []
     others: list[Sealed] = []
     for request in requests:
-        hit = _remembered(repo, tree, prefix, request, memo) if memo is not None and look else None
+        hit = (
+            _remembered(repo, tree, prefix, request, memo)[0] if memo is not None and look else None
+        )
         if hit is not None:  # a key that no longer opens it: Doubt, the store words why
             out.append(QuickValue(opener.open(hit), hit[0]))
             continue
@@ -143,10 +153,11 @@ def read_at(
 
 def _remembered(
     repo: PlainRepo, tree: str, prefix: str, request: Request, memo: Memo
-) -> Parts | None:
+) -> tuple[Parts | None, str]:
     """The checked envelope of ``request`` as the memo holds it for the secret directory
-    :func:`gitsm.quickread.find` would find, at its tree id; None when the memo does not hold
-    that directory or that request (it is then read); Doubt where find would doubt."""
+    :func:`gitsm.quickread.find` would find, at its tree id, and the memo's key of that
+    directory; None (and "") when the memo does not hold that directory or that request (it is
+    then read); Doubt where find would doubt."""
     secret_id, version_id, version_stage = request
     for name, full_arn in candidates(secret_id, prefix):
         if not name:
@@ -155,13 +166,15 @@ def _remembered(
         entry = repo.entry(tree, directory)
         if entry is None:  # no directory, no manifest: find looks at the next candidate too
             continue
-        known = memo.get(key_of(directory, entry[1])) if entry[0] == TREE else None
+        key = key_of(directory, entry[1])
+        known = memo.get(key) if entry[0] == TREE else None
         if known is None:
-            return None
+            return None, ""
         if full_arn is not None and known[0] != full_arn:
             continue
-        return known[1].get((version_id, version_stage))
-    return None
+        hit = known[1].get((version_id, version_stage))
+        return hit, key if hit is not None else ""
+    return None, ""
 
 
 def _open(items: Sequence[Sealed]) -> list[QuickValue]:

@@ -12,6 +12,13 @@ decoded it (with the authenticated data both of its layers are opened with). A l
 walks the root tree as before (checked), finds each secret directory's id, and takes what the
 memo holds for that id; anything the memo does not hold is read as before and added.
 
+A CI job or a developer reads the same requests again and again at the same commit: the memo also
+keeps the last batch that it answered whole, as the root tree's id, the requests (compared whole)
+and the key of the directory each request's walk ended at. The same requests at the same root tree
+walk to the same directories (a tree id names the whole tree below it), so that batch takes each
+answer by its key without walking; any key the memo no longer holds, or a request it does not
+answer there, and the batch is walked as before.
+
 Nothing secret is kept: the envelope's ciphertext and wrapped data key, which the repository
 holds anyway. Keys are looked up and every envelope is opened (authenticated) at every read. The
 file (``<common git dir>/gitsm/quick-memo``) is written whole and renamed into place, with a
@@ -28,10 +35,12 @@ import zlib
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from gitsm.quickopen import Parts
 
 FILE = "quick-memo"
-_TAG = b"gitsm-quick-memo-2\n"
+_TAG = b"gitsm-quick-memo-3\n"
 ENTRIES_MAX = 4096
 """Secret directories the file holds at most (or four times as many as the batch that wrote it
 used, when that is more): those the batch used first, then older ones."""
@@ -40,6 +49,8 @@ ENVELOPE_KEPT_MAX = 8192
 
 Entry = tuple[str, dict[tuple[str | None, str | None], "Parts"]]
 """(the secret's ARN, the answer of each (VersionId, VersionStage) asked)."""
+Batch = tuple[str, list[tuple[str, str | None, str | None]], list[str]]
+"""(the root tree's id, the requests, the key of each request's secret directory)."""
 
 
 class Memo:
@@ -47,9 +58,10 @@ class Memo:
 
     def __init__(self, common: str) -> None:
         self.path = os.path.join(common, "gitsm", FILE)
-        self.known: dict[str, Entry] = _load(self.path)
+        self.known, self.batch = _load(self.path)
         self.added: dict[str, Entry] = {}
         self.used: set[str] = set()
+        self.new_batch: Batch | None = None
 
     def get(self, key: str) -> Entry | None:
         """The entry of the secret directory ``key`` (:func:`key_of`), if any."""
@@ -57,6 +69,31 @@ class Memo:
         if entry is not None:
             self.used.add(key)
         return entry
+
+    def replay(
+        self, tree: str, requests: Sequence[tuple[str, str | None, str | None]]
+    ) -> list[Parts] | None:
+        """The answers of the last batch answered whole, when it asked ``requests`` at the root
+        tree ``tree`` too and the memo still holds every answer; None otherwise."""
+        batch = self.batch
+        if batch is None or batch[0] != tree or batch[1] != list(requests):
+            return None
+        out: list[Parts] = []
+        for request, key in zip(batch[1], batch[2], strict=True):
+            entry = self.get(key)
+            hit = entry[1].get(request[1:]) if entry is not None else None
+            if hit is None:
+                return None
+            out.append(hit)
+        return out
+
+    def note_batch(
+        self, tree: str, requests: Sequence[tuple[str, str | None, str | None]], keys: list[str]
+    ) -> None:
+        """Keep this batch, answered whole, for :meth:`replay` (saved with the memo)."""
+        batch = (tree, list(requests), keys)
+        if batch != self.batch:
+            self.new_batch = batch
 
     def add(
         self, key: str, arn: str, request: tuple[str | None, str | None], answer: Parts
@@ -88,8 +125,9 @@ class Memo:
 
     def save(self) -> None:
         """Write the memo when this batch added to it: the entries used first, then older ones
-        while there is room. Quietly nothing when the file cannot be written."""
-        if not self.added:
+        while there is room, and the batch to replay. Quietly nothing when the file cannot be
+        written."""
+        if not self.added and self.new_batch is None:
             return
         kept = {k: self.added.get(k) or self.known[k] for k in self.used}
         room = max(ENTRIES_MAX, 4 * len(kept))
@@ -97,7 +135,7 @@ class Memo:
             if len(kept) >= room:
                 break
             kept.setdefault(key, entry)
-        body = marshal.dumps(kept, 4)
+        body = marshal.dumps((kept, self.new_batch or self.batch), 4)
         data = _TAG + b"%08x\n" % zlib.crc32(body) + body
         temporary = f"{self.path}.{os.getpid()}"
         try:
@@ -117,20 +155,28 @@ def key_of(directory: str, tree: str) -> str:
     return f"{tree} {directory}"
 
 
-def _load(path: str) -> dict[str, Entry]:
+def _load(path: str) -> tuple[dict[str, Entry], Batch | None]:
     try:
         with open(path, "rb") as handle:
             data = handle.read()
     except OSError:
-        return {}
+        return {}, None
     head = len(_TAG) + 9
     if not data.startswith(_TAG) or data[head - 1 : head] != b"\n":
-        return {}
+        return {}, None
     body = data[head:]
     try:
         if int(data[len(_TAG) : head - 1], 16) != zlib.crc32(body):
-            return {}
-        known = marshal.loads(body)
+            return {}, None
+        loaded = marshal.loads(body)
     except (ValueError, EOFError, TypeError):
-        return {}
-    return known if isinstance(known, dict) else {}
+        return {}, None
+    if not (isinstance(loaded, tuple) and len(loaded) == 2 and isinstance(loaded[0], dict)):
+        return {}, None
+    known, batch = loaded
+    usable = (
+        isinstance(batch, tuple) and len(batch) == 3 and isinstance(batch[0], str)
+        and isinstance(batch[1], list) and isinstance(batch[2], list)
+        and len(batch[1]) == len(batch[2])
+    )  # fmt: skip
+    return known, batch if usable else None

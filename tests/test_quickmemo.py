@@ -18,6 +18,7 @@ from gitsm import quickmemo
 from gitsm.errors import GitsmError
 from gitsm.materialize import read as read_mod
 from gitsm.materialize.read import StorePath, read_values
+from gitsm.materialize.spec import Entry
 from gitsm.plaingit import Doubt, PlainRepo
 from gitsm.quickbatch import read_many
 from gitsm.store import SecretStore
@@ -172,7 +173,7 @@ def test_a_key_no_longer_held_answers_nothing(
         lambda data: data[: len(data) // 2],
         lambda data: data[:-1] + bytes([data[-1] ^ 1]),
         lambda data: b"garbage",
-        lambda data: data.replace(b"gitsm-quick-memo-2", b"gitsm-quick-memo-9"),
+        lambda data: data.replace(quickmemo._TAG, b"gitsm-quick-memo-9\n"),
     ],
     ids=["truncated", "flipped", "garbage", "format"],
 )
@@ -251,3 +252,74 @@ def test_held_and_read_answers_keep_their_order_with_a_helper(
     assert forks == [1] and len(changed) >= read_mod.PARALLEL_MIN
     assert [results[r].value for r in requests] == full(s, requests)  # type: ignore[union-attr]
     assert [results[r].value for r in requests][:2] == [b"value-0", b"new-1"]  # type: ignore[union-attr]
+
+
+def held_read(tmp_path: Path, requests: list[Request]) -> list[bytes]:
+    """The requests through materialize's read (the memo asked first, then the walk)."""
+    spec = [Entry(sid, version_stage=stage, version_id=vid, env=f"V{i}")
+            for i, (sid, vid, stage) in enumerate(requests)]  # fmt: skip
+    results, _ = read_values(StorePath(str(tmp_path / "store")), spec)
+    return [results[r].value for r in requests]  # type: ignore[union-attr]
+
+
+def batch_of(tmp_path: Path) -> quickmemo.Batch | None:
+    return quickmemo.Memo(str(tmp_path / "store" / ".git")).batch
+
+
+def test_the_same_batch_at_the_same_tree_is_answered_without_walking(
+    store: tuple[SecretStore, list[Request]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first read fills the memo, the second is answered from it whole and kept as the
+    batch, the third takes each answer by its key: only the commit is read (its root tree's
+    id), and every answer is the full reader's."""
+    s, requests = store
+    expected = full(s, requests)
+    assert held_read(tmp_path, requests) == expected
+    assert batch_of(tmp_path) is None  # read, not answered by the memo: nothing to replay yet
+    assert held_read(tmp_path, requests) == expected
+    batch = batch_of(tmp_path)
+    assert batch is not None and batch[1] == requests and len(batch[2]) == len(requests)
+    reads = Reads(monkeypatch)
+    assert held_read(tmp_path, requests) == expected
+    assert reads.count == 1, reads.count  # the commit: no tree walked
+    reads.count = 0
+    assert held_read(tmp_path, requests[::-1]) == expected[::-1]  # other requests: walked
+    assert reads.count > 1
+
+
+@pytest.mark.parametrize("change", [change_value, move_label, recreate])
+def test_a_batch_is_not_replayed_at_another_tree(
+    store: tuple[SecretStore, list[Request]], tmp_path: Path, change: object
+) -> None:
+    """After a write the root tree differs: the batch is walked again and answers as the full
+    reader does (a request that now names nothing is refused)."""
+    s, requests = store
+    plain = [r for r in requests if not r[0].startswith("arn:") and r[1] is None]
+    for _ in range(2):
+        assert held_read(tmp_path, plain) == full(s, plain)
+    assert batch_of(tmp_path) is not None
+    assert callable(change)
+    change(s)
+    assert held_read(tmp_path, plain) == full(s, plain)
+    assert held_read(tmp_path, plain) == full(s, plain)
+
+
+def test_a_batch_whose_answers_the_memo_lost_is_walked(
+    store: tuple[SecretStore, list[Request]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A key of the batch no longer in the memo (dropped for room, or the file rewritten by
+    another batch): the batch is walked, not answered from what is left."""
+    s, requests = store
+    expected = full(s, requests)
+    for _ in range(2):
+        held_read(tmp_path, requests)
+    memo = quickmemo.Memo(str(tmp_path / "store" / ".git"))
+    assert memo.batch is not None
+    dropped = memo.batch[2][0]
+    memo.known.pop(dropped)
+    memo.added = {"x": ("arn", {})}  # saved: the batch with a key it no longer holds
+    memo.save()
+    assert dropped not in quickmemo.Memo(str(tmp_path / "store" / ".git")).known
+    reads = Reads(monkeypatch)
+    assert held_read(tmp_path, requests) == expected
+    assert reads.count > 1  # walked, and the dropped directory read again
