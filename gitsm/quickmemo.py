@@ -29,9 +29,9 @@ file that cannot be written is no memo. It is bounded (:data:`ENTRIES_MAX`, and 
 
 from __future__ import annotations
 
-import marshal
 import os
-import zlib
+
+from gitsm import memofile
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -135,19 +135,7 @@ class Memo:
             if len(kept) >= room:
                 break
             kept.setdefault(key, entry)
-        body = marshal.dumps((kept, self.new_batch or self.batch), 4)
-        data = _TAG + b"%08x\n" % zlib.crc32(body) + body
-        temporary = f"{self.path}.{os.getpid()}"
-        try:
-            os.makedirs(os.path.dirname(self.path), exist_ok=True)
-            with open(temporary, "wb") as handle:
-                handle.write(data)
-            os.replace(temporary, self.path)
-        except OSError:
-            try:  # noqa: SIM105  (contextlib costs this path's start)
-                os.unlink(temporary)
-            except OSError:
-                pass
+        memofile.write(self.path, _TAG, (kept, self.new_batch or self.batch))
 
 
 def key_of(directory: str, tree: str) -> str:
@@ -156,21 +144,7 @@ def key_of(directory: str, tree: str) -> str:
 
 
 def _load(path: str) -> tuple[dict[str, Entry], Batch | None]:
-    try:
-        with open(path, "rb") as handle:
-            data = handle.read()
-    except OSError:
-        return {}, None
-    head = len(_TAG) + 9
-    if not data.startswith(_TAG) or data[head - 1 : head] != b"\n":
-        return {}, None
-    body = data[head:]
-    try:
-        if int(data[len(_TAG) : head - 1], 16) != zlib.crc32(body):
-            return {}, None
-        loaded = marshal.loads(body)
-    except (ValueError, EOFError, TypeError):
-        return {}, None
+    loaded = memofile.read(path, _TAG)
     if not (isinstance(loaded, tuple) and len(loaded) == 2 and isinstance(loaded[0], dict)):
         return {}, None
     known, batch = loaded

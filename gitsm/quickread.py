@@ -189,8 +189,9 @@ def open_repo(store: str) -> tuple[PlainRepo, str]:
     return repo, repo.tree_of(tip)
 
 
-def open_tip(store: str) -> tuple[PlainRepo, str]:
-    """The repository at ``store`` and its branch's tip (a commit id)."""
+def own_dirs(store: str) -> tuple[str, str]:
+    """The git directory and the common git directory of the repository at ``store``; Doubt
+    when it, or either of them, belongs to another user."""
     gitdir = git_dir(store)
     common = gitdir
     commondir = os.path.join(gitdir, "commondir")
@@ -201,6 +202,12 @@ def open_tip(store: str) -> tuple[PlainRepo, str]:
     for path in {store, gitdir, common}:
         if os.stat(path).st_uid != uid:
             raise Doubt(f"{path} belongs to another user")
+    return gitdir, common
+
+
+def open_tip(store: str) -> tuple[PlainRepo, str]:
+    """The repository at ``store`` and its branch's tip (a commit id)."""
+    gitdir, common = own_dirs(store)
     if os.path.exists(os.path.join(gitdir, _JOURNAL)):
         raise Doubt("a work-tree sync is pending")
     _check_git_config(common)

@@ -22,7 +22,7 @@ PACKAGE = ROOT / "gitsm"
 
 LAYERS: list[list[str]] = [
     ["errors", "problems"],
-    ["gitenv", "upstream", "plainpack", "plaingit"],
+    ["gitenv", "upstream", "plainpack", "plaingit", "memofile"],
     ["limits", "model", "labels", "manifest", "manifestlines", "paths", "retention", "passwords", "merge3",
      "mergedriver",
      "strict", "policy", "apimodel", "paramcheck", "schedule", "rotationstate", "rotationconfig",
@@ -46,7 +46,7 @@ OUTSIDE_THE_TABLE = {"gitsm": "awsclient", "gitsm.__main__": "cli"}
 imports the store lazily) and ``python -m gitsm`` (the CLI)."""
 STANDARD_LIBRARY_ONLY = ["gitsm.gitenv", "gitsm.upstream", "gitsm.cli.locate", "gitsm.cli.syncfast",
                          "gitsm.cli.agent.launcher", "gitsm.cli.agent.paths", "gitsm.plaingit",
-                         "gitsm.plainpack", "gitsm.limits"]  # fmt: skip
+                         "gitsm.plainpack", "gitsm.limits", "gitsm.memofile"]  # fmt: skip
 """Modules of gitsm sync's quick path, of the agent's launcher and of get-secret-value's quick
 read: the standard library and each other, nothing else."""
 

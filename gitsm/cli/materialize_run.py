@@ -22,7 +22,7 @@ from pathlib import Path
 
 from gitsm.cli import output
 from gitsm.cli.context import Globals, globals_from, store_path
-from gitsm.cli.errors import Secrets, UsageFailure, run_guarded
+from gitsm.cli.errors import EnvironmentFailure, Secrets, UsageFailure, run_guarded
 from gitsm.cli.globalargs import (
     COMPLETE_VAR,
     GLOBAL_OPTIONS,
@@ -57,16 +57,35 @@ def unopened(globals_: Globals) -> StorePath:
     return StorePath(str(store_path(globals_)), globals_.region)
 
 
-def spec_of(spec_file: str | None, envs: list[str], files: list[str], mode: str | None) -> Spec:
+def spec_memo(globals_: Globals) -> str | None:
+    """The spec memo of the selected store (:mod:`gitsm.materialize.specmemo`); None when there
+    is none, or no store is selected (that error is the store's, after the spec's, as always)."""
+    from gitsm.materialize.specmemo import memo_path
+
+    try:
+        return memo_path(str(store_path(globals_)))
+    except EnvironmentFailure:
+        return None
+
+
+def spec_of(
+    spec_file: str | None,
+    envs: list[str],
+    files: list[str],
+    mode: str | None,
+    memo: str | None = None,
+) -> Spec:
     """The spec a command line gives: ``--spec`` (else ./gitsm.materialize.yaml when neither
-    ``--env`` nor ``--file`` is given), plus the ``--env`` and ``--file`` entries."""
+    ``--env`` nor ``--file`` is given), plus the ``--env`` and ``--file`` entries; a spec file
+    through the spec memo file ``memo`` when given."""
     from gitsm.materialize import DEFAULT_SPEC, Spec, SpecError, load_spec, parse_flag
     from gitsm.materialize.spec import parse_mode
+    from gitsm.materialize.specmemo import read_spec
 
+    if spec_file is None and not envs and not files and Path(DEFAULT_SPEC).is_file():
+        spec_file = DEFAULT_SPEC
     if spec_file is not None:
-        spec = load_spec(spec_file)
-    elif not envs and not files and Path(DEFAULT_SPEC).is_file():
-        spec = load_spec(DEFAULT_SPEC)
+        spec = load_spec(spec_file) if memo is None else read_spec(spec_file, memo)
     else:
         spec = Spec()
     spec.extend([parse_flag("--env", e) for e in envs] + [parse_flag("--file", f) for f in files])
@@ -98,7 +117,7 @@ def run(
     collecting = gc.isenabled()
     gc.disable()  # a short run that makes no reference cycles: no collector passes (~5%)
     try:
-        spec = spec_of(spec_file, env or [], file or [], mode)
+        spec = spec_of(spec_file, env or [], file or [], mode, spec_memo(globals_))
         spec.k8s_name = k8s_name or spec.k8s_name
         spec.k8s_namespace = k8s_namespace or spec.k8s_namespace
         fmt = fmt or spec.format or "files"
@@ -132,7 +151,7 @@ def run_exec(
             "gitsm exec needs a command: gitsm exec [--spec FILE] [--env NAME=REF]... -- "
             "COMMAND [ARGS...]"
         )
-    spec = spec_of(spec_file, env or [], [], None)
+    spec = spec_of(spec_file, env or [], [], None, spec_memo(globals_))
     store = unopened(globals_)
     variables = environment(store, spec, progress=sys.stderr)
     del store, spec

@@ -262,11 +262,19 @@ def parse_spec(doc: object, where: str) -> Spec:
 
 def load_spec(path: str | Path) -> Spec:
     """Read and check a spec file (in its plain block form without PyYAML: :mod:`.specfast`)."""
-    where = str(path)
+    return parse_file(read_file(path), str(path))
+
+
+def read_file(path: str | Path) -> bytes:
+    """The bytes of the spec file ``path`` (a SpecError when it cannot be read)."""
     try:
-        data = Path(path).read_bytes()
+        return Path(path).read_bytes()
     except OSError as exc:
-        raise SpecError(f"{where}: cannot read the spec file ({exc.strerror})") from None
+        raise SpecError(f"{path}: cannot read the spec file ({exc.strerror})") from None
+
+
+def parse_file(data: bytes, where: str) -> Spec:
+    """The spec in a file's bytes ``data``, read under the name ``where``."""
     doc = fast_doc(data)
     if doc is not None:
         return parse_spec(doc, where)
