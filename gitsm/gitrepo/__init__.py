@@ -27,8 +27,8 @@ run through :func:`gitsm.gitenv.run_git`.
 Modules: ``snapshot`` (read-only tree views), ``repo`` (opening, locking, committing), ``identity``
 (who a commit is by), ``signing`` (signed commits), ``worktree`` (keeping a checkout in step),
 ``indexlock`` (git's index lock), ``indexfile`` and ``indexmeta`` (the index changed entry by
-entry, and the record of the one gitsm wrote), ``spareindex`` (the previous index file filled
-again), ``failures`` (translating errors), ``loose`` (loose objects vetted before libgit2 reads
+entry, and the record of the one gitsm wrote), ``prehash`` (the start of the new index's
+checksum, hashed beside the commit), ``spareindex`` (the previous index file filled again), ``failures`` (translating errors), ``loose`` (loose objects vetted before libgit2 reads
 them), ``views`` (other revisions, the index, history).
 """
 

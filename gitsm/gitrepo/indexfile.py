@@ -37,11 +37,12 @@ import mmap
 import os
 import struct
 from array import array
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from gitsm.gitrepo import indexmeta, racy
+from gitsm.gitrepo import indexmeta, prehash, racy
+from gitsm.gitrepo.prehash import Prehash
 from gitsm.gitrepo.racy import STAT as _STAT
 from gitsm.gitrepo.racy import U32 as _U32
 
@@ -150,10 +151,35 @@ class IndexImage:
             out[stage] = self.data[offsets[n] + 40 : offsets[n] + 60].hex()
         return out
 
-    def patched(self, changes: dict[str, NewEntry | None], workdir: Path) -> Patched:
+    def header(self, count: int) -> bytes:
+        """The header of an index written from this one with ``count`` entries."""
+        return _HEADER.pack(b"DIRC", self.version if self.version in (2, 3) else 2, count)
+
+    def prehash(self, present: Mapping[str, bool]) -> Prehash | None:
+        """Begin hashing what the index patched from this one will start with, when each path
+        of ``present`` gets one stage-0 entry (True) or none (False) (:mod:`.prehash`). None when
+        this index is small, split, or one whose entries must all be checked for racy
+        cleanliness when written."""
+        if not present or self.link is not None or self.suspects is None:
+            return None
+        if len(self.data) < prehash.MIN_BYTES:
+            return None
+        count = len(self.lengths)
+        first = count
+        for path, kept in present.items():
+            first = min(first, self.position(path))
+            count += int(kept) - len(self.stages(path))
+        offsets = self.offsets()
+        body = memoryview(self.data)[offsets[0] : offsets[first]]
+        return prehash.start(self.header(count), first, body)
+
+    def patched(
+        self, changes: dict[str, NewEntry | None], workdir: Path, prehashed: Prehash | None = None
+    ) -> Patched:
         """The new index: ``changes`` applied (a path -> its new stage-0 entry, or None to remove
         every entry of it), racily clean entries whose file (in ``workdir``) changed smudged,
-        extensions dropped, a new trailer."""
+        extensions dropped, a new trailer (its start hashed already when ``prehashed`` foresaw
+        this index: :mod:`.prehash`)."""
         if self.link is not None:
             raise Unsupported("a split index is changed through splitindex.resolve")
         offsets, lengths = self.offsets(), array("I", self.lengths)
@@ -180,10 +206,14 @@ class IndexImage:
         new_offsets += indexmeta.shifted(offsets[at:], delta)  # and where the entries end
         for first, replaced, new in reversed(cuts):
             lengths[first : first + replaced] = array("I", [len(new)] if new else [])
-        version = self.version if self.version in (2, 3) else 2
-        parts[0] = _HEADER.pack(b"DIRC", version, len(lengths))
-        digest = hashlib.sha1()
-        for part in parts:  # hashed and written in place: the old bytes are never copied twice
+        parts[0] = header = self.header(len(lengths))
+        digest = None
+        if prehashed is not None and cuts:
+            digest = prehashed.take(header, cuts[0][0], racy)
+        if digest is None:
+            digest = hashlib.sha1(header)
+            digest.update(parts[1])
+        for part in parts[2:]:  # hashed and written in place: the old bytes are never copied twice
             digest.update(part)
         parts.append(digest.digest())
         # the next write checks again what it wrote and what is still racily clean here: git

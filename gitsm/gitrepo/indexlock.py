@@ -41,6 +41,7 @@ from pygit2.ffi import C, ffi
 from gitsm.errors import GitLockHeld
 from gitsm.gitrepo import spareindex
 from gitsm.gitrepo.indexfile import IndexImage
+from gitsm.gitrepo.prehash import Prehash
 from gitsm.gitrepo.splitindex import SplitImage, plain_copy
 
 Image = IndexImage | SplitImage
@@ -85,6 +86,9 @@ class IndexLock:
         self._fsync = fsync
         self.image: Image | None = None
         """The index as read under this lock (:mod:`.indexfile`), when it was read that way."""
+        self.prehash: Prehash | None = None
+        """The start of the index this write will patch from :attr:`image`, hashing
+        (:mod:`.prehash`)."""
 
     @classmethod
     def acquire(

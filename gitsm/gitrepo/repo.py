@@ -238,6 +238,7 @@ class GitRepo(WorktreeSync, RepoViews, RepoGraph, RepoRemote):
         with self._index_lock() as lock:
             touched = self._touched(parent, changes)
             self._check_clean(parent, touched, lock)
+            self._foresee(changes, touched, lock)
             oid = self._new_commit(parent, changes, message, when)
             self._write_journal(touched)
             new = self._land(parent, oid, message)  # the journal goes when the ref did not move

@@ -193,6 +193,14 @@ class WorktreeSync(RepoBase):
                 "and try again; nothing was written."
             )
 
+    @staticmethod
+    def _foresee(changes: Mapping[str, bytes | None], touched: list[str], lock: IndexLock) -> None:
+        """Start hashing the index this write will patch (:mod:`.prehash`): each touched path
+        keeps one entry when the change writes it, none when it goes."""
+        if isinstance(lock.image, indexfile.IndexImage):
+            present = {path: changes.get(path) is not None for path in touched}
+            lock.prehash = lock.image.prehash(present)
+
     def _blocked(self, path: str) -> bool:
         """True when a symlink, or a file where a directory belongs (or the reverse), is in the way."""
         assert self.workdir is not None
@@ -296,9 +304,12 @@ class WorktreeSync(RepoBase):
             mode = int(item.filemode)
             self._place(file, mode, snap.read(path) or b"")
             changes[path] = indexfile.NewEntry(path, mode, str(item.id), os.lstat(file))
-        new = image.patched(changes, self.workdir)
+        if isinstance(image, indexfile.IndexImage):
+            new = image.patched(changes, self.workdir, lock.prehash)
+        else:
+            new = image.patched(changes, self.workdir)
         lock.commit_data(new.parts)
-        lock.image = None
+        lock.image, lock.prehash = None, None
         new.save_meta(self.gitdir)
 
     @staticmethod

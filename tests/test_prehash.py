@@ -1,0 +1,121 @@
+"""The start of the index hashed beside the commit (gitrepo/prehash.py): the index a write leaves is
+byte for byte the one hashed whole, whether the state foreseen is taken or refused, and git and
+libgit2 read it back (``git fsck`` checks its trailer).
+
+Indexes of a few entries are below prehash.MIN_BYTES: the tests lower it to 0."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+import pygit2
+import pytest
+
+import gitsm
+from gitsm.gitrepo import indexfile, prehash
+from tests.conftest import git
+from tests.test_indexfile import fsck_index, staged, status
+
+
+@pytest.fixture
+def taken(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
+    """Every index a write patches is foreseen; whether each foreseen state was taken."""
+    monkeypatch.setattr(prehash, "MIN_BYTES", 0)
+    outcomes: list[bool] = []
+    real = prehash.Prehash.take
+
+    def take(self: prehash.Prehash, *args: object) -> object:
+        found = real(self, *args)  # type: ignore[arg-type]
+        outcomes.append(found is not None)
+        return found
+
+    monkeypatch.setattr(prehash.Prehash, "take", take)
+    return outcomes
+
+
+def test_writes_leave_the_index_git_reads(repo_path: Path, taken: list[bool]) -> None:
+    client = gitsm.client(repo=repo_path)
+    for i in range(8):
+        client.create_secret(Name=f"app/s{i}", SecretString=f"v{i}")
+    client.put_secret_value(SecretId="app/s0", SecretString="first entries")
+    client.put_secret_value(SecretId="app/s7", SecretString="last entries")
+    client.update_secret(SecretId="app/s3", Description="the manifest alone")
+    client.delete_secret(SecretId="app/s5", ForceDeleteWithoutRecovery=True)
+    assert taken.count(True) >= 10, taken  # each write after the first found its state
+    data = (repo_path / ".git" / "index").read_bytes()
+    assert hashlib.sha1(data[:-20]).digest() == data[-20:]
+    tree = {line.split("\t")[1]: line.split()[2]
+            for line in git(repo_path, "ls-tree", "-r", "HEAD").splitlines()}  # fmt: skip
+    in_index = {line.split("\t")[1]: line.split()[1] for line in staged(repo_path)}
+    assert in_index == {p: oid for p, oid in tree.items() if p.startswith("secrets/")}
+    assert status(repo_path) == ""
+    fsck_index(repo_path)
+
+
+def entry(workdir: Path, path: str, text: str) -> indexfile.NewEntry:
+    file = workdir / path
+    file.parent.mkdir(parents=True, exist_ok=True)
+    file.write_text(text)
+    return indexfile.NewEntry(path, 0o100644, str(pygit2.hashfile(str(file))), os.lstat(file))
+
+
+def whole(patched: indexfile.Patched) -> bytes:
+    return b"".join(bytes(part) for part in patched.parts)
+
+
+@pytest.mark.parametrize("foreseen", ["right", "count", "first"])
+def test_taken_or_refused_the_index_is_the_same(
+    repo_path: Path, taken: list[bool], foreseen: str
+) -> None:
+    """The state is taken when the write is the one foreseen, refused when the entry count or
+    the first change differ; the bytes are those of the index hashed whole every time."""
+    client = gitsm.client(repo=repo_path)
+    for i in range(6):
+        client.create_secret(Name=f"app/s{i}", SecretString=f"v{i}")
+    taken.clear()
+    image = indexfile.load(repo_path / ".git")
+    assert image.suspects is not None  # gitsm's own index: no entry to walk for racy ones
+    removed = "secrets/app/s4/~secret.yaml"
+    assert image.stages(removed)
+    changes = {
+        "secrets/app/s2/~secret.yaml": entry(repo_path, "secrets/app/s2/~secret.yaml", "new\n"),
+        "secrets/app/s3/added.json": entry(repo_path, "secrets/app/s3/added.json", "{}\n"),
+        removed: None,
+    }
+    present = {path: new is not None for path, new in changes.items()}
+    if foreseen == "count":
+        present[removed] = True  # foreseen kept: one entry more than the write leaves
+    elif foreseen == "first":
+        present["secrets/app/s0/~secret.yaml"] = True  # foreseen earlier than the write starts
+    expected = whole(image.patched(changes, repo_path))
+    assert taken == []
+    got = whole(image.patched(changes, repo_path, image.prehash(present)))
+    assert taken == [foreseen == "right"]
+    assert got == expected
+    assert hashlib.sha1(got[:-20]).digest() == got[-20:]
+
+
+def test_a_smudge_before_the_first_change_refuses_the_state() -> None:
+    body = memoryview(b"x" * 100)
+    foreseen = prehash.start(b"DIRC\0\0\0\2\0\0\0\5", 3, body)
+    assert foreseen.take(b"DIRC\0\0\0\2\0\0\0\5", 3, {4, 9}) is not None  # smudged after it
+    again = prehash.start(b"DIRC\0\0\0\2\0\0\0\5", 3, body)
+    assert again.take(b"DIRC\0\0\0\2\0\0\0\5", 3, {2}) is None
+    assert again.take(b"DIRC\0\0\0\2\0\0\0\6", 3, set()) is None
+    digest = prehash.start(b"head", 0, body).take(b"head", 0, set())
+    assert digest is not None and digest.digest() == hashlib.sha1(b"head" + bytes(body)).digest()
+
+
+def test_small_or_foreign_indexes_are_hashed_whole(
+    repo_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    gitsm.client(repo=repo_path).create_secret(Name="a", SecretString="x")
+    present = {"secrets/a/~secret.yaml": True}
+    assert indexfile.load(repo_path / ".git").prehash(present) is None  # below MIN_BYTES
+    monkeypatch.setattr(prehash, "MIN_BYTES", 0)
+    assert indexfile.load(repo_path / ".git").prehash(present) is not None
+    git(repo_path, "read-tree", "HEAD")  # git's own index: every entry must be looked at
+    image = indexfile.load(repo_path / ".git")
+    assert image.suspects is None and image.prehash(present) is None
