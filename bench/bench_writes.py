@@ -222,6 +222,28 @@ def journal(path: Path) -> str:
     return "ext4 with a journal" if has else "ext4 without a journal (freed inodes are skipped)"
 
 
+LAST_RUN = Path(tempfile.gettempdir()) / "gitsm-bench-writes.removed"
+"""When the last run removed its stores (the file's mtime)."""
+RECENT = 360.0
+"""Seconds ext4 without a journal skips a freed inode whose inode table block is unwritten."""
+
+
+def after_last_run(kind: str) -> str | None:
+    """A warning when the last run removed its stores less than :data:`RECENT` seconds ago on a
+    file system that skips recently freed inodes: their tens of thousands of inodes make every
+    file this run creates slower, the more so wherever its stores land near them."""
+    try:
+        ago = time.time() - LAST_RUN.stat().st_mtime
+    except OSError:
+        return None
+    if ago >= RECENT or "without a journal" not in kind:
+        return None
+    return (f"[warning] the last run removed its stores {ago:.0f} s ago: on ext4 without a "
+            f"journal their inodes are skipped for up to {RECENT:.0f} s, and file creation in "
+            "this run is slower and uneven between stores; wait that long for figures that "
+            "do not depend on it")  # fmt: skip
+
+
 def reclaim() -> str:
     """Whether the kernel pages out files nobody touched for a while (DAMON's pageout scheme)."""
     base = Path("/sys/kernel/mm/damon/admin/kdamonds")
@@ -318,8 +340,12 @@ def main() -> None:
     os.environ["GITSM_HOME"] = str(base / "home")
     t_all = time.perf_counter()
     print(f"== gitsm write benchmark ({'quick' if args.quick else 'full'}) ==")
+    kind = journal(base)
     print(f"machine: {os.cpu_count()} CPUs; stores in {base}; load average {load()} (1/5/15 min); "
-          f"proactive page-out of idle files: {reclaim()}; file system: {journal(base)}")  # fmt: skip
+          f"proactive page-out of idle files: {reclaim()}; file system: {kind}")  # fmt: skip
+    warning = after_last_run(kind)
+    if warning:
+        print(warning)
     os.sync()  # freed inodes' table blocks written: skipped for a minute, not six
     stores = {(mode, n): build(base, n, mode) for mode in MODES for n in cfg.sizes}
     sizes = {fsync: bench_sizes(stores, cfg, fsync) for fsync in (False, True)}
@@ -352,6 +378,8 @@ def main() -> None:
     if not args.keep and not args.dir:
         shutil.rmtree(base, ignore_errors=True)
         os.sync()  # (see journal(): the next run's files skip these inodes for a minute, not six)
+        with contextlib.suppress(OSError):
+            LAST_RUN.touch()
 
 
 if __name__ == "__main__":

