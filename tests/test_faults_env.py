@@ -185,9 +185,11 @@ def test_git_add_while_gitsm_updates_the_index_is_refused_not_lost(
         git_add()
         copy_entry(source, target, path)  # type: ignore[arg-type]
 
-    def patch_meanwhile(image: IndexImage, changes: dict[str, object], workdir: Path) -> object:
+    def patch_meanwhile(
+        image: IndexImage, changes: dict[str, object], workdir: Path, *rest: object
+    ) -> object:
         git_add()
-        return patched(image, changes, workdir)  # type: ignore[arg-type]
+        return patched(image, changes, workdir, *rest)  # type: ignore[arg-type]
 
     with monkeypatch.context() as seam:
         seam.setattr(IndexLock, "copy_entry", staticmethod(copy_meanwhile))
