@@ -98,18 +98,20 @@ def test_taken_or_refused_the_index_is_the_same(
 
 
 def test_a_smudge_before_the_first_change_refuses_the_state() -> None:
-    body = memoryview(b"x" * 100)
+    data = b"x" * 100
+    body = memoryview(data)
     foreseen = prehash.start(b"DIRC\0\0\0\2\0\0\0\5", 3, body)
-    assert foreseen.take(b"DIRC\0\0\0\2\0\0\0\5", 3, {4, 9}) is not None  # smudged after it
+    assert foreseen.take(data, b"DIRC\0\0\0\2\0\0\0\5", 3, {4, 9}) is not None  # after it
     again = prehash.start(b"DIRC\0\0\0\2\0\0\0\5", 3, body)
-    assert again.take(b"DIRC\0\0\0\2\0\0\0\5", 3, {2}) is None
-    assert again.take(b"DIRC\0\0\0\2\0\0\0\6", 3, set()) is None
-    digest = prehash.start(b"head", 0, body).take(b"head", 0, set())
+    assert again.take(data, b"DIRC\0\0\0\2\0\0\0\5", 3, {2}) is None
+    assert again.take(data, b"DIRC\0\0\0\2\0\0\0\6", 3, set()) is None
+    assert again.take(b"y" * 100, b"DIRC\0\0\0\2\0\0\0\5", 3, set()) is None  # other bytes
+    digest = prehash.start(b"head", 0, body).take(data, b"head", 0, set())
     assert digest is not None and digest.digest() == hashlib.sha1(b"head" + bytes(body)).digest()
     failed = prehash.start(b"head", 0, memoryview(b"x"))
     with failed.done:  # its thread has finished
         failed.hashed.clear()  # as when the thread's hashing raised: never a partial state
-    assert failed.take(b"head", 0, set()) is None
+    assert failed.take(failed.source, b"head", 0, set()) is None
 
 
 def test_small_or_foreign_indexes_are_hashed_whole(

@@ -209,7 +209,7 @@ class IndexImage:
         parts[0] = header = self.header(len(lengths))
         digest = None
         if prehashed is not None and cuts:
-            digest = prehashed.take(header, cuts[0][0], racy)
+            digest = prehashed.take(self.data, header, cuts[0][0], racy)
         if digest is None:
             digest = hashlib.sha1(header)
             digest.update(parts[1])
