@@ -86,7 +86,7 @@ def held(
     tree = repo.tree_of(commit)
     again = memo.replay(tree, requests)
     if again is not None:  # the same requests at the same root tree: the same directories
-        return list(again)
+        return again
     prefix = _prefix(repo, tree)
     found = [_remembered(repo, tree, prefix, request, memo) for request in requests]
     hits = [hit for hit, _key in found]

@@ -72,13 +72,14 @@ class Memo:
 
     def replay(
         self, tree: str, requests: Sequence[tuple[str, str | None, str | None]]
-    ) -> list[Parts] | None:
-        """The answers of the last batch answered whole, when it asked ``requests`` at the root
-        tree ``tree`` too and the memo still holds every answer; None otherwise."""
+    ) -> list[Parts | None] | None:
+        """The answers of the last batch answered whole (none of them None), when it asked
+        ``requests`` at the root tree ``tree`` too and the memo still holds every answer; None
+        otherwise."""
         batch = self.batch
         if batch is None or batch[0] != tree or batch[1] != list(requests):
             return None
-        out: list[Parts] = []
+        out: list[Parts | None] = []
         for request, key in zip(batch[1], batch[2], strict=True):
             entry = self.get(key)
             hit = entry[1].get(request[1:]) if entry is not None else None

@@ -140,16 +140,19 @@ class IndexImage:
                 hi = mid
         return lo
 
+    def entries(self, path: str) -> range:
+        """The numbers of the entries of ``path`` (one per stage; empty when it has none)."""
+        key, offsets = os.fsencode(path), self.offsets()
+        first = last = self.position(path)
+        while last < len(self.lengths) and self._path_at(offsets[last])[0] == key:
+            last += 1
+        return range(first, last)
+
     def stages(self, path: str) -> dict[int, str]:
         """Stage -> blob id of the entries of ``path`` (stage 0 alone when it is merged)."""
-        key, offsets = os.fsencode(path), self.offsets()
-        out: dict[int, str] = {}
-        for n in range(self.position(path), len(self.lengths)):
-            found, stage = self._path_at(offsets[n])
-            if found != key:
-                break
-            out[stage] = self.data[offsets[n] + 40 : offsets[n] + 60].hex()
-        return out
+        offsets = self.offsets()
+        return {self._path_at(offsets[n])[1]: self.data[offsets[n] + 40 : offsets[n] + 60].hex()
+                for n in self.entries(path)}  # fmt: skip
 
     def header(self, count: int) -> bytes:
         """The header of an index written from this one with ``count`` entries."""
@@ -167,8 +170,9 @@ class IndexImage:
         count = len(self.lengths)
         first = count
         for path, kept in present.items():
-            first = min(first, self.position(path))
-            count += int(kept) - len(self.stages(path))
+            found = self.entries(path)
+            first = min(first, found.start)
+            count += int(kept) - len(found)
         offsets = self.offsets()
         body = memoryview(self.data)[offsets[0] : offsets[first]]
         return prehash.start(self.header(count), first, body)
@@ -186,12 +190,8 @@ class IndexImage:
         racy, still_racy, verified = self._racy(offsets, workdir, set(changes))
         cuts: list[tuple[int, int, bytes]] = []  # (first entry, entries replaced, new bytes)
         for path in sorted(changes, key=os.fsencode):
-            first = last = self.position(path)
-            key = os.fsencode(path)
-            while last < len(lengths) and self._path_at(offsets[last])[0] == key:
-                last += 1
-            entry = changes[path]
-            cuts.append((first, last - first, b"" if entry is None else _encode(entry)))
+            found, entry = self.entries(path), changes[path]
+            cuts.append((found.start, len(found), b"" if entry is None else _encode(entry)))
         parts: list[bytes | memoryview] = [b""]  # the header, once the count is known
         new_offsets, at, delta = array("I"), 0, 0
         for first, replaced, new in cuts:

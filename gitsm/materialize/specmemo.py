@@ -17,6 +17,7 @@ names (secret ids, paths, variable names), never a value.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import os
 
@@ -29,7 +30,7 @@ FILE = "spec-memo"
 _TAG = b"gitsm-spec-memo-1\n"
 KEPT = 4
 """Specs the file holds at most (the last ones read)."""
-_FIELDS = ("secret_id", "version_stage", "version_id", "json_key", "env", "file", "mode", "where")
+_FIELDS = tuple(field.name for field in dataclasses.fields(Entry))
 """:class:`Entry`'s fields, in the order it takes them."""
 
 Kept = tuple[int, str | None, str | None, str | None, str | None, list[tuple[object, ...]]]
@@ -57,10 +58,11 @@ def read_spec(path: str | os.PathLike[str], memo: str) -> Spec:
     where = os.fspath(path)
     data = read_file(where)
     key = key_of(data, where)
-    spec = load(memo, key)
+    kept = _read(memo)
+    spec = _spec_of(kept.get(key))
     if spec is None:
         spec = parse_file(data, where)
-        save(memo, key, spec)
+        save(memo, key, spec, kept)
     return spec
 
 
@@ -76,9 +78,8 @@ def key_of(data: bytes, where: str) -> str:
     return " ".join([hashlib.sha256(data).hexdigest(), __version__, *stamps, where])
 
 
-def load(path: str, key: str) -> Spec | None:
-    """The spec kept under ``key`` in the memo file ``path``, or None."""
-    kept = _read(path).get(key)
+def _spec_of(kept: Kept | None) -> Spec | None:
+    """The spec a memo entry holds, or None."""
     if kept is None:
         return None
     try:
@@ -89,13 +90,14 @@ def load(path: str, key: str) -> Spec | None:
     return Spec(entries, fmt, out, mode, k8s_name, k8s_namespace)
 
 
-def save(path: str, key: str, spec: Spec) -> None:
-    """Keep ``spec`` under ``key`` in the memo file ``path``, with the last ones read."""
+def save(path: str, key: str, spec: Spec, before: dict[str, Kept]) -> None:
+    """Keep ``spec`` under ``key`` in the memo file ``path``, with the last ones read (those of
+    ``before``, the file as read already)."""
     rows = [tuple(getattr(entry, name) for name in _FIELDS) for entry in spec.entries]
     kept: dict[str, Kept] = {
         key: (spec.mode, spec.format, spec.out, spec.k8s_name, spec.k8s_namespace, rows)
     }
-    for other, value in _read(path).items():
+    for other, value in before.items():
         if len(kept) >= KEPT:
             break
         kept.setdefault(other, value)
