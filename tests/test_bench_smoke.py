@@ -195,3 +195,14 @@ def test_materialize_bench_times_gitsm_cold_and_through_the_agent(tmp_path: Path
     lines = out.stdout.splitlines()
     assert [x for x in lines if "fresh process (start-up included): median" in x]
     assert [x for x in lines if "through a warm agent: median" in x]
+
+
+def test_bench_inodes_quick_times_creation_after_each_count(tmp_path: Path) -> None:
+    """bench_inodes.py --quick times file creation after 0 and 50 freed files, and removes its
+    directory."""
+    lines = quick_run("bench_inodes.py", tmp_path, tmp_path / "home")
+    assert lines[0].startswith("[inodes] ") and " on " in lines[0]
+    timed = [line for line in lines if "files freed a second before" in line]
+    assert [line.split()[1] for line in timed] == ["0", "50"]
+    assert all(" us (median)" in line for line in timed)
+    assert list(tmp_path.iterdir()) == []
