@@ -21,23 +21,16 @@ import argparse
 import os
 import shutil
 import statistics
-import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from bench_writes import journal
+
 CREATIONS = 200
-
-
-def file_system(where: Path) -> str:
-    """The file system type of ``where`` as ``df`` names it, or 'unknown'."""
-    try:
-        done = subprocess.run(["df", "--output=fstype", str(where)], capture_output=True,
-                              text=True, check=True)  # fmt: skip
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-    lines = done.stdout.split()
-    return lines[-1] if len(lines) > 1 else "unknown"
 
 
 def creation_us(directory: Path, freed: int) -> tuple[float, float]:
@@ -70,7 +63,7 @@ def main() -> None:
     args = parser.parse_args()
     counts = [0, 50] if args.quick else [int(c) for c in args.counts.split(",")]
     base = Path(tempfile.mkdtemp(prefix="gitsm-bench-inodes-", dir=args.dir))
-    print(f"[inodes] {base} on {file_system(base)}; {CREATIONS} creations after each count")
+    print(f"[inodes] {base} on {journal(base)}; {CREATIONS} creations after each count")
     try:
         for count in counts:
             median, mean = creation_us(base / f"after-{count}", count)
