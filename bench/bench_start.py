@@ -21,8 +21,11 @@ directory with the local default key and fsync off unless said:
   ``sops -d`` (one file, an age key made here) of one value when they are installed; gopass only
   says whether it is installed; each prints 'not installed' otherwise.
 
-Rounds are interleaved (one run of each command per round, after one untimed warm-up round that
-also writes the bytecode caches), so that a change of machine load hits all alike; figures are
+The rounds start once the store's config, written by ``gitsm init`` seconds before, has been left
+alone for ``answers.SETTLED`` seconds (not with ``--quick``): before that every write asks git
+for the identities and signing config a commit needs, which a store in use keeps from one command
+to the next. Rounds are interleaved (one run of each command per round, after one untimed warm-up
+round that also writes the bytecode caches), so that a change of machine load hits all alike; figures are
 medians of wall and CPU (user + system) time, and each command's ratio to the floor is measured in
 the same run. ``PYTHONDONTWRITEBYTECODE`` is dropped from the commands' environment: without
 bytecode caches every start compiles gitsm's modules again, which no installed gitsm does. The
@@ -37,6 +40,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -137,6 +141,20 @@ def agent_rows(repo: list[str], env: dict[str, str], work: Path) -> tuple[dict[s
     return cmds, envs
 
 
+def settle(config: Path, *, quick: bool) -> None:
+    """Wait until the store's config, which ``gitsm init`` wrote a few seconds ago, is older than
+    ``answers.SETTLED`` (not with ``quick``): until then every write asks git for its identities
+    and signing config (gitsm/gitrepo/answers.py keeps git's answers only for config files left
+    alone that long), which a store in use does not do. The warm-up round's first write then
+    keeps them."""
+    from gitsm.gitrepo.answers import SETTLED
+
+    wait = 0.0 if quick else max(0.0, SETTLED + 0.5 - (time.time() - config.stat().st_mtime))
+    print(f"[settle] waited {wait:.1f} s for the store's config to be {SETTLED:.0f} s old (git's "
+          "answers for a commit are kept only then: gitsm/gitrepo/answers.py)")  # fmt: skip
+    time.sleep(wait)
+
+
 def verdict(ratio: float, target: float) -> str:
     """A target's line end."""
     return f"(<= {target:.1f}x): {'met' if ratio <= target else 'NOT met'}"
@@ -181,6 +199,7 @@ def main() -> None:
         agent_env = envs["agent get-secret-value"]
         subprocess.run([str(GITSM), "agent", "start"], env=agent_env, check=True,
                        capture_output=True)  # fmt: skip
+        settle(Path(store) / ".git" / "config", quick=args.quick)
         try:
             results = medians_ms(cmds, env, runs, envs=envs,
                                  inputs={"pass insert": b"value\n"})  # fmt: skip
