@@ -41,7 +41,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from gitsm.gitrepo import indexmeta, prehash, racy
+from gitsm.gitrepo import indexmeta, keptindex, prehash, racy
 from gitsm.gitrepo.prehash import Prehash
 from gitsm.gitrepo.racy import STAT as _STAT
 from gitsm.gitrepo.racy import U32 as _U32
@@ -69,7 +69,9 @@ class NewEntry:
     stat: os.stat_result
 
 
-def entry_key(data: bytes | memoryview | mmap.mmap, offset: int = 0) -> tuple[bytes, int]:
+def entry_key(
+    data: bytes | bytearray | memoryview | mmap.mmap, offset: int = 0
+) -> tuple[bytes, int]:
     """(path, stage) of the index entry at ``offset`` of ``data`` (an empty path for a split
     file's replacement)."""
     flags = int.from_bytes(data[offset + 60 : offset + 62], "big")
@@ -90,7 +92,9 @@ class IndexImage:
     ``conflicted``: some entry has a stage.
     """
 
-    data: bytes | mmap.mmap
+    data: bytes | bytearray | mmap.mmap
+    """A whole index read from its file is a ``bytearray`` (:mod:`.keptindex` changes it into the
+    next index once that is written); a split file is ``bytes``, a shared index mapped."""
     version: int
     lengths: array[int]
     conflicted: bool
@@ -107,7 +111,7 @@ class IndexImage:
     @property
     def trailer(self) -> bytes:
         """The SHA-1 trailer of the index (its content's name)."""
-        return self.data[-_TRAILER:]
+        return bytes(self.data[-_TRAILER:])
 
     def offsets(self) -> array[int]:
         """The byte offset of every entry, and the end of the last one."""
@@ -129,6 +133,7 @@ class IndexImage:
             at = offsets[mid]
             flags = (data[at + 60] << 8) | data[at + 61]
             size = flags & _NAME_MASK
+            found: bytes | bytearray
             if size == _NAME_MASK:
                 found = entry_key(data, at)[0]
             else:
@@ -207,6 +212,9 @@ class IndexImage:
         for first, replaced, new in reversed(cuts):
             lengths[first : first + replaced] = array("I", [len(new)] if new else [])
         parts[0] = header = self.header(len(lengths))
+        edits = [(offsets[n] + 36, offsets[n] + 40, b"\0\0\0\0") for n in racy]
+        edits += [(offsets[f], offsets[f + r], new) for f, r, new in cuts]
+        edits.sort(key=lambda edit: edit[0])
         digest = None
         if prehashed is not None and cuts:
             digest = prehashed.take(self.data, header, cuts[0][0], racy)
@@ -220,7 +228,7 @@ class IndexImage:
         # re-checks every racily clean entry whenever it writes an index, and so must gitsm, or
         # an edit made in the same second as an earlier index would stay hidden from git
         written = [p for p, e in changes.items() if e is not None] + still_racy
-        return Patched(parts, lengths, written, verified, new_offsets)
+        return Patched(parts, lengths, written, verified, new_offsets, edits)
 
     def _racy(
         self, offsets: array[int], workdir: Path, skip: set[str]
@@ -284,6 +292,8 @@ class Patched:
     verified: list[str] = field(default_factory=list)
     offsets: array[int] | None = None
     """Every entry's offset and where they end (None: added up from ``lengths`` when saved)."""
+    edits: list[tuple[int, int, bytes]] | None = None
+    """What changed from the old index's bytes: (start, end, new bytes), in order of start."""
 
     def save_meta(self, gitdir: Path) -> None:
         """Record this index's entries and written paths beside it (:mod:`.indexmeta`)."""
@@ -306,7 +316,9 @@ def _encode(entry: NewEntry) -> bytes:
     return raw + b"\0" * (8 - len(raw) % 8)
 
 
-def _walk(data: bytes | mmap.mmap, version: int, count: int) -> tuple[array[int], bool, int]:
+def _walk(
+    data: bytes | bytearray | mmap.mmap, version: int, count: int
+) -> tuple[array[int], bool, int]:
     """Every entry's length, whether one has a stage, and where the extensions begin."""
     lengths, conflicted, offset = array("I"), False, 12
     end = len(data) - _TRAILER
@@ -333,7 +345,7 @@ def _walk(data: bytes | mmap.mmap, version: int, count: int) -> tuple[array[int]
     return lengths, conflicted, offset
 
 
-def _check_extensions(data: bytes | mmap.mmap, offset: int) -> bytes | None:
+def _check_extensions(data: bytes | bytearray | mmap.mmap, offset: int) -> bytes | None:
     """The payload of the split index's ``link`` extension, if there is one; Unsupported for
     any other mandatory extension (its signature starts with a lower-case letter: git refuses an
     index it does not understand, and so does this module)."""
@@ -346,7 +358,7 @@ def _check_extensions(data: bytes | mmap.mmap, offset: int) -> bytes | None:
             int.from_bytes(data[offset + 4 : offset + 8], "big"),
         )
         if signature == b"link" and link is None:
-            link = data[offset + 8 : offset + 8 + size]
+            link = bytes(data[offset + 8 : offset + 8 + size])
         elif not b"A" <= signature[:1] <= b"Z":
             raise Unsupported(f"the mandatory extension {signature!r}")
         offset += 8 + size
@@ -367,8 +379,10 @@ def load_file(path: Path, gitdir: Path | None) -> IndexImage:
     index it wrote is (None: look at every entry)."""
     try:
         with open(path, "rb") as file:
-            mtime_ns = os.fstat(file.fileno()).st_mtime_ns
-            data = file.read()
+            st = os.fstat(file.fileno())
+            mtime_ns = st.st_mtime_ns
+            kept = keptindex.take(file, path, st) if gitdir is not None else None
+            data: bytes | bytearray = kept if kept is not None else keptindex.read(file, st)
     except FileNotFoundError:
         body = _HEADER.pack(b"DIRC", 2, 0)
         return IndexImage(body + hashlib.sha1(body).digest(), 2, array("I"), conflicted=False)
@@ -380,6 +394,8 @@ def load_file(path: Path, gitdir: Path | None) -> IndexImage:
     known = indexmeta.load(gitdir, data, count) if gitdir is not None else None
     if known is not None:  # the index gitsm wrote: its checksum was right when written
         link = _check_extensions(data, known.offsets[-1])
+        if link is not None:  # a split file (splitindex): a few entries, kept as bytes
+            data = bytes(data)
         return IndexImage(data, version, known.lengths, False, mtime_ns // 10**9, known.written,
                           link, known.verified, mtime_ns, known.offsets)  # fmt: skip
     trailer = data[-_TRAILER:]
@@ -388,5 +404,7 @@ def load_file(path: Path, gitdir: Path | None) -> IndexImage:
         raise Unsupported("the index's checksum does not match its content")
     lengths, conflicted, end = _walk(data, version, count)
     link = _check_extensions(data, end)
+    if link is not None:
+        data = bytes(data)
     return IndexImage(data, version, lengths, conflicted, racy_before=mtime_ns // 10**9,
                       link=link, index_ns=mtime_ns)  # fmt: skip

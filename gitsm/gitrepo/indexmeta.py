@@ -103,7 +103,7 @@ def forget(gitdir: Path) -> None:
         (gitdir / META_NAME).unlink()
 
 
-def load(gitdir: Path, data: bytes, count: int) -> Record | None:
+def load(gitdir: Path, data: bytes | bytearray, count: int) -> Record | None:
     """The record of the index file whose bytes are ``data`` and whose header counts ``count``
     entries, when the record is of exactly this file."""
     try:

@@ -49,7 +49,7 @@ def blob_id(file: Path) -> bytes | None:
     return hashlib.sha1(b"blob %d\0" % len(data) + data).digest()
 
 
-def _same_stat(entry: bytes | memoryview, st: os.stat_result) -> bool:
+def _same_stat(entry: bytes | bytearray | memoryview, st: os.stat_result) -> bool:
     fields: tuple[int, ...] = STAT.unpack_from(entry)
     c_s, c_ns, m_s, m_ns, _dev, ino, _mode, _uid, _gid, size = fields
     return (
@@ -60,7 +60,7 @@ def _same_stat(entry: bytes | memoryview, st: os.stat_result) -> bool:
 
 
 def look(
-    entry: bytes | memoryview, file: Path, *, verified: bool, index_ns: int
+    entry: bytes | bytearray | memoryview, file: Path, *, verified: bool, index_ns: int
 ) -> tuple[bool, bool]:
     """Whether the racily clean ``entry`` still describes ``file``: (unchanged, verified now).
 

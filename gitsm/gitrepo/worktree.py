@@ -36,7 +36,7 @@ from gitsm.errors import (
     storage_error,
 )
 from gitsm.gitenv import run_git
-from gitsm.gitrepo import indexfile, indexmeta, splitindex
+from gitsm.gitrepo import indexfile, indexmeta, keptindex, splitindex
 from gitsm.gitrepo.base import RepoBase
 from gitsm.gitrepo.failures import errno_of
 from gitsm.gitrepo.indexlock import Image, IndexLock
@@ -311,6 +311,8 @@ class WorktreeSync(RepoBase):
         lock.commit_data(new.parts)
         lock.image, lock.prehash = None, None
         new.save_meta(self.gitdir)
+        if isinstance(image, indexfile.IndexImage) and image.link is None:
+            keptindex.keep(self.gitdir, image.data, image.offsets()[-1], new.parts, new.edits)
 
     @staticmethod
     def _place(file: Path, mode: int, data: bytes) -> None:
