@@ -23,6 +23,7 @@ parent's, and checks them the same way); :data:`MAX_KEPT` checkouts at most.
 
 from __future__ import annotations
 
+import _thread
 import os
 from io import BufferedReader
 from pathlib import Path
@@ -31,6 +32,7 @@ MAX_KEPT = 4
 """Checkouts whose index a process keeps (the last ones written)."""
 _TRAILER = 20
 _KEPT: dict[str, tuple[tuple[int, ...], bytearray]] = {}
+_LOCK = _thread.allocate_lock()
 
 
 def _identity(st: os.stat_result) -> tuple[int, ...]:
@@ -52,12 +54,14 @@ def take(file: BufferedReader, path: Path, st: os.stat_result) -> bytearray | No
 
 
 def read(file: BufferedReader, st: os.stat_result) -> bytearray:
-    """The rest of the open ``file`` (``st`` its ``fstat``) in a buffer :func:`keep` can change."""
+    """The open ``file`` read to its end (``st`` its ``fstat``: the size expected) into a buffer
+    :func:`keep` can change."""
     data = bytearray(st.st_size)
     got = file.readinto(data)
-    if got != len(data):  # the file changed size under the read (it is read again whole)
-        del data[got:]
-        data += file.read()
+    del data[got:]  # the file shrank under the read
+    rest = file.read()  # or grew
+    if rest:
+        data += rest
     return data
 
 
@@ -95,6 +99,7 @@ def keep(
         return
     if st.st_size != len(data):
         return
-    while len(_KEPT) >= MAX_KEPT:
-        _KEPT.pop(next(iter(_KEPT)))
-    _KEPT[str(path)] = (_identity(st), data)
+    with _LOCK:  # threads of one process may write to different checkouts
+        while len(_KEPT) >= MAX_KEPT:
+            _KEPT.pop(next(iter(_KEPT)))
+        _KEPT[str(path)] = (_identity(st), data)
