@@ -3,7 +3,7 @@
 A write in a checkout reads git's index whole (3 MB at 10,000 secrets), and a process that writes
 again (a program using the library, ``gitsm serve`` on a checkout, a batch of writes) would read
 back the file it wrote a moment before: allocating the buffer and copying the file into it cost
-about 0.6-0.9 ms at 10,000 secrets on the 2-core machine, growing with the store. So
+0.8-1.5 ms of a write at 10,000 secrets on the 2-core machine (tmpfs), growing with the store. So
 :mod:`.indexfile` reads the index into a ``bytearray``, and once the write's new index is in
 place :func:`keep` turns that same buffer into the new index by applying the write's edits to it
 (the replaced, inserted and removed entries, the entries smudged as racily clean, the header and

@@ -296,8 +296,8 @@ def resolve(gitdir: Path, image: IndexImage, *, fsync: bool = False) -> SplitIma
         raise Unsupported("the link extension's bitmaps do not fit the split file")
     offsets = image.offsets()
     added: dict[Key, bytes] = {}
-    data, count = image.data, len(replaced_at)
-    assert isinstance(data, bytes)  # indexfile.load_file gives a split file as bytes
+    data = image.data if isinstance(image.data, bytes) else bytes(image.data)  # load_file: bytes
+    count = len(replaced_at)
     starts = offsets[:count]
     foreign = image.suspects is None  # a split file gitsm wrote has nameless replacements
     if foreign and any(data[at + 61] or data[at + 60] & 0x0F for at in starts):
