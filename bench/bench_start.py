@@ -25,9 +25,9 @@ The rounds start once the store's config, written by ``gitsm init`` seconds befo
 alone for ``answers.SETTLED`` seconds (not with ``--quick``): before that every write asks git
 for the identities and signing config a commit needs, which a store in use keeps from one command
 to the next. Rounds are interleaved (one run of each command per round, after one untimed warm-up
-round that also writes the bytecode caches), so that a change of machine load hits all alike; figures are
-medians of wall and CPU (user + system) time, and each command's ratio to the floor is measured in
-the same run. ``PYTHONDONTWRITEBYTECODE`` is dropped from the commands' environment: without
+round that also writes the bytecode caches), so that a change of machine load hits all alike;
+figures are medians of wall and CPU (user + system) time, and each command's ratio to the floor is
+measured in the same run. ``PYTHONDONTWRITEBYTECODE`` is dropped from the commands' environment: without
 bytecode caches every start compiles gitsm's modules again, which no installed gitsm does. The
 load average is printed at the start and at the end. Nothing is asserted.
 """

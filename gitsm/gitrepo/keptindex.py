@@ -84,18 +84,15 @@ def keep(
         if isinstance(part, memoryview):
             part.release()
     parts.clear()
-    try:
+    try:  # a buffer not kept is only dropped: the write it served has landed whole
         data.append(0)  # refused while any other view of the buffer is alive
-    except BufferError:
-        return
-    del data[-1]
-    for start, end, replacement in reversed(edits):  # from the end: the starts stay right
-        data[start:end] = replacement
-    data[: len(header)] = header
-    data[-_TRAILER:] = trailer
-    try:
+        del data[-1]
+        for start, end, replacement in reversed(edits):  # from the end: the starts stay right
+            data[start:end] = replacement
+        data[: len(header)] = header
+        data[-_TRAILER:] = trailer
         st = os.stat(path)
-    except OSError:
+    except (BufferError, MemoryError, OSError):
         return
     if st.st_size != len(data):
         return
