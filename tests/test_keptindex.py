@@ -11,7 +11,7 @@ from pathlib import Path
 import pygit2
 
 import gitsm
-from gitsm.gitrepo import indexfile, keptindex
+from gitsm.gitrepo import indexfile, indexmeta, keptindex
 from tests.conftest import git
 
 
@@ -46,7 +46,27 @@ def test_the_kept_index_is_the_file_after_each_write(repo_path: Path) -> None:
     for write in writes:
         write()
         assert kept_bytes(repo_path) == index_bytes(repo_path)
+        data = index_bytes(repo_path)  # and the record kept with it is the one written beside it
+        on_disk = indexmeta.load(repo_path / ".git", data, int.from_bytes(data[8:12], "big"))
+        assert on_disk is not None
+        assert keptindex._KEPT[str(repo_path / ".git" / "index")][2] == on_disk
         checked(repo_path)
+
+
+def test_the_kept_record_spares_reading_the_file(repo_path: Path) -> None:
+    """The next write of the same process takes the record kept with the index: its file gone,
+    the entries are still found without a walk (a walk finds no suspects), and the write is right."""
+    client = gitsm.client(repo=repo_path)
+    client.create_secret(Name="app/a", SecretString="1")
+    (repo_path / ".git" / indexmeta.META_NAME).unlink()
+    assert indexfile.load(repo_path / ".git").suspects is not None  # taken, no longer kept
+    client.put_secret_value(SecretId="app/a", SecretString="2")  # reads the file and walks it
+    (repo_path / ".git" / indexmeta.META_NAME).unlink()
+    client.put_secret_value(SecretId="app/a", SecretString="3")  # takes the kept record
+    assert kept_bytes(repo_path) == index_bytes(repo_path)
+    checked(repo_path)
+    keptindex._KEPT.clear()  # as another process: the file written by the last write is right
+    assert indexfile.load(repo_path / ".git").suspects is not None
 
 
 def test_a_kept_index_is_used_only_while_the_file_is_that_one(repo_path: Path) -> None:

@@ -295,11 +295,17 @@ class Patched:
     edits: list[tuple[int, int, bytes]] | None = None
     """What changed from the old index's bytes: (start, end, new bytes), in order of start."""
 
-    def save_meta(self, gitdir: Path) -> None:
-        """Record this index's entries and written paths beside it (:mod:`.indexmeta`)."""
+    def record(self) -> indexmeta.Record:
+        """gitsm's record of this index (:mod:`.indexmeta`)."""
         offsets = self.offsets if self.offsets is not None else indexmeta.offsets_of(self.lengths)
-        trailer = bytes(self.parts[-1])
-        indexmeta.save(gitdir, trailer, self.lengths, offsets, self.written, self.verified)
+        return indexmeta.Record(self.lengths, offsets, self.written, frozenset(self.verified))
+
+    def save_meta(self, gitdir: Path, record: indexmeta.Record | None = None) -> None:
+        """Record this index's entries and written paths beside it (:mod:`.indexmeta`);
+        ``record``: :meth:`record`'s, when already made."""
+        known = record or self.record()
+        indexmeta.save(gitdir, bytes(self.parts[-1]), known.lengths, known.offsets, known.written,
+                       self.verified)  # fmt: skip
 
 
 def _encode(entry: NewEntry) -> bytes:
@@ -382,7 +388,7 @@ def load_file(path: Path, gitdir: Path | None) -> IndexImage:
             st = os.fstat(file.fileno())
             mtime_ns = st.st_mtime_ns
             kept = keptindex.take(file, path, st) if gitdir is not None else None
-            data: bytes | bytearray = kept if kept is not None else keptindex.read(file, st)
+            data: bytes | bytearray = kept[0] if kept is not None else keptindex.read(file, st)
     except FileNotFoundError:
         body = _HEADER.pack(b"DIRC", 2, 0)
         return IndexImage(body + hashlib.sha1(body).digest(), 2, array("I"), conflicted=False)
@@ -391,7 +397,9 @@ def load_file(path: Path, gitdir: Path | None) -> IndexImage:
     signature, version, count = _HEADER.unpack_from(data)
     if signature != b"DIRC" or version not in (2, 3):
         raise Unsupported(f"index version {version}")
-    known = indexmeta.load(gitdir, data, count) if gitdir is not None else None
+    known = kept[1] if kept is not None and kept[1] is not None else None
+    if known is None and gitdir is not None:
+        known = indexmeta.load(gitdir, data, count)
     if known is not None:  # the index gitsm wrote: its checksum was right when written
         link = _check_extensions(data, known.offsets[-1])
         if link is not None:  # a split file (splitindex): a few entries, kept as bytes

@@ -19,6 +19,11 @@ Python refuses to resize an exported buffer, and a view would see the edits) and
 index had no extensions (gitsm drops them when it writes). A buffer handed over is no longer
 kept: one write at a time owns it. Each process keeps its own (a forked one inherits the
 parent's, and checks them the same way); :data:`MAX_KEPT` checkouts at most.
+
+gitsm's record of the index (:mod:`.indexmeta`: every entry's offset, the paths to look at again)
+is kept beside the buffer: it is the record of exactly that index, so while the buffer is good so
+is the record, and the write does not read the file again (0.06 ms of a write at 1,000 secrets and
+0.15 ms at 10,000 on the 2-core machine's disk; the file is still written, for other processes).
 """
 
 from __future__ import annotations
@@ -28,10 +33,12 @@ import os
 from io import BufferedReader
 from pathlib import Path
 
+from gitsm.gitrepo.indexmeta import Record
+
 MAX_KEPT = 4
 """Checkouts whose index a process keeps (the last ones written)."""
 _TRAILER = 20
-_KEPT: dict[str, tuple[tuple[int, ...], bytearray]] = {}
+_KEPT: dict[str, tuple[tuple[int, ...], bytearray, Record | None]] = {}
 _LOCK = _thread.allocate_lock()
 
 
@@ -39,9 +46,12 @@ def _identity(st: os.stat_result) -> tuple[int, ...]:
     return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
 
 
-def take(file: BufferedReader, path: Path, st: os.stat_result) -> bytearray | None:
-    """The index kept for ``path`` when the open ``file`` (whose ``fstat`` is ``st``) is still
-    the one it was kept for; None otherwise (read the file). It is no longer kept after."""
+def take(
+    file: BufferedReader, path: Path, st: os.stat_result
+) -> tuple[bytearray, Record | None] | None:
+    """The index kept for ``path``, and its record, when the open ``file`` (whose ``fstat`` is
+    ``st``) is still the one they were kept for; None otherwise (read the file). It is no longer
+    kept after."""
     kept = _KEPT.pop(str(path), None)
     if kept is None or kept[0] != _identity(st) or st.st_size < _TRAILER:
         return None
@@ -50,7 +60,7 @@ def take(file: BufferedReader, path: Path, st: os.stat_result) -> bytearray | No
         trailer = os.pread(file.fileno(), _TRAILER, st.st_size - _TRAILER)
     except OSError:
         return None
-    return data if trailer == data[-_TRAILER:] else None
+    return (data, kept[2]) if trailer == data[-_TRAILER:] else None
 
 
 def read(file: BufferedReader, st: os.stat_result) -> bytearray:
@@ -67,12 +77,13 @@ def read(file: BufferedReader, st: os.stat_result) -> bytearray:
 
 def keep(
     gitdir: Path, data: object, entries_end: int, parts: list[bytes | memoryview],
-    edits: list[tuple[int, int, bytes]] | None,
+    edits: list[tuple[int, int, bytes]] | None, record: Record | None = None,
 ) -> None:  # fmt: skip
     """Make ``data``, the buffer of the index just replaced (its entries ending at
     ``entries_end``), the index written from it (``parts``: its bytes, the last its trailer;
     ``edits``: what changed, as (start, end, new bytes) in order of start) and keep it for the next
-    write; or keep nothing (see above). ``parts`` are released and emptied: call it last."""
+    write with ``record``, gitsm's record of the new index; or keep nothing (see above). ``parts``
+    are released and emptied: call it last."""
     path = gitdir / "index"
     _KEPT.pop(str(path), None)
     if not isinstance(data, bytearray) or edits is None or len(parts) < 2:
@@ -99,4 +110,4 @@ def keep(
     with _LOCK:  # threads of one process may write to different checkouts
         while len(_KEPT) >= MAX_KEPT:
             _KEPT.pop(next(iter(_KEPT)))
-        _KEPT[str(path)] = (_identity(st), data)
+        _KEPT[str(path)] = (_identity(st), data, record)

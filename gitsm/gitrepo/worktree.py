@@ -310,9 +310,11 @@ class WorktreeSync(RepoBase):
             new = image.patched(changes, self.workdir)
         lock.commit_data(new.parts)
         lock.image, lock.prehash = None, None
-        new.save_meta(self.gitdir)
+        record = new.record()
+        new.save_meta(self.gitdir, record)
         if isinstance(image, indexfile.IndexImage) and image.link is None:
-            keptindex.keep(self.gitdir, image.data, image.offsets()[-1], new.parts, new.edits)
+            keptindex.keep(self.gitdir, image.data, image.offsets()[-1], new.parts, new.edits,
+                           record)  # fmt: skip
 
     @staticmethod
     def _place(file: Path, mode: int, data: bytes) -> None:
