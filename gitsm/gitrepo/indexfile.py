@@ -300,12 +300,13 @@ class Patched:
         offsets = self.offsets if self.offsets is not None else indexmeta.offsets_of(self.lengths)
         return indexmeta.Record(self.lengths, offsets, self.written, frozenset(self.verified))
 
-    def save_meta(self, gitdir: Path, record: indexmeta.Record | None = None) -> None:
-        """Record this index's entries and written paths beside it (:mod:`.indexmeta`);
-        ``record``: :meth:`record`'s, when already made."""
-        known = record or self.record()
+    def save_meta(self, gitdir: Path) -> indexmeta.Record:
+        """Record this index's entries and written paths beside it (:mod:`.indexmeta`); the
+        record saved."""
+        known = self.record()
         indexmeta.save(gitdir, bytes(self.parts[-1]), known.lengths, known.offsets, known.written,
                        self.verified)  # fmt: skip
+        return known
 
 
 def _encode(entry: NewEntry) -> bytes:
@@ -397,7 +398,7 @@ def load_file(path: Path, gitdir: Path | None) -> IndexImage:
     signature, version, count = _HEADER.unpack_from(data)
     if signature != b"DIRC" or version not in (2, 3):
         raise Unsupported(f"index version {version}")
-    known = kept[1] if kept is not None and kept[1] is not None else None
+    known = kept[1] if kept is not None else None
     if known is None and gitdir is not None:
         known = indexmeta.load(gitdir, data, count)
     if known is not None:  # the index gitsm wrote: its checksum was right when written

@@ -310,8 +310,7 @@ class WorktreeSync(RepoBase):
             new = image.patched(changes, self.workdir)
         lock.commit_data(new.parts)
         lock.image, lock.prehash = None, None
-        record = new.record()
-        new.save_meta(self.gitdir, record)
+        record = new.save_meta(self.gitdir)
         if isinstance(image, indexfile.IndexImage) and image.link is None:
             keptindex.keep(self.gitdir, image.data, image.offsets()[-1], new.parts, new.edits,
                            record)  # fmt: skip
