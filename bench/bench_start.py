@@ -18,8 +18,11 @@ directory with the local default key and fsync off unless said:
   (target: <= 1.0x ``pass insert``) and on (target: <= 1.5x ``pass insert``), ``list-secrets``;
 * ``pass show`` and ``pass insert -m -f`` (a password store made here, a git repository as
   ``pass git init`` makes it, so that insert commits; its gpg key without a passphrase) and
-  ``sops -d`` (one file, an age key made here) of one value when they are installed; gopass only
-  says whether it is installed; each prints 'not installed' otherwise.
+  ``sops -d`` (one file, an age key made here) of one value when they are installed, and ``gopass
+  show`` of pass's entry (gopass reads a pass store as it is; the line below the table says which
+  gopass ran: Debian's ``gopass`` package, which ``.ci/run`` installs, is aviau/gopass, a pass in
+  Go that decrypts through gpg as gopasspw/gopass does with its default gpg backend); each prints
+  'not installed' otherwise.
 
 The rounds start once the store's config, written by ``gitsm init`` seconds before, has been left
 alone for ``answers.SETTLED`` seconds (not with ``--quick``): before that every write asks git
@@ -100,9 +103,31 @@ def setup_sops(sops: str, keygen: str, work: Path, env: dict[str, str]) -> list[
     return [sops, "-d", str(work / "value.sops.json")]
 
 
+def setup_gopass(
+    pass_show: list[str] | None, env: dict[str, str]
+) -> tuple[list[str] | None, list[str]]:
+    """``gopass show`` of the entry ``pass show`` reads, when a gopass on the PATH reads the
+    password store made for pass (gopass uses a pass store as it is: ``PASSWORD_STORE_DIR``, the
+    same gpg key); else None. The lines to print: which gopass, or why it is not timed."""
+    gopass = shutil.which("gopass")
+    if gopass is None:
+        return None, ["gopass show: not installed"]
+    if pass_show is None:
+        return None, ["gopass show: installed, not timed (no pass store made here: pass missing)"]
+    version = subprocess.run([gopass, "version"], env=env, capture_output=True, text=True)
+    which = (version.stdout.strip().splitlines() or ["version unknown"])[0]
+    cmd = [gopass, "show", pass_show[-1]]
+    shown = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    if shown.returncode != 0 or shown.stdout.strip() != "value":
+        said = (shown.stderr.strip().splitlines() or [f"exit {shown.returncode}"])[0]
+        return None, [f"gopass show: installed ({which}), not timed: it did not read the pass "
+                      f"store made here ({said})"]  # fmt: skip
+    return cmd, [f"gopass show: {gopass} ({which}), on the password store made for pass"]
+
+
 def peers(work: Path, env: dict[str, str]) -> tuple[dict[str, list[str]], list[str]]:
     """The other tools' read of one value where installed, and a line for each one that is not
-    timed (gopass is not set up here: it is reported as installed only)."""
+    timed or that needs saying (which gopass was timed)."""
     cmds: dict[str, list[str]] = {}
     missing: list[str] = []
     if shutil.which("pass") and shutil.which("gpg"):
@@ -110,8 +135,10 @@ def peers(work: Path, env: dict[str, str]) -> tuple[dict[str, list[str]], list[s
         cmds["pass insert"] = [cmds["pass show"][0], "insert", "-m", "-f", "bench/db"]
     else:
         missing += ["pass show: not installed", "pass insert: not installed"]
-    gopass = "installed, not timed (needs a store of its own)" if shutil.which("gopass") else None
-    missing.append(f"gopass show: {gopass or 'not installed'}")
+    gopass, why = setup_gopass(cmds.get("pass show"), env)
+    if gopass is not None:
+        cmds["gopass show"] = gopass
+    missing += why
     sops = shutil.which("sops") or (
         str(VENV_BIN / "sops") if (VENV_BIN / "sops").exists() else None
     )
