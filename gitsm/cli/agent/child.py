@@ -28,7 +28,6 @@ from gitsm.cli.agent.launcher import (
     MAX_REQUEST,
     PROTOCOL,
     frame,
-    interpreter,
     package_dir,
     peer_uid,
     recv_exact,
@@ -98,16 +97,18 @@ def receive(conn: _socket.socket) -> tuple[dict[str, Any], list[int]] | None:
     return message, fds
 
 
-def handle(conn: Any, to_command: Any, command: int, known: Fingerprint,
-           tell_parent: Callable[[bytes], None],
+def handle(conn: Any, to_command: Any, command: int, changed_since: Callable[[], bool],
+           identity: list[str], tell_parent: Callable[[bytes], None],
            status: Callable[[], dict[str, Any]]) -> int:  # fmt: skip
     """Serve one connection with the command process ``command`` (waiting on ``to_command``);
-    the status this process should exit with."""
+    the status this process should exit with. A run request is declined when it comes from
+    another Python or gitsm than ``identity`` (:func:`.launcher.interpreter` of the agent) or
+    when ``changed_since()`` says that gitsm's files changed since the agent loaded them."""
     got = receive(conn)
     message, fds = got if got is not None else ({}, [])
     kind = message.get("kind")
-    same = message.get("protocol") == PROTOCOL and message.get("interpreter") == interpreter()
-    stale = kind == "run" and changed(known)
+    same = message.get("protocol") == PROTOCOL and message.get("interpreter") == identity
+    stale = kind == "run" and changed_since()
     if kind != "run" or not same or len(fds) != 3 or stale or not _complete(message):
         for fd in fds:
             os.close(fd)

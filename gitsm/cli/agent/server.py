@@ -29,9 +29,10 @@ import time
 from typing import Any
 
 from gitsm.cli.agent import child
-from gitsm.cli.agent.launcher import AgentUnavailable, connect, package_dir
+from gitsm.cli.agent.launcher import AgentUnavailable, connect, interpreter, package_dir
 from gitsm.cli.agent.paths import LOCK_NAME, PID_NAME, SOCKET_NAME, make_private_dir
 from gitsm.cli.agent.rehearse import Rehearsal
+from gitsm.cli.agent.watch import Watch
 
 SPARES = 2
 REFILL_DELAY = 1.0
@@ -86,7 +87,9 @@ class Agent:
         self.missing = warm_up()
         self.rehearsal = Rehearsal(directory)
         self.rehearsal_failed = self.rehearsal.first()
-        self.known = child.fingerprint()
+        self.watch = Watch(child.fingerprint())
+        self.identity = interpreter()
+        """Which Python and which gitsm run here, as the launcher describes its own."""
 
     def _lock(self) -> int:
         """The agent's lock on its directory, held while it runs (a second ``agent start`` in the
@@ -174,9 +177,6 @@ class Agent:
                 os.kill(command, signal.SIGKILL)
             os.waitpid(command, 0)
             return 0
-        # the check that gitsm did not change, run once ahead: in a freshly forked process its
-        # first run costs ~1.2 ms (pages copied on first write), which a command would wait for
-        child.changed(self.known)
         while True:
             ready, _, _ = select.select([self.listener.fileno(), self.life_r, mine.fileno()],
                                         [], [])  # fmt: skip
@@ -195,7 +195,8 @@ class Agent:
         self.listener.close()
         conn.setblocking(True)
         with conn, mine:
-            code = child.handle(conn, mine, command, self.known, self._tell, self.status)
+            code = child.handle(conn, mine, command, self.watch.changed, self.identity,
+                                self._tell, self.status)  # fmt: skip
         self._tell(b"D")
         return code
 
@@ -291,6 +292,7 @@ class Agent:
             self.reap()
             time.sleep(0.01)
         self.rehearsal.remove()
+        self.watch.close()
 
 
 def main(directory: str) -> int:
