@@ -138,6 +138,27 @@ def test_standard_input_working_directory_and_environment(agent: Path, store: Pa
     assert (read.returncode, read.stdout) == (0, b"from a pipe\n")
 
 
+def test_the_command_has_the_launchers_environment_not_the_agents(
+    tmp_path: Path, store: Path
+) -> None:
+    """A variable the agent was started with but the launcher lacks is gone for the command, and
+    one both have takes the launcher's value."""
+    directory = tmp_path / "agent"
+    started = subprocess.run([str(GITSM_BIN), "agent", "start"], capture_output=True,
+                             env=env_for(directory, GITSM_REPO=str(tmp_path / "elsewhere")))  # fmt: skip
+    assert started.returncode == 0, started.stderr
+    try:
+        read = ["get-secret-value", "--secret-id", "app/db", "--query", "SecretString"]
+        runs = [gitsm(directory, *read, cwd="/", mode=mode) for mode in ("require", "0")]
+        assert runs[0].returncode == runs[1].returncode != 0  # no GITSM_REPO: no store at /
+        assert runs[0].stdout == runs[1].stdout and runs[0].stderr == runs[1].stderr
+        found = subprocess.run([str(GITSM_BIN), *read], capture_output=True, cwd="/",
+                               env=env_for(directory, GITSM_REPO=str(store)))  # fmt: skip
+        assert (found.returncode, found.stdout) == (0, b'"s3cret"\n'), found.stderr
+    finally:
+        gitsm(directory, "agent", "stop")
+
+
 def test_output_to_a_file_and_the_umask(agent: Path, store: Path, tmp_path: Path) -> None:
     target = tmp_path / "out.json"
     with target.open("wb") as out:
@@ -207,7 +228,7 @@ def test_the_launcher_loads_almost_nothing(agent: Path, store: Path) -> None:
     assert done.returncode == 0 and b"s3cret" in done.stdout, done.stderr
     loaded = set(done.stderr.decode().rpartition("LOADED ")[2].split())
     heavy = {"pygit2", "cryptography", "typer", "click", "yaml", "jmespath", "json", "signal",
-             "subprocess", "gitsm.store", "gitsm.awsclient", "gitsm.cli.lean"}  # fmt: skip
+             "subprocess", "gitsm.store", "gitsm.awsclient", "gitsm.cli.lean", "__future__"}  # fmt: skip
     assert loaded & heavy == set()
     assert "gitsm.cli.agent.launcher" in loaded  # the probe saw the launcher's process
 

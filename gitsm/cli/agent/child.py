@@ -224,8 +224,12 @@ def become(message: dict[str, Any], fds: list[int]) -> None:
             os.close(fd)
     os.chdir(message["cwd"])
     os.umask(message["umask"])
-    os.environ.clear()
-    os.environ.update(message["env"])
+    environ = message["env"]  # the agent's own, less what the launcher's lacks or has otherwise
+    for key in [key for key in os.environ if key not in environ]:
+        del os.environ[key]
+    for key, value in environ.items():
+        if os.environ.get(key) != value:
+            os.environ[key] = value
     sys.argv = list(message["argv"])
     streams: list[io.TextIOWrapper | None] = []
     for fd, (encoding, errors, line_buffering, write_through) in enumerate(message["streams"]):

@@ -19,8 +19,7 @@ the user's own and private (0700), so that a socket nobody else could have made 
 it talks to.
 """
 
-from __future__ import annotations
-
+# no `from __future__ import annotations`: the launcher would import __future__ (0.1-0.3 ms)
 import _socket
 import marshal
 import os
