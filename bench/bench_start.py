@@ -12,7 +12,8 @@ directory with the local default key and fsync off unless said:
   ``list-secrets`` through the installed console script (target: get-secret-value <= 8x the
   floor); get-secret-value takes its quick read (gitsm.quickread), and once more as the full
   command (``GITSM_QUICK_READ=0``, the path of every read the quick one leaves to it);
-* through a warm agent started here (``gitsm agent start`` in the work directory,
+* through a warm agent started here (``gitsm agent start`` in the work directory, handed over
+  by the installed ``gitsm``: the native launcher where scripts/setup built one, a line says,
   ``GITSM_AGENT=require``, so a command that did not go through it fails the run):
   ``get-secret-value`` (target: <= 1.0x the fastest peer read), ``update-secret`` with fsync off
   (target: <= 1.0x ``pass insert``) and on (target: <= 1.5x ``pass insert``), ``list-secrets``;
@@ -258,6 +259,10 @@ def main() -> None:
             ratio = results[name][0] / insert
             print(f"[target] agent update-secret ({what}) {ratio:.2f}x pass insert "
                   f"{verdict(ratio, target)}")  # fmt: skip
+    from gitsm.cli.agent.native import is_native
+
+    kind = "the native launcher" if is_native(GITSM) else "the Python console script"
+    print(f"[launcher] {GITSM} is {kind} (docs/AGENT.md)")
     print(f"load average at the end {load()}")
 
 

@@ -182,6 +182,9 @@ def handover(args: list[str]) -> int | None:
     mode = os.environ.get(MODE_ENV, "")
     if mode in ("0", "off") or any(a in IN_PROCESS for a in args):
         return None
+    if sys.stdin is None or sys.stdout is None or sys.stderr is None:
+        # closed when this process started: the socket would take its descriptor's number
+        return _unavailable(mode, "a standard stream of this process is closed")
     try:
         sock = connect()
     except AgentUnavailable as exc:

@@ -1,0 +1,108 @@
+"""The native launcher (``launcher.c``): built with the system's C compiler and installed as the
+``gitsm`` command, in place of the Python console script.
+
+A command handed to the agent by the Python launcher pays for starting Python (11 ms on the 2-core
+machine, of a 16 ms ``get-secret-value``); the native launcher starts in about 1 ms and hands the
+same request over. It stands for one Python and one gitsm: their identity (as
+:func:`.launcher.interpreter` gives it) and the protocol are written into it when it is built, and
+everything it does not do itself, it leaves to that Python's launcher, run with the same
+arguments (``python -P -c``: the directory it starts from is not on the module path).
+
+``python -m gitsm.cli.agent.native install [BIN]`` builds it and puts it in place of ``BIN/gitsm``
+(default: the directory of this Python, a virtual environment's ``bin``) by a rename, so that a
+``gitsm`` being started is never half written; ``scripts/setup`` runs it. Without a C compiler
+(``$CC``, else ``cc``) nothing changes: the console script stays. ``pip`` installing gitsm again
+writes the console script back; running ``install`` again builds the launcher again.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from gitsm.cli.agent.launcher import PROTOCOL, interpreter
+
+SOURCE = Path(__file__).with_name("launcher.c")
+MAGIC = b"\x7fELF"
+
+
+def c_string(text: str) -> str:
+    """``text`` as a C string literal, every byte but letters, digits and ``/._-`` escaped."""
+    safe = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/._-"
+    raw = os.fsencode(text)
+    return '"' + "".join(chr(b) if b in safe else f"\\{b:03o}" for b in raw) + '"'
+
+
+def config_header(python: str, identity: list[str]) -> str:
+    """``native_config.h``: the Python to run for what the launcher leaves to it, and the
+    identity the agent compares with its own."""
+    executable, prefix, package = identity
+    return (
+        f"#define GITSM_PYTHON {c_string(python)}\n"
+        f"#define GITSM_ID_EXECUTABLE {c_string(executable)}\n"
+        f"#define GITSM_ID_PREFIX {c_string(prefix)}\n"
+        f"#define GITSM_ID_PACKAGE {c_string(package)}\n"
+        f"#define GITSM_PROTOCOL {PROTOCOL}\n"
+    )
+
+
+def compiler() -> str | None:
+    """The C compiler to use: ``$CC``, else ``cc`` on the PATH; None when there is none."""
+    chosen = os.environ.get("CC") or "cc"
+    return shutil.which(chosen)
+
+
+def build(output: Path, cc: str, python: str = sys.executable) -> None:
+    """Compile the launcher for ``python`` and this gitsm into ``output``; CalledProcessError
+    (with the compiler's messages) when it fails."""
+    with tempfile.TemporaryDirectory() as work:
+        Path(work, "native_config.h").write_text(config_header(python, interpreter()))
+        subprocess.run([cc, "-O2", "-Wall", "-Wextra", "-I", work, "-o", str(output),
+                        str(SOURCE)], check=True, capture_output=True, text=True)  # fmt: skip
+
+
+def is_native(path: Path) -> bool:
+    """True when ``path`` is an executable this module built (not a script)."""
+    try:
+        with open(path, "rb") as file:
+            return file.read(4) == MAGIC
+    except OSError:
+        return False
+
+
+def install(bin_dir: Path) -> str:
+    """Build the launcher and rename it over ``bin_dir/gitsm``; what was done, in words."""
+    cc = compiler()
+    if cc is None:
+        return "no C compiler ($CC or cc): gitsm stays the Python launcher"
+    target = bin_dir / "gitsm"
+    partial = bin_dir / ".gitsm-native.tmp"
+    try:
+        build(partial, cc)
+        os.chmod(partial, 0o755)
+        os.replace(partial, target)
+    finally:
+        partial.unlink(missing_ok=True)
+    return f"{target}: the native launcher (built with {cc})"
+
+
+def main(argv: list[str]) -> int:
+    """``install [BIN]``."""
+    if not argv or argv[0] != "install" or len(argv) > 2:
+        print("usage: python -m gitsm.cli.agent.native install [BIN]", file=sys.stderr)
+        return 2
+    bin_dir = Path(argv[1]) if len(argv) == 2 else Path(sys.executable).parent
+    try:
+        print(install(bin_dir))
+    except subprocess.CalledProcessError as exc:
+        print(f"building the native launcher failed:\n{exc.stderr}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
