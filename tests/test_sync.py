@@ -476,13 +476,18 @@ def test_sync_is_refused_while_a_merge_is_unfinished(team: Team) -> None:
 def test_quick_path_when_there_is_nothing_to_do(team: Team) -> None:
     """A sync with nothing to do answers from one fetch without loading the store (no pygit2),
     with exactly the report the full command prints."""
+    from gitsm.cli.agent.native import is_native, python_launcher
     from tests.cli.conftest import GITSM_BIN
 
     alice = team.clone("alice")
     cwd = path_of(alice)
+    # the Python launcher, as the console script or the native launcher (for no agent) runs it
+    python = (
+        python_launcher(GITSM_BIN) if is_native(GITSM_BIN) else [sys.executable, str(GITSM_BIN)]
+    )
 
     def sync(*extra: str) -> tuple[dict[str, object], str]:
-        proc = subprocess.run([sys.executable, "-X", "importtime", str(GITSM_BIN), "sync", *extra],
+        proc = subprocess.run([python[0], "-X", "importtime", *python[1:], "sync", *extra],
                               cwd=cwd, capture_output=True, text=True)  # fmt: skip
         assert proc.returncode == 0, proc.stderr
         return json.loads(proc.stdout), proc.stderr

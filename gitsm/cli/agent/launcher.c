@@ -26,15 +26,13 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "native_config.h" /* GITSM_PYTHON, GITSM_ID_*, GITSM_PROTOCOL: native.py writes it */
+#include "native_config.h" /* GITSM_PYTHON, GITSM_ID_*, GITSM_PROTOCOL, GITSM_CODE */
 
 extern char **environ;
 
 static const char *const IN_PROCESS[] = {"agent", "serve", "exec", NULL};
 static const char *const FORWARDED[] = {"SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT"};
 static const int FORWARDED_NUM[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT};
-static const char *const CODE =
-    "import sys; sys.argv[:2] = sys.argv[1:2]; from gitsm.cli import main; sys.exit(main())";
 
 static const char *execfn;
 static int ctype_set;          /* legacy_locale() set LC_CTYPE in the environment */
@@ -54,7 +52,7 @@ static void fallback(int argc, char **argv) {
         args[n++] = (char *)GITSM_PYTHON;
         args[n++] = "-P";
         args[n++] = "-c";
-        args[n++] = (char *)CODE;
+        args[n++] = (char *)GITSM_CODE;
         args[n++] = (char *)execfn;
         for (int i = 1; i < argc; i++) args[n++] = argv[i];
         args[n] = NULL;

@@ -28,6 +28,15 @@ from gitsm.cli.agent.launcher import PROTOCOL, interpreter
 
 SOURCE = Path(__file__).with_name("launcher.c")
 MAGIC = b"\x7fELF"
+CODE = "import sys; sys.argv[:2] = sys.argv[1:2]; from gitsm.cli import main; sys.exit(main())"
+"""What the native launcher runs for what it leaves to Python (``python -P -c CODE ITSELF ARGS``):
+the console script's code, ``sys.argv[0]`` the launcher's own path."""
+
+
+def python_launcher(launcher: Path | str, python: str = sys.executable) -> list[str]:
+    """The command line the native launcher ``launcher`` runs the Python launcher with (its
+    arguments follow)."""
+    return [python, "-P", "-c", CODE, str(launcher)]
 
 
 def c_string(text: str) -> str:
@@ -47,6 +56,7 @@ def config_header(python: str, identity: list[str]) -> str:
         f"#define GITSM_ID_PREFIX {c_string(prefix)}\n"
         f"#define GITSM_ID_PACKAGE {c_string(package)}\n"
         f"#define GITSM_PROTOCOL {PROTOCOL}\n"
+        f"#define GITSM_CODE {c_string(CODE)}\n"
     )
 
 
