@@ -247,3 +247,21 @@ def test_without_an_agent_the_command_runs_in_process(tmp_path: Path) -> None:
     done = subprocess.run([str(GITSM_BIN), "get-random-password", "--password-length", "12",
                            "--exclude-punctuation"], capture_output=True, env=env)  # fmt: skip
     assert done.returncode == 0 and len(done.stdout.strip()) > 12, done.stderr
+
+
+def test_install_replaces_the_command_and_needs_a_compiler(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``native install`` renames a built launcher over ``BIN/gitsm``; without a compiler it
+    leaves the console script as it is."""
+    from gitsm.cli.agent import native
+
+    script = tmp_path / "gitsm"
+    script.write_text("#!/usr/bin/env python3\n")
+    monkeypatch.setenv("CC", str(tmp_path / "no-such-cc"))
+    assert "no C compiler" in native.install(tmp_path)
+    assert script.read_text() == "#!/usr/bin/env python3\n"
+    monkeypatch.delenv("CC")
+    assert "native launcher" in native.install(tmp_path)
+    assert is_native(script) and os.access(script, os.X_OK)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["gitsm"]  # no partial file left

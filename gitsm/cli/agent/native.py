@@ -111,6 +111,9 @@ def main(argv: list[str]) -> int:
     except subprocess.CalledProcessError as exc:
         print(f"building the native launcher failed:\n{exc.stderr}", file=sys.stderr)
         return 1
+    except OSError as exc:
+        print(f"installing the native launcher in {bin_dir} failed: {exc}", file=sys.stderr)
+        return 1
     return 0
 
 
