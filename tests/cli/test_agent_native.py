@@ -73,7 +73,7 @@ class StandIn:
         cred = conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, 12)
         self.peers.append(os.readlink(f"/proc/{int.from_bytes(cred[:4], sys.byteorder)}/exe"))
         fds = array.array("i")
-        data, ancillary, _, _ = conn.recvmsg(1 << 20, socket.CMSG_SPACE(3 * fds.itemsize))
+        data, ancillary, _, _ = conn.recvmsg(1 << 16, socket.CMSG_SPACE(3 * fds.itemsize))
         for level, kind, payload in ancillary:
             if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
                 fds.frombytes(payload[: len(payload) - len(payload) % fds.itemsize])
@@ -161,6 +161,14 @@ def test_pipes_and_the_environment(stand_in: StandIn, tmp_path: Path) -> None:
     assert request["argv"][0] == str(GITSM_BIN) and request["args"][-1] == os.fsdecode(b"arg-\xff")
     assert [s[1] for s in request["streams"]] == ["surrogateescape"] * 2 + ["backslashreplace"]
     assert [s[2] for s in request["streams"]] == [False, False, True]  # stderr line-buffered
+
+
+def test_a_request_larger_than_the_sockets_buffer(stand_in: StandIn) -> None:
+    # 600 KB in the environment (each variable under the kernel's 128 KB limit for one string):
+    # more than a unix socket takes at once, so the request goes in parts
+    big = {f"GITSM_BIG{i}": str(i) * 100_000 for i in range(6)}
+    request = both_alike(stand_in, launch(stand_in, *READ, env=big))
+    assert all(request["env"][name] == value for name, value in big.items())
 
 
 def test_unbuffered_an_ignored_signal_and_the_umask(stand_in: StandIn) -> None:

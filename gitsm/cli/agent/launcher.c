@@ -354,7 +354,13 @@ int main(int argc, char **argv) {
     ssize_t sent;
     do sent = sendmsg(sock, &msg, MSG_NOSIGNAL);
     while (sent < 0 && errno == EINTR);
-    if (sent != (ssize_t)framed.len) { /* nothing ran: the Python launcher tries again */
+    size_t done = sent > 0 ? (size_t)sent : 0;
+    while (sent >= 0 && done < framed.len) { /* a request larger than the socket's buffer */
+        sent = send(sock, framed.data + done, framed.len - done, MSG_NOSIGNAL);
+        if (sent < 0 && errno == EINTR) sent = 0;
+        else if (sent > 0) done += (size_t)sent;
+    }
+    if (done != framed.len) { /* nothing ran: the Python launcher tries again */
         close(sock);
         fallback(argc, argv);
     }

@@ -197,9 +197,13 @@ def handover(args: list[str]) -> int | None:
             return _unavailable(mode, f"cannot describe this command to the agent: {exc}")
         fds = b"".join(fd.to_bytes(4, sys.byteorder, signed=True) for fd in (0, 1, 2))
         try:
-            sock.sendmsg([data], [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, fds)])
+            sent = sock.sendmsg([data], [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, fds)])
         except OSError as exc:  # a closed standard stream: EBADF
             return _unavailable(mode, f"cannot pass this process's streams: {exc.strerror}")
+        try:  # a request larger than the socket's buffer (a large environment) goes in parts
+            sock.sendall(data[sent:])
+        except OSError as exc:
+            return _unavailable(mode, f"cannot send the request to the agent: {exc.strerror}")
         tag, value = read_record(sock)
         if tag == "S":
             return _unavailable(mode, "the agent runs another gitsm, or an older copy of this one")
