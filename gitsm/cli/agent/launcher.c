@@ -69,6 +69,7 @@ typedef struct {
 } Buf;
 
 static int put(Buf *b, const void *data, size_t n) {
+    if (n == 0) return 0; /* an empty str: data may be NULL */
     if (b->len + n > b->cap) {
         size_t cap = b->cap ? b->cap : 4096;
         while (cap < b->len + n) cap *= 2;
