@@ -124,7 +124,8 @@ def launch(
 
 
 def both_alike(agent: StandIn, done: subprocess.CompletedProcess[bytes]) -> dict[str, Any]:
-    """The native launcher's request and the Python launcher's after it are the same; it."""
+    """The native launcher's request and the Python launcher's after it are the same; that
+    request."""
     assert done.returncode == 255, done.stderr  # declined twice: nothing ran
     assert len(agent.requests) == 2, agent.requests
     assert agent.peers[0] == os.path.realpath(GITSM_BIN) != agent.peers[1]  # native, then Python
@@ -164,8 +165,9 @@ def test_pipes_and_the_environment(stand_in: StandIn, tmp_path: Path) -> None:
 
 
 def test_a_request_larger_than_the_sockets_buffer(stand_in: StandIn) -> None:
-    # 600 KB in the environment (each variable under the kernel's 128 KB limit for one string):
-    # more than a unix socket takes at once, so the request goes in parts
+    # 600 KB in the environment (each variable under the kernel's 128 KB limit for one string),
+    # more than a unix socket buffers: a blocking send waits for the reader and goes whole (the
+    # launchers send what is left when a signal cuts it short)
     big = {f"GITSM_BIG{i}": str(i) * 100_000 for i in range(6)}
     request = both_alike(stand_in, launch(stand_in, *READ, env=big))
     assert all(request["env"][name] == value for name, value in big.items())
