@@ -200,8 +200,9 @@ def handover(args: list[str]) -> int | None:
             sent = sock.sendmsg([data], [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, fds)])
         except OSError as exc:  # a closed standard stream: EBADF
             return _unavailable(mode, f"cannot pass this process's streams: {exc.strerror}")
-        try:  # a request larger than the socket's buffer (a large environment) goes in parts
-            sock.sendall(data[sent:])
+        try:  # what a signal left unsent (an agent that answered already needs nothing more)
+            if sent < len(data):
+                sock.sendall(data[sent:])
         except OSError as exc:
             return _unavailable(mode, f"cannot send the request to the agent: {exc.strerror}")
         tag, value = read_record(sock)
