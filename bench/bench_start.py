@@ -9,8 +9,8 @@ directory with the local default key and fsync off unless said:
 
 * ``python -c pass`` from this venv: the floor, what the interpreter alone costs;
 * cold (``GITSM_AGENT=0``): ``gitsm get-secret-value``, ``put-secret-value`` and
-  ``list-secrets`` through the installed console script (target: get-secret-value <= 8x the
-  floor); get-secret-value takes its quick read (gitsm.quickread), and once more as the full
+  ``list-secrets`` through the installed ``gitsm`` (the native launcher, where there is one, runs
+  the Python launcher for them) (target: get-secret-value <= 8x the floor); get-secret-value takes its quick read (gitsm.quickread), and once more as the full
   command (``GITSM_QUICK_READ=0``, the path of every read the quick one leaves to it);
 * through a warm agent started here (``gitsm agent start`` in the work directory, handed over
   by the installed ``gitsm``: the native launcher where scripts/setup built one, a line says,
