@@ -26,9 +26,12 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "native_config.h" /* GITSM_PYTHON, GITSM_ID_*, GITSM_PROTOCOL, GITSM_CODE */
+#include "native_config.h" /* GITSM_PYTHON, GITSM_ID_*, GITSM_PROTOCOL, GITSM_CODE, GITSM_BUILD */
 
 extern char **environ;
+
+/* What native.py looks for to know that this build is current (source and configuration). */
+__attribute__((used)) static const char BUILD[] = GITSM_BUILD;
 
 static const char *const IN_PROCESS[] = {"agent", "serve", "exec", NULL};
 static const char *const FORWARDED[] = {"SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT"};

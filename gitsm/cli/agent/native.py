@@ -10,13 +10,16 @@ arguments (``python -P -c``: the directory it starts from is not on the module p
 
 ``python -m gitsm.cli.agent.native install [BIN]`` builds it and puts it in place of ``BIN/gitsm``
 (default: the directory of this Python, a virtual environment's ``bin``) by a rename, so that a
-``gitsm`` being started is never half written; ``scripts/setup`` runs it. Without a C compiler
+``gitsm`` being started is never half written; ``scripts/setup`` runs it (a launcher built from
+the same source for the same Python and gitsm is left as it is). Without a C compiler
 (``$CC``, else ``cc``) nothing changes: the console script stays. ``pip`` installing gitsm again
 writes the console script back; running ``install`` again builds the launcher again.
 """
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import os
 import shutil
 import subprocess
@@ -28,6 +31,7 @@ from gitsm.cli.agent.launcher import PROTOCOL, interpreter
 
 SOURCE = Path(__file__).with_name("launcher.c")
 MAGIC = b"\x7fELF"
+BUILT = b"gitsm-native-build:"
 CODE = "import sys; sys.argv[:2] = sys.argv[1:2]; from gitsm.cli import main; sys.exit(main())"
 """What the native launcher runs for what it leaves to Python (``python -P -c CODE ITSELF ARGS``):
 the console script's code, ``sys.argv[0]`` the launcher's own path."""
@@ -66,11 +70,19 @@ def compiler() -> str | None:
     return shutil.which(chosen)
 
 
-def build(output: Path, cc: str, python: str = sys.executable) -> None:
-    """Compile the launcher for ``python`` and this gitsm into ``output``; CalledProcessError
-    (with the compiler's messages) when it fails."""
+def build_id(header: str) -> bytes:
+    """What a launcher built from ``header`` and this source carries (:data:`BUILT`), so that
+    ``install`` knows one that needs no new build."""
+    digest = hashlib.sha1(header.encode() + SOURCE.read_bytes()).hexdigest()
+    return BUILT + digest.encode()
+
+
+def build(output: Path, cc: str, header: str) -> None:
+    """Compile the launcher with ``header`` (:func:`config_header`) into ``output``;
+    CalledProcessError (with the compiler's messages) when it fails."""
     with tempfile.TemporaryDirectory() as work:
-        Path(work, "native_config.h").write_text(config_header(python, interpreter()))
+        built = build_id(header).decode()
+        Path(work, "native_config.h").write_text(header + f'#define GITSM_BUILD "{built}"\n')
         subprocess.run([cc, "-O2", "-Wall", "-Wextra", "-I", work, "-o", str(output),
                         str(SOURCE)], check=True, capture_output=True, text=True)  # fmt: skip
 
@@ -90,9 +102,13 @@ def install(bin_dir: Path) -> str:
     if cc is None:
         return "no C compiler ($CC or cc): gitsm stays the Python launcher"
     target = bin_dir / "gitsm"
+    header = config_header(sys.executable, interpreter())
+    with contextlib.suppress(OSError):
+        if is_native(target) and build_id(header) in target.read_bytes():
+            return f"{target}: the native launcher, up to date"
     partial = bin_dir / ".gitsm-native.tmp"
     try:
-        build(partial, cc)
+        build(partial, cc, header)
         os.chmod(partial, 0o755)
         os.replace(partial, target)
     finally:
