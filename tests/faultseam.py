@@ -160,7 +160,7 @@ def inject(monkeypatch: pytest.MonkeyPatch, step: str, code: int) -> None:
         def write(self: pygit2.Index) -> None:
             raise libgit2_error(code)
 
-        def commit_data(self: IndexLock, data: object) -> None:  # the patched index's write
+        def commit_data(self: IndexLock, data: object, **_: object) -> None:  # a patched index
             raise system_error(code, self.lock)
 
         monkeypatch.setattr(pygit2.Index, "write", write)

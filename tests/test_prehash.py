@@ -1,6 +1,6 @@
-"""The start of the index hashed beside the commit (gitrepo/prehash.py): the index a write leaves is
-byte for byte the one hashed whole, whether the state foreseen is taken or refused, and git and
-libgit2 read it back (``git fsck`` checks its trailer).
+"""The start of the index hashed, and the spare filled, beside the commit (gitrepo/prehash.py): the
+index a write leaves is byte for byte the one hashed and written whole, whether what was foreseen
+is taken or refused, and git and libgit2 read it back (``git fsck`` checks its trailer).
 
 Indexes of a few entries are below prehash.MIN_BYTES: the tests lower it to 0."""
 
@@ -14,9 +14,11 @@ import pygit2
 import pytest
 
 import gitsm
-from gitsm.gitrepo import indexfile, prehash
+from gitsm.gitrepo import indexfile, keptindex, prehash, spareindex
+from gitsm.gitrepo.repo import GitRepo
 from tests.conftest import git
 from tests.test_indexfile import fsck_index, staged, status
+from tests.test_spareindex import needs_leases
 
 
 @pytest.fixture
@@ -35,7 +37,25 @@ def taken(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
     return outcomes
 
 
-def test_writes_leave_the_index_git_reads(repo_path: Path, taken: list[bool]) -> None:
+@pytest.fixture
+def filled(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
+    """Whether each write found the spare filled ahead for it."""
+    outcomes: list[bool] = []
+    real = prehash.Prehash.filled
+
+    def fill(self: prehash.Prehash, *args: object) -> object:
+        found = real(self, *args)  # type: ignore[arg-type]
+        outcomes.append(found is not None)
+        return found
+
+    monkeypatch.setattr(prehash.Prehash, "filled", fill)
+    return outcomes
+
+
+def test_writes_leave_the_index_git_reads(
+    repo_path: Path, taken: list[bool], filled: list[bool]
+) -> None:
+    needs_leases(repo_path)
     client = gitsm.client(repo=repo_path)
     for i in range(8):
         client.create_secret(Name=f"app/s{i}", SecretString=f"v{i}")
@@ -44,6 +64,8 @@ def test_writes_leave_the_index_git_reads(repo_path: Path, taken: list[bool]) ->
     client.update_secret(SecretId="app/s3", Description="the manifest alone")
     client.delete_secret(SecretId="app/s5", ForceDeleteWithoutRecovery=True)
     assert taken.count(True) >= 10, taken  # each write after the first found its state
+    assert filled.count(True) >= 9, filled  # and, once there was a spare, the spare filled
+    assert str(repo_path / ".git" / "index") in keptindex._KEPT  # the fill let go of its views
     data = (repo_path / ".git" / "index").read_bytes()
     assert hashlib.sha1(data[:-20]).digest() == data[-20:]
     tree = {line.split("\t")[1]: line.split()[2]
@@ -125,3 +147,101 @@ def test_small_or_foreign_indexes_are_hashed_whole(
     git(repo_path, "read-tree", "HEAD")  # git's own index: every entry must be looked at
     image = indexfile.load(repo_path / ".git")
     assert image.suspects is None and image.prehash(present) is None
+
+
+def garbage_spare(gitdir: Path) -> int:
+    """Overwrite the spare with bytes no index has (so only what a write puts there is read
+    back); its mode."""
+    spare = gitdir / spareindex.SPARE_NAME
+    spare.write_bytes(b"\xee" * (spare.stat().st_size + 100))
+    return os.stat(gitdir / "index").st_mode & 0o777
+
+
+@pytest.mark.parametrize("foreseen", ["right", "count", "first"])
+def test_the_spare_filled_ahead_holds_the_index_written_whole(
+    repo_path: Path, taken: list[bool], foreseen: str
+) -> None:
+    """Filled ahead as foreseen, the spare gets only the new entries and the trailer afterwards;
+    foreseen otherwise, it is written whole. Either way the index is the one written whole."""
+    needs_leases(repo_path)
+    client = gitsm.client(repo=repo_path)
+    for i in range(6):
+        client.create_secret(Name=f"app/s{i}", SecretString=f"v{i}")
+    gitdir = repo_path / ".git"
+    image = indexfile.load(gitdir)
+    changes = {
+        "secrets/app/s2/~secret.yaml": entry(repo_path, "secrets/app/s2/~secret.yaml", "new\n"),
+        "secrets/app/s3/added.json": entry(repo_path, "secrets/app/s3/added.json", "{}\n"),
+        "secrets/app/s4/~secret.yaml": None,
+    }
+    present = {path: new is not None for path, new in changes.items()}
+    if foreseen == "count":
+        present["secrets/app/s4/~secret.yaml"] = True
+    elif foreseen == "first":
+        present["secrets/app/s0/~secret.yaml"] = True
+    expected = whole(image.patched(changes, repo_path))
+    mode = garbage_spare(gitdir)
+    ahead = image.prehash(present, spareindex.Early(gitdir, mode))
+    assert ahead is not None
+    new = image.patched(changes, repo_path, ahead)
+    assert (new.spare is not None) == (foreseen == "right")
+    if new.spare is not None:  # the old bytes are not written again
+        assert len(new.early) >= 3 and not any(isinstance(new.parts[n], bytes) for n in
+                                               new.early - {0})  # fmt: skip
+    ahead.close()  # a spare not taken is given up; one taken is the write's
+    assert spareindex.write(gitdir, new.parts, mode=mode, fsync=False, early=new.spare,
+                            written=new.early)  # fmt: skip
+    assert (gitdir / "index").read_bytes() == expected
+    assert os.getpid() not in leases_held()
+
+
+def leases_held() -> set[int]:
+    """The processes holding a lease on a file (from /proc/locks)."""
+    held = set()
+    for line in Path("/proc/locks").read_text().splitlines():
+        fields = line.split()
+        if "LEASE" in fields[1:3]:
+            held.add(int(next(f for f in fields if f.isdigit() and f != fields[0].rstrip(":"))))
+    return held
+
+
+def test_a_write_failing_beside_the_fill_gives_the_spare_up(
+    repo_path: Path, taken: list[bool], filled: list[bool], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The commit fails while the thread fills the spare: the write waits for the thread, gives
+    the lease up and closes the spare; the index is unchanged and the next write lands."""
+    needs_leases(repo_path)
+    client = gitsm.client(repo=repo_path)
+    for i in range(4):
+        client.create_secret(Name=f"app/s{i}", SecretString=f"v{i}")
+    gitdir = repo_path / ".git"
+    before, head = (gitdir / "index").read_bytes(), git(repo_path, "rev-parse", "HEAD")
+    spare = (gitdir / spareindex.SPARE_NAME).resolve()
+    started: list[prehash.Prehash] = []
+    real_start = prehash.start
+
+    def start(*args: object, **kwargs: object) -> prehash.Prehash:
+        started.append(real_start(*args, **kwargs))  # type: ignore[arg-type]
+        return started[-1]
+
+    def fail(*args: object, **kwargs: object) -> str:
+        with started[-1].done:  # the spare is filled and leased now
+            pass
+        assert os.getpid() in leases_held()
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(prehash, "start", start)
+    monkeypatch.setattr(GitRepo, "_new_commit", fail)
+    with pytest.raises(Exception, match="space"):
+        client.put_secret_value(SecretId="app/s1", SecretString="lost")
+    assert started and started[-1].spare is not None
+    assert os.getpid() not in leases_held()
+    fds = Path("/proc/self/fd")
+    assert not [fd for fd in fds.iterdir() if fd.exists() and fd.resolve() == spare]
+    assert (gitdir / "index").read_bytes() == before
+    assert git(repo_path, "rev-parse", "HEAD") == head
+    monkeypatch.undo()
+    monkeypatch.setattr(prehash, "MIN_BYTES", 0)
+    client.put_secret_value(SecretId="app/s1", SecretString="landed")
+    assert status(repo_path) == ""
+    fsck_index(repo_path)

@@ -195,9 +195,9 @@ def test_someone_opening_the_spare_during_the_write_does_not_end_the_writer(
     write(client, 1)
     spare = gitdir / spareindex.SPARE_NAME
     readers: list[subprocess.Popen[bytes]] = []
-    real = os.pwrite
+    real = os.pwritev
 
-    def pwrite_while_opened(fd: int, data: bytes | memoryview, at: int) -> int:
+    def pwrite_while_opened(fd: int, data: list[memoryview], at: int) -> int:
         if not readers:
             code = "import sys; sys.stdout.buffer.write(open(sys.argv[1], 'rb').read())"
             readers.append(subprocess.Popen([sys.executable, "-c", code, str(spare)],
@@ -209,7 +209,7 @@ def test_someone_opening_the_spare_during_the_write_does_not_end_the_writer(
                 time.sleep(0.01)
         return real(fd, data, at)
 
-    monkeypatch.setattr(spareindex.os, "pwrite", pwrite_while_opened)
+    monkeypatch.setattr(spareindex.os, "pwritev", pwrite_while_opened)
     write(client, 2)  # this process got the lease-break signal and lives on
     out, _ = readers[0].communicate(timeout=30)
     assert out == (gitdir / "index").read_bytes()  # it waited, then read the index just written

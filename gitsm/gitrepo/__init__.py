@@ -28,7 +28,7 @@ Modules: ``snapshot`` (read-only tree views), ``repo`` (opening, locking, commit
 (who a commit is by), ``signing`` (signed commits), ``worktree`` (keeping a checkout in step),
 ``indexlock`` (git's index lock), ``indexfile`` and ``indexmeta`` (the index changed entry by
 entry, and the record of the one gitsm wrote), ``prehash`` (the start of the new index's
-checksum, hashed beside the commit), ``spareindex`` (the previous index file filled again),
+checksum hashed, and the spare filled, beside the commit), ``spareindex`` (the previous index file filled again),
 ``keptindex`` (the index a process wrote, kept in its memory for its next write),
 ``failures`` (translating errors), ``loose`` (loose objects vetted before libgit2 reads them),
 ``views`` (other revisions, the index, history).

@@ -45,6 +45,7 @@ from gitsm.gitrepo import indexmeta, keptindex, prehash, racy
 from gitsm.gitrepo.prehash import Prehash
 from gitsm.gitrepo.racy import STAT as _STAT
 from gitsm.gitrepo.racy import U32 as _U32
+from gitsm.gitrepo.spareindex import Early
 
 _HEADER = struct.Struct(">4sII")
 _FIXED = 62  # stat data (40), object id (20), flags (2)
@@ -163,24 +164,33 @@ class IndexImage:
         """The header of an index written from this one with ``count`` entries."""
         return _HEADER.pack(b"DIRC", self.version if self.version in (2, 3) else 2, count)
 
-    def prehash(self, present: Mapping[str, bool]) -> Prehash | None:
+    def prehash(self, present: Mapping[str, bool], spare: Early | None = None) -> Prehash | None:
         """Begin hashing what the index patched from this one will start with, when each path
-        of ``present`` gets one stage-0 entry (True) or none (False) (:mod:`.prehash`). None when
-        this index is small, split, or one whose entries must all be checked for racy
-        cleanliness when written."""
+        of ``present`` gets one stage-0 entry (True) or none (False) (:mod:`.prehash`), and with
+        ``spare``, filling it with what that index takes from this one. None when this index is
+        small, split, or one whose entries must all be checked for racy cleanliness when
+        written."""
         if not present or self.link is not None or self.suspects is None:
             return None
         if len(self.data) < prehash.MIN_BYTES:
             return None
-        count = len(self.lengths)
-        first = count
-        for path, kept in present.items():
-            found = self.entries(path)
-            first = min(first, found.start)
-            count += int(kept) - len(found)
-        offsets = self.offsets()
-        body = memoryview(self.data)[offsets[0] : offsets[first]]
-        return prehash.start(self.header(count), first, body)
+        offsets, view = self.offsets(), memoryview(self.data)
+        layout = tuple(
+            (found.start, len(found), _entry_length(path) if present[path] else 0)
+            for path in sorted(present, key=os.fsencode)
+            for found in (self.entries(path),)
+        )
+        count = len(self.lengths) + sum(int(bool(new)) - replaced for _, replaced, new in layout)
+        header, first = self.header(count), layout[0][0]
+        fill: list[bytes | memoryview] | None = None
+        if spare is not None:  # the parts patched() makes, placeholders for the new entries
+            fill, at = [header], 0
+            for start, replaced, length in layout:
+                fill += [view[offsets[at] : offsets[start]], bytes(length)]
+                at = start + replaced
+            fill.append(view[offsets[at] : offsets[len(self.lengths)]])
+        body = view[offsets[0] : offsets[first]]
+        return prehash.start(header, first, body, layout, spare, fill)
 
     def patched(
         self, changes: dict[str, NewEntry | None], workdir: Path, prehashed: Prehash | None = None
@@ -215,9 +225,14 @@ class IndexImage:
         edits = [(offsets[n] + 36, offsets[n] + 40, b"\0\0\0\0") for n in racy]
         edits += [(offsets[f], offsets[f + r], new) for f, r, new in cuts]
         edits.sort(key=lambda edit: edit[0])
-        digest = None
+        digest, spare, early = None, None, frozenset[int]()
         if prehashed is not None and cuts:
             digest = prehashed.take(self.data, header, cuts[0][0], racy)
+            layout = tuple((first, replaced, len(new)) for first, replaced, new in cuts)
+            spare = prehashed.filled(self.data, header, layout)
+        if spare is not None:  # the header and the old bytes not smudged are in it already
+            early = frozenset(n for n, part in enumerate(parts) if isinstance(part, memoryview))
+            early |= {0}
         if digest is None:
             digest = hashlib.sha1(header)
             digest.update(parts[1])
@@ -228,7 +243,7 @@ class IndexImage:
         # re-checks every racily clean entry whenever it writes an index, and so must gitsm, or
         # an edit made in the same second as an earlier index would stay hidden from git
         written = [p for p, e in changes.items() if e is not None] + still_racy
-        return Patched(parts, lengths, written, verified, new_offsets, edits)
+        return Patched(parts, lengths, written, verified, new_offsets, edits, spare, early)
 
     def _racy(
         self, offsets: array[int], workdir: Path, skip: set[str]
@@ -294,6 +309,10 @@ class Patched:
     """Every entry's offset and where they end (None: added up from ``lengths`` when saved)."""
     edits: list[tuple[int, int, bytes]] | None = None
     """What changed from the old index's bytes: (start, end, new bytes), in order of start."""
+    spare: Early | None = None
+    """The spare filled ahead of this index (:mod:`.prehash`), holding the parts numbered in
+    ``early`` already."""
+    early: frozenset[int] = frozenset()
 
     def record(self) -> indexmeta.Record:
         """gitsm's record of this index (:mod:`.indexmeta`)."""
@@ -307,6 +326,12 @@ class Patched:
         indexmeta.save(gitdir, bytes(self.parts[-1]), known.lengths, known.offsets, known.written,
                        self.verified)  # fmt: skip
         return known
+
+
+def _entry_length(path: str) -> int:
+    """The length of the stage-0 entry :func:`_encode` makes for ``path``."""
+    raw = _FIXED + len(os.fsencode(path))
+    return raw + 8 - raw % 8
 
 
 def _encode(entry: NewEntry) -> bytes:

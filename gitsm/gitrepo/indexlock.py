@@ -31,7 +31,7 @@ import errno
 import os
 import stat
 import time
-from collections.abc import Sequence
+from collections.abc import Sequence, Set
 from pathlib import Path
 from types import TracebackType
 
@@ -147,17 +147,30 @@ class IndexLock:
         """Copy the written working index into the lock and rename the lock over the index."""
         self.commit_data(self.work.read_bytes())
 
-    def commit_data(self, data: bytes | Sequence[bytes | memoryview]) -> None:
+    def early_spare(self) -> spareindex.Early | None:
+        """The spare index to fill ahead of this write's index (:mod:`.prehash`), when the index
+        will be written through it."""
+        if not self._marked or self._fd is None:
+            return None
+        return spareindex.Early(self.gitdir, stat.S_IMODE(os.fstat(self._fd).st_mode))
+
+    def commit_data(
+        self, data: bytes | Sequence[bytes | memoryview], *,
+        early: spareindex.Early | None = None, written: Set[int] = frozenset(),
+    ) -> None:  # fmt: skip
         """Write ``data`` (a whole index file, or its parts in order) into the spare index and
-        swap it in (:mod:`.spareindex`), or else into the lock and rename the lock over the
-        index, keeping the old one as the spare; then give the lock up."""
+        swap it in (:mod:`.spareindex`; ``early``: the spare filled ahead with the parts numbered
+        in ``written``), or else into the lock and rename the lock over the index, keeping the
+        old one as the spare; then give the lock up."""
         assert self._fd is not None
         parts = [data] if isinstance(data, bytes) else data
         if self._marked:
             mode = stat.S_IMODE(os.fstat(self._fd).st_mode)
-            if spareindex.write(self.gitdir, parts, mode=mode, fsync=self._fsync):
+            if spareindex.write(self.gitdir, parts, mode=mode, fsync=self._fsync, early=early,
+                                written=written):  # fmt: skip
                 self.release()
                 return
+        self._end_prehash()
         for part in parts:
             view = memoryview(part)
             while view:
@@ -171,8 +184,16 @@ class IndexLock:
         os.replace(self.lock, self.gitdir / "index")
         self._forget()
 
+    def _end_prehash(self) -> None:
+        """Wait for the thread of :attr:`prehash` and give up a spare it filled and no write
+        took."""
+        if self.prehash is not None:
+            self.prehash.close()
+            self.prehash = None
+
     def release(self) -> None:
         """Give the lock up without changing the index (idempotent)."""
+        self._end_prehash()
         if self._fd is None:
             return
         os.close(self._fd)

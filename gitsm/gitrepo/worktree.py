@@ -195,11 +195,12 @@ class WorktreeSync(RepoBase):
 
     @staticmethod
     def _foresee(changes: Mapping[str, bytes | None], touched: list[str], lock: IndexLock) -> None:
-        """Start hashing the index this write will patch (:mod:`.prehash`): each touched path
-        keeps one entry when the change writes it, none when it goes."""
+        """Start hashing the index this write will patch, and filling the spare with what it
+        keeps of the old one (:mod:`.prehash`): each touched path keeps one entry when the change
+        writes it, none when it goes."""
         if isinstance(lock.image, indexfile.IndexImage):
             present = {path: changes.get(path) is not None for path in touched}
-            lock.prehash = lock.image.prehash(present)
+            lock.prehash = lock.image.prehash(present, lock.early_spare())
 
     def _blocked(self, path: str) -> bool:
         """True when a symlink, or a file where a directory belongs (or the reverse), is in the way."""
@@ -308,8 +309,8 @@ class WorktreeSync(RepoBase):
             new = image.patched(changes, self.workdir, lock.prehash)
         else:
             new = image.patched(changes, self.workdir)
-        lock.commit_data(new.parts)
-        lock.image, lock.prehash = None, None
+        lock.commit_data(new.parts, early=new.spare, written=new.early)
+        lock.image = None
         record = new.save_meta(self.gitdir)
         if isinstance(image, indexfile.IndexImage) and image.link is None:
             keptindex.keep(self.gitdir, image.data, image.offsets()[-1], new.parts, new.edits,
