@@ -25,6 +25,7 @@ from tests.test_spareindex import needs_leases
 def taken(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
     """Every index a write patches is foreseen; whether each foreseen state was taken."""
     monkeypatch.setattr(prehash, "MIN_BYTES", 0)
+    monkeypatch.setattr(prehash, "REST_MIN_BYTES", 0)  # and the rest hashed in a thread
     outcomes: list[bool] = []
     real = prehash.Prehash.take
 
@@ -245,3 +246,28 @@ def test_a_write_failing_beside_the_fill_gives_the_spare_up(
     client.put_secret_value(SecretId="app/s1", SecretString="landed")
     assert status(repo_path) == ""
     fsck_index(repo_path)
+
+
+@pytest.mark.parametrize("foreseen", [True, False])
+def test_a_smudge_found_while_the_rest_is_hashed(
+    repo_path: Path, taken: list[bool], foreseen: bool
+) -> None:
+    """The rest of the index is hashed in a thread while the write looks at racily clean
+    entries; when the look smudges one, that hash is dropped and the index hashed again."""
+    client = gitsm.client(repo=repo_path)
+    for i in range(6):
+        client.create_secret(Name=f"app/s{i}", SecretString=f"v{i}")
+    gitdir = repo_path / ".git"
+    os.utime(gitdir / "index", (0, 0))  # every entry gitsm wrote is racily clean against it
+    edited = "secrets/app/s4/~secret.yaml"  # after the first change: the thread hashed it
+    (repo_path / edited).write_text("changed on disk\n")
+    image = indexfile.load(gitdir)
+    path = "secrets/app/s1/~secret.yaml"
+    changes = {path: entry(repo_path, path, "new\n")}
+    ahead = image.prehash({path: True}) if foreseen else None
+    assert (ahead is not None) == foreseen
+    got = whole(image.patched(changes, repo_path, ahead))
+    assert hashlib.sha1(got[:-20]).digest() == got[-20:]
+    at = got.index(os.fsencode(edited)) - 62  # the entry's size is 0: smudged
+    assert got[at + 36 : at + 40] == bytes(4)
+    assert got == whole(indexfile.load(gitdir).patched(changes, repo_path))

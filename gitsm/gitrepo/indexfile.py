@@ -37,7 +37,7 @@ import mmap
 import os
 import struct
 from array import array
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -120,7 +120,7 @@ class IndexImage:
             self._offsets = indexmeta.offsets_of(self.lengths)
         return self._offsets
 
-    def _path_at(self, offset: int) -> tuple[bytes, int]:
+    def path_at(self, offset: int) -> tuple[bytes, int]:
         """(path, stage) of the entry at ``offset``."""
         return entry_key(self.data, offset)
 
@@ -150,14 +150,14 @@ class IndexImage:
         """The numbers of the entries of ``path`` (one per stage; empty when it has none)."""
         key, offsets = os.fsencode(path), self.offsets()
         first = last = self.position(path)
-        while last < len(self.lengths) and self._path_at(offsets[last])[0] == key:
+        while last < len(self.lengths) and self.path_at(offsets[last])[0] == key:
             last += 1
         return range(first, last)
 
     def stages(self, path: str) -> dict[int, str]:
         """Stage -> blob id of the entries of ``path`` (stage 0 alone when it is merged)."""
         offsets = self.offsets()
-        return {self._path_at(offsets[n])[1]: self.data[offsets[n] + 40 : offsets[n] + 60].hex()
+        return {self.path_at(offsets[n])[1]: self.data[offsets[n] + 40 : offsets[n] + 60].hex()
                 for n in self.entries(path)}  # fmt: skip
 
     def header(self, count: int) -> bytes:
@@ -174,23 +174,14 @@ class IndexImage:
             return None
         if len(self.data) < prehash.MIN_BYTES:
             return None
-        offsets, view = self.offsets(), memoryview(self.data)
+        offsets = self.offsets()
         layout = tuple(
             (found.start, len(found), _entry_length(path) if present[path] else 0)
             for path in sorted(present, key=os.fsencode)
             for found in (self.entries(path),)
         )
         count = len(self.lengths) + sum(int(bool(new)) - replaced for _, replaced, new in layout)
-        header, first = self.header(count), layout[0][0]
-        fill: list[bytes | memoryview] | None = None
-        if spare is not None:  # the parts patched() makes, placeholders for the new entries
-            fill, at = [header], 0
-            for start, replaced, length in layout:
-                fill += [view[offsets[at] : offsets[start]], bytes(length)]
-                at = start + replaced
-            fill.append(view[offsets[at] : offsets[len(self.lengths)]])
-        body = view[offsets[0] : offsets[first]]
-        return prehash.start(header, first, body, layout, spare, fill)
+        return prehash.foresee(memoryview(self.data), offsets, self.header(count), layout, spare)
 
     def patched(
         self, changes: dict[str, NewEntry | None], workdir: Path, prehashed: Prehash | None = None
@@ -202,83 +193,52 @@ class IndexImage:
         if self.link is not None:
             raise Unsupported("a split index is changed through splitindex.resolve")
         offsets, lengths = self.offsets(), array("I", self.lengths)
-        racy, still_racy, verified = self._racy(offsets, workdir, set(changes))
         cuts: list[tuple[int, int, bytes]] = []  # (first entry, entries replaced, new bytes)
         for path in sorted(changes, key=os.fsencode):
             found, entry = self.entries(path), changes[path]
             cuts.append((found.start, len(found), b"" if entry is None else _encode(entry)))
+        view = memoryview(self.data)
         parts: list[bytes | memoryview] = [b""]  # the header, once the count is known
+        spans: list[tuple[int, int, int]] = []  # (part, first entry, entry after the last)
         new_offsets, at, delta = array("I"), 0, 0
         for first, replaced, new in cuts:
-            parts.append(self._span(offsets, at, first, racy))
-            parts.append(new)
+            spans.append((len(parts), at, first))
+            parts += [view[offsets[at] : offsets[first]], new]
             new_offsets += indexmeta.shifted(offsets[at:first], delta)
             if new:
                 new_offsets.append(offsets[first] + delta)
             delta += len(new) - (offsets[first + replaced] - offsets[first])
             at = first + replaced
-        parts.append(self._span(offsets, at, len(lengths), racy))
+        spans.append((len(parts), at, len(lengths)))
+        parts.append(view[offsets[at] : offsets[len(lengths)]])
         new_offsets += indexmeta.shifted(offsets[at:], delta)  # and where the entries end
         for first, replaced, new in reversed(cuts):
             lengths[first : first + replaced] = array("I", [len(new)] if new else [])
         parts[0] = header = self.header(len(lengths))
-        edits = [(offsets[n] + 36, offsets[n] + 40, b"\0\0\0\0") for n in racy]
+        changed_at = cuts[0][0] if cuts else None
+        # the rest hashed in a thread while the racily clean entries are looked at
+        ahead = prehash.ahead(self.data, header, parts, changed_at, prehashed)
+        smudge, still_racy, verified = racy.smudged(self, offsets, workdir, set(changes))
+        for number, start, stop in spans if smudge else ():
+            parts[number] = self._span(offsets, start, stop, smudge)
+        edits = [(offsets[n] + 36, offsets[n] + 40, b"\0\0\0\0") for n in smudge]
         edits += [(offsets[f], offsets[f + r], new) for f, r, new in cuts]
         edits.sort(key=lambda edit: edit[0])
-        digest, spare, early = None, None, frozenset[int]()
+        spare, early = None, frozenset[int]()
         if prehashed is not None and cuts:
-            digest = prehashed.take(self.data, header, cuts[0][0], racy)
             layout = tuple((first, replaced, len(new)) for first, replaced, new in cuts)
             spare = prehashed.filled(self.data, header, layout)
         if spare is not None:  # the header and the old bytes not smudged are in it already
             early = frozenset(n for n, part in enumerate(parts) if isinstance(part, memoryview))
             early |= {0}
-        if digest is None:
-            digest = hashlib.sha1(header)
-            digest.update(parts[1])
-        for part in parts[2:]:  # hashed and written in place: the old bytes are never copied twice
-            digest.update(part)
-        parts.append(digest.digest())
+        parts.append(
+            prehash.trailer(self.data, header, parts, changed_at, prehashed, ahead, smudge)
+        )
         # the next write checks again what it wrote and what is still racily clean here: git
         # re-checks every racily clean entry whenever it writes an index, and so must gitsm, or
         # an edit made in the same second as an earlier index would stay hidden from git
         written = [p for p, e in changes.items() if e is not None] + still_racy
         return Patched(parts, lengths, written, verified, new_offsets, edits, spare, early)
-
-    def _racy(
-        self, offsets: array[int], workdir: Path, skip: set[str]
-    ) -> tuple[set[int], list[str], list[str]]:
-        """The entries to smudge, as git smudges them when it writes an index: racily clean
-        against the index read (modified in or after its second) and changed on disk since; the
-        paths of those racily clean but unchanged (still suspects for the next write), and of
-        those among them verified (:mod:`.racy`)."""
-        if self.suspects is None:
-            numbers: Iterable[int] = range(len(self.lengths))
-        else:
-            numbers = [self.position(p) for p in self.suspects if p not in skip]
-        out = set()
-        unchanged: list[str] = []
-        verified: list[str] = []
-        for n in numbers:
-            if n >= len(self.lengths):
-                continue
-            mtime, size = struct.unpack_from(">I24xI", self.data, offsets[n] + 8)
-            if mtime < self.racy_before or not size:
-                continue
-            raw, stage = self._path_at(offsets[n])
-            path = os.fsdecode(raw)
-            if stage or path in skip:
-                continue
-            entry = self.data[offsets[n] : offsets[n] + 60]
-            same, checked = racy.look(entry, workdir / path, verified=path in self.verified,
-                                      index_ns=self.index_ns)  # fmt: skip
-            if not same:
-                out.add(n)
-                continue
-            unchanged.append(path)
-            if checked:
-                verified.append(path)
-        return out, unchanged, verified
 
     def _span(
         self, offsets: array[int], start: int, stop: int, racy: set[int]

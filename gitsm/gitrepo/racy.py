@@ -20,10 +20,14 @@ look reads the file, as before.
 from __future__ import annotations
 
 import hashlib
+import mmap
 import os
 import stat
 import struct
+from array import array
+from collections.abc import Iterable
 from pathlib import Path
+from typing import Protocol
 
 MARGIN_NS = 20_000_000
 """How much older than the index a file's timestamps must be for a look to count as one after
@@ -78,3 +82,57 @@ def look(
     c_s, c_ns, m_s, m_ns = STAT.unpack_from(entry)[:4]
     newest = max(c_s * 10**9 + c_ns, m_s * 10**9 + m_ns)
     return True, same and newest < index_ns - MARGIN_NS
+
+
+class Entries(Protocol):
+    """What :func:`smudged` reads of an index (:class:`.indexfile.IndexImage`)."""
+
+    data: bytes | bytearray | mmap.mmap
+    lengths: array[int]
+    racy_before: int
+    suspects: list[str] | None
+    verified: frozenset[str]
+    index_ns: int
+
+    def position(self, path: str) -> int:
+        """The number of the first entry at or after ``path``."""
+
+    def path_at(self, offset: int) -> tuple[bytes, int]:
+        """(path, stage) of the entry at ``offset``."""
+
+
+def smudged(
+    image: Entries, offsets: array[int], workdir: Path, skip: set[str]
+) -> tuple[set[int], list[str], list[str]]:
+    """The entries of ``image`` (at ``offsets``) to smudge, as git smudges them when it writes an
+    index: racily clean against the index read (modified in or after its second) and changed on
+    disk (in ``workdir``) since, ``skip`` aside (the paths the write replaces); the paths of those
+    racily clean but unchanged (still suspects for the next write), and of those among them
+    verified."""
+    if image.suspects is None:
+        numbers: Iterable[int] = range(len(image.lengths))
+    else:
+        numbers = [image.position(p) for p in image.suspects if p not in skip]
+    out = set()
+    unchanged: list[str] = []
+    verified: list[str] = []
+    for n in numbers:
+        if n >= len(image.lengths):
+            continue
+        mtime, size = struct.unpack_from(">I24xI", image.data, offsets[n] + 8)
+        if mtime < image.racy_before or not size:
+            continue
+        raw, stage = image.path_at(offsets[n])
+        path = os.fsdecode(raw)
+        if stage or path in skip:
+            continue
+        entry = image.data[offsets[n] : offsets[n] + 60]
+        same, checked = look(entry, workdir / path, verified=path in image.verified,
+                             index_ns=image.index_ns)  # fmt: skip
+        if not same:
+            out.add(n)
+            continue
+        unchanged.append(path)
+        if checked:
+            verified.append(path)
+    return out, unchanged, verified

@@ -127,7 +127,7 @@ class SplitImage:
         offsets = self.shared.offsets()
         position = self.shared.position(os.fsdecode(path))
         while position < len(self.shared.lengths):
-            if self.shared._path_at(offsets[position])[0] != path:
+            if self.shared.path_at(offsets[position])[0] != path:
                 return
             yield position
             position += 1
@@ -164,7 +164,7 @@ class SplitImage:
             for position in self._shared_at(key):
                 replaced.pop(position, None)
                 deleted.add(position)
-                if self.shared._path_at(self.shared.offsets()[position])[1] == 0:
+                if self.shared.path_at(self.shared.offsets()[position])[1] == 0:
                     stage0 = position
             for found in [k for k in added if k[0] == key]:
                 del added[found]
@@ -228,7 +228,7 @@ class SplitImage:
             offsets = self.shared.offsets()
             for position in range(len(self.shared.lengths)):
                 if position not in self.deleted:
-                    key = self.shared._path_at(offsets[position])[0]
+                    key = self.shared.path_at(offsets[position])[0]
                     if os.fsdecode(key) not in skip:
                         raw = self.replaced.get(position) or self._shared_raw(position)
                         yield key, position, raw
@@ -261,7 +261,7 @@ def _merged(
     for position in range(len(shared.lengths)):
         if position in deleted:
             continue
-        name, stage = shared._path_at(offsets[position])
+        name, stage = shared.path_at(offsets[position])
         stripped = replaced.get(position)
         raw = _named(stripped, name) if stripped else _entry_at(shared, position)
         out.append(((name, stage), raw))
