@@ -22,7 +22,11 @@ imported before):
   never decrypts), when pass is installed (the full run installs it with apt-get if it can);
 * [agent] ``gitsm list-secrets --no-paginate --max-results 100`` (the first page, one call) through
   a warm agent started here (``GITSM_AGENT=require``), both stores and ``pass ls`` in the same
-  interleaved rounds.
+  interleaved rounds, each command after a pause of :data:`PAUSE` (as commands typed or run one
+  by one come: the agent then has its spares ready and rested; without it, a command right after
+  another shares the CPUs with the rehearsal of the spare that replaces the one the first took,
+  and the rounds' order put the smaller store's command after another gitsm command every time,
+  the larger store's half the time).
 
 [target] lines: the warm first page at the larger store within 1.2x of the smaller (whole
 process); the warm-process first page at the larger store <= ``pass ls``; through the agent, the
@@ -165,6 +169,10 @@ def pass_ls(base: Path, names: list[str], runs: int) -> float | None:
     return statistics.median(walls)
 
 
+PAUSE = 0.2
+"""Seconds before each command of the agent rounds."""
+
+
 def agent_rounds(base: Path, paths: list[Path], pass_stores: list[Path | None],
                  runs: int) -> tuple[list[float], list[float | None]]:  # fmt: skip
     """Median wall ms of the CLI's first page through a warm agent on each store, and of
@@ -184,6 +192,7 @@ def agent_rounds(base: Path, paths: list[Path], pass_stores: list[Path | None],
         for r in range(max(runs, 3) + 1):
             order = range(len(cmds)) if r % 2 == 0 else reversed(range(len(cmds)))
             for i in order:
+                time.sleep(PAUSE)
                 start = time.perf_counter()
                 subprocess.run(cmds[i][0], env=cmds[i][1], capture_output=True, check=True)
                 if r:  # the first round warms up
