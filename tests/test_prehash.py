@@ -21,36 +21,32 @@ from tests.test_indexfile import fsck_index, staged, status
 from tests.test_spareindex import needs_leases
 
 
+def outcomes_of(monkeypatch: pytest.MonkeyPatch, name: str) -> list[bool]:
+    """Whether each call of ``Prehash.<name>`` found what was foreseen (returned something)."""
+    outcomes: list[bool] = []
+    real = getattr(prehash.Prehash, name)
+
+    def recorded(self: prehash.Prehash, *args: object) -> object:
+        found = real(self, *args)
+        outcomes.append(found is not None)
+        return found
+
+    monkeypatch.setattr(prehash.Prehash, name, recorded)
+    return outcomes
+
+
 @pytest.fixture
 def taken(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
     """Every index a write patches is foreseen; whether each foreseen state was taken."""
     monkeypatch.setattr(prehash, "MIN_BYTES", 0)
     monkeypatch.setattr(prehash, "REST_MIN_BYTES", 0)  # and the rest hashed in a thread
-    outcomes: list[bool] = []
-    real = prehash.Prehash.take
-
-    def take(self: prehash.Prehash, *args: object) -> object:
-        found = real(self, *args)  # type: ignore[arg-type]
-        outcomes.append(found is not None)
-        return found
-
-    monkeypatch.setattr(prehash.Prehash, "take", take)
-    return outcomes
+    return outcomes_of(monkeypatch, "take")
 
 
 @pytest.fixture
 def filled(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
     """Whether each write found the spare filled ahead for it."""
-    outcomes: list[bool] = []
-    real = prehash.Prehash.filled
-
-    def fill(self: prehash.Prehash, *args: object) -> object:
-        found = real(self, *args)  # type: ignore[arg-type]
-        outcomes.append(found is not None)
-        return found
-
-    monkeypatch.setattr(prehash.Prehash, "filled", fill)
-    return outcomes
+    return outcomes_of(monkeypatch, "filled")
 
 
 def test_writes_leave_the_index_git_reads(
