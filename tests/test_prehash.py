@@ -267,3 +267,24 @@ def test_a_smudge_found_while_the_rest_is_hashed(
     at = got.index(os.fsencode(edited)) - 62  # the entry's size is 0: smudged
     assert got[at + 36 : at + 40] == bytes(4)
     assert got == whole(indexfile.load(gitdir).patched(changes, repo_path))
+
+
+def test_no_thread_to_be_had_the_write_hashes_in_its_path(
+    repo_path: Path, taken: list[bool], filled: list[bool], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A process that can start no more threads still writes: the start, the fill and the rest
+    run in the write's own path."""
+    needs_leases(repo_path)
+    client = gitsm.client(repo=repo_path)
+    client.create_secret(Name="app/a", SecretString="1")
+
+    def refuse(*args: object) -> int:
+        raise RuntimeError("can't start new thread")
+
+    monkeypatch.setattr(prehash._thread, "start_new_thread", refuse)
+    for i in range(3):
+        client.create_secret(Name=f"app/s{i}", SecretString=f"v{i}")
+    client.put_secret_value(SecretId="app/a", SecretString="2")
+    assert taken.count(True) >= 3 and filled.count(True) >= 3
+    assert status(repo_path) == ""
+    fsck_index(repo_path)

@@ -37,7 +37,7 @@ from __future__ import annotations
 import _thread
 import hashlib
 from array import array
-from collections.abc import Sequence, Set
+from collections.abc import Callable, Sequence, Set
 from dataclasses import dataclass
 
 from gitsm.gitrepo.spareindex import Early
@@ -147,7 +147,7 @@ def start(
             parts.clear()
             done.release()
 
-    _thread.start_new_thread(run, ())
+    _in_thread(run)
     return Prehash(header, first, body.obj, digest, done, hashed, layout, spare)
 
 
@@ -195,7 +195,7 @@ def rest(digest: hashlib._Hash, parts: Sequence[bytes | memoryview]) -> Rest:
             chunks.clear()  # a buffer still viewed cannot be kept (keptindex)
             done.release()
 
-    _thread.start_new_thread(run, ())
+    _in_thread(run)
     started.acquire()  # lets go of the interpreter lock until the thread has it
     return Rest(digest, done, hashed)
 
@@ -238,3 +238,12 @@ def trailer(
         for part in parts[2:]:  # hashed and written in place: the old bytes never copied twice
             digest.update(part)
     return digest.digest()
+
+
+def _in_thread(run: Callable[[], None]) -> None:
+    """Run ``run`` in a new thread, or here when no thread can be started (a process at its
+    thread limit): the write is then as slow as without one, never failed by it."""
+    try:
+        _thread.start_new_thread(run, ())
+    except RuntimeError:
+        run()
