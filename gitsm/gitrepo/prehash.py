@@ -176,12 +176,9 @@ def rest(digest: hashlib._Hash, parts: Sequence[bytes | memoryview]) -> Rest:
     the caller, running Python, would keep it from the thread for a while (0.5 ms measured: each
     time the caller lets go of it for a system call, it takes it back before the woken thread
     does)."""
-    done, started, hashed, chunks = (
-        _thread.allocate_lock(),
-        _thread.allocate_lock(),
-        [],
-        list(parts),
-    )
+    done, started = _thread.allocate_lock(), _thread.allocate_lock()
+    hashed: list[bool] = []
+    chunks = list(parts)
     done.acquire()
     started.acquire()
 
